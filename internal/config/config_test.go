@@ -1,0 +1,102 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestShippedConfigsLoad loads every file in configs/ that this package
+// owns: a shipped example that does not load is a bug.
+func TestShippedConfigsLoad(t *testing.T) {
+	c, err := Load(filepath.Join("..", "..", "configs", "mlads.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Pcap.MaxFlows != 1_000_000 || c.Pcap.UDPInactivity != time.Minute {
+		t.Errorf("pcap section: got %+v", c.Pcap)
+	}
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c, Default(); got.Pcap != want.Pcap || got.Log != want.Log {
+		t.Errorf("Load(\"\") = %+v, want %+v", got, want)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	c, err := Load(filepath.Join("..", "..", "configs", "mlads.yaml"), []string{
+		"MLADS_PCAP_MAX_FLOWS=42",
+		"MLADS_PCAP_UDP_INACTIVITY=30s",
+		"MLADS_RUN_INPUTS=a.log,b.log",
+		"HOME=/root", // not ours: ignored
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Pcap.MaxFlows != 42 {
+		t.Errorf("max_flows = %d, want 42", c.Pcap.MaxFlows)
+	}
+	if c.Pcap.UDPInactivity != 30*time.Second {
+		t.Errorf("udp_inactivity = %s, want 30s", c.Pcap.UDPInactivity)
+	}
+	if strings.Join(c.Run.Inputs, " ") != "a.log b.log" {
+		t.Errorf("run.inputs = %q", c.Run.Inputs)
+	}
+}
+
+func TestUnknownEnvIsAnError(t *testing.T) {
+	_, err := Load("", []string{"MLADS_PCAP_MAX_FLOW=1"})
+	if err == nil || !strings.Contains(err.Error(), "MLADS_PCAP_MAX_FLOW names no configuration key") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestBadConfigs loads each testdata/config/*.bad.yaml and checks the error
+// names the file and the problem.
+func TestBadConfigs(t *testing.T) {
+	want := map[string]string{
+		"unknown-key.bad.yaml":      `'pcap' has invalid keys: max_flow`,
+		"negative-timeout.bad.yaml": `pcap.udp_inactivity: -1s must be positive`,
+		"bad-level.bad.yaml":        `log.level: "loud" is not one of debug, info, warn, error`,
+		"not-yaml.bad.yaml":         `not-yaml.bad.yaml`,
+	}
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "config", "*.bad.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(want) {
+		t.Errorf("found %d bad configs, the test knows %d: keep them in step", len(files), len(want))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			_, err := Load(f, nil)
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			w, ok := want[filepath.Base(f)]
+			if !ok {
+				t.Fatalf("no expected error for %s; got %v", f, err)
+			}
+			if !strings.Contains(err.Error(), w) || !strings.Contains(err.Error(), filepath.Base(f)) {
+				t.Errorf("error %q does not contain %q and the file name", err, w)
+			}
+		})
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil)
+	if err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, statErr := os.Stat("nope.yaml"); statErr == nil {
+		t.Fatal("unexpected file")
+	}
+}

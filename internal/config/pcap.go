@@ -1,0 +1,42 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Pcap configures the flow meter that turns packets into flows. The
+// defaults are Zeek's.
+type Pcap struct {
+	MaxFlows        int           `mapstructure:"max_flows"`        // flow-table limit; the oldest flows are evicted beyond it
+	TCPInactivity   time.Duration `mapstructure:"tcp_inactivity"`   // Zeek's tcp_inactivity_timeout
+	UDPInactivity   time.Duration `mapstructure:"udp_inactivity"`   // Zeek's udp_inactivity_timeout
+	ICMPInactivity  time.Duration `mapstructure:"icmp_inactivity"`  // Zeek's icmp_inactivity_timeout
+	VerifyChecksums bool          `mapstructure:"verify_checksums"` // like Zeek without -C
+}
+
+func defaultPcap() Pcap {
+	return Pcap{
+		MaxFlows:        1_000_000,
+		TCPInactivity:   5 * time.Minute,
+		UDPInactivity:   time.Minute,
+		ICMPInactivity:  time.Minute,
+		VerifyChecksums: true,
+	}
+}
+
+func (p *Pcap) validate() []error {
+	var errs []error
+	if p.MaxFlows < 1 {
+		errs = append(errs, fmt.Errorf("pcap.max_flows: %d must be at least 1", p.MaxFlows))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"pcap.tcp_inactivity", p.TCPInactivity}, {"pcap.udp_inactivity", p.UDPInactivity}, {"pcap.icmp_inactivity", p.ICMPInactivity}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %s must be positive", d.key, d.v))
+		}
+	}
+	return errs
+}
