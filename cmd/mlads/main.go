@@ -1,0 +1,75 @@
+// Command mlads finds anomalies in network traffic and tells the right
+// people. This file parses flags and configuration, sets up signals and
+// hands over to internal/app; it is the only place that calls os.Exit.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlads/mlads/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, "mlads:", err)
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "mlads:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError marks errors in how mlads was called (exit status 2).
+type usageError struct{ error }
+
+// globals are the flags every command shares.
+type globals struct {
+	configPath string
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "mlads",
+		Short:         "Find anomalies in network traffic and tell the right people",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default: built-in defaults; see configs/mlads.yaml)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newVersion(),
+	)
+	return root
+}
+
+// load reads the configuration and builds the logger every command uses.
+func (g *globals) load() (config.Config, *slog.Logger, error) {
+	cfg, err := config.Load(g.configPath, os.Environ())
+	if err != nil {
+		return cfg, nil, err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		return cfg, nil, fmt.Errorf("config: log.level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if cfg.Log.Format == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	return cfg, slog.New(h), nil
+}
