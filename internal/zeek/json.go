@@ -1,0 +1,203 @@
+package zeek
+
+import (
+	"errors"
+	"time"
+
+	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/zeek/jscan"
+)
+
+var (
+	errNotString = errors.New("string expected")
+	errNotNumber = errors.New("number expected")
+	errNoAddrs   = errors.New("no id.orig_h and id.resp_h: not a conn record")
+)
+
+// parseJSON parses one Zeek JSON conn record.
+func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
+	*r = flow.Record{Source: flow.SourceZeek}
+	p.label, p.detail = nil, nil
+	it := &p.jit
+	if err := it.Init(line); err != nil {
+		return p.lineErr(KindJSON, fIgnore, line, err)
+	}
+	for {
+		key, esc, kind, val, err := it.Next()
+		if err == jscan.ErrEnd {
+			break
+		}
+		if err != nil {
+			return p.lineErr(KindJSON, fIgnore, line, err)
+		}
+		if esc {
+			continue // no conn.log key needs an escape
+		}
+		if kind == jscan.Object && string(key) == "id" {
+			if err := p.jsonID(val, r); err != nil {
+				return err
+			}
+			continue
+		}
+		f, ok := fieldByName[string(key)]
+		if !ok {
+			continue
+		}
+		if err := p.jsonField(f, kind, val, r); err != nil {
+			return err
+		}
+	}
+	if !r.OrigH.IsValid() || !r.RespH.IsValid() {
+		return p.lineErr(KindMissing, fIgnore, nil, errNoAddrs)
+	}
+	p.finish(r)
+	return nil
+}
+
+// jsonID reads a nested "id": {"orig_h": ...} object.
+func (p *Parser) jsonID(obj []byte, r *flow.Record) error {
+	it := &p.jsub
+	if err := it.Object(obj); err != nil {
+		return p.lineErr(KindJSON, fIgnore, obj, err)
+	}
+	for {
+		key, _, kind, val, err := it.Next()
+		if err == jscan.ErrEnd {
+			return nil
+		}
+		if err != nil {
+			return p.lineErr(KindJSON, fIgnore, obj, err)
+		}
+		var f field
+		switch string(key) {
+		case "orig_h":
+			f = fOrigH
+		case "orig_p":
+			f = fOrigP
+		case "resp_h":
+			f = fRespH
+		case "resp_p":
+			f = fRespP
+		default:
+			continue
+		}
+		if err := p.jsonField(f, kind, val, r); err != nil {
+			return err
+		}
+	}
+}
+
+// jsonField stores one JSON value; null means unset.
+func (p *Parser) jsonField(f field, kind jscan.Kind, v []byte, r *flow.Record) error {
+	if kind == jscan.Null {
+		return nil
+	}
+	switch f {
+	case fTS:
+		if kind != jscan.String && kind != jscan.Number {
+			return p.lineErr(KindTime, f, v, errNotNumber)
+		}
+		t, err := jscan.ParseTime(v)
+		if err != nil {
+			return p.lineErr(KindTime, f, v, err)
+		}
+		r.TS = t
+		return nil
+	case fTunnelParents:
+		if kind != jscan.Array {
+			return p.lineErr(KindJSON, f, v, errors.New("array expected"))
+		}
+		var perr error
+		err := jscan.ArrayEach(v, func(k jscan.Kind, e []byte) error {
+			if k != jscan.String {
+				perr = p.lineErr(KindJSON, f, e, errNotString)
+				return perr
+			}
+			r.TunnelParents = append(r.TunnelParents, p.strs.Copy(p.jstr(e)))
+			return nil
+		})
+		if perr != nil {
+			return perr
+		}
+		if err != nil {
+			return p.lineErr(KindJSON, f, v, err)
+		}
+		return nil
+	case fDuration:
+		if kind != jscan.Number {
+			return p.lineErr(KindNumber, f, v, errNotNumber)
+		}
+		ns, err := jscan.ParseSecondsNanos(v)
+		if err != nil || ns < 0 {
+			if err == nil {
+				err = errors.New("negative")
+			}
+			return p.lineErr(KindNumber, f, v, err)
+		}
+		r.Duration = time.Duration(ns)
+		return nil
+	case fLabel, fDetailedLabel:
+		if kind == jscan.String {
+			if f == fLabel {
+				p.label = v
+			} else {
+				p.detail = v
+			}
+		}
+		return nil
+	}
+	switch f {
+	case fUID, fOrigH, fRespH, fProto, fService, fConnState, fHistory, fCommunityID:
+		if kind != jscan.String {
+			return p.lineErr(KindJSON, f, v, errNotString)
+		}
+		if len(v) == 0 {
+			return nil
+		}
+		switch f {
+		case fUID:
+			r.UID = p.strs.Copy(p.jstr(v))
+		case fCommunityID:
+			r.CommunityID = p.strs.Copy(p.jstr(v))
+		case fOrigH, fRespH:
+			a, err := parseAddr(p.jstr(v))
+			if err != nil {
+				return p.lineErr(KindAddr, f, v, err)
+			}
+			if f == fOrigH {
+				r.OrigH = a
+			} else {
+				r.RespH = a
+			}
+		case fProto:
+			r.Proto = p.strs.Intern(v)
+		case fService:
+			r.Service = p.strs.Intern(p.jstr(v))
+		case fConnState:
+			r.ConnState = p.strs.Intern(v)
+		case fHistory:
+			r.History = p.strs.Intern(p.jstr(v))
+		}
+		return nil
+	}
+	// The rest are numbers.
+	if kind != jscan.Number {
+		return p.lineErr(KindNumber, f, v, errNotNumber)
+	}
+	return p.setField(f, v, r)
+}
+
+// jstr decodes JSON escapes when v has any; otherwise it returns v.
+func (p *Parser) jstr(v []byte) []byte {
+	for _, c := range v {
+		if c == '\\' {
+			out, err := jscan.Unescape(p.scratch[:0], v)
+			if err != nil {
+				return v
+			}
+			p.scratch = out
+			return out
+		}
+	}
+	return v
+}
