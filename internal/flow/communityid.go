@@ -1,0 +1,224 @@
+package flow
+
+import (
+	"crypto/sha1" //nolint:gosec // Community ID v1 is defined on SHA-1; it is an identifier, not a security control.
+	"encoding/base64"
+	"net/netip"
+)
+
+// IP protocol numbers that the Community ID and the writers treat specially.
+const (
+	IPProtoICMP   uint8 = 1
+	IPProtoTCP    uint8 = 6
+	IPProtoUDP    uint8 = 17
+	IPProtoICMPv6 uint8 = 58
+	IPProtoSCTP   uint8 = 132
+)
+
+// communityIDVersion prefixes every Community ID v1 string.
+const communityIDVersion = "1:"
+
+// CommunityIDLen is the length of a base64 Community ID v1 string
+// ("1:" and 28 base64 characters). AppendCommunityID never needs more room.
+const CommunityIDLen = len(communityIDVersion) + 28
+
+// CommunityID returns the Community ID v1 of a flow
+// (https://github.com/corelight/community-id-spec), base64-encoded as
+// Zeek, Suricata, Arkime and Elastic write it, e.g. "1:wCb3OG7yAFWelaUydu0D+125CLM=".
+//
+// proto is the IP protocol number. For TCP, UDP and SCTP the ports are
+// hashed; for ICMP and ICMPv6 srcPort is the message type and dstPort the
+// code, mapped to port equivalents the way Zeek does (a request and its
+// reply get the same ID; one-way messages such as "destination unreachable"
+// are hashed in the direction given). Other protocols are hashed without
+// ports, and the port arguments are ignored.
+//
+// IPv4-mapped IPv6 addresses are hashed as IPv4, as Zeek does. It returns
+// "" when an address is invalid or the two are of different families:
+// the specification allows an empty ID for flows it cannot cover.
+func CommunityID(seed uint16, src, dst netip.Addr, proto uint8, srcPort, dstPort uint16) string {
+	var buf [CommunityIDLen]byte
+	return string(AppendCommunityID(buf[:0], seed, src, dst, proto, srcPort, dstPort))
+}
+
+// AppendCommunityID appends the Community ID v1 of a flow to b and returns
+// the extended slice; see CommunityID for the arguments. It appends nothing
+// when CommunityID would return "". It does not allocate when b has
+// CommunityIDLen bytes of spare capacity.
+func AppendCommunityID(b []byte, seed uint16, src, dst netip.Addr, proto uint8, srcPort, dstPort uint16) []byte {
+	sum, ok := communityIDSum(seed, src, dst, proto, srcPort, dstPort)
+	if !ok {
+		return b
+	}
+	b = append(b, communityIDVersion...)
+	return base64.StdEncoding.AppendEncode(b, sum[:])
+}
+
+// SetCommunityID sets r.CommunityID to the Community ID v1 (seed 0) of the
+// record's addresses, ports and IP protocol (see Record.IPProtocol). It sets
+// "" when the record has no known IP protocol or no valid address pair.
+func (r *Record) SetCommunityID() {
+	proto := r.IPProtocol()
+	if proto == 0 {
+		r.CommunityID = ""
+		return
+	}
+	r.CommunityID = CommunityID(0, r.OrigH, r.RespH, proto, r.OrigP, r.RespP)
+}
+
+// IPProtocol returns r.IPProto when it is set. Otherwise it derives the
+// number from Proto: 6 for "tcp", 17 for "udp", and for "icmp" 58 when the
+// originator address is IPv6 or 1 when it is IPv4 (Zeek logs both as
+// "icmp"). It returns 0 when the protocol is unknown. Protocol 0 (IPv6
+// hop-by-hop options) never identifies a connection, so 0 means unset.
+func (r *Record) IPProtocol() uint8 {
+	if r.IPProto != 0 {
+		return r.IPProto
+	}
+	switch r.Proto {
+	case ProtoTCP:
+		return IPProtoTCP
+	case ProtoUDP:
+		return IPProtoUDP
+	case ProtoICMP:
+		if a := r.OrigH.Unmap(); a.Is6() {
+			return IPProtoICMPv6
+		}
+		return IPProtoICMP
+	}
+	return 0
+}
+
+// communityIDSum returns the SHA-1 digest that Community ID v1 renders,
+// and false when the flow cannot be hashed.
+func communityIDSum(seed uint16, src, dst netip.Addr, proto uint8, sport, dport uint16) (sum [sha1.Size]byte, ok bool) {
+	src, dst = src.Unmap(), dst.Unmap()
+	if !src.IsValid() || !dst.IsValid() || src.Is4() != dst.Is4() {
+		return sum, false
+	}
+
+	hasPorts, oneWay := false, false
+	switch proto {
+	case IPProtoTCP, IPProtoUDP, IPProtoSCTP:
+		hasPorts = true
+	case IPProtoICMP:
+		hasPorts = true
+		sport, dport, oneWay = icmpPorts(icmp4Counterpart, sport, dport)
+	case IPProtoICMPv6:
+		hasPorts = true
+		sport, dport, oneWay = icmpPorts(icmp6Counterpart, sport, dport)
+	default:
+		sport, dport = 0, 0
+	}
+
+	a16, b16 := src.As16(), dst.As16()
+	a, b := a16[:], b16[:]
+	if src.Is4() {
+		a, b = a16[12:], b16[12:]
+	}
+	// Order the endpoints so the smaller address (then port) comes first,
+	// which makes both directions of a flow hash alike. One-way ICMP
+	// messages keep the direction they were seen in.
+	if !oneWay && lessEndpoint(b, dport, a, sport) {
+		a, b = b, a
+		sport, dport = dport, sport
+	}
+
+	// seed(2) addr(4|16) addr(4|16) proto(1) pad(1) [sport(2) dport(2)]:
+	// always a multiple of 4 bytes, at most 40.
+	var in [40]byte
+	in[0], in[1] = byte(seed>>8), byte(seed)
+	n := 2
+	n += copy(in[n:], a)
+	n += copy(in[n:], b)
+	in[n], in[n+1] = proto, 0
+	n += 2
+	if hasPorts {
+		in[n], in[n+1] = byte(sport>>8), byte(sport)
+		in[n+2], in[n+3] = byte(dport>>8), byte(dport)
+		n += 4
+	}
+	return sha1.Sum(in[:n]), true //nolint:gosec // see import
+}
+
+// lessEndpoint reports whether (a, ap) sorts strictly before (b, bp), with
+// addresses compared as big-endian numbers of equal length.
+func lessEndpoint(a []byte, ap uint16, b []byte, bp uint16) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return ap < bp
+}
+
+// icmpPorts maps an ICMP type and code to the port pair Community ID hashes:
+// (type, counterpart type) for request/reply types, and (type, code) with
+// oneWay set for everything else. This is Zeek's ICMP4_counterpart and
+// ICMP6_counterpart, as pycommunityid implements them.
+func icmpPorts(counterpart func(uint8) (uint8, bool), typ, code uint16) (sport, dport uint16, oneWay bool) {
+	if typ <= 0xff {
+		if c, ok := counterpart(uint8(typ)); ok {
+			return typ, uint16(c), false
+		}
+	}
+	return typ, code, true
+}
+
+// icmp4Counterpart returns the ICMPv4 type that answers (or is answered by) t.
+func icmp4Counterpart(t uint8) (uint8, bool) {
+	switch t {
+	case 8: // echo request
+		return 0, true
+	case 0: // echo reply
+		return 8, true
+	case 13: // timestamp
+		return 14, true
+	case 14: // timestamp reply
+		return 13, true
+	case 15: // information request
+		return 16, true
+	case 16: // information reply
+		return 15, true
+	case 10: // router solicitation
+		return 9, true
+	case 9: // router advertisement
+		return 10, true
+	case 17: // address mask request
+		return 18, true
+	case 18: // address mask reply
+		return 17, true
+	}
+	return 0, false
+}
+
+// icmp6Counterpart returns the ICMPv6 type that answers (or is answered by) t.
+func icmp6Counterpart(t uint8) (uint8, bool) {
+	switch t {
+	case 128: // echo request
+		return 129, true
+	case 129: // echo reply
+		return 128, true
+	case 130: // multicast listener query
+		return 131, true
+	case 131: // multicast listener report
+		return 130, true
+	case 133: // router solicitation
+		return 134, true
+	case 134: // router advertisement
+		return 133, true
+	case 135: // neighbor solicitation
+		return 136, true
+	case 136: // neighbor advertisement
+		return 135, true
+	case 139: // who-are-you request
+		return 140, true
+	case 140: // who-are-you reply
+		return 139, true
+	case 144: // home agent address discovery request
+		return 145, true
+	case 145: // home agent address discovery reply
+		return 144, true
+	}
+	return 0, false
+}
