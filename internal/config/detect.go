@@ -12,10 +12,41 @@ type Detect struct {
 	FalsePositiveRate float64 `mapstructure:"false_positive_rate"`
 	// Seed makes training deterministic.
 	Seed int64 `mapstructure:"seed"`
+	// Trees is the number of isolation trees per traffic group.
+	Trees int `mapstructure:"trees"`
+	// Trim is the fraction of the most anomalous training flows dropped
+	// before the detectors are fitted again, so attacks hidden in the
+	// training data do not become "normal".
+	Trim float64 `mapstructure:"trim"`
+	// CalibrationFraction is the share of training flows held out (never
+	// fitted on) to calibrate scores into p-values.
+	CalibrationFraction float64 `mapstructure:"calibration_fraction"`
+	// MaxHosts bounds the per-host state kept while scoring; the least
+	// recently seen host is evicted beyond it (counted).
+	MaxHosts int `mapstructure:"max_hosts"`
+	// MaxKnown bounds the table of known originators, responders and
+	// services kept in the model; entries beyond it are dropped (counted).
+	MaxKnown int `mapstructure:"max_known"`
+	// OnlineUpdates lets flows that scored clearly normal teach the model
+	// new hosts and services while scoring.
+	OnlineUpdates bool `mapstructure:"online_updates"`
+	// OnlineHostCap is how many online updates one originating host may
+	// make, so no single host can teach the model its attack.
+	OnlineHostCap int `mapstructure:"online_host_cap"`
 }
 
 func defaultDetect() Detect {
-	return Detect{AlertsPerDay: 50, Seed: 1}
+	return Detect{
+		AlertsPerDay:        50,
+		Seed:                1,
+		Trees:               64,
+		Trim:                0.02,
+		CalibrationFraction: 0.3,
+		MaxHosts:            100000,
+		MaxKnown:            1 << 20,
+		OnlineUpdates:       true,
+		OnlineHostCap:       200,
+	}
 }
 
 func (d *Detect) validate() []error {
@@ -25,6 +56,24 @@ func (d *Detect) validate() []error {
 	}
 	if d.FalsePositiveRate < 0 || d.FalsePositiveRate >= 1 {
 		errs = append(errs, fmt.Errorf("detect.false_positive_rate: %g must be in [0, 1)", d.FalsePositiveRate))
+	}
+	if d.Trees < 1 || d.Trees > 1000 {
+		errs = append(errs, fmt.Errorf("detect.trees: %d must be in [1, 1000]", d.Trees))
+	}
+	if d.Trim < 0 || d.Trim > 0.5 {
+		errs = append(errs, fmt.Errorf("detect.trim: %g must be in [0, 0.5]", d.Trim))
+	}
+	if d.CalibrationFraction <= 0 || d.CalibrationFraction >= 1 {
+		errs = append(errs, fmt.Errorf("detect.calibration_fraction: %g must be in (0, 1)", d.CalibrationFraction))
+	}
+	if d.MaxHosts < 1 {
+		errs = append(errs, fmt.Errorf("detect.max_hosts: %d must be positive", d.MaxHosts))
+	}
+	if d.MaxKnown < 1 {
+		errs = append(errs, fmt.Errorf("detect.max_known: %d must be positive", d.MaxKnown))
+	}
+	if d.OnlineHostCap < 0 {
+		errs = append(errs, fmt.Errorf("detect.online_host_cap: %d must not be negative", d.OnlineHostCap))
 	}
 	return errs
 }
