@@ -1,0 +1,786 @@
+package pcap
+
+import (
+	"encoding/binary"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// The decoder walks each frame's headers by hand rather than through
+// gopacket's DecodingLayerParser: BenchmarkDecode compares the two (see
+// decode_bench_test.go). It never allocates per packet: Packets are appended
+// to the caller's slice, payloads alias the frame buffer (or the fragment
+// table's reassembly buffer).
+
+// MaxTunnelDepth is how many tunnels deep the decoder follows, as Zeek's
+// Tunnel::max_depth (default 2). Deeper packets are dropped and counted as
+// ErrTunnelDepth.
+const MaxTunnelDepth = 2
+
+// maxFramePackets bounds the Packets emitted for one frame (Packet.Parent
+// is an int8).
+const maxFramePackets = 16
+
+// Link types not named in gopacket's layers package, or named differently.
+const (
+	linkTypeNull        = 0
+	linkTypePPP         = 9
+	linkTypeRaw         = 101
+	linkTypeRawOpenBSD  = 12
+	linkTypeRawAlt      = 14
+	linkTypeCHDLC       = 104
+	linkTypeIEEE80211   = 105
+	linkTypeLoop        = 108
+	linkTypeLinuxSLL    = 113
+	linkTypeRadiotap    = 127
+	linkTypePPPoverHDLC = 50
+	linkTypeIPv4        = 228
+	linkTypeIPv6        = 229
+	linkTypeNFLOG       = 239
+	linkTypeLinuxSLL2   = 276
+)
+
+// EtherTypes the decoder follows.
+const (
+	etIPv4        = 0x0800
+	etIPv6        = 0x86dd
+	etVLAN        = 0x8100
+	etQinQ        = 0x88a8
+	etQinQOld     = 0x9100
+	etQinQOld2    = 0x9200
+	etMPLS        = 0x8847
+	etMPLSMulti   = 0x8848
+	etPPPoE       = 0x8864
+	etFabricPath  = 0x8903
+	etTransEther  = 0x6558 // transparent Ethernet bridging (GRE)
+	etERSPAN2     = 0x88be
+	etERSPAN3     = 0x22eb
+	etPPP         = 0x880b
+	pppIPv4       = 0x0021
+	pppIPv6       = 0x0057
+	udpVXLAN      = 4789
+	udpGeneve     = 6081
+	udpTeredo     = 3544
+	udpGTPU       = 2152
+	udpAYIYA      = 5072
+	ipProtoIPIP   = 4
+	ipProtoTCP    = 6
+	ipProtoUDP    = 17
+	ipProtoIPv6   = 41
+	ipProtoGRE    = 47
+	ipProtoICMP   = 1
+	ipProtoICMPv6 = 58
+	ipProtoSCTP   = 132
+)
+
+// Tunnel names set in Packet.Tunnel.
+const (
+	TunnelGRE    = "gre"
+	TunnelVXLAN  = "vxlan"
+	TunnelGeneve = "geneve"
+	TunnelTeredo = "teredo"
+	TunnelGTP    = "gtpv1"
+	TunnelAYIYA  = "ayiya"
+	TunnelIP     = "ip"
+)
+
+var be = binary.BigEndian
+
+// vlanTags are the 802.1Q tags met on the way to an IP header.
+type vlanTags struct{ outer, inner uint16 }
+
+func (v *vlanTags) add(tag uint16) {
+	switch {
+	case v.outer == 0:
+		v.outer = tag
+	case v.inner == 0:
+		v.inner = tag
+	}
+}
+
+// hop says where an IP packet came from: its parent Packet and the tunnel.
+type hop struct {
+	parent int8
+	depth  uint8
+	tunnel string
+	vlan   vlanTags
+}
+
+// decoder turns frames into Packets. Its state besides counters is the
+// fragment table.
+type decoder struct {
+	opt   Options
+	stats DecodeStats
+	frag  fragTable
+
+	out   []Packet
+	frame uint64
+	ts    int64
+	// per-frame flags
+	sawIP  bool // an IP header was found (even if it was then dropped)
+	failed bool // a decode error dropped something
+}
+
+func (d *decoder) init(opt Options) {
+	d.opt = opt
+	d.frag.init(opt.Frag)
+}
+
+// fail counts a decode problem in the current frame.
+func (d *decoder) fail(k ErrKind) {
+	d.stats.Errors[k]++
+	if k.Note() {
+		return
+	}
+	d.failed = true
+	if len(d.stats.Examples) < MaxExamples {
+		d.stats.Examples = append(d.stats.Examples, DecodeError{Frame: d.frame, Kind: k})
+	}
+}
+
+// decodeFrame decodes one frame of the given link type, appending its
+// Packets to dst. wireLen is the frame's length on the wire (>= len(data)).
+func (d *decoder) decodeFrame(dst []Packet, frame uint64, ts int64, lt layers.LinkType, data []byte, wireLen int) []Packet {
+	d.out, d.frame, d.ts = dst, frame, ts
+	d.sawIP, d.failed = false, false
+	d.stats.Frames++
+	d.frag.expire(ts, d)
+	cut := wireLen - len(data)
+	if cut < 0 {
+		cut = 0
+	}
+	d.link(lt, data, cut)
+	if !d.sawIP && !d.failed {
+		d.stats.NonIP++
+	}
+	out := d.out
+	d.out = nil
+	d.stats.Packets += uint64(len(out))
+	for i := range out {
+		if out[i].Parent >= 0 {
+			d.stats.Tunnels++
+		}
+	}
+	return out
+}
+
+// link dispatches on the link type.
+func (d *decoder) link(lt layers.LinkType, b []byte, cut int) {
+	top := hop{parent: -1}
+	switch lt {
+	case layers.LinkTypeEthernet:
+		d.ether(b, cut, top)
+	case linkTypeRaw, linkTypeRawOpenBSD, linkTypeRawAlt, linkTypeIPv4, linkTypeIPv6:
+		d.ip(b, cut, top)
+	case linkTypeNull:
+		if len(b) < 4 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		// The family is in the capturing host's byte order.
+		fam := binary.LittleEndian.Uint32(b)
+		if fam > 0xffff {
+			fam = be.Uint32(b)
+		}
+		d.family(fam, b[4:], cut, top)
+	case linkTypeLoop:
+		if len(b) < 4 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		d.family(be.Uint32(b), b[4:], cut, top)
+	case linkTypeLinuxSLL:
+		if len(b) < 16 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		d.etherType(be.Uint16(b[14:]), b[16:], cut, top)
+	case linkTypeLinuxSLL2:
+		if len(b) < 20 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		d.etherType(be.Uint16(b[0:]), b[20:], cut, top)
+	case linkTypePPP, linkTypePPPoverHDLC:
+		if len(b) >= 2 && b[0] == 0xff && b[1] == 0x03 {
+			b = b[2:]
+		}
+		d.ppp(b, cut, top)
+	case linkTypeCHDLC:
+		if len(b) < 4 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		d.etherType(be.Uint16(b[2:]), b[4:], cut, top)
+	case linkTypeRadiotap:
+		if len(b) < 4 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		n := int(binary.LittleEndian.Uint16(b[2:]))
+		if n < 4 || n > len(b) {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		d.dot11(b[n:], cut, top)
+	case linkTypeIEEE80211:
+		d.dot11(b, cut, top)
+	case linkTypeNFLOG:
+		d.nflog(b, cut, top)
+	default:
+		d.fail(ErrUnknownLinkType)
+	}
+}
+
+// family decodes a BSD address family (NULL/LOOP link types).
+func (d *decoder) family(fam uint32, b []byte, cut int, h hop) {
+	switch fam {
+	case 2: // AF_INET
+		d.ip(b, cut, h)
+	case 10, 24, 28, 30: // AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, Darwin
+		d.ip(b, cut, h)
+	}
+}
+
+// ether decodes an Ethernet II / 802.3 frame.
+func (d *decoder) ether(b []byte, cut int, h hop) {
+	if len(b) < 14 {
+		d.fail(ErrTruncatedLink)
+		return
+	}
+	d.etherType(be.Uint16(b[12:]), b[14:], cut, h)
+}
+
+// etherType follows a chain of EtherTypes (VLAN, MPLS, PPPoE, FabricPath,
+// LLC/SNAP) down to IP.
+func (d *decoder) etherType(et uint16, b []byte, cut int, h hop) {
+	for range 16 {
+		switch et {
+		case etIPv4, etIPv6:
+			d.ip(b, cut, h)
+			return
+		case etVLAN, etQinQ, etQinQOld, etQinQOld2:
+			if len(b) < 4 {
+				d.fail(ErrTruncatedLink)
+				return
+			}
+			h.vlan.add(be.Uint16(b) & 0x0fff)
+			et, b = be.Uint16(b[2:]), b[4:]
+		case etMPLS, etMPLSMulti:
+			d.mpls(b, cut, h)
+			return
+		case etPPPoE:
+			if len(b) < 6 {
+				d.fail(ErrTruncatedLink)
+				return
+			}
+			n := int(be.Uint16(b[4:]))
+			b = b[6:]
+			if n < len(b) {
+				b, cut = b[:n], 0
+			}
+			d.ppp(b, cut, h)
+			return
+		case etFabricPath:
+			// FTag/TTL, then the inner MAC addresses and EtherType.
+			if len(b) < 16 {
+				d.fail(ErrTruncatedLink)
+				return
+			}
+			et, b = be.Uint16(b[14:]), b[16:]
+		default:
+			if et >= 0x0600 {
+				return // not IP: ARP, LLDP, ...
+			}
+			// 802.3 length: LLC, IP only through SNAP.
+			if len(b) < 8 || b[0] != 0xaa || b[1] != 0xaa || b[2] != 0x03 {
+				return
+			}
+			et, b = be.Uint16(b[6:]), b[8:]
+		}
+	}
+	d.fail(ErrTruncatedLink)
+}
+
+// mpls pops an MPLS label stack and guesses the payload from its first
+// nibble, as Zeek does.
+func (d *decoder) mpls(b []byte, cut int, h hop) {
+	for {
+		if len(b) < 4 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		bottom := b[2]&0x01 != 0
+		b = b[4:]
+		if bottom {
+			break
+		}
+	}
+	if len(b) == 0 {
+		d.fail(ErrTruncatedLink)
+		return
+	}
+	switch b[0] >> 4 {
+	case 4, 6:
+		d.ip(b, cut, h)
+	}
+}
+
+// ppp decodes a PPP protocol field and its payload.
+func (d *decoder) ppp(b []byte, cut int, h hop) {
+	if len(b) < 2 {
+		d.fail(ErrTruncatedLink)
+		return
+	}
+	switch be.Uint16(b) {
+	case pppIPv4, pppIPv6:
+		d.ip(b[2:], cut, h)
+	}
+}
+
+// dot11 decodes an 802.11 data frame with LLC/SNAP.
+func (d *decoder) dot11(b []byte, cut int, h hop) {
+	if len(b) < 24 {
+		d.fail(ErrTruncatedLink)
+		return
+	}
+	fc0, fc1 := b[0], b[1]
+	if (fc0>>2)&0x3 != 2 { // not a data frame
+		return
+	}
+	sub := fc0 >> 4
+	if sub&0x4 != 0 || fc1&0x40 != 0 { // no body (null data) or protected
+		return
+	}
+	n := 24
+	if fc1&0x03 == 0x03 { // to and from DS: address 4
+		n += 6
+	}
+	if sub&0x8 != 0 { // QoS
+		n += 2
+		if fc1&0x80 != 0 { // +HTC
+			n += 4
+		}
+	}
+	if len(b) < n+8 {
+		d.fail(ErrTruncatedLink)
+		return
+	}
+	b = b[n:]
+	if b[0] != 0xaa || b[1] != 0xaa || b[2] != 0x03 {
+		return
+	}
+	d.etherType(be.Uint16(b[6:]), b[8:], cut, h)
+}
+
+// nflog decodes a Linux NFLOG record: a 4-byte header and TLVs, one of
+// which (type 9) holds the packet.
+func (d *decoder) nflog(b []byte, cut int, h hop) {
+	if len(b) < 4 {
+		d.fail(ErrTruncatedLink)
+		return
+	}
+	fam := b[0]
+	b = b[4:]
+	for len(b) >= 4 {
+		n := int(binary.LittleEndian.Uint16(b))
+		typ := binary.LittleEndian.Uint16(b[2:])
+		if n < 4 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		if typ&0x7fff == 9 { // NFULA_PAYLOAD
+			if n > len(b) {
+				n = len(b)
+			} else {
+				cut = 0
+			}
+			switch fam {
+			case 2, 10:
+				d.ip(b[4:n], cut, h)
+			}
+			return
+		}
+		n = (n + 3) &^ 3
+		if n > len(b) {
+			break
+		}
+		b = b[n:]
+	}
+	d.fail(ErrTruncatedLink)
+}
+
+// ip decodes an IPv4 or IPv6 packet. cut is how many bytes of b the capture
+// lost at its end (the snaplen cut).
+func (d *decoder) ip(b []byte, cut int, h hop) {
+	d.sawIP = true
+	if len(b) == 0 {
+		d.fail(ErrTruncatedIP)
+		return
+	}
+	switch b[0] >> 4 {
+	case 4:
+		d.ip4(b, cut, h)
+	case 6:
+		d.ip6(b, cut, h)
+	default:
+		d.fail(ErrBadIPVersion)
+	}
+}
+
+// ipLength applies the stated IP total length to b: it returns the packet
+// bytes captured, the bytes the capture cut off, and false when the stated
+// length is impossible (longer than the frame was on the wire).
+func (d *decoder) ipLength(b []byte, cut, total int) ([]byte, int, bool) {
+	if total > len(b)+cut {
+		d.fail(ErrTruncatedIP)
+		return nil, 0, false
+	}
+	if total > len(b) {
+		d.fail(ErrSnaplenCut)
+		return b, total - len(b), true
+	}
+	return b[:total], 0, true
+}
+
+// newPacket appends a Packet for an IP header and returns its index, or -1
+// when the frame already holds maxFramePackets.
+func (d *decoder) newPacket(h hop) int {
+	if len(d.out) >= maxFramePackets {
+		d.fail(ErrTooManyPackets)
+		return -1
+	}
+	d.out = append(d.out, Packet{
+		TS:        d.ts,
+		WScale:    -1,
+		VLAN:      h.vlan.outer,
+		InnerVLAN: h.vlan.inner,
+		Parent:    h.parent,
+		Tunnel:    h.tunnel,
+	})
+	return len(d.out) - 1
+}
+
+func (d *decoder) ip4(b []byte, cut int, h hop) {
+	if len(b) < 20 {
+		d.fail(ErrTruncatedIP)
+		return
+	}
+	ihl := int(b[0]&0x0f) * 4
+	if ihl < 20 {
+		d.fail(ErrBadIPHeaderLen)
+		return
+	}
+	if len(b) < ihl {
+		d.fail(ErrTruncatedIP)
+		return
+	}
+	total := int(be.Uint16(b[2:]))
+	if total == 0 { // TCP segmentation offload: use what was captured
+		d.fail(ErrIPLenZero)
+		total = len(b)
+	}
+	if total < ihl {
+		d.fail(ErrBadIPHeaderLen)
+		return
+	}
+	b, cut, ok := d.ipLength(b, cut, total)
+	if !ok {
+		return
+	}
+	if d.opt.VerifyChecksums && checksum(b[:ihl], 0) != 0xffff {
+		d.fail(ErrBadIPChecksum)
+		return
+	}
+	proto := b[9]
+	payload := b[ihl:]
+	if fo := be.Uint16(b[6:]); fo&0x3fff != 0 { // MF set or offset non-zero
+		if cut > 0 {
+			d.fail(ErrFragCut)
+			return
+		}
+		data, hl, ok := d.frag.add4(d, b[:ihl], payload, fo)
+		if !ok {
+			return // held for reassembly, or dropped (counted)
+		}
+		payload = data
+		total = hl + len(data)
+	}
+	i := d.newPacket(h)
+	if i < 0 {
+		return
+	}
+	p := &d.out[i]
+	p.Src = [16]byte{10: 0xff, 11: 0xff}
+	p.Dst = p.Src
+	copy(p.Src[12:], b[12:16])
+	copy(p.Dst[12:], b[16:20])
+	p.IPLen = uint32(total)
+	d.transport(i, proto, payload, cut, h)
+}
+
+// IPv6 extension headers the decoder walks through.
+const (
+	ip6HopByHop = 0
+	ip6Routing  = 43
+	ip6Fragment = 44
+	ip6ESP      = 50
+	ip6AH       = 51
+	ip6NoNext   = 59
+	ip6DestOpts = 60
+	ip6Mobility = 135
+)
+
+func (d *decoder) ip6(b []byte, cut int, h hop) {
+	if len(b) < 40 {
+		d.fail(ErrTruncatedIP)
+		return
+	}
+	total := 40 + int(be.Uint16(b[4:]))
+	if total == 40 && len(b) > 40 && b[6] != ip6NoNext { // jumbogram or TSO
+		d.fail(ErrIPLenZero)
+		total = len(b)
+	}
+	b, cut, ok := d.ipLength(b, cut, total)
+	if !ok {
+		return
+	}
+	var dst [16]byte
+	copy(dst[:], b[24:40])
+	next := b[6]
+	off := 40
+	payload := b[40:]
+	reassembled := false
+ext:
+	for range 32 {
+		switch next {
+		case ip6HopByHop, ip6Routing, ip6DestOpts, ip6Mobility:
+			if len(payload) < 8 {
+				d.fail(ErrTruncatedIP6Ext)
+				return
+			}
+			n := (int(payload[1]) + 1) * 8
+			if len(payload) < n {
+				d.fail(ErrTruncatedIP6Ext)
+				return
+			}
+			if next == ip6Routing && payload[3] > 0 { // segments left
+				// Zeek keys the connection on the final destination.
+				switch payload[2] {
+				case 0:
+					if n >= 24 {
+						copy(dst[:], payload[n-16:n])
+					}
+				case 2:
+					if n >= 24 {
+						copy(dst[:], payload[8:24])
+					}
+				}
+			}
+			next = payload[0]
+			payload = payload[n:]
+			off += n
+		case ip6AH:
+			if len(payload) < 8 {
+				d.fail(ErrTruncatedIP6Ext)
+				return
+			}
+			n := (int(payload[1]) + 2) * 4
+			if len(payload) < n {
+				d.fail(ErrTruncatedIP6Ext)
+				return
+			}
+			next = payload[0]
+			payload = payload[n:]
+			off += n
+		case ip6Fragment:
+			if len(payload) < 8 {
+				d.fail(ErrTruncatedIP6Ext)
+				return
+			}
+			if reassembled {
+				// A second fragment header after reassembly: nothing more to do.
+				next = payload[0]
+				payload = payload[8:]
+				off += 8
+				continue
+			}
+			fo := be.Uint16(payload[2:])
+			if fo&0xfff9 == 0 { // atomic fragment: offset 0, no MF
+				next = payload[0]
+				payload = payload[8:]
+				off += 8
+				continue
+			}
+			if cut > 0 {
+				d.fail(ErrFragCut)
+				return
+			}
+			data, hl, ok := d.frag.add6(d, b[:off], payload[0], be.Uint32(payload[4:]), payload[8:], fo)
+			if !ok {
+				return
+			}
+			reassembled = true
+			next = payload[0]
+			payload = data
+			off = hl
+		default:
+			break ext
+		}
+	}
+	i := d.newPacket(h)
+	if i < 0 {
+		return
+	}
+	p := &d.out[i]
+	p.V6 = true
+	copy(p.Src[:], b[8:24])
+	p.Dst = dst
+	if reassembled {
+		total = off + len(payload)
+	}
+	p.IPLen = uint32(total)
+	d.transport(i, next, payload, cut, h)
+}
+
+// drop removes Packet i (the last one) after its transport header proved
+// unusable, as Zeek drops such packets before they reach a connection.
+func (d *decoder) drop(i int, k ErrKind) {
+	d.out = d.out[:i]
+	d.fail(k)
+}
+
+// transport decodes the transport header of Packet i and any tunnel it
+// carries. b is the IP payload captured; cut is how much of it is missing.
+func (d *decoder) transport(i int, proto uint8, b []byte, cut int, h hop) {
+	p := &d.out[i]
+	p.IPProto = proto
+	full := len(b) + cut // IP payload length
+	switch proto {
+	case ipProtoTCP:
+		if len(b) < 20 {
+			d.drop(i, ErrTruncatedTransport)
+			return
+		}
+		doff := int(b[12]>>4) * 4
+		if doff < 20 || doff > full {
+			d.drop(i, ErrBadTCPHeaderLen)
+			return
+		}
+		if doff > len(b) {
+			d.drop(i, ErrTruncatedTransport)
+			return
+		}
+		p.SrcPort = be.Uint16(b)
+		p.DstPort = be.Uint16(b[2:])
+		p.Seq = be.Uint32(b[4:])
+		p.Ack = be.Uint32(b[8:])
+		p.TCPFlags = b[13]
+		p.Window = be.Uint16(b[14:])
+		if p.TCPFlags&FlagSYN != 0 && doff > 20 {
+			p.WScale = windowScale(b[20:doff])
+		}
+		p.PayloadLen = uint32(full - doff)
+		p.Payload = b[doff:]
+		if d.opt.VerifyChecksums && cut == 0 {
+			p.BadChecksum = !d.transportChecksumOK(p, b)
+		}
+	case ipProtoUDP:
+		if len(b) < 8 {
+			d.drop(i, ErrTruncatedTransport)
+			return
+		}
+		p.SrcPort = be.Uint16(b)
+		p.DstPort = be.Uint16(b[2:])
+		ulen := int(be.Uint16(b[4:]))
+		if ulen < 8 || ulen > full {
+			ulen = full // Zeek warns and uses the IP payload length
+		}
+		p.PayloadLen = uint32(ulen - 8)
+		pl := b[8:]
+		if ulen-8 < len(pl) {
+			pl = pl[:ulen-8]
+		}
+		p.Payload = pl
+		if d.opt.VerifyChecksums && cut == 0 && (p.V6 || be.Uint16(b[6:]) != 0) {
+			p.BadChecksum = !d.transportChecksumOK(p, b)
+		}
+		if !p.BadChecksum {
+			d.udpTunnel(i, pl, cut, h)
+		}
+	case ipProtoICMP, ipProtoICMPv6:
+		if len(b) < 8 {
+			d.drop(i, ErrTruncatedTransport)
+			return
+		}
+		p.SrcPort = uint16(b[0])
+		p.DstPort = uint16(b[1])
+		p.PayloadLen = uint32(full - 8)
+		p.Payload = b[8:]
+		if d.opt.VerifyChecksums && cut == 0 {
+			p.BadChecksum = !d.transportChecksumOK(p, b)
+		}
+	case ipProtoSCTP:
+		if len(b) < 12 {
+			d.drop(i, ErrTruncatedTransport)
+			return
+		}
+		p.SrcPort = be.Uint16(b)
+		p.DstPort = be.Uint16(b[2:])
+		p.PayloadLen = uint32(full - 12)
+		p.Payload = b[12:]
+	case ipProtoIPIP, ipProtoIPv6:
+		p.PayloadLen = uint32(full)
+		p.Payload = b
+		if inner, ok := d.enter(i, h, TunnelIP); ok {
+			if len(b) == 0 || (b[0]>>4 == 4) != (proto == ipProtoIPIP) {
+				d.fail(ErrTruncatedTunnel)
+				return
+			}
+			d.ip(b, cut, inner)
+		}
+	case ipProtoGRE:
+		p.PayloadLen = uint32(full)
+		p.Payload = b
+		d.gre(i, b, cut, h)
+	default:
+		p.PayloadLen = uint32(full)
+		p.Payload = b
+	}
+}
+
+// windowScale returns the window-scale option's shift from a SYN's TCP
+// options, or -1.
+func windowScale(opt []byte) int8 {
+	for len(opt) > 0 {
+		switch opt[0] {
+		case 0: // end of options
+			return -1
+		case 1: // no-op
+			opt = opt[1:]
+			continue
+		}
+		if len(opt) < 2 || opt[1] < 2 || int(opt[1]) > len(opt) {
+			return -1
+		}
+		if opt[0] == 3 && opt[1] == 3 {
+			s := opt[2]
+			if s > 14 {
+				s = 14 // RFC 7323 caps the shift at 14, as Zeek does
+			}
+			return int8(s)
+		}
+		opt = opt[opt[1]:]
+	}
+	return -1
+}
+
+// enter checks the tunnel depth before decoding a packet carried by Packet
+// i, and returns the hop for the inner packet.
+func (d *decoder) enter(i int, h hop, tunnel string) (hop, bool) {
+	if h.depth >= MaxTunnelDepth {
+		d.fail(ErrTunnelDepth)
+		return hop{}, false
+	}
+	return hop{parent: int8(i), depth: h.depth + 1, tunnel: tunnel}, true
+}

@@ -1,0 +1,257 @@
+package pcap
+
+// Tunnel decapsulation, following what Zeek's packet analyzers accept. The
+// outer packet has been emitted already; the inner ones get Parent and
+// Tunnel set.
+
+// udpTunnel looks for a tunnel in the payload of UDP Packet i by port.
+func (d *decoder) udpTunnel(i int, b []byte, cut int, h hop) {
+	p := &d.out[i]
+	sp, dp := p.SrcPort, p.DstPort
+	switch {
+	case dp == udpVXLAN:
+		d.vxlan(i, b, cut, h)
+	case dp == udpGeneve:
+		d.geneve(i, b, cut, h)
+	case sp == udpGTPU || dp == udpGTPU:
+		d.gtp(i, b, cut, h)
+	case sp == udpTeredo || dp == udpTeredo:
+		d.teredo(i, b, cut, h)
+	case sp == udpAYIYA || dp == udpAYIYA:
+		d.ayiya(i, b, cut, h)
+	}
+}
+
+// vxlan: an 8-byte header, then an Ethernet frame.
+func (d *decoder) vxlan(i int, b []byte, cut int, h hop) {
+	if len(b) < 8+14 {
+		d.fail(ErrTruncatedTunnel)
+		return
+	}
+	if inner, ok := d.enter(i, h, TunnelVXLAN); ok {
+		d.ether(b[8:], cut, inner)
+	}
+}
+
+// geneve: an 8-byte header plus options, then (for protocol 0x6558) an
+// Ethernet frame or (0x0800, 0x86dd) an IP packet.
+func (d *decoder) geneve(i int, b []byte, cut int, h hop) {
+	if len(b) < 8 {
+		d.fail(ErrTruncatedTunnel)
+		return
+	}
+	if b[0]>>6 != 0 { // version
+		return
+	}
+	n := 8 + int(b[0]&0x3f)*4
+	if len(b) < n {
+		d.fail(ErrTruncatedTunnel)
+		return
+	}
+	inner, ok := d.enter(i, h, TunnelGeneve)
+	if !ok {
+		return
+	}
+	switch be.Uint16(b[2:]) {
+	case etTransEther:
+		d.ether(b[n:], cut, inner)
+	case etIPv4, etIPv6:
+		d.ip(b[n:], cut, inner)
+	}
+}
+
+// gtp decodes GTPv1-U: only G-PDU messages (type 255) carry user packets.
+func (d *decoder) gtp(i int, b []byte, cut int, h hop) {
+	if len(b) < 8 {
+		return
+	}
+	flags := b[0]
+	if flags>>5 != 1 || flags&0x10 == 0 || b[1] != 0xff { // version 1, GTP (not GTP'), G-PDU
+		return
+	}
+	n := 8
+	if flags&0x07 != 0 { // sequence, N-PDU or extension flag: 4 more bytes
+		n += 4
+		if len(b) < n {
+			d.fail(ErrTruncatedTunnel)
+			return
+		}
+		next := b[n-1]
+		for flags&0x04 != 0 && next != 0 {
+			if len(b) < n+1 {
+				d.fail(ErrTruncatedTunnel)
+				return
+			}
+			l := int(b[n]) * 4
+			if l == 0 || len(b) < n+l {
+				d.fail(ErrTruncatedTunnel)
+				return
+			}
+			next = b[n+l-1]
+			n += l
+		}
+	}
+	if len(b) <= n {
+		d.fail(ErrTruncatedTunnel)
+		return
+	}
+	switch b[n] >> 4 {
+	case 4, 6:
+	default:
+		return // Zeek: gtp_inner_not_ip (e.g. PPP), not decapsulated
+	}
+	if inner, ok := d.enter(i, h, TunnelGTP); ok {
+		d.ip(b[n:], cut, inner)
+	}
+}
+
+// teredo decodes IPv6 in UDP with optional authentication and origin
+// indication headers, validated as Zeek's Teredo analyzer does: the inner
+// header must be IPv6 and its payload length must fill the UDP payload
+// exactly. Anything else is ordinary UDP.
+func (d *decoder) teredo(i int, b []byte, cut int, h hop) {
+	if cut > 0 {
+		return // the length check cannot be done
+	}
+	auth, origin := false, false
+	for {
+		if len(b) < 2 {
+			return
+		}
+		switch be.Uint16(b) {
+		case 0: // origin indication
+			if origin || len(b) < 8 {
+				return
+			}
+			origin = true
+			b = b[8:]
+			continue
+		case 1: // authentication
+			if origin || auth || len(b) < 4 {
+				return
+			}
+			n := 4 + int(b[2]) + int(b[3]) + 8 + 1
+			if len(b) < n {
+				return
+			}
+			auth = true
+			b = b[n:]
+			continue
+		}
+		break
+	}
+	if len(b) < 40 || b[0]>>4 != 6 || int(be.Uint16(b[4:]))+40 != len(b) {
+		return
+	}
+	if inner, ok := d.enter(i, h, TunnelTeredo); ok {
+		d.ip6(b, 0, inner)
+	}
+}
+
+// ayiya decodes "Anything In Anything" (RFC draft): a header with an
+// identity and a signature, then an IPv4 or IPv6 packet when the opcode is
+// 1 (forward).
+func (d *decoder) ayiya(i int, b []byte, cut int, h hop) {
+	if len(b) < 8 {
+		return
+	}
+	idLen := 1 << (b[0] >> 4)
+	sigLen := int(b[1]>>4) * 4
+	op := b[2] & 0x0f
+	next := b[3]
+	n := 8 + idLen + sigLen
+	if op != 1 || (next != ipProtoIPIP && next != ipProtoIPv6) {
+		return
+	}
+	if len(b) <= n {
+		d.fail(ErrTruncatedTunnel)
+		return
+	}
+	if inner, ok := d.enter(i, h, TunnelAYIYA); ok {
+		d.ip(b[n:], cut, inner)
+	}
+}
+
+// GRE flag bits.
+const (
+	greChecksum = 0x8000
+	greRouting  = 0x4000
+	greKey      = 0x2000
+	greSeq      = 0x1000
+	greAck      = 0x0080
+)
+
+// gre decodes GRE version 0 (IP, transparent Ethernet, ERSPAN II/III) and
+// version 1 (PPTP's enhanced GRE carrying PPP), as Zeek's GRE analyzer does.
+func (d *decoder) gre(i int, b []byte, cut int, h hop) {
+	if len(b) < 4 {
+		d.fail(ErrTruncatedTunnel)
+		return
+	}
+	fv := be.Uint16(b)
+	proto := be.Uint16(b[2:])
+	ver := fv & 0x7
+	if ver > 1 || fv&greRouting != 0 || fv&0x0078 != 0 {
+		return // Zeek: unknown_gre_version, gre_routing, unknown_gre_flags
+	}
+	n := 4
+	if fv&(greChecksum|greRouting) != 0 {
+		n += 4
+	}
+	if fv&greKey != 0 {
+		n += 4
+	}
+	if fv&greSeq != 0 {
+		n += 4
+	}
+	if ver == 1 && fv&greAck != 0 {
+		n += 4
+	}
+	if len(b) < n {
+		d.fail(ErrTruncatedTunnel)
+		return
+	}
+	b = b[n:]
+	inner, ok := d.enter(i, h, TunnelGRE)
+	if !ok {
+		return
+	}
+	if ver == 1 {
+		if proto != etPPP || len(b) < 4 {
+			return
+		}
+		if b[0] == 0xff && b[1] == 0x03 {
+			b = b[2:]
+		}
+		d.ppp(b, cut, inner)
+		return
+	}
+	switch proto {
+	case etIPv4, etIPv6:
+		d.ip(b, cut, inner)
+	case etTransEther:
+		d.ether(b, cut, inner)
+	case etERSPAN2:
+		if len(b) < 8 {
+			d.fail(ErrTruncatedTunnel)
+			return
+		}
+		d.ether(b[8:], cut, inner)
+	case etERSPAN3:
+		if len(b) < 12 {
+			d.fail(ErrTruncatedTunnel)
+			return
+		}
+		m := 12
+		if b[11]&0x01 != 0 { // platform-specific sub-header
+			m += 8
+		}
+		if len(b) < m {
+			d.fail(ErrTruncatedTunnel)
+			return
+		}
+		d.ether(b[m:], cut, inner)
+	case etMPLS:
+		d.mpls(b, cut, inner)
+	}
+}

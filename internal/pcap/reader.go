@@ -1,0 +1,279 @@
+// Package pcap turns captured packets into flows: it reads capture files
+// (pcap, pcapng, gzip-compressed or not), decodes each frame down to its IP
+// packets (through link layers, encapsulations, fragments and tunnels), and
+// folds those packets into connections the way Zeek's conn.log counts them.
+//
+// The decoder half (reader.go, decode*.go, frag*.go, layers*.go) yields
+// Packets; the flow table half (table*.go and friends) consumes them. The
+// contract between the two is the Packet type in packet.go.
+package pcap
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// Magic numbers that identify a capture file by its first bytes.
+var (
+	magicGzip     = []byte{0x1f, 0x8b}
+	magicPcapngLE = []byte{0x0a, 0x0d, 0x0d, 0x0a}
+)
+
+// pcap file magics (as read little-endian from the first four bytes).
+const (
+	pcapMagicMicro   = 0xa1b2c3d4
+	pcapMagicNano    = 0xa1b23c4d
+	pcapMagicMicroBE = 0xd4c3b2a1
+	pcapMagicNanoBE  = 0x4d3cb2a1
+)
+
+// ErrUnknownFormat is returned (wrapped with the file name) when a file is
+// neither pcap nor pcapng, compressed or not.
+var ErrUnknownFormat = errors.New("not a pcap or pcapng capture")
+
+// packetReader is what both pcapgo readers provide.
+type packetReader interface {
+	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
+}
+
+// Options tune a Source. The zero value is not the default: use
+// DefaultOptions and change what you need.
+type Options struct {
+	// VerifyChecksums checks IPv4 header checksums (a bad one drops the
+	// packet, as Zeek does) and TCP, UDP, ICMP and ICMPv6 checksums (a bad one
+	// sets Packet.BadChecksum). Zeek does this by default; its -C switch
+	// turns it off. Packets cut by the snaplen are never verified.
+	VerifyChecksums bool
+	// Frag bounds the fragment reassembly state.
+	Frag FragLimits
+}
+
+// DefaultOptions returns the options Zeek's defaults correspond to.
+func DefaultOptions() Options {
+	return Options{VerifyChecksums: true, Frag: DefaultFragLimits()}
+}
+
+// Source reads frames from one capture file and decodes them into Packets.
+// A Source is not safe for concurrent use.
+type Source struct {
+	name   string
+	closer io.Closer
+	count  *countingReader
+	size   int64
+
+	r        packetReader
+	ng       *pcapgo.NgReader // non-nil for pcapng: link type per interface
+	linkType layers.LinkType
+
+	frame uint64
+	dec   decoder
+}
+
+// countingReader counts the bytes read from the file, for progress reports.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// OpenFile opens a capture file with DefaultOptions. The format (pcap or
+// pcapng, gzip-compressed or not) is detected from the content.
+func OpenFile(path string) (*Source, error) {
+	return OpenFileOptions(path, DefaultOptions())
+}
+
+// OpenFileOptions opens a capture file with the given options.
+func OpenFileOptions(path string, opt Options) (*Source, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pcap: %w", err)
+	}
+	var size int64
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		size = fi.Size()
+	}
+	s, err := newSource(filepath.Base(path), f, opt)
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	s.closer = f
+	s.size = size
+	return s, nil
+}
+
+// NewSource reads a capture from r with DefaultOptions; name is used in
+// error messages. Closing the Source does not close r.
+func NewSource(name string, r io.Reader) (*Source, error) {
+	return newSource(name, r, DefaultOptions())
+}
+
+// NewSourceOptions is NewSource with options.
+func NewSourceOptions(name string, r io.Reader, opt Options) (*Source, error) {
+	return newSource(name, r, opt)
+}
+
+func newSource(name string, r io.Reader, opt Options) (*Source, error) {
+	s := &Source{name: name, count: &countingReader{r: r}}
+	s.dec.init(opt)
+	br := bufio.NewReaderSize(s.count, 256<<10)
+	head, err := br.Peek(4)
+	if len(head) == 0 {
+		if err == nil || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("pcap: %s: empty file", name)
+		}
+		return nil, fmt.Errorf("pcap: %s: %w", name, err)
+	}
+	var in io.Reader = br
+	if bytes.HasPrefix(head, magicGzip) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("pcap: %s: gzip: %w", name, err)
+		}
+		zbr := bufio.NewReaderSize(zr, 256<<10)
+		head, err = zbr.Peek(4)
+		if len(head) == 0 {
+			if err == nil || errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("pcap: %s: empty file (after gzip)", name)
+			}
+			return nil, fmt.Errorf("pcap: %s: gzip: %w", name, err)
+		}
+		in = zbr
+	}
+	if len(head) < 4 {
+		return nil, fmt.Errorf("pcap: %s: %w (only %d bytes)", name, ErrUnknownFormat, len(head))
+	}
+	switch {
+	case bytes.Equal(head, magicPcapngLE):
+		ng, err := pcapgo.NewNgReader(in, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		if err != nil {
+			return nil, fmt.Errorf("pcap: %s: pcapng header: %w", name, err)
+		}
+		s.r, s.ng, s.linkType = ng, ng, ng.LinkType()
+	case isPcapMagic(head):
+		in, err = fixPcapVersion(in)
+		if err != nil {
+			return nil, fmt.Errorf("pcap: %s: pcap header: %w", name, err)
+		}
+		pr, err := pcapgo.NewReader(in)
+		if err != nil {
+			return nil, fmt.Errorf("pcap: %s: pcap header: %w", name, err)
+		}
+		s.r, s.linkType = pr, pr.LinkType()
+	default:
+		return nil, fmt.Errorf("pcap: %s: %w (starts with % x)", name, ErrUnknownFormat, head)
+	}
+	return s, nil
+}
+
+// fixPcapVersion reads the 24-byte pcap file header and gives it back with
+// version 2.4: pcapgo refuses the older minor versions (2.0, 2.1, 2.2) that
+// some writers still use, and tcpdump and Wireshark read those files as 2.4.
+func fixPcapVersion(r io.Reader) (io.Reader, error) {
+	hdr := make([]byte, 24)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	if hdr[0] == 0xa1 { // big-endian
+		hdr[0+4], hdr[1+4], hdr[2+4], hdr[3+4] = 0, 2, 0, 4
+	} else {
+		hdr[0+4], hdr[1+4], hdr[2+4], hdr[3+4] = 2, 0, 4, 0
+	}
+	return io.MultiReader(bytes.NewReader(hdr), r), nil
+}
+
+func isPcapMagic(b []byte) bool {
+	m := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+	switch m {
+	case pcapMagicMicro, pcapMagicNano, pcapMagicMicroBE, pcapMagicNanoBE:
+		return true
+	}
+	return false
+}
+
+// Name returns the name given to the Source (the file's base name).
+func (s *Source) Name() string { return s.name }
+
+// LinkType returns the link type of the file (of its first interface for
+// pcapng, whose frames may each have another).
+func (s *Source) LinkType() layers.LinkType { return s.linkType }
+
+// Next reads the next frame and appends the Packets found in it to dst[:0]:
+// the outermost packet first, then the packets carried in tunnels, each with
+// Parent set. A frame without IP (ARP, STP, ...) or one whose headers are
+// broken yields no packets and a nil error; Stats counts it. At the end of
+// the file Next returns io.EOF. Any other error is a fatal read error (the
+// file is truncated or corrupt), wrapped with the file name and the frame
+// number.
+//
+// The Payload of the returned Packets aliases the Source's buffers and is
+// valid only until the next call to Next.
+func (s *Source) Next(dst []Packet) ([]Packet, error) {
+	dst = dst[:0]
+	data, ci, err := s.r.ZeroCopyReadPacketData()
+	if err != nil {
+		if err == io.EOF {
+			return dst, io.EOF
+		}
+		return dst, fmt.Errorf("pcap: %s packet %d: %w", s.name, s.frame+1, err)
+	}
+	s.frame++
+	lt := s.linkType
+	if s.ng != nil && len(ci.AncillaryData) > 0 {
+		if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
+			lt = l
+		}
+	}
+	ts := ci.Timestamp.UnixNano()
+	return s.dec.decodeFrame(dst, s.frame, ts, lt, data, ci.Length), nil
+}
+
+// Frame returns the 1-based number of the last frame read.
+func (s *Source) Frame() uint64 { return s.frame }
+
+// BytesRead returns how many bytes have been read from the file so far
+// (compressed bytes for a gzip file), for progress reports.
+func (s *Source) BytesRead() int64 { return s.count.n }
+
+// Size returns the file's size in bytes (compressed size for a gzip file),
+// or 0 when it is unknown (a Source built with NewSource).
+func (s *Source) Size() int64 { return s.size }
+
+// Stats returns the decoder's counters so far. The Examples slice is a copy.
+func (s *Source) Stats() DecodeStats {
+	st := s.dec.stats
+	st.Examples = append([]DecodeError(nil), st.Examples...)
+	st.Frag = s.dec.frag.stats
+	return st
+}
+
+// Close closes the file if the Source opened it.
+func (s *Source) Close() error {
+	if s.closer == nil {
+		return nil
+	}
+	err := s.closer.Close()
+	s.closer = nil
+	if err != nil {
+		return fmt.Errorf("pcap: %s: close: %w", s.name, err)
+	}
+	return nil
+}
