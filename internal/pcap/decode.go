@@ -24,6 +24,8 @@ const maxFramePackets = 16
 // Link types not named in gopacket's layers package, or named differently.
 const (
 	linkTypeNull        = 0
+	linkTypeFDDI        = 10
+	linkTypePPI         = 192
 	linkTypePPP         = 9
 	linkTypeRaw         = 101
 	linkTypeRawOpenBSD  = 12
@@ -227,6 +229,26 @@ func (d *decoder) link(lt layers.LinkType, b []byte, cut int) {
 		d.dot11(b, cut, top)
 	case linkTypeNFLOG:
 		d.nflog(b, cut, top)
+	case linkTypeFDDI:
+		// Frame control, two addresses, then LLC/SNAP.
+		if len(b) < 13 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		d.etherType(0, b[13:], cut, top)
+	case linkTypePPI:
+		// Per-Packet Information header wrapping another link type.
+		if len(b) < 8 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		n := int(binary.LittleEndian.Uint16(b[2:]))
+		inner := layers.LinkType(binary.LittleEndian.Uint32(b[4:]))
+		if n < 8 || n > len(b) || inner == linkTypePPI {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		d.link(inner, b[n:], cut)
 	default:
 		d.fail(ErrUnknownLinkType)
 	}
@@ -274,12 +296,9 @@ func (d *decoder) etherType(et uint16, b []byte, cut int, h hop) {
 				d.fail(ErrTruncatedLink)
 				return
 			}
-			n := int(be.Uint16(b[4:]))
-			b = b[6:]
-			if n < len(b) {
-				b, cut = b[:n], 0
-			}
-			d.ppp(b, cut, h)
+			// The session header's length is not applied: Zeek ignores it
+			// too, and writers get it wrong.
+			d.ppp(b[6:], cut, h)
 			return
 		case etFabricPath:
 			// FTag/TTL, then the inner MAC addresses and EtherType.
@@ -476,8 +495,14 @@ func (d *decoder) ip4(b []byte, cut int, h hop) {
 		return
 	}
 	total := int(be.Uint16(b[2:]))
-	if total == 0 { // TCP segmentation offload: use what was captured
+	if total == 0 {
+		// TCP segmentation offload zeroes the length. Zeek drops such a
+		// packet when it verifies checksums (they are wrong too) and uses
+		// the captured length when it does not.
 		d.fail(ErrIPLenZero)
+		if d.opt.VerifyChecksums {
+			return
+		}
 		total = len(b)
 	}
 	if total < ihl {
@@ -536,11 +561,7 @@ func (d *decoder) ip6(b []byte, cut int, h hop) {
 		d.fail(ErrTruncatedIP)
 		return
 	}
-	total := 40 + int(be.Uint16(b[4:]))
-	if total == 40 && len(b) > 40 && b[6] != ip6NoNext { // jumbogram or TSO
-		d.fail(ErrIPLenZero)
-		total = len(b)
-	}
+	total := 40 + int(be.Uint16(b[4:])) // jumbograms are not supported, as in Zeek
 	b, cut, ok := d.ipLength(b, cut, total)
 	if !ok {
 		return

@@ -8,6 +8,7 @@ import (
 // ErrKind classifies a frame-level decode problem. Most kinds drop the
 // packet they were found in; the notes (SnaplenCut, IPLenZero, FragOverlap)
 // only record that something was odd and the packet is still emitted.
+// The String names are stable: reports and tests use them.
 type ErrKind uint8
 
 // Decode problem kinds, counted in DecodeStats.Errors.
@@ -28,8 +29,8 @@ const (
 	ErrFragTooBig                        // fragment beyond the 64 KiB datagram limit
 	ErrFragTimeout                       // incomplete datagram expired or evicted
 	ErrFragCut                           // fragment cut by the snaplen: cannot be reassembled
+	ErrIPLenZero                         // IPv4 length zero (TSO): dropped, or the capture length used when checksums are not verified
 	ErrSnaplenCut                        // note: packet captured shorter than its IP length
-	ErrIPLenZero                         // note: IP length field zero (TSO); capture length used
 	ErrFragOverlap                       // note: overlapping fragments (later bytes win)
 	numErrKinds
 )
@@ -51,8 +52,8 @@ var errKindNames = [numErrKinds]string{
 	ErrFragTooBig:         "frag-too-big",
 	ErrFragTimeout:        "frag-timeout",
 	ErrFragCut:            "frag-cut",
-	ErrSnaplenCut:         "snaplen-cut",
 	ErrIPLenZero:          "ip-len-zero",
+	ErrSnaplenCut:         "snaplen-cut",
 	ErrFragOverlap:        "frag-overlap",
 }
 
@@ -66,7 +67,7 @@ func (k ErrKind) String() string {
 
 // Note reports whether the kind is only a note: the packet was still emitted.
 func (k ErrKind) Note() bool {
-	return k == ErrSnaplenCut || k == ErrIPLenZero || k == ErrFragOverlap
+	return k == ErrSnaplenCut || k == ErrFragOverlap
 }
 
 // DecodeError names one decode problem and the frame it was found in.
