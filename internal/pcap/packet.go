@@ -22,6 +22,9 @@ type Packet struct {
 	IPProto uint8  // 6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, 132 SCTP, ...
 	SrcPort uint16 // ICMP: the type
 	DstPort uint16 // ICMP: the code
+	// SCTP ports are set too, although Zeek logs SCTP as unknown_transport
+	// with ports 0 (core.unknown-ip-protocol): zero them to match Zeek.
+	// Other protocols have ports 0.
 
 	// IPLen is the packet's length at the IP layer as the header states it
 	// (IPv4 total length; IPv6 payload length + 40), what Zeek counts in
@@ -46,14 +49,19 @@ type Packet struct {
 	// wrong (Zeek logs such packets with history 'C' and does not analyse them).
 	BadChecksum bool
 
-	VLAN, InnerVLAN uint16 // 802.1Q tags of the outermost frame, 0 when absent
+	// VLAN and InnerVLAN are the 802.1Q tags (outer, then inner for QinQ)
+	// of the link-layer frame this packet was found in, 0 when absent. As in
+	// Zeek, a tunnelled packet has the tags of its own inner Ethernet frame
+	// (VXLAN, Geneve, GRE TEB), not those of the outer frame.
+	VLAN, InnerVLAN uint16
 
 	// Parent is the index, in the same frame's packet list, of the packet
 	// whose payload carried this one; -1 for the outermost packet.
 	Parent int8
 	// Tunnel names the encapsulation that carried this packet ("", "gre",
-	// "vxlan", "teredo", "gtpv1", "ayiya", "ip"). For tunnels over IP (GRE,
-	// IP-in-IP) Zeek names the parent by a tunnel id, not a conn.log uid.
+	// "vxlan", "geneve", "teredo", "gtpv1", "ayiya", "ip"). For tunnels over
+	// IP (GRE, IP-in-IP) Zeek names the parent by a tunnel id, not a conn.log
+	// uid, and logs no connection for the carrier packet (IPProto 47, 4, 41).
 	Tunnel string
 }
 
