@@ -1,0 +1,348 @@
+package tail
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memSink records the lines it is given.
+type memSink struct {
+	mu      sync.Mutex
+	lines   []string // "path-base:num:text"
+	replays []string
+	commits int
+}
+
+func (m *memSink) Line(l *Line) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l.Replay {
+		m.replays = append(m.replays, string(l.Bytes))
+		return nil
+	}
+	m.lines = append(m.lines, string(l.Bytes))
+	return nil
+}
+
+func (m *memSink) Commit() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.commits++
+	return fmt.Appendf(nil, "%d", len(m.lines)), nil
+}
+
+func (m *memSink) got() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.lines)
+}
+
+// follow starts a tailer on cfg; stop ends it and returns the error of Run.
+func follow(tb testing.TB, cfg Config, sink *memSink) (t *Tailer, stop func() error) {
+	tb.Helper()
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 5 * time.Millisecond
+	}
+	if cfg.CommitInterval == 0 {
+		cfg.CommitInterval = 20 * time.Millisecond
+	}
+	t, err := New(cfg, func([]byte) (Sink, error) { return sink, nil })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- t.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	tb.Cleanup(func() { _ = stop() })
+	return t, stop
+}
+
+// waitLines waits until the sink holds want lines, and fails with what it
+// holds if that takes more than 5 s.
+func waitLines(tb testing.TB, sink *memSink, want int) []string {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := sink.got()
+		if len(got) >= want {
+			return got
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("got %d lines, want %d: %q", len(got), want, got)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func appendFile(tb testing.TB, path, s string) {
+	tb.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// numbered returns lines prefix-from .. prefix-to-1, each with a newline,
+// padded so that a file of them passes the fingerprint size quickly.
+func numbered(prefix string, from, to int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "%s-%06d %s\n", prefix, i, strings.Repeat("x", 40))
+	}
+	return b.String()
+}
+
+func wantNumbered(prefix string, from, to int) []string {
+	return strings.Split(strings.TrimSuffix(numbered(prefix, from, to), "\n"), "\n")
+}
+
+func checkLines(tb testing.TB, got, want []string) {
+	tb.Helper()
+	if slices.Equal(got, want) {
+		return
+	}
+	for i := range max(len(got), len(want)) {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			tb.Fatalf("line %d: -got %q +want %q (got %d lines, want %d)", i, g, w, len(got), len(want))
+		}
+	}
+}
+
+func TestPartialLineWaitsForNewline(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.log")
+	appendFile(t, p, "one\ntw")
+	sink := &memSink{}
+	_, stop := follow(t, Config{Inputs: []string{p}}, sink)
+	waitLines(t, sink, 1)
+	time.Sleep(30 * time.Millisecond)
+	if got := sink.got(); len(got) != 1 {
+		t.Fatalf("half a line was delivered: %q", got)
+	}
+	appendFile(t, p, "o\nthree\n")
+	checkLines(t, waitLines(t, sink, 3), []string{"one", "two", "three"})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLongLinesSkippedAndCounted(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.log")
+	long := strings.Repeat("L", 5000)
+	// One long line whole, and one whose end arrives later.
+	appendFile(t, p, "a\n"+long+"\nb\n"+long[:3000])
+	sink := &memSink{}
+	tl, stop := follow(t, Config{Inputs: []string{p}, MaxLineBytes: 1000}, sink)
+	waitLines(t, sink, 2)
+	appendFile(t, p, long[3000:]+"\nc\n")
+	checkLines(t, waitLines(t, sink, 3), []string{"a", "b", "c"})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := tl.Stats().LongLines; got != 2 {
+		t.Errorf("LongLines = %d, want 2", got)
+	}
+}
+
+func TestRotation(t *testing.T) {
+	tests := []struct {
+		name   string
+		glob   string
+		rotate func(tb testing.TB, p string)
+	}{
+		{"rename+create", "a.log*", func(tb testing.TB, p string) {
+			if err := os.Rename(p, p+".1"); err != nil {
+				tb.Fatal(err)
+			}
+		}},
+		{"rename out of the glob", "a.log", func(tb testing.TB, p string) {
+			if err := os.Rename(p, p+".1"); err != nil {
+				tb.Fatal(err)
+			}
+		}},
+		{"copytruncate", "a.log*", func(tb testing.TB, p string) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if err := os.WriteFile(p+".1", b, 0o644); err != nil {
+				tb.Fatal(err)
+			}
+			if err := os.Truncate(p, 0); err != nil {
+				tb.Fatal(err)
+			}
+		}},
+		{"deletion", "a.log", func(tb testing.TB, p string) {
+			if err := os.Remove(p); err != nil {
+				tb.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "a.log")
+			appendFile(t, p, numbered("old", 0, 100))
+			sink := &memSink{}
+			tl, stop := follow(t, Config{Inputs: []string{filepath.Join(dir, tc.glob)}}, sink)
+			waitLines(t, sink, 50)
+			// Lines written just before the rotation are read from the
+			// rotated file.
+			appendFile(t, p, numbered("old", 100, 120))
+			tc.rotate(t, p)
+			appendFile(t, p, numbered("new", 0, 100))
+			want := append(wantNumbered("old", 0, 120), wantNumbered("new", 0, 100)...)
+			checkLines(t, waitLines(t, sink, len(want)), want)
+			time.Sleep(50 * time.Millisecond)
+			checkLines(t, sink.got(), want)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if st := tl.Stats(); st.LostTruncations != 0 {
+				t.Errorf("stats: %+v", st)
+			}
+		})
+	}
+}
+
+// TestRestart stops and starts the tailer with the same positions file,
+// rotating in between, and checks no line is lost or read twice.
+func TestRestart(t *testing.T) {
+	tests := []struct {
+		name      string
+		whileDown func(tb testing.TB, p string)
+	}{
+		{"nothing", func(testing.TB, string) {}},
+		{"rename+create", func(tb testing.TB, p string) {
+			if err := os.Rename(p, p+".1"); err != nil {
+				tb.Fatal(err)
+			}
+		}},
+		{"copytruncate", func(tb testing.TB, p string) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			if err := os.WriteFile(p+".1", b, 0o644); err != nil {
+				tb.Fatal(err)
+			}
+			if err := os.Truncate(p, 0); err != nil {
+				tb.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "a.log")
+			pos := filepath.Join(dir, "positions.json")
+			cfg := Config{Inputs: []string{p + "*"}, Positions: pos}
+			appendFile(t, p, "#fields\tx\n#types\tstring\n"+numbered("a", 0, 100))
+			sink := &memSink{}
+			_, stop := follow(t, cfg, sink)
+			waitLines(t, sink, 102)
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, p, numbered("a", 100, 150)) // written while down, before the rotation
+			tc.whileDown(t, p)
+			appendFile(t, p, numbered("b", 0, 10))
+
+			var checkpoint string
+			sink2 := &memSink{}
+			tl, err := New(cfg, func(cp []byte) (Sink, error) { checkpoint = string(cp); return sink2, nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if checkpoint != "102" {
+				t.Errorf("checkpoint = %q, want the one committed last (102)", checkpoint)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- tl.Run(ctx) }()
+			want := append(wantNumbered("a", 100, 150), wantNumbered("b", 0, 10)...)
+			got := waitLines(t, sink2, len(want))
+			time.Sleep(50 * time.Millisecond)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			checkLines(t, sink2.got(), want)
+			_ = got
+			if tc.name == "nothing" && !slices.Equal(sink2.replays, []string{"#fields\tx", "#types\tstring"}) {
+				t.Errorf("header replayed: %q", sink2.replays)
+			}
+		})
+	}
+}
+
+func TestGlobPicksUpNewFiles(t *testing.T) {
+	dir := t.TempDir()
+	appendFile(t, filepath.Join(dir, "a.log"), "a1\n")
+	sink := &memSink{}
+	_, stop := follow(t, Config{Inputs: []string{filepath.Join(dir, "*.log")}}, sink)
+	waitLines(t, sink, 1)
+	appendFile(t, filepath.Join(dir, "b.log"), "b1\n")
+	appendFile(t, filepath.Join(dir, "b.txt"), "not matched\n")
+	waitLines(t, sink, 2)
+	appendFile(t, filepath.Join(dir, "a.log"), "a2\n")
+	got := waitLines(t, sink, 3)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	checkLines(t, got, []string{"a1", "a2", "b1"})
+}
+
+func TestPositionsFileIsReplacedAtomically(t *testing.T) {
+	dir := t.TempDir()
+	pos := filepath.Join(dir, "positions.json")
+	p := &positions{Files: []savedFile{{Path: "x", Offset: 7, Line: 1, FPLen: 3}}}
+	if err := writePositions(pos, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readPositions(pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Files) != 1 || got.Files[0].Offset != 7 || got.Files[0].FPLen != 3 {
+		t.Errorf("read back %+v", got)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("temporary files left: %v", ents)
+	}
+	if err := os.WriteFile(pos, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readPositions(pos); err == nil || !strings.Contains(err.Error(), pos) {
+		t.Errorf("corrupt positions file: err = %v, want one naming the file", err)
+	}
+}
