@@ -1,0 +1,745 @@
+package pcap
+
+import (
+	"bytes"
+	"net/netip"
+	"time"
+
+	"github.com/mlads/mlads/internal/flow"
+)
+
+// TableConfig holds the flow table's limits and Zeek's connection timeouts.
+// All times are measured on packet timestamps, never on the wall clock.
+type TableConfig struct {
+	// MaxFlows bounds the number of connections held at once. When a new
+	// connection would exceed it, the connection closest to its timeout is
+	// evicted (reported early) and counted in Stats.Evicted.
+	MaxFlows int
+
+	// Zeek's timeouts (names as in Zeek's init-bare.zeek).
+	TCPInactivity     time.Duration // tcp_inactivity_timeout, 5 min
+	UDPInactivity     time.Duration // udp_inactivity_timeout, 1 min
+	ICMPInactivity    time.Duration // icmp_inactivity_timeout, 1 min
+	UnknownInactivity time.Duration // unknown_ip_inactivity_timeout, 1 min
+	TCPAttemptDelay   time.Duration // tcp_attempt_delay, 5 s
+	TCPCloseDelay     time.Duration // tcp_close_delay, 5 s
+	TCPConnLinger     time.Duration // tcp_connection_linger, 5 s
+	TCPSessionTimer   time.Duration // tcp_session_timer, 6 s
+	TCPSYNTimeout     time.Duration // tcp_SYN_timeout, 5 s
+	TunnelTimeout     time.Duration // ip_tunnel_timeout, 24 h (GRE/IP-in-IP tunnel ids)
+
+	// VLANInKey makes the 802.1Q tags part of the connection key, so the
+	// same 5-tuple on two VLANs gives two connections. Zeek's default key is
+	// the 5-tuple alone (false).
+	VLANInKey bool
+
+	// VerifyChecksums makes packets whose transport checksum the decoder
+	// found wrong count as Zeek counts them (history 'C', not analysed).
+	// When false they are treated as good packets (Zeek's -C).
+	VerifyChecksums bool
+
+	// UIDSeed makes the generated uids differ between runs that should not
+	// share them; the same seed and input give the same uids.
+	UIDSeed uint64
+}
+
+// DefaultTableConfig returns Zeek's defaults and a limit of one million flows.
+func DefaultTableConfig() TableConfig {
+	return TableConfig{
+		MaxFlows:          1 << 20,
+		TCPInactivity:     5 * time.Minute,
+		UDPInactivity:     time.Minute,
+		ICMPInactivity:    time.Minute,
+		UnknownInactivity: time.Minute,
+		TCPAttemptDelay:   5 * time.Second,
+		TCPCloseDelay:     5 * time.Second,
+		TCPConnLinger:     5 * time.Second,
+		TCPSessionTimer:   6 * time.Second,
+		TCPSYNTimeout:     5 * time.Second,
+		TunnelTimeout:     24 * time.Hour,
+		VerifyChecksums:   true,
+	}
+}
+
+// TableStats counts what the table did.
+type TableStats struct {
+	Packets  uint64 // packets given to Add
+	Flows    uint64 // connections emitted
+	Active   int    // connections held now
+	Peak     int    // most connections held at once
+	Evicted  uint64 // connections reported early because MaxFlows was reached
+	Ignored  uint64 // packets not counted in any connection (e.g. non-SYN TCP reuse misses)
+	Tunnels  int    // GRE/IP-in-IP tunnel ids held
+	TunDrops uint64 // tunnel ids not kept because the tunnel table was full
+	HistCut  uint64 // connections whose history outgrew its buffer
+}
+
+// FlowRef identifies the connection a packet was counted in; the meter uses
+// it to name the tunnel parent of packets carried inside that packet.
+type FlowRef struct {
+	slot uint32
+	gen  uint32
+	uid  uint64 // uid sequence number; 0 means none
+}
+
+// Valid reports whether the reference names a connection or tunnel.
+func (r FlowRef) Valid() bool { return r.uid != 0 }
+
+// flowKey is the connection key: both endpoints in a canonical order so a
+// packet and its reply find the same entry. Fixed size and comparable, so it
+// hashes without allocating.
+type flowKey struct {
+	loAddr, hiAddr [16]byte
+	loPort, hiPort uint16
+	proto          uint8
+	vlan, inner    uint16
+}
+
+// conn is one connection's state. Slots live in Table.flows and are reused.
+type conn struct {
+	key      flowKey
+	gen      uint32
+	live     bool
+	origLo   bool // the originator is the key's lo endpoint
+	v6       bool
+	proto    uint8
+	histLen  uint8
+	nsvc     uint8
+	nparent  uint8
+	nOrigPay uint8 // payload packets inspected per direction
+	nRespPay uint8
+	tcp      *tcpConn // nil for non-TCP
+
+	uid      uint64
+	first    int64
+	last     int64 // Zeek's last_time (not advanced after both TCP sides closed)
+	deadline int64 // removal time given the current state
+	schedSec int64 // wheel second of this flow's live wheel entry
+
+	vlan, inner uint16
+	icmpCode    uint16
+	origPort    uint16
+	respPort    uint16
+
+	histSeen uint32
+
+	orig, resp side
+
+	svc     [3]uint8
+	parents [4]uint64
+	hist    [24]byte
+	svcHint svcState
+}
+
+// side holds the per-direction counters every transport shares.
+type side struct {
+	pkts    uint64
+	ipBytes uint64
+	size    int64 // UDP/ICMP payload bytes; -1 until a packet was seen (Zeek's request_len)
+}
+
+// Table folds packets into bidirectional connections the way Zeek's session
+// manager and transport analyzers do, and emits each connection as a
+// flow.Record when it ends, times out, is evicted, or at Flush.
+//
+// A Table is not safe for concurrent use. Add allocates nothing per packet in
+// the steady state: keys are fixed-size structs, connection state lives in
+// reused slots and per-connection TCP state in a reused pool.
+type Table struct {
+	cfg  TableConfig
+	emit func(*flow.Record) error
+
+	index   map[flowKey]uint32
+	flows   []conn
+	free    []uint32
+	tcpPool []*tcpConn
+
+	wheel   wheel
+	uids    uidGen
+	tunnels map[tunnelKey]tunnelEntry
+	expect  expectTable
+
+	rec     flow.Record
+	parents []string
+	svcBuf  []byte
+	now     int64
+	err     error
+
+	stats TableStats
+}
+
+// NewTable returns an empty table that hands finished connections to emit.
+// The *flow.Record passed to emit is reused: it is valid only during the call.
+// An error from emit stops the table; Add and Flush then return it.
+func NewTable(cfg TableConfig, emit func(*flow.Record) error) *Table {
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = DefaultTableConfig().MaxFlows
+	}
+	hint := min(cfg.MaxFlows, 1<<16)
+	t := &Table{
+		cfg:     cfg,
+		emit:    emit,
+		index:   make(map[flowKey]uint32, hint),
+		flows:   make([]conn, 0, hint),
+		tunnels: make(map[tunnelKey]tunnelEntry),
+		parents: make([]string, 0, 4),
+		svcBuf:  make([]byte, 0, 64),
+	}
+	t.uids.init(cfg.UIDSeed)
+	t.expect.init()
+	return t
+}
+
+// Stats returns the table's counters.
+func (t *Table) Stats() TableStats {
+	s := t.stats
+	s.Active = len(t.index)
+	s.Tunnels = len(t.tunnels)
+	return s
+}
+
+// Err returns the error that stopped the table, if any.
+func (t *Table) Err() error { return t.err }
+
+// makeKey builds the canonical key of p; srcLo reports whether p's source is
+// the key's lo endpoint.
+func (t *Table) makeKey(p *Packet, sport, dport uint16) (k flowKey, srcLo bool) {
+	c := bytes.Compare(p.Src[:], p.Dst[:])
+	srcLo = c < 0 || (c == 0 && sport <= dport)
+	if srcLo {
+		k.loAddr, k.hiAddr, k.loPort, k.hiPort = p.Src, p.Dst, sport, dport
+	} else {
+		k.loAddr, k.hiAddr, k.loPort, k.hiPort = p.Dst, p.Src, dport, sport
+	}
+	k.proto = p.IPProto
+	if t.cfg.VLANInKey {
+		k.vlan, k.inner = p.VLAN, p.InnerVLAN
+	}
+	return k, srcLo
+}
+
+// Add counts p in its connection, creating, ending or replacing connections
+// as Zeek would, and returns a reference to the connection. parent, when
+// valid, is the tunnel connection that carried p.
+func (t *Table) Add(p *Packet, parent FlowRef) (FlowRef, error) {
+	if t.err != nil {
+		return FlowRef{}, t.err
+	}
+	t.stats.Packets++
+	if p.TS > t.now {
+		t.now = p.TS
+		t.wheel.advance(t, p.TS)
+		if t.err != nil {
+			return FlowRef{}, t.err
+		}
+	}
+
+	sport, dport := p.SrcPort, p.DstPort
+	switch p.IPProto {
+	case ipProtoTCP, ipProtoUDP:
+	case ipProtoICMP:
+		sport, dport = p.SrcPort, icmp4Counterpart(p.SrcPort, p.DstPort)
+	case ipProtoICMPv6:
+		sport, dport = p.SrcPort, icmp6Counterpart(p.SrcPort, p.DstPort)
+	default:
+		sport, dport = 0, 0
+	}
+	k, srcLo := t.makeKey(p, sport, dport)
+
+	slot, ok := t.index[k]
+	if ok {
+		f := &t.flows[slot]
+		if p.TS >= f.deadline || (f.tcp != nil && f.tcp.isReuse(p, f.origLo == srcLo)) {
+			t.finish(slot)
+			if t.err != nil {
+				return FlowRef{}, t.err
+			}
+			ok = false
+		}
+	}
+	if !ok {
+		slot = t.create(k, p, srcLo, sport, dport)
+		if t.err != nil {
+			return FlowRef{}, t.err
+		}
+	}
+	f := &t.flows[slot]
+	isOrig := f.origLo == srcLo
+	if parent.Valid() {
+		f.addParent(parent.uid)
+	}
+
+	switch f.proto {
+	case ipProtoTCP:
+		t.tcpPacket(f, p, isOrig)
+	case ipProtoUDP:
+		t.udpPacket(f, p, isOrig)
+	default:
+		t.otherPacket(f, p, isOrig)
+	}
+	t.schedule(slot, f)
+	return FlowRef{slot: slot, gen: f.gen, uid: f.uid}, nil
+}
+
+// create makes a new connection for p, evicting one when the table is full.
+func (t *Table) create(k flowKey, p *Packet, srcLo bool, sport, dport uint16) uint32 {
+	if len(t.index) >= t.cfg.MaxFlows {
+		t.evictOne()
+		if t.err != nil {
+			return 0
+		}
+	}
+	var slot uint32
+	if n := len(t.free); n > 0 {
+		slot = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		t.flows = append(t.flows, conn{})
+		slot = uint32(len(t.flows) - 1)
+	}
+	f := &t.flows[slot]
+	gen := f.gen + 1
+	*f = conn{key: k, gen: gen, live: true, proto: p.IPProto, v6: p.V6, uid: t.uids.next(),
+		first: p.TS, last: p.TS, vlan: p.VLAN, inner: p.InnerVLAN, schedSec: -1}
+	f.orig.size, f.resp.size = -1, -1
+	f.origLo = srcLo
+
+	flip := false
+	switch p.IPProto {
+	case ipProtoTCP:
+		f.tcp = t.getTCP()
+		flip = tcpWantFlip(p)
+	case ipProtoUDP:
+		flip = likelyServerPort(p.SrcPort, true) && !likelyServerPort(p.DstPort, true)
+	}
+	if srcLo {
+		f.origPort, f.respPort = k.loPort, k.hiPort
+	} else {
+		f.origPort, f.respPort = k.hiPort, k.loPort
+	}
+	if p.IPProto == ipProtoICMP || p.IPProto == ipProtoICMPv6 {
+		// Zeek logs the type in orig_p and the counterpart type (or the
+		// code, for one-way messages) in resp_p.
+		f.origPort, f.respPort = sport, dport
+		f.icmpCode = p.DstPort
+	}
+	if flip {
+		f.origLo = !f.origLo
+		f.origPort, f.respPort = f.respPort, f.origPort
+		f.addHistory('^')
+	}
+	if sv := t.expect.lookup(f, p.TS); sv != 0 {
+		f.addService(sv)
+	}
+	t.index[k] = slot
+	if n := len(t.index); n > t.stats.Peak {
+		t.stats.Peak = n
+	}
+	return slot
+}
+
+// flip swaps the roles of originator and responder in the middle of a
+// connection (Zeek's Connection::FlipRoles), recording '^' in the history.
+func (f *conn) flip() {
+	f.origLo = !f.origLo
+	f.origPort, f.respPort = f.respPort, f.origPort
+	f.orig, f.resp = f.resp, f.orig
+	f.nOrigPay, f.nRespPay = f.nRespPay, f.nOrigPay
+	f.svcHint.flip()
+	if f.tcp != nil {
+		f.tcp.flip()
+	}
+	f.addHistory('^')
+}
+
+func (f *conn) addParent(uid uint64) {
+	for i := 0; i < int(f.nparent); i++ {
+		if f.parents[i] == uid {
+			return
+		}
+	}
+	if int(f.nparent) < len(f.parents) {
+		f.parents[f.nparent] = uid
+		f.nparent++
+	}
+}
+
+// addHistory appends a history letter, dropping it when the buffer is full.
+func (f *conn) addHistory(c byte) {
+	if int(f.histLen) < len(f.hist) {
+		f.hist[f.histLen] = c
+		f.histLen++
+		return
+	}
+	f.histLen = uint8(len(f.hist)) + 1 // marks the cut; see Table.finish
+}
+
+// checkHistory is Zeek's Connection::CheckHistory: the letter is added the
+// first time the mask's event is seen; it reports whether it was seen before.
+func (f *conn) checkHistory(mask uint32, c byte) bool {
+	if f.histSeen&mask == 0 {
+		f.histSeen |= mask
+		f.addHistory(c)
+		return false
+	}
+	return true
+}
+
+// scaledHistory is Zeek's Connection::ScaledHistoryEntry: the letter is
+// logged at the 1st, 10th, 100th, ... occurrence.
+func (f *conn) scaledHistory(c byte, counter, threshold *uint32) {
+	*counter++
+	if *counter == *threshold {
+		f.addHistory(c)
+		nt := *threshold * 10
+		if nt <= *threshold {
+			nt = 0
+		}
+		*threshold = nt
+	}
+}
+
+func (f *conn) addService(id uint8) {
+	for i := 0; i < int(f.nsvc); i++ {
+		if f.svc[i] == id {
+			return
+		}
+	}
+	if int(f.nsvc) < len(f.svc) {
+		f.svc[f.nsvc] = id
+		f.nsvc++
+	}
+}
+
+// MarkService adds a service name to the connection ref names, if it is
+// still held; the meter calls it for UDP connections found to carry a tunnel.
+func (t *Table) MarkService(ref FlowRef, name string) {
+	if int(ref.slot) >= len(t.flows) {
+		return
+	}
+	f := &t.flows[ref.slot]
+	if !f.live || f.gen != ref.gen {
+		return
+	}
+	if id := serviceID(name); id != 0 {
+		f.addService(id)
+	}
+}
+
+// udpPacket follows Zeek's UDP analyzer.
+func (t *Table) udpPacket(f *conn, p *Packet, isOrig bool) {
+	s := &f.resp
+	if isOrig {
+		s = &f.orig
+	}
+	// Zeek counts the packet (ConnSize) before checking the checksum.
+	s.pkts++
+	s.ipBytes += uint64(p.IPLen)
+	if p.BadChecksum && t.cfg.VerifyChecksums {
+		if isOrig {
+			f.checkHistory(histOrigCorruptUDP, 'C')
+		} else {
+			f.checkHistory(histRespCorruptUDP, 'c')
+		}
+		return
+	}
+	f.last = p.TS
+	if isOrig {
+		f.checkHistory(histOrigDataUDP, 'D')
+	} else {
+		f.checkHistory(histRespDataUDP, 'd')
+	}
+	if s.size < 0 {
+		s.size = 0
+	}
+	s.size += int64(p.PayloadLen)
+	t.inspect(f, p, isOrig)
+	f.deadline = f.last + int64(t.cfg.UDPInactivity)
+}
+
+// otherPacket handles ICMP and any other IP protocol.
+func (t *Table) otherPacket(f *conn, p *Packet, isOrig bool) {
+	s := &f.resp
+	if isOrig {
+		s = &f.orig
+	}
+	s.pkts++
+	s.ipBytes += uint64(p.IPLen)
+	f.last = p.TS
+	to := t.cfg.UnknownInactivity
+	if f.proto == ipProtoICMP || f.proto == ipProtoICMPv6 {
+		to = t.cfg.ICMPInactivity
+		if s.size < 0 {
+			s.size = 0
+		}
+		s.size += int64(p.PayloadLen)
+	}
+	f.deadline = f.last + int64(to)
+}
+
+// schedule makes sure the wheel will look at the flow by its deadline.
+func (t *Table) schedule(slot uint32, f *conn) {
+	sec := f.deadline / int64(time.Second)
+	if f.schedSec >= 0 && f.schedSec <= sec {
+		return
+	}
+	t.wheel.put(t, slot, f, sec)
+}
+
+// evictOne reports the connection closest to its timeout early.
+func (t *Table) evictOne() {
+	slot, ok := t.wheel.oldest(t)
+	if !ok {
+		// Should not happen: every live flow has a wheel entry. Fall back
+		// to any flow.
+		for _, s := range t.index {
+			slot, ok = s, true
+			break
+		}
+	}
+	if ok {
+		t.stats.Evicted++
+		t.finish(slot)
+	}
+}
+
+// Flush emits every connection still held, as Zeek does at the end of input.
+func (t *Table) Flush() error {
+	if t.err != nil {
+		return t.err
+	}
+	// Emit in order of first packet for a stable, readable output.
+	for len(t.index) > 0 {
+		best := uint32(0)
+		found := false
+		for _, s := range t.index {
+			if !found || t.flows[s].first < t.flows[best].first ||
+				(t.flows[s].first == t.flows[best].first && t.flows[s].uid < t.flows[best].uid) {
+				best, found = s, true
+			}
+		}
+		t.finish(best)
+		if t.err != nil {
+			return t.err
+		}
+		if len(t.index) > 4096 {
+			// Large tables: emit the rest in map order rather than paying
+			// a quadratic sort.
+			for _, s := range t.index {
+				t.finish(s)
+				if t.err != nil {
+					return t.err
+				}
+			}
+		}
+	}
+	return t.err
+}
+
+// finish emits the connection in slot and frees the slot.
+func (t *Table) finish(slot uint32) {
+	f := &t.flows[slot]
+	if !f.live {
+		return
+	}
+	t.fillRecord(f)
+	delete(t.index, f.key)
+	if f.tcp != nil {
+		t.putTCP(f.tcp)
+		f.tcp = nil
+	}
+	f.live = false
+	f.gen++
+	f.schedSec = -1
+	t.free = append(t.free, slot)
+	t.stats.Flows++
+	if t.err == nil && t.emit != nil {
+		if err := t.emit(&t.rec); err != nil {
+			t.err = err
+		}
+	}
+}
+
+func addrOf(b [16]byte, v6 bool) netip.Addr {
+	a := netip.AddrFrom16(b)
+	if !v6 {
+		return a.Unmap()
+	}
+	return a
+}
+
+// fillRecord writes f into the table's reusable record.
+func (t *Table) fillRecord(f *conn) {
+	r := &t.rec
+	origAddr, respAddr := f.key.loAddr, f.key.hiAddr
+	if !f.origLo {
+		origAddr, respAddr = respAddr, origAddr
+	}
+	*r = flow.Record{
+		TS:       time.Unix(0, f.first).UTC(),
+		UID:      t.uids.format(f.uid),
+		OrigH:    addrOf(origAddr, f.v6),
+		OrigP:    f.origPort,
+		RespH:    addrOf(respAddr, f.v6),
+		RespP:    f.respPort,
+		IPProto:  f.proto,
+		Duration: time.Duration(f.last - f.first),
+		VLAN:     f.vlan,
+		Source:   flow.SourcePcap,
+	}
+	r.InnerVLAN = f.inner
+	switch f.proto {
+	case ipProtoTCP:
+		r.Proto = flow.ProtoTCP
+	case ipProtoUDP:
+		r.Proto = flow.ProtoUDP
+	case ipProtoICMP, ipProtoICMPv6:
+		r.Proto = flow.ProtoICMP
+	default:
+		r.Proto = flow.ProtoUnknown
+	}
+	r.OrigPkts, r.OrigIPBytes = f.orig.pkts, f.orig.ipBytes
+	r.RespPkts, r.RespIPBytes = f.resp.pkts, f.resp.ipBytes
+
+	switch f.proto {
+	case ipProtoTCP:
+		c := f.tcp
+		r.OrigBytes = c.origSize()
+		r.RespBytes = c.respSize()
+		r.MissedBytes = c.missed
+		r.ConnState = c.connState(f)
+	case ipProtoUDP:
+		r.OrigBytes = uint64(max(f.orig.size, 0))
+		r.RespBytes = uint64(max(f.resp.size, 0))
+		switch {
+		case f.orig.size >= 0 && f.resp.size >= 0:
+			r.ConnState = "SF"
+		case f.orig.size >= 0:
+			r.ConnState = "S0"
+		case f.resp.size >= 0:
+			r.ConnState = "SHR"
+		default:
+			r.ConnState = "OTH"
+		}
+	default:
+		r.OrigBytes = uint64(max(f.orig.size, 0))
+		r.RespBytes = uint64(max(f.resp.size, 0))
+		r.ConnState = "OTH"
+	}
+	if int(f.histLen) > len(f.hist) {
+		t.stats.HistCut++
+		r.History = string(f.hist[:])
+	} else if f.histLen > 0 {
+		r.History = string(f.hist[:f.histLen])
+	}
+	t.finishService(f)
+	if f.nsvc > 0 {
+		t.svcBuf = t.svcBuf[:0]
+		for i := 0; i < int(f.nsvc); i++ {
+			if i > 0 {
+				t.svcBuf = append(t.svcBuf, ',')
+			}
+			t.svcBuf = append(t.svcBuf, serviceNames[f.svc[i]]...)
+		}
+		r.Service = string(t.svcBuf)
+	}
+	if f.nparent > 0 {
+		t.parents = t.parents[:0]
+		for i := 0; i < int(f.nparent); i++ {
+			t.parents = append(t.parents, t.uids.format(f.parents[i]))
+		}
+		r.TunnelParents = t.parents
+	}
+	r.CommunityID = communityID(r, f.icmpCode)
+}
+
+func (t *Table) getTCP() *tcpConn {
+	if n := len(t.tcpPool); n > 0 {
+		c := t.tcpPool[n-1]
+		t.tcpPool = t.tcpPool[:n-1]
+		*c = tcpConn{}
+		c.init()
+		return c
+	}
+	c := &tcpConn{}
+	c.init()
+	return c
+}
+
+func (t *Table) putTCP(c *tcpConn) { t.tcpPool = append(t.tcpPool, c) }
+
+// History masks (Zeek's HIST_* constants; the responder's are shifted by 16).
+const (
+	histSYN     = 0x1
+	histFIN     = 0x2
+	histRST     = 0x4
+	histFINRST  = 0x8
+	histData    = 0x10
+	histACK     = 0x20
+	histMulti   = 0x40
+	histRespOff = 16
+
+	histOrigDataUDP    = 0x1
+	histRespDataUDP    = 0x2
+	histOrigCorruptUDP = 0x4
+	histRespCorruptUDP = 0x8
+)
+
+// icmp4Counterpart is Zeek's ICMP4_counterpart: the reply type of a request
+// type and vice versa; for one-way messages, the code.
+func icmp4Counterpart(typ, code uint16) uint16 {
+	switch typ {
+	case 8:
+		return 0
+	case 0:
+		return 8
+	case 13:
+		return 14
+	case 14:
+		return 13
+	case 15:
+		return 16
+	case 16:
+		return 15
+	case 10:
+		return 9
+	case 9:
+		return 10
+	case 17:
+		return 18
+	case 18:
+		return 17
+	}
+	return code
+}
+
+// icmp6Counterpart is Zeek's ICMP6_counterpart.
+func icmp6Counterpart(typ, code uint16) uint16 {
+	switch typ {
+	case 128:
+		return 129
+	case 129:
+		return 128
+	case 133:
+		return 134
+	case 134:
+		return 133
+	case 135:
+		return 136
+	case 136:
+		return 135
+	case 130:
+		return 131
+	case 131:
+		return 130
+	case 139:
+		return 140
+	case 140:
+		return 139
+	case 144:
+		return 145
+	case 145:
+		return 144
+	}
+	return code
+}

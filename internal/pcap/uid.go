@@ -1,0 +1,47 @@
+package pcap
+
+// uidGen makes Zeek-style connection uids: 'C' followed by 17 base62
+// characters. They are deterministic (a seeded counter, mixed by a bijective
+// 64-bit permutation) and never collide within a run, because the first 11
+// characters encode the permuted counter exactly.
+type uidGen struct {
+	seed uint64
+	n    uint64
+}
+
+func (g *uidGen) init(seed uint64) { g.seed = seed }
+
+// next returns the next uid number (never 0).
+func (g *uidGen) next() uint64 {
+	g.n++
+	return g.n
+}
+
+// mix64 is the SplitMix64 finaliser, a bijection on uint64.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// format renders uid number n as an 18-character string.
+func (g *uidGen) format(n uint64) string {
+	var b [18]byte
+	b[0] = 'C'
+	hi := mix64(n ^ g.seed)
+	lo := mix64(hi ^ 0x9e3779b97f4a7c15)
+	for i := 11; i >= 1; i-- { // 62^11 > 2^64: exact, so unique
+		b[i] = base62[hi%62]
+		hi /= 62
+	}
+	for i := 17; i >= 12; i-- {
+		b[i] = base62[lo%62]
+		lo /= 62
+	}
+	return string(b[:])
+}
