@@ -1,26 +1,43 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Run configures the daemon (`mlads run`): which logs it follows and where
 // its output goes.
 type Run struct {
 	// Inputs are the files or globs to follow; each one's format is
-	// detected from its content.
+	// detected from its content. Include the rotated names (conn.log*) so
+	// that a copytruncate rotation loses nothing and a restart finishes a
+	// file rotated while mlads was down.
 	Inputs []string `mapstructure:"inputs"`
 	// Output is the file flows are written to as JSON lines; "-" is stdout.
+	// A file gets exactly-once output across crashes; stdout at least once.
 	Output string `mapstructure:"output"`
 	// Positions is the file where read positions are kept across restarts.
 	Positions string `mapstructure:"positions"`
 	// MaxLineBytes is the longest line read; longer lines are reported and skipped.
 	MaxLineBytes int `mapstructure:"max_line_bytes"`
+	// PollInterval is how often the inputs are looked at again when idle
+	// (new files, growth, rotation).
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// CommitInterval is how often the output is flushed and synced and the
+	// positions saved: at most this much work is redone after a crash.
+	CommitInterval time.Duration `mapstructure:"commit_interval"`
+	// StatsInterval is how often counters are logged; 0 turns that off.
+	StatsInterval time.Duration `mapstructure:"stats_interval"`
 }
 
 func defaultRun() Run {
 	return Run{
-		Output:       "-",
-		Positions:    "mlads.positions.json",
-		MaxLineBytes: 1 << 20,
+		Output:         "-",
+		Positions:      "mlads.positions.json",
+		MaxLineBytes:   1 << 20,
+		PollInterval:   200 * time.Millisecond,
+		CommitInterval: time.Second,
+		StatsInterval:  time.Minute,
 	}
 }
 
@@ -31,6 +48,18 @@ func (r *Run) validate() []error {
 	}
 	if r.Output == "" {
 		errs = append(errs, fmt.Errorf("run.output: must not be empty (use \"-\" for stdout)"))
+	}
+	if r.Positions == "" {
+		errs = append(errs, fmt.Errorf("run.positions: must not be empty"))
+	}
+	if r.PollInterval < time.Millisecond {
+		errs = append(errs, fmt.Errorf("run.poll_interval: %s must be at least 1ms", r.PollInterval))
+	}
+	if r.CommitInterval < time.Millisecond {
+		errs = append(errs, fmt.Errorf("run.commit_interval: %s must be at least 1ms", r.CommitInterval))
+	}
+	if r.StatsInterval < 0 {
+		errs = append(errs, fmt.Errorf("run.stats_interval: %s must not be negative", r.StatsInterval))
 	}
 	return errs
 }
