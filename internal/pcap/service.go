@@ -98,6 +98,7 @@ const (
 	hSyslog
 	hRFB
 	hDTLS
+	hTeredo
 )
 
 // svcState is a connection's service recognition state.
@@ -363,6 +364,8 @@ func classify(b []byte, tcp bool, respPort, origPort uint16, isOrig bool) uint32
 		h |= hSNMP
 	case port == 514 && len(b) > 2 && b[0] == '<':
 		h |= hSyslog
+	case (port == 3544 || origPort == 3544) && isTeredo(b):
+		h |= hTeredo
 	case port == 3389 && len(b) >= 8:
 		h |= hRDPEUDP
 	case isSIP(b):
@@ -373,6 +376,32 @@ func classify(b []byte, tcp bool, respPort, origPort uint16, isOrig bool) uint32
 		h |= hDTLS
 	}
 	return h
+}
+
+// isTeredo checks a Teredo datagram: optional authentication and origin
+// indication headers, then an IPv6 header whose length fits the datagram.
+func isTeredo(b []byte) bool {
+	for len(b) >= 2 && b[0] == 0 {
+		switch b[1] {
+		case 1: // authentication: id and auth values, nonce, confirmation
+			if len(b) < 4 {
+				return false
+			}
+			n := 4 + int(b[2]) + int(b[3]) + 9
+			if len(b) < n {
+				return false
+			}
+			b = b[n:]
+		case 0: // origin indication
+			if len(b) < 8 {
+				return false
+			}
+			b = b[8:]
+		default:
+			return false
+		}
+	}
+	return len(b) >= 40 && b[0]>>4 == 6 && int(b[4])<<8|int(b[5])+40 <= len(b)
 }
 
 func isDNSPort(p uint16) bool { return p == 53 || p == 137 || p == 5353 || p == 5355 }
@@ -529,6 +558,8 @@ func (t *Table) finishService(f *conn) {
 	}
 	b := o | r
 	switch {
+	case b&hTeredo != 0:
+		f.addService(svcTeredo)
 	case b&hDNS != 0:
 		f.addService(svcDNS)
 	case b&hDHCP != 0:
