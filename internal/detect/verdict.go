@@ -21,6 +21,9 @@ type Verdict struct {
 	Hits []Hit
 	// Features explains the flow's most unusual features against the baseline.
 	Features []Feature
+	// Group is the traffic group the flow was scored in ("tcp/ssl/out";
+	// "*" parts mark a coarser fallback group); set with the explanation.
+	Group string
 	// Behaviors lists behavioural findings (scan, flood, beacon, ...) this
 	// flow is part of.
 	Behaviors []Finding

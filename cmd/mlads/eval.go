@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlads/mlads/internal/app"
+)
+
+func newEval(g *globals) *cobra.Command {
+	var (
+		data     string
+		baseline string
+		python   string
+	)
+	cmd := &cobra.Command{
+		Use:   "eval [FILE...]",
+		Short: "Measure detection on labelled conn logs against scikit-learn's IsolationForest",
+		Long: `eval runs the time-ordered protocol on each labelled conn log (Zeek TSV with
+Stratosphere label columns, or IoT-23 CSV): train on the benign flows of the
+first half, score every flow of the second half, and report ROC-AUC, PR-AUC,
+recall at the configured budget and the alert rate on benign flows, next to
+IsolationForest's on the same split (bench/eval/iforest.py). Without FILEs it
+uses the labelled sets of --data.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, _, err := g.load()
+			if err != nil {
+				return err
+			}
+			var sets []app.EvalSet
+			for _, a := range args {
+				sets = append(sets, app.EvalSet{Name: a, Path: a})
+			}
+			if len(sets) == 0 {
+				sets = app.DefaultEvalSets(data)
+				if len(sets) == 0 {
+					return usageError{fmt.Errorf("eval: no FILE given and no labelled sets under %s", data)}
+				}
+			}
+			if baseline != "" {
+				if _, err := os.Stat(baseline); err != nil {
+					return fmt.Errorf("eval: baseline script: %w", err)
+				}
+			}
+			res, err := app.Eval(cmd.Context(), sets, app.EvalOptions{Detect: app.DetectConfig(cfg.Detect), Baseline: baseline, Python: python})
+			if err != nil {
+				return err
+			}
+			return app.WriteEvalTable(cmd.OutOrStdout(), res)
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", "../shared/data", "shared data folder holding the labelled sets")
+	cmd.Flags().StringVar(&baseline, "baseline", "bench/eval/iforest.py", "IsolationForest baseline script; empty to skip")
+	cmd.Flags().StringVar(&python, "python", "python3", "Python interpreter for the baseline")
+	return cmd
+}

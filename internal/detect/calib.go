@@ -1,0 +1,98 @@
+package detect
+
+import (
+	"math"
+	"slices"
+	"sort"
+)
+
+// maxCalib bounds the scores a calibrator keeps; larger reservoirs are
+// thinned to evenly spaced order statistics (the top tail is kept whole).
+const maxCalib = 16384
+
+// calibrator turns a raw score into a p-value against the scores of clean
+// held-out flows: the share of calibration scores at least as high, and
+// beyond the top tail an exponential extrapolation fitted to the tail's
+// mean excess, so the most extreme flows still get distinct, ordered
+// p-values rather than all sharing 1/(n+1).
+type calibrator struct {
+	Scores []float64 // ascending
+	N      int       // reservoir size the scores stand for
+	Tail   int       // number of top scores the tail fit uses (counted in N units)
+	U      float64   // tail threshold: the Tail-th highest score
+	Beta   float64   // mean excess over U
+}
+
+func newCalibrator(scores []float64) calibrator {
+	s := slices.Clone(scores)
+	slices.Sort(s)
+	n := len(s)
+	c := calibrator{N: n}
+	if n == 0 {
+		return c
+	}
+	k := max(5, min(n/20, 500))
+	k = min(k, n)
+	c.Tail = k
+	c.U = s[n-k]
+	var ex float64
+	for _, v := range s[n-k:] {
+		ex += v - c.U
+	}
+	c.Beta = ex / float64(k)
+	scale := math.Abs(c.U)*1e-3 + 1e-9
+	if c.Beta < scale {
+		c.Beta = scale
+	}
+	if n > maxCalib {
+		// keep the top tail exactly and thin the body
+		body := s[:n-k]
+		keep := maxCalib - k
+		thin := make([]float64, 0, maxCalib)
+		for i := 0; i < keep; i++ {
+			thin = append(thin, body[i*len(body)/keep])
+		}
+		s = append(thin, s[n-k:]...)
+	}
+	c.Scores = s
+	return c
+}
+
+// pvalue returns the calibrated p-value of raw score x.
+func (c *calibrator) pvalue(x float64) float64 {
+	if c.N == 0 {
+		return 1
+	}
+	if x > c.U {
+		p := float64(c.Tail) / float64(c.N+1) * math.Exp(-(x-c.U)/c.Beta)
+		return max(p, 1e-300)
+	}
+	// number of kept scores >= x, rescaled to the reservoir size
+	i := sort.SearchFloat64s(c.Scores, x)
+	ge := float64(len(c.Scores) - i)
+	if len(c.Scores) != c.N {
+		ge *= float64(c.N) / float64(len(c.Scores))
+	}
+	return min(1, (ge+1)/float64(c.N+1))
+}
+
+// cauchyCombine is the Cauchy combination test (ACAT, Liu & Xie 2020): the
+// mean of tan((0.5-p)π) over the p-values is approximately standard Cauchy
+// under the null whatever their dependence, and its upper tail gives the
+// combined p-value.
+func cauchyCombine(ps []float64) float64 {
+	var t float64
+	for _, p := range ps {
+		p = min(max(p, 1e-300), 1-1e-16)
+		if p < 1e-15 {
+			t += 1 / (p * math.Pi) // tan((0.5-p)π) ≈ 1/(pπ) for tiny p
+		} else {
+			t += math.Tan((0.5 - p) * math.Pi)
+		}
+	}
+	t /= float64(len(ps))
+	if t > 1e15 {
+		return 1 / (t * math.Pi)
+	}
+	return 0.5 - math.Atan(t)/math.Pi
+}

@@ -1,0 +1,312 @@
+package detect
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// The per-flow detectors, in the order of their raw scores.
+const (
+	detRobustZ = iota
+	detHBOS
+	detRarity
+	detIForest
+	numDetectors
+)
+
+var detectorNames = [numDetectors]string{"robust_z", "hbos", "rarity", "iforest"}
+
+const (
+	hbosBins = 16
+	zCap     = 10.0 // robust z-scores are clipped here so one feature cannot dominate
+	// minSpread floors the robust spread (log scale), so a feature that is
+	// constant in the baseline still gives finite z-scores.
+	minSpread = 0.05
+)
+
+// node is one fitted traffic group: robust location and spread, HBOS
+// histograms and categorical counts of its flows, and the index of the
+// isolation forest it uses (its own or an ancestor's).
+type node struct {
+	Key    groupKey
+	Parent int32
+	N      int
+	Median [NumNumeric]float64
+	Spread [NumNumeric]float64
+	// HBOS: bin i of feature j covers [Lo[j]+i*Width[j], Lo[j]+(i+1)*Width[j]).
+	Lo      [NumNumeric]float64
+	Width   [NumNumeric]float64
+	LogDens [NumNumeric][hbosBins]float64
+	// LogFloor is the log density given to values outside the histogram.
+	LogFloor float64
+	// Cat[j][id] counts category id of categorical feature j.
+	Cat    [NumCategorical][]uint32
+	Forest int32
+}
+
+// fitNode fits location, spread, histograms and categorical counts to the
+// rows in idx.
+func fitNode(n *node, m *matrix, idx []int32, vocabSizes [NumCategorical]int, scratch []float64) {
+	n.N = len(idx)
+	scratch = scratch[:0]
+	for j := 0; j < NumNumeric; j++ {
+		scratch = scratch[:0]
+		for _, i := range idx {
+			scratch = append(scratch, float64(m.x(i)[j]))
+		}
+		slices.Sort(scratch)
+		med := quantileSorted(scratch, 0.5)
+		dev := make([]float64, len(scratch))
+		var mean float64
+		for k, v := range scratch {
+			dev[k] = math.Abs(v - med)
+			mean += dev[k]
+		}
+		slices.Sort(dev)
+		spread := 1.4826 * quantileSorted(dev, 0.5)
+		if spread == 0 && len(dev) > 0 {
+			spread = 1.2533 * mean / float64(len(dev))
+		}
+		n.Median[j] = med
+		n.Spread[j] = max(spread, minSpread)
+
+		lo, hi := scratch[0], scratch[len(scratch)-1]
+		w := (hi - lo) / hbosBins
+		if w <= 0 {
+			w = minSpread
+			lo -= w * hbosBins / 2
+		}
+		n.Lo[j], n.Width[j] = lo, w
+		var cnt [hbosBins]float64
+		for _, v := range scratch {
+			b := int((v - lo) / w)
+			b = min(max(b, 0), hbosBins-1)
+			cnt[b]++
+		}
+		tot := float64(len(scratch)) + 0.5*hbosBins
+		for b := range cnt {
+			n.LogDens[j][b] = math.Log((cnt[b] + 0.5) / tot)
+		}
+	}
+	n.LogFloor = math.Log(0.1 / (float64(len(idx)) + 0.5*hbosBins))
+	for j := 0; j < NumCategorical; j++ {
+		n.Cat[j] = make([]uint32, vocabSizes[j])
+		for _, i := range idx {
+			c := m.c(i)[j]
+			if int(c) < len(n.Cat[j]) {
+				n.Cat[j][c]++
+			}
+		}
+	}
+}
+
+func quantileSorted(s []float64, q float64) float64 {
+	if len(s) == 0 {
+		return 0
+	}
+	pos := q * float64(len(s)-1)
+	i := int(pos)
+	if i >= len(s)-1 {
+		return s[len(s)-1]
+	}
+	f := pos - float64(i)
+	return s[i]*(1-f) + s[i+1]*f
+}
+
+// robustZ returns the sum of squared clipped robust z-scores.
+func (n *node) robustZ(x *[NumNumeric]float64) float64 {
+	var s float64
+	for j := 0; j < NumNumeric; j++ {
+		z := (x[j] - n.Median[j]) / n.Spread[j]
+		z = min(math.Abs(z), zCap)
+		s += z * z
+	}
+	return s
+}
+
+// hbos returns the histogram-based outlier score: the sum over features of
+// -log density.
+func (n *node) hbos(x *[NumNumeric]float64) float64 {
+	var s float64
+	for j := 0; j < NumNumeric; j++ {
+		b := math.Floor((x[j] - n.Lo[j]) / n.Width[j])
+		if b < 0 || b >= hbosBins || b != b {
+			s -= n.LogFloor
+			continue
+		}
+		s -= n.LogDens[j][int(b)]
+	}
+	return s
+}
+
+// rarity returns the categorical surprisal of c in this node: the sum over
+// categorical features of -log of the smoothed frequency.
+func (n *node) rarity(c *[NumCategorical]uint16) float64 {
+	var s float64
+	for j := 0; j < NumCategorical; j++ {
+		var k uint32
+		if int(c[j]) < len(n.Cat[j]) {
+			k = n.Cat[j][c[j]]
+		}
+		v := float64(len(n.Cat[j]) + 1)
+		s -= math.Log((float64(k) + 0.5) / (float64(n.N) + 0.5*v))
+	}
+	return s
+}
+
+// forest is an isolation forest in a flat, branch-free layout: every tree
+// is a complete binary tree of depth Depth stored breadth-first, so a walk
+// is Depth steps of idx = 2*idx+1+(x[f] >= t). A leaf reached early is
+// continued by pass-through nodes (threshold +Inf, always left) down to a
+// bottom leaf that holds its path length.
+type forest struct {
+	Trees  int
+	Depth  int
+	Feat   []uint8   // Trees × (2^Depth - 1)
+	Thr    []float32 // Trees × (2^Depth - 1)
+	Leaf   []float32 // Trees × 2^Depth: depth reached + c(size)
+	Norm   float64   // c(sample size), the normaliser of the mean path length
+	Sample int
+}
+
+// avgPath is c(n): the average path length of an unsuccessful search in a
+// binary search tree of n items.
+func avgPath(n int) float64 {
+	switch {
+	case n <= 1:
+		return 0
+	case n == 2:
+		return 1
+	}
+	h := math.Log(float64(n-1)) + 0.5772156649
+	return 2*h - 2*float64(n-1)/float64(n)
+}
+
+func fitForest(m *matrix, idx []int32, trees, sample int, rng *rand.Rand) *forest {
+	psi := min(sample, len(idx))
+	depth := max(1, int(math.Ceil(math.Log2(float64(max(psi, 2))))))
+	inner := 1<<depth - 1
+	f := &forest{
+		Trees: trees, Depth: depth, Sample: psi, Norm: avgPath(psi),
+		Feat: make([]uint8, trees*inner),
+		Thr:  make([]float32, trees*inner),
+		Leaf: make([]float32, trees*(inner+1)),
+	}
+	pool := slices.Clone(idx)
+	buf := make([]int32, psi)
+	for t := 0; t < trees; t++ {
+		// partial Fisher–Yates: the first psi of pool are the sample
+		for i := 0; i < psi; i++ {
+			j := i + rng.IntN(len(pool)-i)
+			pool[i], pool[j] = pool[j], pool[i]
+		}
+		copy(buf, pool[:psi])
+		b := treeBuilder{m: m, rng: rng, depth: depth,
+			feat: f.Feat[t*inner : (t+1)*inner], thr: f.Thr[t*inner : (t+1)*inner], leaf: f.Leaf[t*(inner+1) : (t+1)*(inner+1)]}
+		b.build(0, 0, buf)
+	}
+	return f
+}
+
+type treeBuilder struct {
+	m     *matrix
+	rng   *rand.Rand
+	depth int
+	feat  []uint8
+	thr   []float32
+	leaf  []float32
+}
+
+func (b *treeBuilder) build(at, d int, rows []int32) {
+	if d == b.depth {
+		b.leaf[at-len(b.feat)] = float32(float64(d) + avgPath(len(rows)))
+		return
+	}
+	if len(rows) > 1 {
+		// try features in random order until one has a spread
+		start := b.rng.IntN(NumNumeric)
+		for k := 0; k < NumNumeric; k++ {
+			j := (start + k) % NumNumeric
+			lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+			for _, r := range rows {
+				v := b.m.x(r)[j]
+				lo, hi = min(lo, v), max(hi, v)
+			}
+			if !(hi > lo) {
+				continue
+			}
+			t := lo + float32(b.rng.Float64())*(hi-lo)
+			if t <= lo {
+				t = math.Nextafter32(lo, hi)
+			}
+			// partition: < t left, >= t right
+			i := 0
+			for k := range rows {
+				if b.m.x(rows[k])[j] < t {
+					rows[i], rows[k] = rows[k], rows[i]
+					i++
+				}
+			}
+			b.feat[at], b.thr[at] = uint8(j), t
+			b.build(2*at+1, d+1, rows[:i])
+			b.build(2*at+2, d+1, rows[i:])
+			return
+		}
+	}
+	// external node above the bottom: pass through to the leftmost leaf
+	val := float32(float64(d) + avgPath(len(rows)))
+	for ; d < b.depth; d++ {
+		b.feat[at], b.thr[at] = 0, float32(math.Inf(1))
+		at = 2*at + 1
+	}
+	b.leaf[at-len(b.feat)] = val
+}
+
+// score returns the isolation score 2^(-E[h]/c(ψ)) in (0, 1]; higher is
+// more anomalous.
+func (f *forest) score(x *[NumNumeric]float32) float64 {
+	inner := 1<<f.Depth - 1
+	var sum float64
+	for t := 0; t < f.Trees; t++ {
+		feat := f.Feat[t*inner : (t+1)*inner]
+		thr := f.Thr[t*inner : (t+1)*inner]
+		i := 0
+		for d := 0; d < f.Depth; d++ {
+			c := 1
+			if x[feat[i]] >= thr[i] {
+				c = 2
+			}
+			i = 2*i + c
+		}
+		sum += float64(f.Leaf[t*(inner+1)+i-inner])
+	}
+	if f.Norm == 0 {
+		return 0.5
+	}
+	return math.Exp2(-sum / float64(f.Trees) / f.Norm)
+}
+
+// matrix is the training set in flat arrays: NumNumeric float32 and
+// NumCategorical uint16 per row.
+type matrix struct {
+	X []float32
+	C []uint16
+}
+
+func (m *matrix) x(i int32) *[NumNumeric]float32 {
+	return (*[NumNumeric]float32)(m.X[int(i)*NumNumeric : int(i+1)*NumNumeric])
+}
+
+func (m *matrix) c(i int32) *[NumCategorical]uint16 {
+	return (*[NumCategorical]uint16)(m.C[int(i)*NumCategorical : int(i+1)*NumCategorical])
+}
+
+func (m *matrix) rows() int { return len(m.X) / NumNumeric }
+
+func (m *matrix) add(v *Vector) {
+	for j := 0; j < NumNumeric; j++ {
+		m.X = append(m.X, float32(v.X[j]))
+	}
+	m.C = append(m.C, v.C[:]...)
+}

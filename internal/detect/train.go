@@ -1,0 +1,352 @@
+package detect
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+
+	"github.com/mlads/mlads/internal/flow"
+)
+
+// Config holds the detection settings (from the config file's detect
+// section).
+type Config struct {
+	AlertsPerDay        float64
+	FalsePositiveRate   float64
+	Seed                int64
+	Trees               int
+	Trim                float64
+	CalibrationFraction float64
+	MaxHosts            int
+	MaxKnown            int
+	OnlineUpdates       bool
+	OnlineHostCap       int
+}
+
+// DefaultConfig returns the settings of configs/mlads.yaml's defaults.
+func DefaultConfig() Config {
+	return Config{AlertsPerDay: 50, Seed: 1, Trees: 64, Trim: 0.02, CalibrationFraction: 0.3,
+		MaxHosts: 100000, MaxKnown: 1 << 20, OnlineUpdates: true, OnlineHostCap: 200}
+}
+
+const (
+	minFit       = 30  // flows a traffic group needs to get its own fit
+	minForest    = 200 // flows a traffic group needs to get its own forest
+	forestSample = 256
+	minTrain     = 20
+	// homeShare: an originator with at least this share of the baseline's
+	// flows counts as inside the network even with a public address.
+	homeShare = 0.01
+	maxHome   = 64
+)
+
+// featurizer turns records into Vectors. It owns the vocabularies, the
+// per-host state and the known-entity counts.
+type featurizer struct {
+	vocabs [NumCategorical]*vocab
+	hosts  *hostTable
+	known  *knownTable
+	home   map[uint64]struct{}
+	dirIDs [4]uint16 // out, in, internal, external
+	keys   [3]uint64 // known-table keys of the last flow: originator, responder, service
+}
+
+func newFeaturizer(maxHosts, maxKnown int) *featurizer {
+	f := &featurizer{hosts: newHostTable(maxHosts), known: newKnownTable(maxKnown), home: map[uint64]struct{}{}}
+	for j := range f.vocabs {
+		f.vocabs[j] = newVocab()
+	}
+	for i, d := range []string{dirOut, dirIn, dirInternal, dirExternal} {
+		f.dirIDs[i] = f.vocabs[cDirection].id(d, true)
+	}
+	return f
+}
+
+func (f *featurizer) local(a netip.Addr, h uint64) bool {
+	if isLocal(a) {
+		return true
+	}
+	_, ok := f.home[h]
+	return ok
+}
+
+func (f *featurizer) dirID(origLocal, respLocal bool) uint16 {
+	switch direction(origLocal, respLocal) {
+	case dirOut:
+		return f.dirIDs[0]
+	case dirIn:
+		return f.dirIDs[1]
+	case dirInternal:
+		return f.dirIDs[2]
+	}
+	return f.dirIDs[3]
+}
+
+// vector fills v from r and updates the host statistics. grow lets the
+// vocabularies learn new values (training only). The known-entity counts
+// are read, not updated: see learn. It returns the address hashes of the
+// two ends (the keys of the home set).
+func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, respAddr uint64) {
+	flowNumerics(r, &v.X, &v.Raw)
+	t := float64(r.TS.UnixNano()) / 1e9
+	fail := failed(r)
+	hs := f.hosts.get(r.OrigH)
+	hs.observe(t, r.RespH, r.RespP, float64(r.OrigIPBytes), fail, &v.X, &v.Raw)
+
+	proto := f.vocabs[cProto].id(r.Proto, grow)
+	origAddr, respAddr = hash64(r.OrigH, 0), hash64(r.RespH, 0)
+	f.keys = [3]uint64{hash64(r.OrigH, knownOrig), hash64(r.RespH, knownResp), serviceKey(r.RespH, r.RespP, proto)}
+	v.Raw[fOrigKnown] = float64(f.known.get(f.keys[0]))
+	v.Raw[fRespKnown] = float64(f.known.get(f.keys[1]))
+	v.Raw[fServiceKnown] = float64(f.known.get(f.keys[2]))
+	for _, j := range [...]int{fOrigKnown, fRespKnown, fServiceKnown} {
+		v.X[j] = log1p(v.Raw[j])
+	}
+	for j := range v.X {
+		v.X[j] = float64(float32(v.X[j])) // the precision the model was fitted at
+	}
+
+	v.C[cProto] = proto
+	v.C[cService] = f.vocabs[cService].id(r.Service, grow)
+	v.C[cConnState] = f.vocabs[cConnState].id(r.ConnState, grow)
+	v.C[cPortClass] = f.vocabs[cPortClass].id(portClass(r.Proto, r.OrigP, r.RespP), grow)
+	v.C[cHistory] = f.vocabs[cHistory].id(r.History, grow)
+	v.C[cDirection] = f.dirID(f.local(r.OrigH, origAddr), f.local(r.RespH, respAddr))
+	v.Group = groupOf(&v.C)
+	return origAddr, respAddr
+}
+
+func groupOf(c *[NumCategorical]uint16) groupKey {
+	sp := c[cService]
+	if sp == catEmpty {
+		sp = portClassBase + c[cPortClass]
+	}
+	return groupKey{Proto: c[cProto], SP: sp, Dir: c[cDirection]}
+}
+
+// learn adds the originator, responder and service of the flow last
+// passed to vector to the known counts.
+func (f *featurizer) learn() {
+	for _, k := range f.keys {
+		f.known.add(k)
+	}
+}
+
+// Trainer collects the flows of a baseline and fits a Model. Add flows in
+// the order they happened (the order of a log or capture); host statistics
+// and "seen before" features are computed as the flows go by.
+type Trainer struct {
+	cfg   Config
+	f     *featurizer
+	m     matrix
+	orig  []uint64 // originator address hash per row (for the home set)
+	resp  []uint64 // responder address hash per row
+	local []uint8 // bit 0: originator private, bit 1: responder private
+	minTS float64
+	maxTS float64
+	vec   Vector
+}
+
+// NewTrainer returns a Trainer with the given settings.
+func NewTrainer(cfg Config) *Trainer {
+	return &Trainer{cfg: cfg, f: newFeaturizer(cfg.MaxHosts, cfg.MaxKnown), minTS: math.Inf(1), maxTS: math.Inf(-1)}
+}
+
+// Add featurizes one flow of the baseline. r.Label is never read.
+func (t *Trainer) Add(r *flow.Record) {
+	oh, rh := t.f.vector(r, true, &t.vec)
+	t.f.learn()
+	t.m.add(&t.vec)
+	t.orig = append(t.orig, oh)
+	t.resp = append(t.resp, rh)
+	var l uint8
+	if isLocal(r.OrigH) {
+		l |= 1
+	}
+	if isLocal(r.RespH) {
+		l |= 2
+	}
+	t.local = append(t.local, l)
+	ts := float64(r.TS.UnixNano()) / 1e9
+	t.minTS = min(t.minTS, ts)
+	t.maxTS = max(t.maxTS, ts)
+}
+
+// Len returns the number of flows added.
+func (t *Trainer) Len() int { return t.m.rows() }
+
+// ErrTooFewFlows is returned by Fit when the baseline is too small to learn
+// from.
+var ErrTooFewFlows = errors.New("detect: too few flows to train on")
+
+// Fit learns the model: it learns the home set and directions, splits off
+// the calibration reservoir, fits every traffic group, drops the most
+// anomalous Trim share of the fit set and fits again, then calibrates.
+func (t *Trainer) Fit() (*Model, error) {
+	n := t.m.rows()
+	if n < minTrain {
+		return nil, fmt.Errorf("%w: %d flows, need at least %d", ErrTooFewFlows, n, minTrain)
+	}
+	cfg := t.cfg
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6d6c616473))
+
+	// home set: the busiest originators
+	counts := map[uint64]int{}
+	for _, h := range t.orig {
+		counts[h]++
+	}
+	type hc struct {
+		h uint64
+		c int
+	}
+	var busy []hc
+	thr := max(20, int(homeShare*float64(n)))
+	for h, c := range counts {
+		if c >= thr {
+			busy = append(busy, hc{h, c})
+		}
+	}
+	slices.SortFunc(busy, func(a, b hc) int {
+		if a.c != b.c {
+			return cmp.Compare(b.c, a.c)
+		}
+		return cmp.Compare(a.h, b.h)
+	})
+	if len(busy) > maxHome {
+		busy = busy[:maxHome]
+	}
+	home := make([]uint64, 0, len(busy))
+	for _, b := range busy {
+		home = append(home, b.h)
+		t.f.home[b.h] = struct{}{}
+	}
+	slices.Sort(home)
+	for i := 0; i < n; i++ {
+		c := t.m.c(int32(i))
+		_, oh := t.f.home[t.orig[i]]
+		_, rh := t.f.home[t.resp[i]]
+		c[cDirection] = t.f.dirID(t.local[i]&1 != 0 || oh, t.local[i]&2 != 0 || rh)
+	}
+
+	// split
+	var fitIdx, calIdx []int32
+	for i := 0; i < n; i++ {
+		if rng.Float64() < cfg.CalibrationFraction {
+			calIdx = append(calIdx, int32(i))
+		} else {
+			fitIdx = append(fitIdx, int32(i))
+		}
+	}
+	if len(fitIdx) < minTrain/2 || len(calIdx) < minTrain/2 {
+		return nil, fmt.Errorf("%w: %d fit and %d calibration flows", ErrTooFewFlows, len(fitIdx), len(calIdx))
+	}
+
+	m := &Model{
+		Version: ModelVersion, Seed: cfg.Seed, Trees: cfg.Trees,
+		TrainFlows: n, TrainStart: t.minTS, TrainEnd: t.maxTS,
+		Home: home,
+	}
+	for j := range t.f.vocabs {
+		m.Vocab[j] = slices.Clone(t.f.vocabs[j].Names)
+	}
+	m.fit(&t.m, fitIdx, rng)
+	if cfg.Trim > 0 {
+		raw := make([][numDetectors]float64, len(fitIdx))
+		for k, i := range fitIdx {
+			raw[k] = m.rawScores(t.m.x(i), t.m.c(i))
+		}
+		comb := rankCombine(raw)
+		order := make([]int, len(fitIdx))
+		for k := range order {
+			order[k] = k
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(comb[a], comb[b]) })
+		keep := len(fitIdx) - int(cfg.Trim*float64(len(fitIdx)))
+		kept := make([]int32, 0, keep)
+		for _, k := range order[:keep] {
+			kept = append(kept, fitIdx[k])
+		}
+		slices.Sort(kept)
+		m.Trimmed = len(fitIdx) - keep
+		m.fit(&t.m, kept, rng)
+		fitIdx = kept
+	}
+	m.FitFlows = len(fitIdx)
+
+	// calibration
+	raw := make([][numDetectors]float64, len(calIdx))
+	for k, i := range calIdx {
+		raw[k] = m.rawScores(t.m.x(i), t.m.c(i))
+	}
+	col := make([]float64, len(calIdx))
+	for d := 0; d < numDetectors; d++ {
+		for k := range raw {
+			col[k] = raw[k][d]
+		}
+		m.Calib[d] = newCalibrator(col)
+	}
+	var ps [numDetectors]float64
+	for k := range raw {
+		for d := 0; d < numDetectors; d++ {
+			ps[d] = m.Calib[d].pvalue(raw[k][d])
+		}
+		col[k] = -math.Log(cauchyCombine(ps[:]))
+	}
+	m.Final = newCalibrator(col)
+	m.CalibFlows = len(calIdx)
+
+	// the budget
+	span := t.maxTS - t.minTS
+	m.FlowsPerDay = 0
+	if span > 0 {
+		m.FlowsPerDay = float64(n) / (span / 86400)
+	}
+	switch {
+	case cfg.FalsePositiveRate > 0:
+		m.Alpha = cfg.FalsePositiveRate
+	case m.FlowsPerDay > 0:
+		m.Alpha = min(0.5, cfg.AlertsPerDay/m.FlowsPerDay)
+	default:
+		m.Alpha = 0.001
+	}
+
+	// known entities, sorted for a deterministic file
+	m.KnownKeys = make([]uint64, 0, len(t.f.known.counts))
+	for k := range t.f.known.counts {
+		m.KnownKeys = append(m.KnownKeys, k)
+	}
+	slices.Sort(m.KnownKeys)
+	m.KnownCounts = make([]uint32, len(m.KnownKeys))
+	for i, k := range m.KnownKeys {
+		m.KnownCounts[i] = t.f.known.counts[k]
+	}
+	m.KnownDropped = t.f.known.Dropped
+	m.index()
+	return m, nil
+}
+
+// rankCombine turns each detector's raw scores into rank p-values within
+// the set and combines them with ACAT; used to find the flows to trim.
+func rankCombine(raw [][numDetectors]float64) []float64 {
+	n := len(raw)
+	out := make([]float64, n)
+	p := make([][numDetectors]float64, n)
+	idx := make([]int, n)
+	for d := 0; d < numDetectors; d++ {
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(raw[b][d], raw[a][d]) })
+		for r, i := range idx {
+			p[i][d] = float64(r+1) / float64(n+1)
+		}
+	}
+	for i := range out {
+		out[i] = -math.Log(cauchyCombine(p[i][:]))
+	}
+	return out
+}
