@@ -37,6 +37,19 @@ func dataDir(tb testing.TB) string {
 // depend on internal/zeek; it keeps file order.
 func readConnLog(tb testing.TB, path string) []flow.Record {
 	tb.Helper()
+	if rs, ok := connLogCache[path]; ok {
+		return slices.Clone(rs)
+	}
+	rs := readConnLogFile(tb, path)
+	connLogCache[path] = rs
+	return slices.Clone(rs)
+}
+
+// connLogCache keeps logs read by earlier subtests (tests here are not parallel).
+var connLogCache = map[string][]flow.Record{}
+
+func readConnLogFile(tb testing.TB, path string) []flow.Record {
+	tb.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		tb.Skipf("test data missing: %v", err)

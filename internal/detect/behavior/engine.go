@@ -11,7 +11,9 @@
 package behavior
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -128,6 +130,15 @@ func (e *Engine) Flush() []detect.Finding {
 	return e.out
 }
 
+// sortFindings orders findings made by a sweep, which walks maps, so that
+// the output does not depend on map order.
+func sortFindings(fs []detect.Finding) {
+	slices.SortStableFunc(fs, func(a, b detect.Finding) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Detector, b.Detector),
+			cmp.Compare(a.Host, b.Host), cmp.Compare(a.Peer, b.Peer))
+	})
+}
+
 // Stats returns the counters and a fresh estimate of the state's size.
 func (e *Engine) Stats() Stats {
 	s := e.st
@@ -211,6 +222,8 @@ func (e *Engine) dropHost(a netip.Addr, h *host) {
 // sweep closes the windows that ended before the watermark and forgets
 // idle state; with all set (Flush) it closes everything.
 func (e *Engine) sweep(all bool) {
+	n := len(e.out)
+	defer func() { sortFindings(e.out[n:]) }()
 	for a, h := range e.hosts {
 		if h.scan != nil || h.flows > 0 {
 			if all || !e.now.Before(h.win.Add(e.cfg.ScanWindow)) {
