@@ -99,7 +99,7 @@ func TestDecodeFrames(t *testing.T) {
 	// with one segment left: Zeek keys the connection on the final address.
 	final := netip.MustParseAddr("2001:db8::99").As16()
 	ext := cat([]byte{60, 0, 1, 4, 0, 0, 0, 0}, // hop-by-hop -> dest opts, PadN
-		[]byte{43, 0, 1, 4, 0, 0, 0, 0}, // dest opts -> routing
+		[]byte{43, 0, 1, 4, 0, 0, 0, 0},           // dest opts -> routing
 		[]byte{17, 2, 0, 1, 0, 0, 0, 0}, final[:], // routing type 0, 1 segment left
 		u16(7), u16(9), u16(8+3), u16(0), []byte("abc"))
 	v6ext := rawIP6(t, "2001:db8::1", "2001:db8::2", 0, ext)
