@@ -25,19 +25,24 @@ const (
 
 // LineError is a bad line: where it is and what is wrong with it.
 type LineError struct {
-	File  string // the name given to NewParser
-	Line  int64  // 1-based line number
-	Kind  ErrorKind
-	Field string // the column at fault, "" when the line as a whole is bad
-	Value string // the offending text, shortened
-	Err   error
+	Reader string // "zeek" or "eve": the package that read the line ("" means zeek)
+	File   string // the name given to NewParser
+	Line   int64  // 1-based line number
+	Kind   ErrorKind
+	Field  string // the column at fault, "" when the line as a whole is bad
+	Value  string // the offending text, shortened
+	Err    error
 }
 
 // Error formats the error as
 // `zeek: conn.log line 1043: field duration: parse "abc": invalid syntax`.
 func (e *LineError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "zeek: %s line %d: ", e.File, e.Line)
+	reader := e.Reader
+	if reader == "" {
+		reader = "zeek"
+	}
+	fmt.Fprintf(&b, "%s: %s line %d: ", reader, e.File, e.Line)
 	if e.Field != "" {
 		fmt.Fprintf(&b, "field %s: parse %q: ", e.Field, e.Value)
 	}
@@ -110,4 +115,18 @@ func (s *Stats) Add(o Stats) {
 			s.Examples = append(s.Examples, e)
 		}
 	}
+}
+
+// NewLineError builds a LineError for reader ("zeek", "eve"). When field is
+// set, val is quoted in the message (shortened); a val holding control bytes
+// makes the kind KindBinary.
+func NewLineError(reader, file string, line int64, kind ErrorKind, field string, val []byte, err error) *LineError {
+	e := &LineError{Reader: reader, File: file, Line: line, Kind: kind, Field: field, Err: err}
+	if field != "" {
+		e.Value = shorten(val)
+	}
+	if isBinary(val) {
+		e.Kind = KindBinary
+	}
+	return e
 }

@@ -1,0 +1,704 @@
+// Package eve reads Suricata EVE JSON into flow.Records.
+//
+// Two event types carry flows. A `flow` event is bidirectional and becomes
+// one record. `netflow` events come in unidirectional halves sharing a
+// flow_id (to-server first, then to-client when the flow had replies); the
+// parser holds the first half in a bounded table until the second arrives
+// and emits the merged record, and Flush emits halves still waiting. Every
+// other event type is skipped and counted.
+//
+// # Mapping
+//
+//	EVE                                   flow.Record
+//	src_ip, src_port                      OrigH, OrigP  (the client: Suricata's to-server side)
+//	dest_ip, dest_port                    RespH, RespP
+//	icmp_type, icmp_code                  OrigP, RespP  (Zeek's convention for ICMP)
+//	proto TCP/UDP/ICMP/IPv6-ICMP          Proto tcp/udp/icmp/icmp, IPProto 6/17/1/58
+//	proto SCTP, GRE, numbers, ...         Proto unknown_transport, IPProto from the name or number
+//	flow.start                            TS (timestamp when absent)
+//	flow.end - flow.start                 Duration
+//	flow.pkts_toserver/_toclient          OrigPkts/RespPkts
+//	flow.bytes_toserver/_toclient         OrigIPBytes/RespIPBytes (see below)
+//	netflow.pkts/bytes of each half       Orig*/Resp* of the merged record
+//	app_proto                             Service, in Zeek's names (table below); "failed" and "unknown" → ""
+//	community_id                          CommunityID, kept as written
+//	vlan [outer, inner]                   VLAN, InnerVLAN
+//	flow_id                               UID "E" + flow_id in base 36 (EVE has no Zeek uid)
+//	(none)                                OrigBytes, RespBytes, MissedBytes stay 0: EVE has no payload counts
+//
+// Suricata's byte counters include the link-layer header of every packet
+// (14 bytes per Ethernet frame), so OrigIPBytes/RespIPBytes read from EVE
+// are larger than Zeek's by that much per packet.
+//
+// app_proto to Zeek service: tls→ssl, dcerpc→dce_rpc, krb5→krb, smb→smb,
+// pgsql→postgresql, rfb→vnc, ike→ike, http2→http2, dnp3→dnp3_tcp or dnp3_udp,
+// bittorrent-dht→bittorrent; http, dns, ftp, ftp-data, ssh, smtp, imap, pop3,
+// dhcp, ntp, snmp, sip, rdp, mqtt, modbus, nfs, tftp, quic, irc, mysql, ldap
+// and others keep their name.
+//
+// # conn_state and history
+//
+// EVE has no Zeek state machine; the parser derives the nearest conn_state
+// from the TCP flags seen in each direction (tcp.tcp_flags_ts and
+// tcp.tcp_flags_tc, or for netflow the tcp.tcp_flags of each half):
+//
+//	flags seen (o = originator, r = responder)   conn_state
+//	o SYN, r SYN+ACK, o FIN and r FIN             SF
+//	o SYN, r SYN+ACK, o RST                       RSTO
+//	o SYN, r SYN+ACK, r RST                       RSTR
+//	o SYN, r SYN+ACK, only o FIN                  S2
+//	o SYN, r SYN+ACK, only r FIN                  S3
+//	o SYN, r SYN+ACK, no FIN or RST               S1
+//	o SYN, no r SYN, r RST                        REJ
+//	o SYN, no r SYN, o RST                        RSTOS0
+//	o SYN, no r SYN, o FIN                        SH
+//	o SYN, nothing from r                         S0
+//	no o SYN, r SYN, r RST                        RSTRH
+//	no o SYN, r SYN, r FIN                        SHR
+//	anything else (midstream)                     OTH
+//	TCP without per-direction flags               flow.state: new→S0, established→S1, closed→SF, else OTH
+//	UDP and other transports                      packets both ways SF, only to server S0, only to client SHR
+//	ICMP                                          OTH (as Zeek)
+//
+// History is an approximation in Zeek's letters (upper case originator,
+// lower case responder), in Zeek's usual order: S (SYN), h (SYN+ACK),
+// A (originator ACK), D/d (PSH seen, taken as data), a (responder ACK after
+// the handshake), F/f (FIN), R/r (RST). UDP gets D and/or d by which
+// direction had packets; ICMP gets none, as in Zeek.
+package eve
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/zeek"
+	"github.com/mlads/mlads/internal/zeek/jscan"
+)
+
+// MaxPending bounds the netflow halves waiting for their partner. When it
+// is full the oldest half is emitted alone (and counted) to make room.
+const MaxPending = 16384
+
+// maxEventTypes bounds the distinct event_type names counted by name; the
+// rest are counted under "other".
+const maxEventTypes = 256
+
+// TCP flag bits as Suricata writes them in tcp_flags (hex).
+const (
+	tcpFIN = 0x01
+	tcpSYN = 0x02
+	tcpRST = 0x04
+	tcpPSH = 0x08
+	tcpACK = 0x10
+)
+
+// event holds the fields of one EVE line that the mapping uses. Slices
+// alias the line.
+type event struct {
+	eventType            []byte
+	flowID               uint64
+	haveFlowID           bool
+	srcIP, destIP        netip.Addr
+	srcPort, destPort    uint16
+	proto                []byte
+	appProto             []byte
+	icmpType, icmpCode   uint16
+	haveICMP             bool
+	communityID          []byte
+	vlan, innerVLAN      uint16
+	timestamp            []byte
+	pktsTS, pktsTC       uint64
+	bytesTS, bytesTC     uint64
+	start, end           []byte
+	state                []byte
+	flagsTS, flagsTC     uint8
+	flags                uint8 // cumulative tcp_flags
+	haveDirFlags         bool
+	haveFlags            bool
+	tcpBools             uint8 // syn/fin/rst/psh/ack booleans
+	netPkts, netBytes    uint64
+	haveNetflowCounters  bool
+	haveFlowObj, haveNet bool
+}
+
+// Parser parses EVE lines one at a time. It is not safe for concurrent use.
+type Parser struct {
+	name    string
+	line    int64
+	strs    zeek.Strings
+	it, sub jscan.Iter
+	ev      event
+	buf     []byte
+
+	pending map[uint64]*half
+	order   []orderEntry // pending flow_ids in arrival order, for eviction and Flush
+	head    int          // order[:head] is consumed
+	seq     uint64
+	free    []*half
+
+	// Events counts lines by event_type (flow and netflow included).
+	Events map[string]int64
+	// Skipped counts events of types that carry no flow.
+	Skipped int64
+	// Merged counts netflow records built from two halves; Unpaired those
+	// emitted from one half (evicted from a full table, flushed, or without
+	// flow_id).
+	Merged, Unpaired int64
+}
+
+// half is a netflow half waiting for its partner.
+type half struct {
+	r     flow.Record
+	flags uint8
+	start time.Time
+	end   time.Time
+	seq   uint64
+}
+
+// NewParser returns a parser for the file called name (used in errors).
+func NewParser(name string) *Parser {
+	return &Parser{name: name, pending: make(map[uint64]*half), Events: make(map[string]int64)}
+}
+
+// SetLineNumber sets the number of the last line read, so the next line
+// parsed is n+1. The tailer calls it when it resumes mid-file.
+func (p *Parser) SetLineNumber(n int64) { p.line = n }
+
+// LineNumber returns the number of the last line parsed.
+func (p *Parser) LineNumber() int64 { return p.line }
+
+// Pending returns how many netflow halves wait for their partner.
+func (p *Parser) Pending() int { return len(p.pending) }
+
+var (
+	errNoAddrs   = errors.New("flow event without src_ip and dest_ip")
+	errNotObject = errors.New("object expected")
+	errNotNumber = errors.New("number expected")
+	errNotString = errors.New("string expected")
+	errNoEvent   = errors.New("no event_type: not an EVE record")
+)
+
+func (p *Parser) lineErr(kind zeek.ErrorKind, field string, val []byte, err error) *zeek.LineError {
+	return zeek.NewLineError("eve", p.name, p.line, kind, field, val, err)
+}
+
+// ParseLine parses one line (without its newline). A flow event fills r and
+// returns ok=true. The first half of a netflow pair is held and returns
+// ok=false; its partner returns the merged record with ok=true (when the
+// pending table is full, a line may instead return the oldest held half,
+// alone, while it holds the new one). Other event types and empty lines
+// return ok=false with a nil error, counted in Events and Skipped. A bad
+// line returns a *zeek.LineError naming file and line; the caller counts it
+// and goes on.
+//
+// r is overwritten entirely; its strings stay valid after the call.
+func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
+	p.line++
+	line = bytes.TrimRight(line, " \t\r")
+	if len(line) == 0 {
+		return false, nil
+	}
+	ev := &p.ev
+	*ev = event{}
+	if err := p.scan(line); err != nil {
+		return false, err
+	}
+	switch string(ev.eventType) {
+	case "flow":
+		p.count(ev.eventType)
+		if err := p.build(r); err != nil {
+			return false, err
+		}
+		return true, nil
+	case "netflow":
+		p.count(ev.eventType)
+		return p.netflow(r)
+	case "":
+		return false, p.lineErr(zeek.KindMissing, "", line, errNoEvent)
+	}
+	p.count(ev.eventType)
+	p.Skipped++
+	return false, nil
+}
+
+func (p *Parser) count(t []byte) {
+	if _, ok := p.Events[string(t)]; ok {
+		p.Events[string(t)]++
+		return
+	}
+	if len(p.Events) >= maxEventTypes {
+		p.Events["other"]++
+		return
+	}
+	p.Events[string(t)]++
+}
+
+// scan reads the members of one EVE line into p.ev. It stops early, without
+// reading the rest, once event_type names a type that carries no flow.
+func (p *Parser) scan(line []byte) error {
+	ev := &p.ev
+	it := &p.it
+	if err := it.Init(line); err != nil {
+		return p.lineErr(zeek.KindJSON, "", line, err)
+	}
+	for {
+		key, _, kind, val, err := it.Next()
+		if err == jscan.ErrEnd {
+			return nil
+		}
+		if err != nil {
+			return p.lineErr(zeek.KindJSON, "", line, err)
+		}
+		if kind == jscan.Null {
+			continue
+		}
+		switch string(key) {
+		case "event_type":
+			if kind != jscan.String {
+				return p.lineErr(zeek.KindJSON, "event_type", val, errNotString)
+			}
+			ev.eventType = val
+			if s := string(val); s != "flow" && s != "netflow" {
+				return nil
+			}
+		case "flow_id":
+			n, err := jscan.ParseUint(val)
+			if err != nil {
+				return p.lineErr(zeek.KindNumber, "flow_id", val, err)
+			}
+			ev.flowID, ev.haveFlowID = n, true
+		case "timestamp":
+			ev.timestamp = val
+		case "src_ip", "dest_ip":
+			if kind != jscan.String {
+				return p.lineErr(zeek.KindAddr, string(key), val, errNotString)
+			}
+			a, err := parseAddr(val)
+			if err != nil {
+				return p.lineErr(zeek.KindAddr, string(key), val, err)
+			}
+			if key[0] == 's' {
+				ev.srcIP = a
+			} else {
+				ev.destIP = a
+			}
+		case "src_port", "dest_port", "icmp_type", "icmp_code":
+			n, err := jscan.ParseUint16(val)
+			if err != nil || kind != jscan.Number {
+				if err == nil {
+					err = errNotNumber
+				}
+				return p.lineErr(zeek.KindNumber, string(key), val, err)
+			}
+			switch string(key) {
+			case "src_port":
+				ev.srcPort = n
+			case "dest_port":
+				ev.destPort = n
+			case "icmp_type":
+				ev.icmpType, ev.haveICMP = n, true
+			default:
+				ev.icmpCode = n
+			}
+		case "proto":
+			ev.proto = val
+		case "app_proto":
+			ev.appProto = val
+		case "community_id":
+			ev.communityID = val
+		case "vlan":
+			if kind == jscan.Array {
+				i := 0
+				_ = jscan.ArrayEach(val, func(k jscan.Kind, v []byte) error {
+					n, err := jscan.ParseUint16(v)
+					if err == nil {
+						if i == 0 {
+							ev.vlan = n
+						} else if i == 1 {
+							ev.innerVLAN = n
+						}
+					}
+					i++
+					return nil
+				})
+			}
+		case "flow", "netflow", "tcp":
+			if kind != jscan.Object {
+				return p.lineErr(zeek.KindJSON, string(key), val, errNotObject)
+			}
+			if err := p.scanObject(key[0], val); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// scanObject reads the nested flow, netflow or tcp object (told apart by
+// the first letter of its key, 'f', 'n' or 't').
+func (p *Parser) scanObject(which byte, obj []byte) error {
+	ev := &p.ev
+	it := &p.sub
+	if err := it.Object(obj); err != nil {
+		return p.lineErr(zeek.KindJSON, "", obj, err)
+	}
+	switch which {
+	case 'f':
+		ev.haveFlowObj = true
+	case 'n':
+		ev.haveNet = true
+	}
+	for {
+		key, _, kind, val, err := it.Next()
+		if err == jscan.ErrEnd {
+			return nil
+		}
+		if err != nil {
+			return p.lineErr(zeek.KindJSON, "", obj, err)
+		}
+		var num *uint64
+		switch which {
+		case 'f':
+			switch string(key) {
+			case "pkts_toserver":
+				num = &ev.pktsTS
+			case "pkts_toclient":
+				num = &ev.pktsTC
+			case "bytes_toserver":
+				num = &ev.bytesTS
+			case "bytes_toclient":
+				num = &ev.bytesTC
+			case "start":
+				ev.start = val
+			case "end":
+				ev.end = val
+			case "state":
+				ev.state = val
+			}
+		case 'n':
+			switch string(key) {
+			case "pkts":
+				num = &ev.netPkts
+				ev.haveNetflowCounters = true
+			case "bytes":
+				num = &ev.netBytes
+			case "start":
+				ev.start = val
+			case "end":
+				ev.end = val
+			}
+		case 't':
+			var bit uint8
+			switch string(key) {
+			case "tcp_flags", "tcp_flags_ts", "tcp_flags_tc":
+				f, err := strconv.ParseUint(viewString(val), 16, 8)
+				if err != nil {
+					return p.lineErr(zeek.KindNumber, "tcp."+string(key), val, err)
+				}
+				switch len(key) {
+				case len("tcp_flags"):
+					ev.flags, ev.haveFlags = uint8(f), true
+				default:
+					ev.haveDirFlags = true
+					if key[len(key)-1] == 's' {
+						ev.flagsTS = uint8(f)
+					} else {
+						ev.flagsTC = uint8(f)
+					}
+				}
+			case "syn":
+				bit = tcpSYN
+			case "fin":
+				bit = tcpFIN
+			case "rst":
+				bit = tcpRST
+			case "psh":
+				bit = tcpPSH
+			case "ack":
+				bit = tcpACK
+			}
+			if bit != 0 && kind == jscan.True {
+				ev.tcpBools |= bit
+			}
+		}
+		if num != nil {
+			if kind != jscan.Number {
+				return p.lineErr(zeek.KindNumber, string(key), val, errNotNumber)
+			}
+			n, err := jscan.ParseUint(val)
+			if err != nil {
+				return p.lineErr(zeek.KindNumber, string(key), val, err)
+			}
+			*num = n
+		}
+	}
+}
+
+// common fills the fields a flow event and a netflow half share.
+func (p *Parser) common(r *flow.Record) error {
+	ev := &p.ev
+	*r = flow.Record{Source: flow.SourceEVE}
+	if !ev.srcIP.IsValid() || !ev.destIP.IsValid() {
+		return p.lineErr(zeek.KindMissing, "", nil, errNoAddrs)
+	}
+	r.OrigH, r.RespH = ev.srcIP, ev.destIP
+	r.OrigP, r.RespP = ev.srcPort, ev.destPort
+	r.Proto, r.IPProto = p.proto(ev.proto)
+	if r.Proto == flow.ProtoICMP && ev.haveICMP {
+		r.OrigP, r.RespP = ev.icmpType, ev.icmpCode
+	}
+	r.Service = p.service(ev.appProto, r.Proto)
+	if len(ev.communityID) > 0 {
+		r.CommunityID = p.strs.Copy(ev.communityID)
+	}
+	r.VLAN, r.InnerVLAN = ev.vlan, ev.innerVLAN
+	if ev.haveFlowID {
+		p.buf = append(p.buf[:0], 'E')
+		p.buf = strconv.AppendUint(p.buf, ev.flowID, 36)
+		r.UID = p.strs.Copy(p.buf)
+	}
+	start, end := ev.start, ev.end
+	if len(start) == 0 {
+		start = ev.timestamp
+	}
+	if len(start) > 0 {
+		t, err := jscan.ParseTime(start)
+		if err != nil {
+			return p.lineErr(zeek.KindTime, "start", start, err)
+		}
+		r.TS = t
+		if len(end) > 0 {
+			e, err := jscan.ParseTime(end)
+			if err != nil {
+				return p.lineErr(zeek.KindTime, "end", end, err)
+			}
+			if d := e.Sub(t); d > 0 {
+				r.Duration = d
+			}
+		}
+	}
+	return nil
+}
+
+// build maps a flow event.
+func (p *Parser) build(r *flow.Record) error {
+	if err := p.common(r); err != nil {
+		return err
+	}
+	ev := &p.ev
+	r.OrigPkts, r.RespPkts = ev.pktsTS, ev.pktsTC
+	r.OrigIPBytes, r.RespIPBytes = ev.bytesTS, ev.bytesTC
+	of, rf, have := ev.flagsTS, ev.flagsTC, ev.haveDirFlags
+	if !have && (ev.haveFlags || ev.tcpBools != 0) {
+		// Only cumulative flags: credit them to each direction that had packets.
+		all := ev.flags | ev.tcpBools
+		if r.OrigPkts > 0 {
+			of = all
+		}
+		if r.RespPkts > 0 {
+			rf = all // the same set: EVE does not say which side sent what
+		}
+		have = true
+	}
+	p.finishState(r, of, rf, have, ev.state)
+	return nil
+}
+
+// finishState sets ConnState and History from the flags of each direction.
+func (p *Parser) finishState(r *flow.Record, of, rf uint8, haveFlags bool, state []byte) {
+	switch r.IPProto {
+	case 6:
+		if haveFlags {
+			r.ConnState = tcpState(of, rf)
+			r.History = p.strs.Intern(tcpHistory(p.buf[:0], of, rf))
+		} else {
+			r.ConnState = stateFromFlowState(state)
+		}
+	case 1, 58:
+		r.ConnState = "OTH"
+	default:
+		switch {
+		case r.OrigPkts > 0 && r.RespPkts > 0:
+			r.ConnState = "SF"
+			r.History = "Dd"
+		case r.OrigPkts > 0:
+			r.ConnState = "S0"
+			r.History = "D"
+		case r.RespPkts > 0:
+			r.ConnState = "SHR"
+			r.History = "d"
+		default:
+			r.ConnState = "OTH"
+		}
+	}
+}
+
+// tcpState is the conn_state table of the package comment.
+func tcpState(of, rf uint8) string {
+	oSYN, rSYN := of&tcpSYN != 0, rf&tcpSYN != 0
+	switch {
+	case oSYN && rSYN:
+		switch {
+		case of&tcpRST != 0:
+			return "RSTO"
+		case rf&tcpRST != 0:
+			return "RSTR"
+		case of&tcpFIN != 0 && rf&tcpFIN != 0:
+			return "SF"
+		case of&tcpFIN != 0:
+			return "S2"
+		case rf&tcpFIN != 0:
+			return "S3"
+		}
+		return "S1"
+	case oSYN:
+		switch {
+		case rf&tcpRST != 0:
+			return "REJ"
+		case of&tcpRST != 0:
+			return "RSTOS0"
+		case of&tcpFIN != 0:
+			return "SH"
+		}
+		return "S0"
+	case rSYN:
+		switch {
+		case rf&tcpRST != 0:
+			return "RSTRH"
+		case rf&tcpFIN != 0:
+			return "SHR"
+		}
+	}
+	return "OTH"
+}
+
+// tcpHistory appends the approximate history of the package comment.
+func tcpHistory(b []byte, of, rf uint8) []byte {
+	if of&tcpSYN != 0 {
+		b = append(b, 'S')
+	}
+	if rf&tcpSYN != 0 && rf&tcpACK != 0 {
+		b = append(b, 'h')
+	} else if rf&tcpSYN != 0 {
+		b = append(b, 's')
+	}
+	if of&tcpACK != 0 {
+		b = append(b, 'A')
+	}
+	if of&tcpPSH != 0 {
+		b = append(b, 'D')
+	}
+	if rf&tcpACK != 0 && (rf&(tcpPSH|tcpFIN) != 0) {
+		b = append(b, 'a')
+	}
+	if rf&tcpPSH != 0 {
+		b = append(b, 'd')
+	}
+	if of&tcpFIN != 0 {
+		b = append(b, 'F')
+	}
+	if rf&tcpFIN != 0 {
+		b = append(b, 'f')
+	}
+	if of&tcpRST != 0 {
+		b = append(b, 'R')
+	}
+	if rf&tcpRST != 0 {
+		b = append(b, 'r')
+	}
+	return b
+}
+
+func stateFromFlowState(s []byte) string {
+	switch string(s) {
+	case "new":
+		return "S0"
+	case "established":
+		return "S1"
+	case "closed":
+		return "SF"
+	}
+	return "OTH"
+}
+
+// proto maps EVE's proto name (or number) to Zeek's name and the IP
+// protocol number.
+func (p *Parser) proto(b []byte) (string, uint8) {
+	switch string(b) {
+	case "TCP", "tcp", "6":
+		return flow.ProtoTCP, 6
+	case "UDP", "udp", "17":
+		return flow.ProtoUDP, 17
+	case "ICMP", "icmp", "1":
+		return flow.ProtoICMP, 1
+	case "IPv6-ICMP", "IPV6-ICMP", "ipv6-icmp", "ICMPv6", "58":
+		return flow.ProtoICMP, 58
+	case "IGMP":
+		return flow.ProtoUnknown, 2
+	case "GRE":
+		return flow.ProtoUnknown, 47
+	case "ESP":
+		return flow.ProtoUnknown, 50
+	case "AH":
+		return flow.ProtoUnknown, 51
+	case "SCTP":
+		return flow.ProtoUnknown, 132
+	case "IPIP", "IP-ENCAP":
+		return flow.ProtoUnknown, 4
+	case "IPv6", "IPV6":
+		return flow.ProtoUnknown, 41
+	case "PIM":
+		return flow.ProtoUnknown, 103
+	case "VRRP":
+		return flow.ProtoUnknown, 112
+	}
+	if n, err := jscan.ParseUint(b); err == nil && n <= 255 {
+		return flow.ProtoUnknown, uint8(n)
+	}
+	return flow.ProtoUnknown, 0
+}
+
+// service maps app_proto to Zeek's service name.
+func (p *Parser) service(b []byte, proto string) string {
+	switch string(b) {
+	case "", "failed", "unknown":
+		return ""
+	case "tls":
+		return "ssl"
+	case "dcerpc":
+		return "dce_rpc"
+	case "krb5":
+		return "krb"
+	case "pgsql":
+		return "postgresql"
+	case "rfb":
+		return "vnc"
+	case "bittorrent-dht":
+		return "bittorrent"
+	case "dnp3":
+		if proto == flow.ProtoUDP {
+			return "dnp3_udp"
+		}
+		return "dnp3_tcp"
+	case "http":
+		return "http"
+	case "dns":
+		return "dns"
+	}
+	return p.strs.Intern(b)
+}
+
+func parseAddr(b []byte) (netip.Addr, error) {
+	if bytes.IndexByte(b, '%') >= 0 {
+		return netip.ParseAddr(string(b))
+	}
+	return netip.ParseAddr(viewString(b))
+}
+
+// viewString returns a string aliasing b for parse calls that do not
+// retain it. Never store the result.
+func viewString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -1,0 +1,99 @@
+package eve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/zeek"
+)
+
+// Stats counts what a read saw. The embedded zeek.Stats holds the line,
+// record and bad-line counts (Headers stays 0: EVE has none).
+type Stats struct {
+	zeek.Stats
+	Events   map[string]int64 // lines by event_type, flow and netflow included
+	Skipped  int64            // events of types that carry no flow
+	Merged   int64            // netflow records built from two halves
+	Unpaired int64            // netflow records built from one half
+}
+
+// Add adds the counts of o to s.
+func (s *Stats) Add(o Stats) {
+	s.Stats.Add(o.Stats)
+	for k, v := range o.Events {
+		if s.Events == nil {
+			s.Events = make(map[string]int64)
+		}
+		s.Events[k] += v
+	}
+	s.Skipped += o.Skipped
+	s.Merged += o.Merged
+	s.Unpaired += o.Unpaired
+}
+
+// ReadFile reads a whole EVE file (plain or gzip) and calls emit for each
+// flow record, flushing unpaired netflow halves at the end. Bad lines are
+// counted in Stats (by kind, with the first few errors naming file and line)
+// and skipped. emit's error stops the read and is returned as is; so is the
+// context's.
+//
+// emit receives a record that ReadFile reuses: it must copy *r to keep it.
+func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (Stats, error) {
+	var st Stats
+	rc, err := zeek.Open(path)
+	if err != nil {
+		return st, fmt.Errorf("eve: %w", err)
+	}
+	defer rc.Close()
+	st.Files = 1
+	p := NewParser(filepath.Base(path))
+	var r flow.Record
+	err = zeek.EachLine(ctx, rc, func(line []byte, tooLong bool) error {
+		st.Lines++
+		if tooLong {
+			p.line++
+			st.AddBad(zeek.NewLineError("eve", p.name, p.line, zeek.KindTooLong, "", nil,
+				fmt.Errorf("line longer than %d bytes", zeek.MaxLineBytes)))
+			return nil
+		}
+		ok, err := p.ParseLine(line, &r)
+		if err != nil {
+			st.AddBad(err)
+			return nil
+		}
+		if ok {
+			st.Records++
+			if err := emit(&r); err != nil {
+				return emitError{err}
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = p.Flush(func(r *flow.Record) error {
+			st.Records++
+			if err := emit(r); err != nil {
+				return emitError{err}
+			}
+			return nil
+		})
+	}
+	st.Events, st.Skipped, st.Merged, st.Unpaired = p.Events, p.Skipped, p.Merged, p.Unpaired
+	var ee emitError
+	switch {
+	case err == nil:
+		return st, nil
+	case errors.As(err, &ee):
+		return st, ee.err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return st, err
+	}
+	return st, fmt.Errorf("eve: %s: %w", path, err)
+}
+
+type emitError struct{ err error }
+
+func (e emitError) Error() string { return e.err.Error() }
