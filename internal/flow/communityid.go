@@ -1,7 +1,7 @@
 package flow
 
 import (
-	"crypto/sha1" //nolint:gosec // Community ID v1 is defined on SHA-1; it is an identifier, not a security control.
+	"crypto/sha1" // Community ID v1 is defined on SHA-1: an identifier, not a security control
 	"encoding/base64"
 	"net/netip"
 )
@@ -138,7 +138,7 @@ func communityIDSum(seed uint16, src, dst netip.Addr, proto uint8, sport, dport 
 		in[n+2], in[n+3] = byte(dport>>8), byte(dport)
 		n += 4
 	}
-	return sha1.Sum(in[:n]), true //nolint:gosec // see import
+	return sha1.Sum(in[:n]), true
 }
 
 // lessEndpoint reports whether (a, ap) sorts strictly before (b, bp), with

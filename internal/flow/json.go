@@ -195,6 +195,10 @@ func appendJSONString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonPlain[c] {
+			i++
+			continue
+		}
 		if c >= utf8.RuneSelf {
 			invalid, size := invalidUTF8At(s, i)
 			if !invalid {
@@ -206,10 +210,6 @@ func appendJSONString(b []byte, s string) []byte {
 			b = appendHexEscape(b, c)
 			i++
 			start = i
-			continue
-		}
-		if c >= 0x20 && c != '"' && c != '\\' {
-			i++
 			continue
 		}
 		b = append(b, s[start:i]...)
@@ -238,3 +238,11 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// jsonPlain marks the ASCII bytes that appear in a JSON string as they are.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()

@@ -278,15 +278,16 @@ func appendZeekString(b []byte, s string, inSet bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if zeekPlain[c] && (!inSet || c != zeekSetSeparator) {
+			i++
+			continue
+		}
 		if c >= 0x80 {
 			invalid, size := invalidUTF8At(s, i)
 			if !invalid {
 				i += size
 				continue
 			}
-		} else if c >= 0x20 && c != 0x7f && c != '\\' && (!inSet || c != zeekSetSeparator) {
-			i++
-			continue
 		}
 		b = append(b, s[start:i]...)
 		b = appendHexEscape(b, c)
@@ -295,3 +296,12 @@ func appendZeekString(b []byte, s string, inSet bool) []byte {
 	}
 	return append(b, s[start:]...)
 }
+
+// zeekPlain marks the ASCII bytes Zeek writes as they are in a string value
+// (the set separator aside): printable characters other than the backslash.
+var zeekPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '\\'
+	}
+	return t
+}()
