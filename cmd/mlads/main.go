@@ -52,6 +52,7 @@ func newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newVersion(),
+		newFlows(g),
 		newEval(g),
 	)
 	return root
@@ -74,3 +75,5 @@ func (g *globals) load() (config.Config, *slog.Logger, error) {
 	}
 	return cfg, slog.New(h), nil
 }
+
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
