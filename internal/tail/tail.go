@@ -132,6 +132,7 @@ type Tailer struct {
 	head       []byte
 	line       Line
 	dirty      bool
+	lastCommit time.Time
 	lastWarn   map[string]time.Time
 	suppressed map[string]int64
 
@@ -229,8 +230,13 @@ func (t *Tailer) Run(ctx context.Context) (err error) {
 			t.closeFile(s)
 		}
 	}()
+	// Commit before reading anything, so that the positions file always
+	// holds the sink's checkpoint: a crash before the first periodic
+	// commit then cuts the output back to where this run found it.
+	if err := t.commit(); err != nil {
+		return err
+	}
 	var lastScan time.Time
-	lastCommit := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -246,11 +252,8 @@ func (t *Tailer) Run(ctx context.Context) (err error) {
 		if ctx.Err() != nil {
 			return t.commit()
 		}
-		if time.Since(lastCommit) >= t.cfg.CommitInterval {
-			if err := t.commit(); err != nil {
-				return err
-			}
-			lastCommit = time.Now()
+		if err := t.commitDue(); err != nil {
+			return err
 		}
 		if progressed {
 			continue
@@ -264,8 +267,17 @@ func (t *Tailer) Run(ctx context.Context) (err error) {
 	}
 }
 
+// commitDue commits if CommitInterval has passed since the last commit.
+func (t *Tailer) commitDue() error {
+	if time.Since(t.lastCommit) < t.cfg.CommitInterval {
+		return nil
+	}
+	return t.commit()
+}
+
 // commit flushes the sink and saves the positions with its checkpoint.
 func (t *Tailer) commit() error {
+	t.lastCommit = time.Now()
 	if !t.dirty && t.stats.commits.Load() > 0 {
 		return nil
 	}
@@ -548,6 +560,9 @@ func (t *Tailer) readAll(ctx context.Context, now time.Time) (progressed bool, e
 		}
 		n, err := t.read(s, now)
 		if err != nil {
+			return progressed, err
+		}
+		if err := t.commitDue(); err != nil {
 			return progressed, err
 		}
 		if n > 0 {

@@ -1,0 +1,273 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/tail"
+	"github.com/mlads/mlads/internal/zeek"
+)
+
+// Daemon is `mlads run`: it follows the configured logs and writes every
+// flow read from them as a JSON line to the output, until its context ends.
+//
+//	tail.Tailer ──Line──▶ per-file parser ──▶ JSON lines (output file or stdout)
+//	     ▲                                        │
+//	     └───────── Commit: flush, fsync, then positions + output length
+//
+// Everything runs in the tailer's goroutine, so a commit sees exactly the
+// lines handed over so far; a second goroutine only logs counters. When the
+// output is a file, its committed length is saved with the positions and
+// the output is cut back to it on start: a crash at any moment neither loses
+// nor repeats a flow (see package tail).
+type Daemon struct {
+	cfg    config.Run
+	stdout io.Writer
+	log    *slog.Logger
+}
+
+// NewDaemon returns the daemon for cfg. stdout is where output "-" goes.
+func NewDaemon(cfg config.Run, stdout io.Writer, log *slog.Logger) *Daemon {
+	return &Daemon{cfg: cfg, stdout: stdout, log: log.With("component", "run")}
+}
+
+// Run follows the inputs until ctx ends, then drains, flushes and saves the
+// positions and returns nil; or returns the first output or positions
+// error.
+func (d *Daemon) Run(ctx context.Context) error {
+	s := &runSink{cfg: d.cfg, stdout: d.stdout, log: d.log}
+	t, err := tail.New(tail.Config{
+		Inputs:         d.cfg.Inputs,
+		Positions:      d.cfg.Positions,
+		MaxLineBytes:   d.cfg.MaxLineBytes,
+		PollInterval:   d.cfg.PollInterval,
+		CommitInterval: d.cfg.CommitInterval,
+		Logger:         d.log.With("component", "tail"),
+	}, s.open)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer s.close()
+	d.log.Info("following", "inputs", d.cfg.Inputs, "output", d.cfg.Output, "positions", d.cfg.Positions)
+
+	var wg sync.WaitGroup
+	statsDone := make(chan struct{})
+	if d.cfg.StatsInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(d.cfg.StatsInterval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-statsDone:
+					return
+				case <-tick.C:
+					d.logStats("stats", t, s)
+				}
+			}
+		}()
+	}
+	err = t.Run(ctx)
+	close(statsDone)
+	wg.Wait()
+	d.logStats("stopped", t, s)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	return nil
+}
+
+func (d *Daemon) logStats(msg string, t *tail.Tailer, s *runSink) {
+	st := t.Stats()
+	d.log.Info(msg, "files", st.Files, "lines", st.Lines, "bytes", st.Bytes,
+		"flows", s.flows.Load(), "bad_lines", s.bad.Load(), "skipped_lines", s.skipped.Load(),
+		"long_lines", st.LongLines, "rotations", st.Rotations, "truncations", st.Truncations,
+		"lost_truncations", st.LostTruncations, "commits", st.Commits)
+}
+
+// checkpoint is what the daemon commits with the positions: the output
+// file and its length.
+type checkpoint struct {
+	Output string `json:"output"`
+	Offset int64  `json:"offset"`
+}
+
+// lineParser turns one log line into a record: zeek.Parser (TSV and JSON),
+// and the EVE parser when it lands.
+type lineParser interface {
+	ParseLine(line []byte, r *flow.Record) (ok bool, err error)
+	SetLineNumber(n int64)
+}
+
+// runFile is the sink's state for one followed file.
+type runFile struct {
+	p    lineParser
+	skip bool // a format the daemon does not read (yet): lines counted
+}
+
+// runSink parses lines and writes flows; it is the tailer's tail.Sink.
+type runSink struct {
+	cfg    config.Run
+	stdout io.Writer
+	log    *slog.Logger
+
+	f    *os.File // nil for stdout
+	path string   // absolute output path
+	w    *bufio.Writer
+	off  int64 // bytes written to f, buffered ones included
+	rec  flow.Record
+	buf  []byte
+
+	flows, bad, skipped atomic.Int64
+	warned              time.Time
+	badSince            int64
+}
+
+// open opens the output and cuts it back to the committed length: the
+// bytes after it belong to lines after the saved positions, read again.
+func (s *runSink) open(cp []byte) (tail.Sink, error) {
+	if s.cfg.Output == "-" {
+		s.w = bufio.NewWriterSize(s.stdout, 256<<10)
+		return s, nil
+	}
+	abs, err := filepath.Abs(s.cfg.Output)
+	if err != nil {
+		return nil, fmt.Errorf("output %s: %w", s.cfg.Output, err)
+	}
+	s.path = abs
+	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	size := fi.Size()
+	var c checkpoint
+	if len(cp) > 0 {
+		if err := json.Unmarshal(cp, &c); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("positions file %s: checkpoint %s: %w", s.cfg.Positions, cp, err)
+		}
+	}
+	switch {
+	case c.Output != abs:
+		if size > 0 {
+			s.log.Info("output has no committed length in the positions file; appending", "output", abs, "bytes", size)
+		}
+	case c.Offset < size:
+		if err := f.Truncate(c.Offset); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("output: cut %s back to the committed %d bytes: %w", abs, c.Offset, err)
+		}
+		s.log.Info("output cut back to its committed length; the lines after the saved positions are read again",
+			"output", abs, "dropped_bytes", size-c.Offset)
+		size = c.Offset
+	case c.Offset > size:
+		s.log.Warn("output is shorter than at the last commit (truncated or replaced by someone else); appending",
+			"output", abs, "committed", c.Offset, "bytes", size)
+	}
+	s.f, s.off = f, size
+	s.w = bufio.NewWriterSize(f, 256<<10)
+	return s, nil
+}
+
+func (s *runSink) close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+}
+
+// Line parses one line and writes its flow, if any. Bad lines are counted
+// and reported (throttled); they never stop the daemon.
+func (s *runSink) Line(l *tail.Line) error {
+	rf, _ := l.File.Value.(*runFile)
+	if rf == nil {
+		rf = s.newFile(l)
+		l.File.Value = rf
+	}
+	if rf.skip {
+		if !l.Replay {
+			s.skipped.Add(1)
+		}
+		return nil
+	}
+	rf.p.SetLineNumber(l.Num - 1)
+	ok, err := rf.p.ParseLine(l.Bytes, &s.rec)
+	if err != nil {
+		if errors.Is(err, zeek.ErrNotConnLog) {
+			rf.skip = true
+			s.log.Warn("not a conn log; its lines are skipped", "path", l.File.Path, "err", err)
+			return nil
+		}
+		if !l.Replay {
+			s.bad.Add(1)
+			s.warnBad(err)
+		}
+		return nil
+	}
+	if !ok || l.Replay {
+		return nil
+	}
+	s.buf = flow.AppendJSON(s.buf[:0], &s.rec)
+	s.buf = append(s.buf, '\n')
+	n, err := s.w.Write(s.buf)
+	s.off += int64(n)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", s.cfg.Output, err)
+	}
+	s.flows.Add(1)
+	return nil
+}
+
+// newFile picks the parser for a file from its first line.
+func (s *runSink) newFile(l *tail.Line) *runFile {
+	line := bytes.TrimLeft(l.Bytes, " \t")
+	if len(line) > 0 && line[0] == '{' && bytes.Contains(line, []byte(`"event_type"`)) {
+		s.log.Warn("Suricata EVE is not read by the daemon yet; the file's lines are skipped", "path", l.File.Path)
+		return &runFile{skip: true}
+	}
+	return &runFile{p: zeek.NewParser(l.File.Path)}
+}
+
+// warnBad reports a bad line at most every 10 s, with how many were not
+// reported since.
+func (s *runSink) warnBad(err error) {
+	s.badSince++
+	now := time.Now()
+	if now.Sub(s.warned) < 10*time.Second {
+		return
+	}
+	s.log.Warn("bad line skipped", "err", err, "bad_lines_since_last_warning", s.badSince, "bad_lines", s.bad.Load())
+	s.warned, s.badSince = now, 0
+}
+
+// Commit flushes and syncs the output and returns its length.
+func (s *runSink) Commit() ([]byte, error) {
+	if err := s.w.Flush(); err != nil {
+		return nil, fmt.Errorf("output %s: %w", s.cfg.Output, err)
+	}
+	if s.f == nil {
+		return nil, nil
+	}
+	if err := s.f.Sync(); err != nil {
+		return nil, fmt.Errorf("output %s: sync: %w", s.path, err)
+	}
+	return json.Marshal(checkpoint{Output: s.path, Offset: s.off})
+}

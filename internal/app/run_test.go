@@ -1,0 +1,351 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mlads/mlads/internal/config"
+)
+
+const connHeader = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n" +
+	"#open\t2026-11-25-16-00-00\n" +
+	"#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n" +
+	"#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n"
+
+// appendConnLine appends a conn.log TSV line whose uid is C followed by i
+// in nine digits.
+func appendConnLine(b []byte, i int) []byte {
+	b = strconv.AppendInt(b, 1764086400+int64(i/1000), 10)
+	b = append(b, '.')
+	b = fmt.Appendf(b, "%06d", i%1000*1000)
+	b = fmt.Appendf(b, "\tC%09d\t10.0.%d.%d\t%d\t192.168.1.1\t443\ttcp\tssl\t1.500000\t100\t200\tSF\tT\tF\t0\tShADadFf\t10\t600\t12\t900\t-\n",
+		i, i>>8&255, i&255, 1024+i%60000)
+	return b
+}
+
+// daemonConfig writes a configuration for a daemon following dir/logs.
+func daemonConfig(tb testing.TB, dir string, extra string) string {
+	tb.Helper()
+	p := filepath.Join(dir, "mlads.yaml")
+	y := fmt.Sprintf(`log:
+  level: warn
+run:
+  inputs: [%q]
+  output: %q
+  positions: %q
+  poll_interval: 20ms
+  commit_interval: 100ms
+  stats_interval: 0s
+%s`, filepath.Join(dir, "logs", "conn.log*"), filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "positions.json"), extra)
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// TestRunChild is the daemon process of TestRunKillRestart: the test binary
+// run again with MLADSTEST_CHILD_CONFIG set. It stops on SIGTERM.
+func TestRunChild(t *testing.T) {
+	path := os.Getenv("MLADSTEST_CHILD_CONFIG")
+	if path == "" {
+		t.Skip("helper process of TestRunKillRestart")
+	}
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := NewDaemon(cfg.Run, os.Stdout, log).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// connWriter writes conn.log lines at full speed into dir, rotating every
+// few thousand lines, by rename+create and by copytruncate in turn.
+func connWriter(dir string, n int, rng *rand.Rand) (rotations int, err error) {
+	p := filepath.Join(dir, "conn.log")
+	open := func() (*os.File, *bufio.Writer, error) {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, nil, err
+		}
+		w := bufio.NewWriterSize(f, 64<<10)
+		_, err = w.WriteString(connHeader)
+		return f, w, err
+	}
+	f, w, err := open()
+	if err != nil {
+		return 0, err
+	}
+	var line []byte
+	next := 2000 + rng.IntN(4000)
+	for i := range n {
+		line = appendConnLine(line[:0], i)
+		if _, err := w.Write(line); err != nil {
+			return rotations, err
+		}
+		if i+1 < next || i+1 == n {
+			continue
+		}
+		next = i + 1 + 2000 + rng.IntN(4000)
+		if err := w.Flush(); err != nil {
+			return rotations, err
+		}
+		rotations++
+		rotated := fmt.Sprintf("%s.%06d", p, rotations)
+		if rotations%2 == 1 { // rename+create
+			if err := f.Close(); err != nil {
+				return rotations, err
+			}
+			if err := os.Rename(p, rotated); err != nil {
+				return rotations, err
+			}
+			if f, w, err = open(); err != nil {
+				return rotations, err
+			}
+			continue
+		}
+		// copytruncate
+		src, err := os.Open(p)
+		if err != nil {
+			return rotations, err
+		}
+		dst, err := os.Create(rotated)
+		if err != nil {
+			return rotations, err
+		}
+		_, err = io.Copy(dst, src)
+		src.Close()
+		if cerr := dst.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return rotations, err
+		}
+		if err := f.Truncate(0); err != nil {
+			return rotations, err
+		}
+		if _, err := w.WriteString(connHeader); err != nil {
+			return rotations, err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return rotations, err
+	}
+	return rotations, f.Close()
+}
+
+// caughtUp reports whether the positions file has every file in logs read
+// to its end.
+func caughtUp(tb testing.TB, positions, logs string) bool {
+	tb.Helper()
+	b, err := os.ReadFile(positions)
+	if err != nil {
+		return false
+	}
+	var p struct {
+		Files []struct {
+			Path   string `json:"path"`
+			Offset int64  `json:"offset"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		tb.Fatalf("positions file: %v", err)
+	}
+	at := map[string]int64{}
+	for _, f := range p.Files {
+		at[f.Path] = f.Offset
+	}
+	ents, err := os.ReadDir(logs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			return false
+		}
+		if off, ok := at[filepath.Join(logs, e.Name())]; !ok || off != fi.Size() {
+			return false
+		}
+	}
+	return true
+}
+
+// countUIDs counts each uid C%09d in the output, and the flows.
+func countUIDs(tb testing.TB, path string, n int) (seen []uint8, flows int) {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	seen = make([]uint8, n)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	key := []byte(`"uid":"C`)
+	for sc.Scan() {
+		line := sc.Bytes()
+		flows++
+		i := bytes.Index(line, key)
+		if i < 0 || len(line) < i+len(key)+9 {
+			tb.Fatalf("output line %d has no uid: %q", flows, line)
+		}
+		u, err := strconv.Atoi(string(line[i+len(key) : i+len(key)+9]))
+		if err != nil || u >= n {
+			tb.Fatalf("output line %d: bad uid: %q", flows, line)
+		}
+		if seen[u] < 255 {
+			seen[u]++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return seen, flows
+}
+
+// TestRunKillRestart is the no-loss, no-duplicate test: a writer appends
+// conn.log lines at full speed, rotating both ways every few thousand
+// lines, while the daemon is killed with SIGKILL at random moments and
+// restarted; at the end every uid came out exactly once.
+// MLADSTEST_KILL_LINES changes the number of lines (default 1,000,000).
+func TestRunKillRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long: writes and follows a million lines")
+	}
+	n := 1_000_000
+	if s := os.Getenv("MLADSTEST_KILL_LINES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const minKills = 10
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d, %d lines", seed, n)
+	rng := rand.New(rand.NewPCG(seed, 1))
+
+	dir := t.TempDir()
+	cfg := daemonConfig(t, dir, "")
+	logs := filepath.Join(dir, "logs")
+
+	type result struct {
+		rotations int
+		err       error
+	}
+	wdone := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		r, err := connWriter(logs, n, rand.New(rand.NewPCG(seed, 2)))
+		wdone <- result{r, err}
+	}()
+	var written *result
+
+	run := 0
+	startChild := func() (*exec.Cmd, string) {
+		run++
+		errPath := filepath.Join(dir, fmt.Sprintf("child-%02d.log", run))
+		stderr, err := os.Create(errPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stderr.Close()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRunChild$")
+		cmd.Env = append(os.Environ(), "MLADSTEST_CHILD_CONFIG="+cfg)
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, errPath
+	}
+	showLog := func(path string) {
+		b, _ := os.ReadFile(path)
+		t.Logf("%s:\n%s", filepath.Base(path), b)
+	}
+
+	kills := 0
+	for {
+		cmd, errPath := startChild()
+		time.Sleep(time.Duration(30+rng.IntN(400)) * time.Millisecond)
+		if written == nil {
+			select {
+			case r := <-wdone:
+				written = &r
+				if r.err != nil {
+					t.Fatalf("writer: %v", r.err)
+				}
+				t.Logf("writer done after %s: %d lines, %d rotations", time.Since(start).Round(time.Millisecond), n, r.rotations)
+			default:
+			}
+		}
+		if written != nil && kills >= minKills {
+			// The last run: wait until everything is read, then stop it.
+			deadline := time.Now().Add(2 * time.Minute)
+			for !caughtUp(t, filepath.Join(dir, "positions.json"), logs) {
+				if time.Now().After(deadline) {
+					_ = cmd.Process.Kill()
+					_ = cmd.Wait()
+					showLog(errPath)
+					t.Fatal("the daemon did not catch up within 2 minutes")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Wait(); err != nil {
+				showLog(errPath)
+				t.Fatalf("final run: %v", err)
+			}
+			break
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+			showLog(errPath)
+			t.Fatalf("run %d ended before it was killed: %v", run, err)
+		}
+		kills++
+	}
+	t.Logf("%d runs, %d killed with SIGKILL, caught up after %s", run, kills, time.Since(start).Round(time.Millisecond))
+
+	seen, flows := countUIDs(t, filepath.Join(dir, "out.ndjson"), n)
+	var missing, dup []int
+	for i, c := range seen {
+		switch {
+		case c == 0:
+			missing = append(missing, i)
+		case c > 1:
+			dup = append(dup, i)
+		}
+	}
+	if len(missing) > 0 || len(dup) > 0 || flows != n {
+		t.Errorf("%d flows for %d uids: %d missing (first %v), %d duplicated (first %v)",
+			flows, n, len(missing), missing[:min(len(missing), 5)], len(dup), dup[:min(len(dup), 5)])
+		for i := 1; i <= run; i++ {
+			showLog(filepath.Join(dir, fmt.Sprintf("child-%02d.log", i)))
+		}
+	}
+}
