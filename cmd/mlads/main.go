@@ -54,6 +54,10 @@ func newRoot() *cobra.Command {
 		newVersion(),
 		newFlows(g),
 		newEval(g),
+		newRun(g),
+		newTrain(g),
+		newScore(g),
+		newAnalyze(g),
 	)
 	return root
 }

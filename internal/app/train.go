@@ -1,8 +1,14 @@
 package app
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/flow"
 )
 
 // DetectConfig converts the config file's detect section into the
@@ -13,4 +19,60 @@ func DetectConfig(c config.Detect) detect.Config {
 		Trees: c.Trees, Trim: c.Trim, CalibrationFraction: c.CalibrationFraction,
 		MaxHosts: c.MaxHosts, MaxKnown: c.MaxKnown, OnlineUpdates: c.OnlineUpdates, OnlineHostCap: c.OnlineHostCap,
 	}
+}
+
+// TrainOptions configures Train.
+type TrainOptions struct {
+	Paths  []string
+	Out    string // model file to write
+	Detect detect.Config
+	Logger *slog.Logger
+}
+
+// TrainReport says what training did.
+type TrainReport struct {
+	Flows      int
+	BadLines   int64
+	ModelBytes int
+	Groups     int
+	Forests    int
+	Alpha      float64
+	ReadTime   time.Duration
+	FitTime    time.Duration
+}
+
+// Train learns a model from the flows of the given files and writes it.
+func Train(ctx context.Context, opts TrainOptions) (TrainReport, error) {
+	var rep TrainReport
+	t0 := time.Now()
+	tr := detect.NewTrainer(opts.Detect)
+	_, bad, err := readFlows(ctx, opts.Paths, func(r *flow.Record) error {
+		tr.Add(r)
+		return nil
+	})
+	rep.BadLines = bad
+	if err != nil {
+		return rep, fmt.Errorf("train: %w", err)
+	}
+	rep.Flows = tr.Len()
+	rep.ReadTime = time.Since(t0)
+	t1 := time.Now()
+	m, err := tr.Fit()
+	if err != nil {
+		return rep, fmt.Errorf("train: %w", err)
+	}
+	rep.FitTime = time.Since(t1)
+	n, err := m.WriteFile(opts.Out)
+	if err != nil {
+		return rep, fmt.Errorf("train: %w", err)
+	}
+	rep.ModelBytes = n
+	rep.Groups, rep.Forests = len(m.Nodes), len(m.Forests)
+	rep.Alpha = m.Alpha
+	if opts.Logger != nil {
+		opts.Logger.Info("model written", "component", "train", "path", opts.Out, "flows", rep.Flows,
+			"bad_lines", rep.BadLines, "bytes", rep.ModelBytes, "groups", rep.Groups, "forests", rep.Forests,
+			"alpha", rep.Alpha, "read", rep.ReadTime.Round(time.Millisecond), "fit", rep.FitTime.Round(time.Millisecond))
+	}
+	return rep, nil
 }

@@ -31,10 +31,14 @@ var (
 // deterministic), SHA-256 of the payload (32 bytes).
 const headerLen = 8 + 4 + 8
 
+// modelData is Model without its methods, so gob encodes the fields
+// rather than calling MarshalBinary again.
+type modelData Model
+
 // MarshalBinary encodes the model in the file format.
 func (m *Model) MarshalBinary() ([]byte, error) {
 	var payload bytes.Buffer
-	if err := gob.NewEncoder(&payload).Encode(m); err != nil {
+	if err := gob.NewEncoder(&payload).Encode((*modelData)(m)); err != nil {
 		return nil, fmt.Errorf("detect: encode model: %w", err)
 	}
 	out := make([]byte, headerLen, headerLen+payload.Len()+sha256.Size)
@@ -64,7 +68,7 @@ func UnmarshalModel(b []byte) (*Model, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrModelCorrupt)
 	}
 	m := &Model{}
-	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(m); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode((*modelData)(m)); err != nil {
 		return nil, fmt.Errorf("%w: decode: %v", ErrModelCorrupt, err)
 	}
 	if err := m.validate(); err != nil {

@@ -145,7 +145,7 @@ type Trainer struct {
 	m     matrix
 	orig  []uint64 // originator address hash per row (for the home set)
 	resp  []uint64 // responder address hash per row
-	local []uint8 // bit 0: originator private, bit 1: responder private
+	local []uint8  // bit 0: originator private, bit 1: responder private
 	minTS float64
 	maxTS float64
 	vec   Vector

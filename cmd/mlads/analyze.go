@@ -1,0 +1,36 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlads/mlads/internal/app"
+)
+
+func newAnalyze(g *globals) *cobra.Command {
+	var (
+		model    string
+		observer string
+	)
+	cmd := &cobra.Command{
+		Use:   "analyze [--model MODEL] FILE...",
+		Short: "Write explained alerts as JSON lines; without --model, learn from the input itself first",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, log, err := g.load()
+			if err != nil {
+				return err
+			}
+			if observer == "" {
+				observer, _ = os.Hostname()
+			}
+			_, err = app.Analyze(cmd.Context(), app.AnalyzeOptions{Paths: args, Model: model, Detect: app.DetectConfig(cfg.Detect),
+				Observer: observer, Out: os.Stdout, Logger: log})
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&model, "model", "", "model file written by mlads train (default: learn from the input)")
+	cmd.Flags().StringVar(&observer, "observer", "", "observer.name of the alerts (default: host name)")
+	return cmd
+}

@@ -1,0 +1,188 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/detect/behavior"
+	"github.com/mlads/mlads/internal/flow"
+)
+
+// ScoreOptions configures Score.
+type ScoreOptions struct {
+	Paths  []string
+	Model  string // model file
+	Detect detect.Config
+	// Behavior runs the behavioural detectors in a first pass over the
+	// files, so flows that make up a scan, flood or beacon carry it.
+	Behavior bool
+	Out      io.Writer
+	Logger   *slog.Logger
+}
+
+// ScoreReport says what scoring did.
+type ScoreReport struct {
+	Flows     uint64
+	Alerts    uint64
+	Findings  int
+	BadLines  int64
+	LoadTime  time.Duration
+	ScoreTime time.Duration
+	Stats     detect.ScorerStats
+}
+
+// Score writes every flow of the files as one JSON line: the flow's fields
+// (Zeek's names, uid kept), then score, p_value, alert and reasons.
+func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
+	var rep ScoreReport
+	t0 := time.Now()
+	m, err := detect.ReadFile(opts.Model)
+	if err != nil {
+		return rep, fmt.Errorf("score: %w", err)
+	}
+	rep.LoadTime = time.Since(t0)
+	if a := m.AlphaFor(opts.Detect.AlertsPerDay, opts.Detect.FalsePositiveRate); a != m.Alpha {
+		m.SetAlpha(a)
+	}
+	var beh *behaviorIndex
+	if opts.Behavior {
+		beh, err = runBehavior(ctx, opts.Paths)
+		if err != nil {
+			return rep, fmt.Errorf("score: %w", err)
+		}
+		rep.Findings = len(beh.findings)
+	}
+	sc := m.NewScorer(opts.Detect)
+	sc.Explain(true)
+	w := bufio.NewWriterSize(opts.Out, 1<<16)
+	var v detect.Verdict
+	var buf []byte
+	t1 := time.Now()
+	_, bad, err := readFlows(ctx, opts.Paths, func(r *flow.Record) error {
+		sc.Score(r, &v)
+		beh.attach(r, &v, m.Alpha)
+		buf = appendScored(buf[:0], r, &v)
+		_, err := w.Write(buf)
+		return err
+	})
+	rep.BadLines = bad
+	if err == nil {
+		err = w.Flush()
+	}
+	rep.ScoreTime = time.Since(t1)
+	rep.Stats = sc.Stats()
+	rep.Flows, rep.Alerts = rep.Stats.Flows, rep.Stats.Alerts
+	if err != nil {
+		return rep, fmt.Errorf("score: %w", err)
+	}
+	if opts.Logger != nil {
+		logScore(opts.Logger, "score", rep)
+	}
+	return rep, nil
+}
+
+func logScore(l *slog.Logger, cmd string, rep ScoreReport) {
+	rate := 0.0
+	if s := rep.ScoreTime.Seconds(); s > 0 {
+		rate = float64(rep.Flows) / s
+	}
+	l.Info("scored", "component", cmd, "flows", rep.Flows, "alerts", rep.Alerts, "findings", rep.Findings,
+		"bad_lines", rep.BadLines, "model_load", rep.LoadTime.Round(time.Microsecond), "flows_per_s", math.Round(rate),
+		"hosts", rep.Stats.Hosts, "hosts_evicted", rep.Stats.HostsEvicted, "bytes_per_host", rep.Stats.BytesPerHost,
+		"online_updates", rep.Stats.OnlineUpdates, "online_capped", rep.Stats.OnlineCapped, "known_dropped", rep.Stats.KnownDropped)
+}
+
+// appendScored appends one score line: the flow object with score,
+// p_value, alert and reasons added at its end.
+func appendScored(b []byte, r *flow.Record, v *detect.Verdict) []byte {
+	b = flow.AppendJSON(b, r)
+	b = b[:len(b)-1] // reopen the object
+	b = append(b, `,"score":`...)
+	b = strconv.AppendFloat(b, round4(v.Score), 'g', -1, 64)
+	b = append(b, `,"p_value":`...)
+	b = strconv.AppendFloat(b, v.PValue, 'g', 4, 64)
+	b = append(b, `,"alert":`...)
+	b = strconv.AppendBool(b, v.Alert)
+	b = append(b, `,"reasons":[`...)
+	for i, s := range reasons(v) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, s)
+	}
+	return append(b, "]}\n"...)
+}
+
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+
+// reasons are the human lines of a verdict: detectors that fired, the most
+// unusual features and the behaviours the flow is part of.
+func reasons(v *detect.Verdict) []string {
+	var out []string
+	for _, b := range v.Behaviors {
+		out = append(out, b.Detector+": "+b.Summary)
+	}
+	for _, h := range v.Hits {
+		if h.Fired {
+			out = append(out, fmt.Sprintf("%s p=%.2g", h.Detector, h.PValue))
+		}
+	}
+	for _, f := range v.Features {
+		out = append(out, f.Text)
+	}
+	return out
+}
+
+// behaviorIndex holds the findings of the behavioural pass and, for each
+// flow uid they name, which findings it is part of.
+type behaviorIndex struct {
+	findings []detect.Finding
+	byUID    map[string][]int32
+	stats    behavior.Stats
+}
+
+// runBehavior runs the behavioural detectors over all files.
+func runBehavior(ctx context.Context, paths []string) (*behaviorIndex, error) {
+	e := behavior.New(behavior.DefaultConfig())
+	bi := &behaviorIndex{byUID: map[string][]int32{}}
+	_, _, err := readFlows(ctx, paths, func(r *flow.Record) error {
+		bi.findings = append(bi.findings, e.Observe(r)...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	bi.findings = append(bi.findings, e.Flush()...)
+	for i, f := range bi.findings {
+		for _, u := range f.UIDs {
+			bi.byUID[u] = append(bi.byUID[u], int32(i))
+		}
+	}
+	bi.stats = e.Stats()
+	return bi, nil
+}
+
+// attach adds the behaviours r is part of to v; their evidence counts in
+// the flow's score (the smaller p-value wins).
+func (bi *behaviorIndex) attach(r *flow.Record, v *detect.Verdict, alpha float64) {
+	v.Behaviors = v.Behaviors[:0]
+	if bi == nil || r.UID == "" {
+		return
+	}
+	for _, i := range bi.byUID[r.UID] {
+		f := bi.findings[i]
+		v.Behaviors = append(v.Behaviors, f)
+		if f.PValue < v.PValue {
+			v.PValue = f.PValue
+			v.Score = -math.Log10(max(f.PValue, 1e-300))
+			v.Alert = v.PValue < alpha
+		}
+	}
+}
