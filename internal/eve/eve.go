@@ -68,7 +68,6 @@
 package eve
 
 import (
-	"bytes"
 	"errors"
 	"net/netip"
 	"strconv"
@@ -141,8 +140,8 @@ type Parser struct {
 	seq     uint64
 	free    []*half
 
-	// Events counts lines by event_type (flow and netflow included).
-	Events map[string]int64
+	flows, netflows int64
+	events          map[string]int64 // other event types
 	// Skipped counts events of types that carry no flow.
 	Skipped int64
 	// Merged counts netflow records built from two halves; Unpaired those
@@ -162,7 +161,7 @@ type half struct {
 
 // NewParser returns a parser for the file called name (used in errors).
 func NewParser(name string) *Parser {
-	return &Parser{name: name, pending: make(map[uint64]*half), Events: make(map[string]int64)}
+	return &Parser{name: name, pending: make(map[uint64]*half), events: make(map[string]int64)}
 }
 
 // SetLineNumber sets the number of the last line read, so the next line
@@ -199,7 +198,9 @@ func (p *Parser) lineErr(kind zeek.ErrorKind, field string, val []byte, err erro
 // r is overwritten entirely; its strings stay valid after the call.
 func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 	p.line++
-	line = bytes.TrimRight(line, " \t\r")
+	for n := len(line); n > 0 && (line[n-1] == ' ' || line[n-1] == '\t' || line[n-1] == '\r'); n-- {
+		line = line[:n-1]
+	}
 	if len(line) == 0 {
 		return false, nil
 	}
@@ -210,13 +211,13 @@ func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 	}
 	switch string(ev.eventType) {
 	case "flow":
-		p.count(ev.eventType)
+		p.flows++
 		if err := p.build(r); err != nil {
 			return false, err
 		}
 		return true, nil
 	case "netflow":
-		p.count(ev.eventType)
+		p.netflows++
 		return p.netflow(r)
 	case "":
 		return false, p.lineErr(zeek.KindMissing, "", line, errNoEvent)
@@ -227,15 +228,31 @@ func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 }
 
 func (p *Parser) count(t []byte) {
-	if _, ok := p.Events[string(t)]; ok {
-		p.Events[string(t)]++
+	if _, ok := p.events[string(t)]; ok {
+		p.events[p.strs.Intern(t)]++ // an interned key: no allocation
 		return
 	}
-	if len(p.Events) >= maxEventTypes {
-		p.Events["other"]++
+	if len(p.events) >= maxEventTypes {
+		p.events["other"]++
 		return
 	}
-	p.Events[string(t)]++
+	p.events[string(t)]++
+}
+
+// Events returns how many lines of each event_type the parser has seen
+// (flow and netflow included; past maxEventTypes names, "other").
+func (p *Parser) Events() map[string]int64 {
+	out := make(map[string]int64, len(p.events)+2)
+	for k, v := range p.events {
+		out[k] = v
+	}
+	if p.flows > 0 {
+		out["flow"] = p.flows
+	}
+	if p.netflows > 0 {
+		out["netflow"] = p.netflows
+	}
+	return out
 }
 
 // scan reads the members of one EVE line into p.ev. It stops early, without
@@ -343,7 +360,7 @@ func (p *Parser) scan(line []byte) error {
 func (p *Parser) scanObject(which byte, obj []byte) error {
 	ev := &p.ev
 	it := &p.sub
-	if err := it.Object(obj); err != nil {
+	if err := p.it.Enter(it); err != nil {
 		return p.lineErr(zeek.KindJSON, "", obj, err)
 	}
 	switch which {
@@ -692,12 +709,7 @@ func (p *Parser) service(b []byte, proto string) string {
 	return p.strs.Intern(b)
 }
 
-func parseAddr(b []byte) (netip.Addr, error) {
-	if bytes.IndexByte(b, '%') >= 0 {
-		return netip.ParseAddr(string(b))
-	}
-	return netip.ParseAddr(viewString(b))
-}
+func parseAddr(b []byte) (netip.Addr, error) { return zeek.ParseAddr(b) }
 
 // viewString returns a string aliasing b for parse calls that do not
 // retain it. Never store the result.

@@ -81,7 +81,7 @@ func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (
 			return nil
 		})
 	}
-	st.Events, st.Skipped, st.Merged, st.Unpaired = p.Events, p.Skipped, p.Merged, p.Unpaired
+	st.Events, st.Skipped, st.Merged, st.Unpaired = p.Events(), p.Skipped, p.Merged, p.Unpaired
 	var ee emitError
 	switch {
 	case err == nil:

@@ -1,6 +1,7 @@
 package zeek
 
 import (
+	"bytes"
 	"errors"
 	"time"
 
@@ -39,8 +40,11 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 			}
 			continue
 		}
-		f, ok := fieldByName[string(key)]
-		if !ok {
+		if kind == jscan.Object {
+			continue
+		}
+		f := lookupField(key)
+		if f == fIgnore {
 			continue
 		}
 		if err := p.jsonField(f, kind, val, r); err != nil {
@@ -57,7 +61,7 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 // jsonID reads a nested "id": {"orig_h": ...} object.
 func (p *Parser) jsonID(obj []byte, r *flow.Record) error {
 	it := &p.jsub
-	if err := it.Object(obj); err != nil {
+	if err := p.jit.Enter(it); err != nil {
 		return p.lineErr(KindJSON, fIgnore, obj, err)
 	}
 	for {
@@ -189,15 +193,13 @@ func (p *Parser) jsonField(f field, kind jscan.Kind, v []byte, r *flow.Record) e
 
 // jstr decodes JSON escapes when v has any; otherwise it returns v.
 func (p *Parser) jstr(v []byte) []byte {
-	for _, c := range v {
-		if c == '\\' {
-			out, err := jscan.Unescape(p.scratch[:0], v)
-			if err != nil {
-				return v
-			}
-			p.scratch = out
-			return out
-		}
+	if bytes.IndexByte(v, '\\') < 0 {
+		return v
 	}
-	return v
+	out, err := jscan.Unescape(p.scratch[:0], v)
+	if err != nil {
+		return v
+	}
+	p.scratch = out
+	return out
 }

@@ -34,8 +34,10 @@ package zeek
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"strings"
 	"time"
@@ -126,6 +128,64 @@ func init() {
 }
 
 func (f field) String() string { return fieldNames[f] }
+
+// lookupField is fieldByName as a switch, which the compiler turns into a
+// length-then-bytes search that beats a map lookup on the per-key JSON path.
+func lookupField(k []byte) field {
+	switch string(k) {
+	case "ts":
+		return fTS
+	case "uid":
+		return fUID
+	case "id.orig_h":
+		return fOrigH
+	case "id.orig_p":
+		return fOrigP
+	case "id.resp_h":
+		return fRespH
+	case "id.resp_p":
+		return fRespP
+	case "proto":
+		return fProto
+	case "service":
+		return fService
+	case "duration":
+		return fDuration
+	case "orig_bytes":
+		return fOrigBytes
+	case "resp_bytes":
+		return fRespBytes
+	case "conn_state":
+		return fConnState
+	case "missed_bytes":
+		return fMissedBytes
+	case "history":
+		return fHistory
+	case "orig_pkts":
+		return fOrigPkts
+	case "orig_ip_bytes":
+		return fOrigIPBytes
+	case "resp_pkts":
+		return fRespPkts
+	case "resp_ip_bytes":
+		return fRespIPBytes
+	case "tunnel_parents":
+		return fTunnelParents
+	case "ip_proto":
+		return fIPProto
+	case "community_id":
+		return fCommunityID
+	case "vlan":
+		return fVLAN
+	case "inner_vlan":
+		return fInnerVLAN
+	case "label":
+		return fLabel
+	case "detailedlabel", "detailed-label", "detailed_label":
+		return fDetailedLabel
+	}
+	return fIgnore
+}
 
 // column is one column of the TSV layout. A combined column (IoT-23's
 // "tunnel_parents   label   detailed-label") holds several fields separated
@@ -385,6 +445,56 @@ func (p *Parser) quotedCSV(line []byte) (col, rest []byte, more bool) {
 func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 	*r = flow.Record{Source: flow.SourceZeek}
 	p.label, p.detail = nil, nil
+	if p.csv || len(p.sep) != 1 {
+		return p.parseColsSlow(line, r)
+	}
+	// Fast path: one separator byte, one pass over the line.
+	sep := p.sep[0]
+	n, start := 0, 0
+	for start <= len(line) {
+		i := indexByteFrom(line, start, sep)
+		if n >= len(p.cols) {
+			return p.lineErr(KindColumns, fIgnore, line,
+				fmt.Errorf("more than the %d columns of the #fields header", len(p.cols)))
+		}
+		if err := p.column(&p.cols[n], line[start:i], r); err != nil {
+			return err
+		}
+		n++
+		start = i + 1
+	}
+	if n != len(p.cols) {
+		return p.lineErr(KindColumns, fIgnore, line,
+			fmt.Errorf("%d columns, the #fields header has %d", n, len(p.cols)))
+	}
+	p.finish(r)
+	return nil
+}
+
+// indexByteFrom returns the index of the first c in b at or after start,
+// or len(b). It reads eight bytes at a time (SWAR): conn.log columns are
+// short, so this beats both a byte loop and bytes.IndexByte's call overhead.
+func indexByteFrom(b []byte, start int, c byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	pat := uint64(c) * lo
+	i := start
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ pat
+		if t := (x - lo) &^ x & hi; t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == c {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// parseColsSlow splits columns with nextCol: CSV quoting and separators
+// longer than a byte.
+func (p *Parser) parseColsSlow(line []byte, r *flow.Record) error {
 	rest := line
 	more := true
 	n := 0
@@ -395,20 +505,10 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 			return p.lineErr(KindColumns, fIgnore, line,
 				fmt.Errorf("more than the %d columns of the #fields header", len(p.cols)))
 		}
-		c := &p.cols[n]
-		n++
-		if c.sub != nil {
-			if err := p.combined(c.sub, col, r); err != nil {
-				return err
-			}
-			continue
-		}
-		if c.f == fIgnore {
-			continue
-		}
-		if err := p.setField(c.f, col, r); err != nil {
+		if err := p.column(&p.cols[n], col, r); err != nil {
 			return err
 		}
+		n++
 	}
 	if n != len(p.cols) {
 		return p.lineErr(KindColumns, fIgnore, line,
@@ -416,6 +516,16 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 	}
 	p.finish(r)
 	return nil
+}
+
+func (p *Parser) column(c *column, col []byte, r *flow.Record) error {
+	if c.sub != nil {
+		return p.combined(c.sub, col, r)
+	}
+	if c.f == fIgnore {
+		return nil
+	}
+	return p.setField(c.f, col, r)
 }
 
 // combined splits a column holding several space-separated fields.
@@ -441,6 +551,9 @@ func (p *Parser) combined(sub []field, col []byte, r *flow.Record) error {
 }
 
 func (p *Parser) isUnset(v []byte) bool {
+	if len(v) > len(p.unset) {
+		return false
+	}
 	return (len(v) == len(p.unset) && string(v) == string(p.unset)) || (p.csv && len(v) == 0)
 }
 
@@ -615,6 +728,37 @@ func ipProto(proto string, orig netip.Addr) uint8 {
 	return 0
 }
 
+// parseIPv4 parses a dotted quad without leading zeros; anything else is
+// left to netip.ParseAddr (ok=false).
+func parseIPv4(v []byte) (netip.Addr, bool) {
+	var out [4]byte
+	part, n, digits := 0, 0, 0
+	for i := 0; i <= len(v); i++ {
+		if i == len(v) || v[i] == '.' {
+			if digits == 0 || part > 3 || (digits > 1 && v[i-digits] == '0') {
+				return netip.Addr{}, false
+			}
+			out[part] = byte(n)
+			part++
+			n, digits = 0, 0
+			continue
+		}
+		d := v[i] - '0'
+		if d > 9 {
+			return netip.Addr{}, false
+		}
+		n = n*10 + int(d)
+		digits++
+		if n > 255 {
+			return netip.Addr{}, false
+		}
+	}
+	if part != 4 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4(out), true
+}
+
 func isMaskedTS(v []byte) bool {
 	if len(v) == 0 || v[0] != 'X' {
 		return false
@@ -627,7 +771,14 @@ func isMaskedTS(v []byte) bool {
 	return true
 }
 
+// ParseAddr parses an IPv4 or IPv6 address without allocating (dotted
+// quads take a fast path). It is shared with the eve package.
+func ParseAddr(v []byte) (netip.Addr, error) { return parseAddr(v) }
+
 func parseAddr(v []byte) (netip.Addr, error) {
+	if a, ok := parseIPv4(v); ok {
+		return a, nil
+	}
 	if bytes.IndexByte(v, '%') >= 0 {
 		return netip.ParseAddr(string(v)) // the zone is kept: give it its own string
 	}

@@ -12,6 +12,7 @@ import "unsafe"
 type Strings struct {
 	intern map[string]string
 	chunk  []byte
+	front  [256]string // direct-mapped cache in front of intern
 }
 
 // Bounds of the two stores: the intern table stops growing at maxIntern
@@ -28,7 +29,12 @@ func (s *Strings) Intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
+	h := (uint(len(b))*31 + uint(b[0])*7 + uint(b[len(b)-1])) & 255
+	if f := s.front[h]; f == string(b) {
+		return f
+	}
 	if v, ok := s.intern[string(b)]; ok { // no allocation for the lookup
+		s.front[h] = v
 		return v
 	}
 	if s.intern == nil {
@@ -37,6 +43,7 @@ func (s *Strings) Intern(b []byte) string {
 	v := string(b)
 	if len(s.intern) < maxIntern && len(b) <= 64 {
 		s.intern[v] = v
+		s.front[h] = v
 	}
 	return v
 }

@@ -20,8 +20,10 @@
 package jscan
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -68,13 +70,21 @@ type Iter struct {
 	i     int
 	first bool
 	done  bool
+	esc   bool // the last string read had escapes
+
+	// An object value is not skipped when Next returns it: the caller may
+	// Enter it, walking its bytes once. pending is set until it is entered
+	// to the end or skipped by the following Next.
+	pending  bool
+	objStart int
+	parent   *Iter // set on an Iter started by Enter
 }
 
 // Init starts walking the object b (which must begin with '{' after optional
 // white space). Trailing bytes after the object are an error reported by the
 // Next call that reaches the end, unless they are white space.
 func (it *Iter) Init(b []byte) error {
-	it.b, it.i, it.first, it.done = b, 0, true, false
+	it.b, it.i, it.first, it.done, it.pending, it.parent = b, 0, true, false, false, nil
 	it.skipWS()
 	if it.i >= len(b) || b[it.i] != '{' {
 		return it.errf("object expected")
@@ -83,17 +93,22 @@ func (it *Iter) Init(b []byte) error {
 	return nil
 }
 
-// initNested starts walking a nested object value returned by Next; the
-// value's own bytes are the whole input, so trailing bytes do not occur.
-func (it *Iter) initNested(b []byte) error { return it.Init(b) }
-
 // Next returns the next member: its key (raw, without quotes, escapes not
 // decoded; escaped reports whether it holds any), the value's kind, and the
-// value's raw bytes (for strings without the quotes, for objects and arrays
-// with their brackets). After the last member it returns ErrEnd.
+// value's raw bytes (for strings without the quotes, for arrays with their
+// brackets). For an object, val starts at its '{' and runs to the end of the
+// input: the object is not scanned until the caller Enters it or calls Next
+// again. After the last member it returns ErrEnd.
 func (it *Iter) Next() (key []byte, escaped bool, kind Kind, val []byte, err error) {
 	if it.done {
 		return nil, false, Invalid, nil, ErrEnd
+	}
+	if it.pending {
+		it.pending = false
+		it.i = it.objStart
+		if err := it.skipNested(); err != nil {
+			return nil, false, Invalid, nil, err
+		}
 	}
 	it.skipWS()
 	if it.i >= len(it.b) {
@@ -102,6 +117,11 @@ func (it *Iter) Next() (key []byte, escaped bool, kind Kind, val []byte, err err
 	if it.b[it.i] == '}' {
 		it.i++
 		it.done = true
+		if it.parent != nil {
+			// The end of an entered object: the parent resumes after it.
+			it.parent.i, it.parent.pending = it.i, false
+			return nil, false, Invalid, nil, ErrEnd
+		}
 		it.skipWS()
 		if it.i != len(it.b) {
 			return nil, false, Invalid, nil, it.errf("trailing data after object")
@@ -129,13 +149,16 @@ func (it *Iter) Next() (key []byte, escaped bool, kind Kind, val []byte, err err
 	}
 	it.i++
 	it.skipWS()
-	kind, val, err = it.value()
+	kind, val, err = it.value(true)
 	return key, escaped, kind, val, err
 }
 
 func (it *Iter) errf(msg string) error { return &Error{Offset: it.i, Msg: msg} }
 
 func (it *Iter) skipWS() {
+	if it.i < len(it.b) && it.b[it.i] > ' ' {
+		return
+	}
 	for it.i < len(it.b) {
 		switch it.b[it.i] {
 		case ' ', '\t', '\r', '\n':
@@ -146,28 +169,70 @@ func (it *Iter) skipWS() {
 	}
 }
 
-// str reads a string starting at the opening quote and returns its raw contents.
+// special marks the bytes a string scan must stop at: the closing quote,
+// a backslash, and control characters (invalid inside JSON strings).
+var special = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
+const lo, hi = 0x0101010101010101, 0x8080808080808080
+
+// str reads a string starting at the opening quote and returns its raw
+// contents and whether it holds escapes.
 func (it *Iter) str() ([]byte, bool, error) {
+	b := it.b
 	start := it.i + 1
 	esc := false
-	for j := start; j < len(it.b); j++ {
-		switch c := it.b[j]; {
-		case c == '"':
+	j := start
+	for j < len(b) {
+		// Eight bytes at a time (SWAR) while none of them is special: the
+		// lowest flagged byte of each test below is exact, so is their OR's.
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			q := x ^ (lo * '"')
+			e := x ^ (lo * '\\')
+			t := ((q - lo) &^ q) | ((e - lo) &^ e) | ((x - lo*0x20) &^ x)
+			if t &= hi; t != 0 {
+				j += bits.TrailingZeros64(t) >> 3
+				break
+			}
+			j += 8
+		}
+		if j >= len(b) {
+			break
+		}
+		c := b[j]
+		if !special[c] {
+			j++
+			continue
+		}
+		switch c {
+		case '"':
 			it.i = j + 1
-			return it.b[start:j], esc, nil
-		case c == '\\':
+			it.esc = esc
+			return b[start:j], esc, nil
+		case '\\':
 			esc = true
-			j++ // skip the escaped byte; \uXXXX digits are plain bytes
-		case c < 0x20:
+			j += 2 // skip the escaped byte; \uXXXX digits are plain bytes
+		default:
 			it.i = j
 			return nil, false, it.errf("control character in string")
 		}
 	}
-	it.i = len(it.b)
+	it.i = len(b)
 	return nil, false, it.errf("unterminated string")
 }
 
-func (it *Iter) value() (Kind, []byte, error) {
+// Escaped reports whether the last string value returned by Next holds
+// escapes (and needs Unescape).
+func (it *Iter) Escaped() bool { return it.esc }
+
+// value reads one value; with lazy set an object is left for Enter (see Next).
+func (it *Iter) value(lazy bool) (Kind, []byte, error) {
 	if it.i >= len(it.b) {
 		return Invalid, nil, it.errf("value expected")
 	}
@@ -175,6 +240,9 @@ func (it *Iter) value() (Kind, []byte, error) {
 	case c == '"':
 		s, _, err := it.str()
 		return String, s, err
+	case c == '{' && lazy:
+		it.pending, it.objStart = true, it.i
+		return Object, it.b[it.i:], nil
 	case c == '{' || c == '[':
 		start := it.i
 		if err := it.skipNested(); err != nil {
@@ -186,13 +254,8 @@ func (it *Iter) value() (Kind, []byte, error) {
 		return Array, it.b[start:it.i], nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := it.i
-		for it.i < len(it.b) {
-			d := it.b[it.i]
-			if (d >= '0' && d <= '9') || d == '.' || d == 'e' || d == 'E' || d == '+' || d == '-' {
-				it.i++
-				continue
-			}
-			break
+		for it.i < len(it.b) && numByte[it.b[it.i]] {
+			it.i++
 		}
 		return Number, it.b[start:it.i], nil
 	case c == 't':
@@ -213,6 +276,13 @@ func (it *Iter) lit(word string, k Kind) (Kind, []byte, error) {
 	it.i += len(word)
 	return k, v, nil
 }
+
+var numByte = func() (t [256]bool) {
+	for _, c := range []byte("0123456789.eE+-") {
+		t[c] = true
+	}
+	return t
+}()
 
 // maxDepth bounds nesting so hostile input cannot make skipping expensive in
 // surprising ways; real EVE records nest four or five levels.
@@ -260,8 +330,17 @@ func (it *Iter) skipNested() error {
 	return it.errf("unterminated object or array")
 }
 
-// Object walks the members of a nested object value as returned by Next.
-func (it *Iter) Object(val []byte) error { return it.initNested(val) }
+// Enter starts sub on the object value the last Next returned, so its
+// members are walked without scanning the object twice. Use it before
+// calling it.Next again; when sub returns ErrEnd, it resumes after the
+// object. An object that is not entered is skipped by the next Next.
+func (it *Iter) Enter(sub *Iter) error {
+	if !it.pending {
+		return it.errf("no object to enter")
+	}
+	*sub = Iter{b: it.b, i: it.objStart + 1, first: true, parent: it}
+	return nil
+}
 
 // ArrayEach calls fn for each element of the array value arr (as returned by
 // Next) with the element's kind and raw bytes; it stops at fn's first error.
@@ -289,7 +368,7 @@ func ArrayEach(arr []byte, fn func(k Kind, v []byte) error) error {
 			it.skipWS()
 		}
 		first = false
-		k, v, err := it.value()
+		k, v, err := it.value(false)
 		if err != nil {
 			return err
 		}
