@@ -55,9 +55,6 @@ func newRoot() *cobra.Command {
 		newFlows(g),
 		newEval(g),
 		newRun(g),
-		newTrain(g),
-		newScore(g),
-		newAnalyze(g),
 	)
 	return root
 }
