@@ -37,7 +37,9 @@ type Config struct {
 	TRWHold           time.Duration // after a decision "scanner", no new finding for this long
 	MaxFirstContacts  int           // destinations remembered per source for first contacts
 
-	// Floods and half-open surges, per victim.
+	// Floods and half-open surges, per victim. A flood is reported as soon
+	// as FloodMinFlows is reached in the window, and again at the window's
+	// end if it went on to double.
 	FloodWindow    time.Duration
 	FloodMinFlows  int     // unanswered / half-open flows to the victim in one window
 	FloodMinShare  float64 // their share of all flows to the victim seen in that window
@@ -98,7 +100,7 @@ func DefaultConfig() Config {
 		TRWHold:           time.Hour,
 		MaxFirstContacts:  512,
 
-		FloodWindow:    time.Minute,
+		FloodWindow:    10 * time.Minute,
 		FloodMinFlows:  200,
 		FloodMinShare:  0.5,
 		FloodNullFlows: 20,

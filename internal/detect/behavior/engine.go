@@ -265,7 +265,13 @@ const (
 // conn_state: a handshake that completed is a success; no answer, a reset
 // or a reply without a handshake is a failure; mid-stream traffic (OTH) is
 // unknown. UDP and ICMP succeed when the responder sent anything.
+//
+// Flows with bad checksums (history C/c) are unknown: the "failure" may be
+// an artefact of checksum offload in the capture.
 func contactOutcome(r *flow.Record) outcome {
+	if strings.ContainsAny(r.History, "Cc") {
+		return unknown
+	}
 	switch r.Proto {
 	case flow.ProtoTCP:
 		switch r.ConnState {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -25,6 +26,7 @@ type victim struct {
 	srcBits     *[32]uint64 // linear-counting bitmap of distinct sources
 	ports       []uint16    // distinct victim ports (up to 64)
 	uids        []string
+	reported    uint32 // half-open count when last reported; 0 if not yet
 }
 
 type srcCount struct {
@@ -35,7 +37,14 @@ type srcCount struct {
 // halfOpen reports whether a flow is one-sided: TCP that never completed a
 // handshake (S0, REJ, SH, SHR, RSTOS0, RSTRH, or OTH with one silent
 // side), or UDP/ICMP/other that was never answered.
+//
+// A flow with bad checksums in its history (Zeek's C/c) is not counted:
+// its "missing" answer was usually dropped by checksum verification on a
+// capture made with checksum offload, not unsent.
 func halfOpen(r *flow.Record) bool {
+	if strings.ContainsAny(r.History, "Cc") {
+		return false
+	}
 	if r.Proto == flow.ProtoTCP {
 		switch r.ConnState {
 		case "S0", "REJ", "SH", "SHR", "RSTOS0", "RSTRH":
@@ -105,6 +114,11 @@ func (e *Engine) observeFlood(r *flow.Record) {
 		v.ports = append(v.ports, vport)
 	}
 	v.uids = addUID(v.uids, r.UID, e.cfg.MaxUIDs)
+	if v.reported == 0 && int(v.half) >= e.cfg.FloodMinFlows {
+		// Report as soon as it is certain; closeVictim reports again with
+		// the final counts if the flood went on to double.
+		e.judgeVictim(vict, v)
+	}
 }
 
 // addSource counts src in the space-saving summary and the distinct bitmap.
@@ -158,11 +172,21 @@ func popcount(x uint64) int {
 	return n
 }
 
-// closeVictim judges the victim's window: enough unanswered flows, a large
-// enough share of its traffic, and not a single source walking through
-// many ports (that is a vertical scan, reported as such). The p-value is
-// the Poisson tail of the unanswered count with mean FloodNullFlows.
+// closeVictim ends the victim's window: a flood not reported yet is
+// judged, one reported early is reported again with its final counts when
+// it has at least doubled since.
 func (e *Engine) closeVictim(addr netip.Addr, v *victim) {
+	if v.reported == 0 || v.half >= 2*v.reported {
+		e.judgeVictim(addr, v)
+	}
+}
+
+// judgeVictim reports a flood when the window holds enough unanswered
+// flows, they are a large enough share of the victim's traffic, and they
+// are not one source walking through many ports (a vertical scan, reported
+// as such). The p-value is the Poisson tail of the unanswered count with
+// mean FloodNullFlows.
+func (e *Engine) judgeVictim(addr netip.Addr, v *victim) {
 	c := &e.cfg
 	if int(v.half) < c.FloodMinFlows || float64(v.half) < c.FloodMinShare*float64(v.total) {
 		return
@@ -202,8 +226,12 @@ func (e *Engine) closeVictim(addr netip.Addr, v *victim) {
 		"window_s":         c.FloodWindow.Seconds(),
 	}
 	dur := v.last.Sub(v.start)
-	peer := ""
-	if len(v.top) > 0 {
+	if v.reported > 0 {
+		ev["update_of_report_at"] = int(v.reported)
+	}
+	v.reported = max(v.half, 1)
+	peer := "" // the top source, when it is a real share of the flood
+	if len(v.top) > 0 && 10*v.top[0].n >= v.half {
 		peer = v.top[0].addr.String()
 	}
 	e.emit(detect.Finding{
