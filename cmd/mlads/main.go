@@ -55,6 +55,9 @@ func newRoot() *cobra.Command {
 		newFlows(g),
 		newEval(g),
 		newRun(g),
+		newTrain(g),
+		newScore(g),
+		newAnalyze(g),
 	)
 	return root
 }
