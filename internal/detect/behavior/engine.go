@@ -266,30 +266,30 @@ const (
 // or a reply without a handshake is a failure; mid-stream traffic (OTH) is
 // unknown. UDP and ICMP succeed when the responder sent anything.
 //
-// Flows with bad checksums (history C/c) are unknown: the "failure" may be
-// an artefact of checksum offload in the capture.
+// A failure whose history shows bad checksums (Zeek's C/c) is unknown: the
+// missing answer may be an artefact of checksum offload in the capture.
 func contactOutcome(r *flow.Record) outcome {
-	if strings.ContainsAny(r.History, "Cc") {
-		return unknown
-	}
+	o := unknown
 	switch r.Proto {
 	case flow.ProtoTCP:
 		switch r.ConnState {
 		case "SF", "S1", "S2", "S3", "RSTO", "RSTR":
 			return success
 		case "S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR":
-			return failure
+			o = failure
 		}
-		return unknown
 	case flow.ProtoUDP, flow.ProtoICMP:
 		if r.RespPkts > 0 {
 			return success
 		}
 		if r.OrigPkts > 0 {
-			return failure
+			o = failure
 		}
 	}
-	return unknown
+	if o == failure && strings.ContainsAny(r.History, "Cc") {
+		return unknown
+	}
+	return o
 }
 
 // isGroup reports whether a is not a single host: multicast, broadcast or
