@@ -155,9 +155,20 @@ func appendJSONTime(b []byte, us int64) []byte {
 	return appendJSONFloat(b, float64(sec)+float64(frac)/1e6)
 }
 
-// appendJSONSeconds appends a duration of us microseconds as seconds.
+// appendJSONSeconds appends a duration of us microseconds as seconds, the
+// same text as appendJSONFloat(float64(us)/1e6) but without the float
+// conversion: below 10^9 s the shortest form of the double is the decimal
+// itself, trailing zeros trimmed.
 func appendJSONSeconds(b []byte, us int64) []byte {
-	return appendJSONFloat(b, float64(us)/1e6)
+	if us < 0 || us >= 1e15 {
+		return appendJSONFloat(b, float64(us)/1e6)
+	}
+	b = appendFixed6(b, us)
+	n := len(b)
+	for b[n-1] == '0' && b[n-2] != '.' {
+		n--
+	}
+	return b[:n]
 }
 
 // appendJSONFloat appends f like RapidJSON's Writer::Double, which Zeek

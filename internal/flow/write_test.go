@@ -348,6 +348,17 @@ func TestJSONTimeForms(t *testing.T) {
 			t.Errorf("appendJSONTime(%d) = %s, want %s", tt.us, got, tt.want)
 		}
 	}
+	// Durations are written as the float of their microseconds would be.
+	for _, us := range []int64{0, 1, 9, 10, 100000, 163820, 999999, 1000000, 2000000, 86400123456, 1e15 - 1, 1e15, 1e17 + 3} {
+		if got, want := string(appendJSONSeconds(nil, us)), string(appendJSONFloat(nil, float64(us)/1e6)); got != want {
+			t.Errorf("appendJSONSeconds(%d) = %s, float form %s", us, got, want)
+		}
+	}
+	for us := int64(0); us < 3e6; us += 997 {
+		if got, want := string(appendJSONSeconds(nil, us)), string(appendJSONFloat(nil, float64(us)/1e6)); got != want {
+			t.Fatalf("appendJSONSeconds(%d) = %s, float form %s", us, got, want)
+		}
+	}
 	// Every microsecond of a day round-trips through the float.
 	base := int64(1700000000) * 1e6
 	for us := base; us < base+86400*1e6; us += 7919 {
