@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -29,7 +28,8 @@ var (
 	magicPcapngLE = []byte{0x0a, 0x0d, 0x0d, 0x0a}
 )
 
-// pcap file magics (as read little-endian from the first four bytes).
+// pcap file magics (as read little-endian from the first four bytes),
+// for microsecond and nanosecond timestamps, written little- or big-endian.
 const (
 	pcapMagicMicro   = 0xa1b2c3d4
 	pcapMagicNano    = 0xa1b23c4d
@@ -40,11 +40,6 @@ const (
 // ErrUnknownFormat is returned (wrapped with the file name) when a file is
 // neither pcap nor pcapng, compressed or not.
 var ErrUnknownFormat = errors.New("not a pcap or pcapng capture")
-
-// packetReader is what both pcapgo readers provide.
-type packetReader interface {
-	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-}
 
 // Options tune a Source. The zero value is not the default: use
 // DefaultOptions and change what you need.
@@ -71,8 +66,8 @@ type Source struct {
 	count  *countingReader
 	size   int64
 
-	r        packetReader
-	ng       *pcapgo.NgReader // non-nil for pcapng: link type per interface
+	pr       *pcapReader      // classic pcap
+	ng       *pcapgo.NgReader // pcapng: link type per interface
 	linkType layers.LinkType
 
 	frame uint64
@@ -164,46 +159,26 @@ func newSource(name string, r io.Reader, opt Options) (*Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pcap: %s: pcapng header: %w", name, err)
 		}
-		s.r, s.ng, s.linkType = ng, ng, ng.LinkType()
+		s.ng, s.linkType = ng, ng.LinkType()
 	case isPcapMagic(head):
-		in, err = fixPcapVersion(in)
+		pr, err := newPcapReader(in)
 		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
 			return nil, fmt.Errorf("pcap: %s: pcap header: %w", name, err)
 		}
-		pr, err := pcapgo.NewReader(in)
-		if err != nil {
-			return nil, fmt.Errorf("pcap: %s: pcap header: %w", name, err)
-		}
-		s.r, s.linkType = pr, pr.LinkType()
+		s.pr, s.linkType = pr, pr.link
 	default:
 		return nil, fmt.Errorf("pcap: %s: %w (starts with % x)", name, ErrUnknownFormat, head)
 	}
 	return s, nil
 }
 
-// fixPcapVersion reads the 24-byte pcap file header and gives it back with
-// version 2.4: pcapgo refuses the older minor versions (2.0, 2.1, 2.2) that
-// some writers still use, and tcpdump and Wireshark read those files as 2.4.
-func fixPcapVersion(r io.Reader) (io.Reader, error) {
-	hdr := make([]byte, 24)
-	if _, err := io.ReadFull(r, hdr); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	if hdr[0] == 0xa1 { // big-endian
-		hdr[0+4], hdr[1+4], hdr[2+4], hdr[3+4] = 0, 2, 0, 4
-	} else {
-		hdr[0+4], hdr[1+4], hdr[2+4], hdr[3+4] = 2, 0, 4, 0
-	}
-	return io.MultiReader(bytes.NewReader(hdr), r), nil
-}
-
 func isPcapMagic(b []byte) bool {
 	m := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 	switch m {
-	case pcapMagicMicro, pcapMagicNano, pcapMagicMicroBE, pcapMagicNanoBE:
+	case pcapMagicMicro, pcapMagicNano, pcapMagicMicroBE, pcapMagicNanoBE, pcapMagicKuznetzov, pcapMagicKuznetzovBE:
 		return true
 	}
 	return false
@@ -228,22 +203,35 @@ func (s *Source) LinkType() layers.LinkType { return s.linkType }
 // valid only until the next call to Next.
 func (s *Source) Next(dst []Packet) ([]Packet, error) {
 	dst = dst[:0]
-	data, ci, err := s.r.ZeroCopyReadPacketData()
-	if err != nil {
-		if err == io.EOF {
-			return dst, io.EOF
+	if s.pr != nil {
+		data, ts, wire, err := s.pr.next()
+		if err != nil {
+			return dst, s.readErr(err)
 		}
-		return dst, fmt.Errorf("pcap: %s packet %d: %w", s.name, s.frame+1, err)
+		s.frame++
+		return s.dec.decodeFrame(dst, s.frame, ts, s.linkType, data, wire), nil
+	}
+	data, ci, err := s.ng.ZeroCopyReadPacketData()
+	if err != nil {
+		return dst, s.readErr(err)
 	}
 	s.frame++
 	lt := s.linkType
-	if s.ng != nil && len(ci.AncillaryData) > 0 {
+	if len(ci.AncillaryData) > 0 {
 		if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
 			lt = l
 		}
 	}
-	ts := ci.Timestamp.UnixNano()
-	return s.dec.decodeFrame(dst, s.frame, ts, lt, data, ci.Length), nil
+	return s.dec.decodeFrame(dst, s.frame, ci.Timestamp.UnixNano(), lt, data, ci.Length), nil
+}
+
+// readErr passes io.EOF through and wraps any other read error with the
+// file name and the number of the frame that could not be read.
+func (s *Source) readErr(err error) error {
+	if err == io.EOF {
+		return io.EOF
+	}
+	return fmt.Errorf("pcap: %s packet %d: %w", s.name, s.frame+1, err)
 }
 
 // Frame returns the 1-based number of the last frame read.

@@ -3,6 +3,7 @@ package pcap
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"io"
@@ -286,6 +287,70 @@ func TestSourceDetails(t *testing.T) {
 		}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestPcapReaderVariants covers the classic pcap variants by hand-made
+// headers: byte orders, resolutions, old minor versions, Kuznetzov's
+// format, FCS bits in the link type, a capture length above the wire length.
+func TestPcapReaderVariants(t *testing.T) {
+	pkt := udp4(t)
+	header := func(order binary.ByteOrder, magic uint32, minor uint16, link uint32) []byte {
+		h := make([]byte, 24)
+		order.PutUint32(h, magic)
+		order.PutUint16(h[4:], 2)
+		order.PutUint16(h[6:], minor)
+		order.PutUint32(h[16:], 65535)
+		order.PutUint32(h[20:], link)
+		return h
+	}
+	record := func(order binary.ByteOrder, frac uint32, capLen, wire int, extra int) []byte {
+		r := make([]byte, 16+extra)
+		order.PutUint32(r, 1700000000)
+		order.PutUint32(r[4:], frac)
+		order.PutUint32(r[8:], uint32(capLen))
+		order.PutUint32(r[12:], uint32(wire))
+		return cat(r, pkt[:capLen])
+	}
+	le, be := binary.ByteOrder(binary.LittleEndian), binary.ByteOrder(binary.BigEndian)
+	cases := []struct {
+		name string
+		file []byte
+		ts   int64
+		wire uint32 // IPLen seen
+	}{
+		{"little-endian micro", cat(header(le, 0xa1b2c3d4, 4, 101), record(le, 5, len(pkt), len(pkt), 0)), 1700000000e9 + 5000, 38},
+		{"big-endian nano", cat(header(be, 0xa1b23c4d, 4, 101), record(be, 5, len(pkt), len(pkt), 0)), 1700000000e9 + 5, 38},
+		{"version 2.2", cat(header(le, 0xa1b2c3d4, 2, 101), record(le, 0, len(pkt), len(pkt), 0)), 1700000000e9, 38},
+		{"kuznetzov", cat(header(le, 0xa1b2cd34, 4, 101), record(le, 0, len(pkt), len(pkt), 8)), 1700000000e9, 38},
+		{"fcs bits in link type", cat(header(le, 0xa1b2c3d4, 4, 101|0x14000000), record(le, 0, len(pkt), len(pkt), 0)), 1700000000e9, 38},
+		{"capture length above wire length", cat(header(le, 0xa1b2c3d4, 4, 101), record(le, 0, len(pkt), 20, 0)), 1700000000e9, 38},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewSource("v.pcap", bytes.NewReader(tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			frames, err := readAll(t, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(frames) != 1 || len(frames[0]) != 1 {
+				t.Fatalf("frames %v, stats %v", frames, s.Stats())
+			}
+			if p := frames[0][0]; p.TS != tc.ts || p.IPLen != tc.wire || p.SrcPort != 1234 {
+				t.Errorf("packet %v ts %d, want ts %d", summarize(p), p.TS, tc.ts)
+			}
+		})
+	}
+	t.Run("unsupported major version", func(t *testing.T) {
+		h := header(le, 0xa1b2c3d4, 4, 1)
+		h[4] = 3
+		_, err := NewSource("m.pcap", bytes.NewReader(h))
+		if err == nil || err.Error() != "pcap: m.pcap: pcap header: unsupported pcap version 3.4" {
+			t.Errorf("error %v", err)
 		}
 	})
 }
