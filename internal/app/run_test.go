@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -347,5 +348,127 @@ func TestRunKillRestart(t *testing.T) {
 		for i := 1; i <= run; i++ {
 			showLog(filepath.Join(dir, fmt.Sprintf("child-%02d.log", i)))
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runDaemon runs the daemon on cfg until the output holds want lines (or
+// stdout does, for output "-"), then stops it and returns its log.
+func runDaemon(tb testing.TB, cfg config.Run, stdout *syncBuffer, want int) string {
+	tb.Helper()
+	var logBuf syncBuffer
+	log := slog.New(slog.NewTextHandler(&logBuf, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- NewDaemon(cfg, stdout, log).Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if cfg.Output == "-" {
+			n = strings.Count(stdout.String(), "\n")
+		} else {
+			b, _ := os.ReadFile(cfg.Output)
+			n = bytes.Count(b, []byte("\n"))
+		}
+		if n >= want {
+			break
+		}
+		select {
+		case err := <-done:
+			tb.Fatalf("daemon stopped early: %v\n%s", err, logBuf.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			tb.Fatalf("output has %d lines, want %d; log:\n%s", n, want, logBuf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // nothing more may come
+	cancel()
+	if err := <-done; err != nil {
+		tb.Fatalf("daemon: %v\n%s", err, logBuf.String())
+	}
+	return logBuf.String()
+}
+
+// TestRunBadLinesAndRestart follows a conn.log with bad lines among good
+// ones, stops, appends, and starts again: the good lines come out once,
+// the bad ones are counted and reported with file and line, and the
+// header is read again for the lines after the restart.
+func TestRunBadLinesAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Load(daemonConfig(t, dir, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "logs", "conn.log")
+	b := []byte(connHeader)                                                                           // lines 1-8
+	b = appendConnLine(b, 1)                                                                          // 9
+	b = append(b, "only\tthree\tcolumns\n"...)                                                        // 10
+	b = appendConnLine(b, 2)                                                                          // 11
+	b = append(b, bytes.Replace(appendConnLine(nil, 99), []byte("\t600\t"), []byte("\tsix\t"), 1)...) // 12
+	b = append(b, "\x00\x01\x02\xff garbage\n"...)                                                    // 13
+	b = appendConnLine(b, 3)                                                                          // 14
+	if err := os.WriteFile(logPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := runDaemon(t, c.Run, nil, 3)
+	for _, want := range []string{logPath + " line 10", "bad_lines=3", "flows=3"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log does not mention %q:\n%s", want, log)
+		}
+	}
+
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(appendConnLine(nil, 4)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	log = runDaemon(t, c.Run, nil, 4)
+	if !strings.Contains(log, "bad_lines=0") {
+		t.Errorf("the restart read bad lines again (or the header was not replayed):\n%s", log)
+	}
+	seen, flows := countUIDs(t, c.Run.Output, 100)
+	if flows != 4 || seen[1] != 1 || seen[2] != 1 || seen[3] != 1 || seen[4] != 1 {
+		t.Errorf("output: %d flows, uids 1-4 seen %v", flows, seen[1:5])
+	}
+}
+
+func TestRunToStdout(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Load(daemonConfig(t, dir, ""), []string{"MLADS_RUN_OUTPUT=-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := appendConnLine([]byte(connHeader), 7)
+	if err := os.WriteFile(filepath.Join(dir, "logs", "conn.log"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	runDaemon(t, c.Run, &out, 1)
+	if !strings.Contains(out.String(), `"uid":"C000000007"`) {
+		t.Errorf("stdout: %s", out.String())
 	}
 }

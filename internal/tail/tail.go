@@ -385,14 +385,21 @@ func (t *Tailer) scan(now time.Time) {
 			t.open(s, c.path, now)
 			continue
 		}
+		if len(head) == 0 {
+			continue // nothing to know it by yet (a copy just created?)
+		}
 		if live := t.match(head, true); live != nil {
-			// A copy of a file still followed, or one being written.
+			// A copy of a file still followed, or one being written, or a
+			// new file that starts like it (the same header): a full
+			// match is a copy; a short one is looked at again for a few
+			// scans, while a copy would grow past the shared bytes.
 			full := len(head) == t.cfg.FingerprintBytes && live.fpLen == t.cfg.FingerprintBytes
 			first, ok := t.deferred[c.id]
 			if !ok {
-				t.deferred[c.id] = t.gen
+				first = t.gen
+				t.deferred[c.id] = first
 			}
-			if full || !ok || first == t.gen {
+			if full || t.gen-first < deferScans {
 				continue
 			}
 		}
@@ -406,7 +413,7 @@ func (t *Tailer) scan(now time.Time) {
 		t.dirty = true
 	}
 	for id, g := range t.deferred {
-		if g < t.gen-10 {
+		if g < t.gen-2*deferScans {
 			delete(t.deferred, id)
 		}
 	}
@@ -598,6 +605,10 @@ func (t *Tailer) atEnd(s *state, now time.Time) {
 		t.closeFile(s)
 	}
 }
+
+// deferScans is how many scans a new file whose short head matches a
+// followed file waits before it is read as new.
+const deferScans = 5
 
 const readBudget = 8 << 20 // bytes read from one file before moving to the next
 

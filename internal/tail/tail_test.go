@@ -346,3 +346,88 @@ func TestPositionsFileIsReplacedAtomically(t *testing.T) {
 		t.Errorf("corrupt positions file: err = %v, want one naming the file", err)
 	}
 }
+
+// stepper drives a tailer by hand, one scan and read at a time, so a test
+// can put a scan at any point of a rotation.
+type stepper struct {
+	tb   testing.TB
+	t    *Tailer
+	sink *memSink
+	gen  time.Time
+}
+
+func newStepper(tb testing.TB, cfg Config) *stepper {
+	tb.Helper()
+	sink := &memSink{}
+	t, err := New(cfg, func([]byte) (Sink, error) { return sink, nil })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		for _, s := range t.files {
+			t.closeFile(s)
+		}
+	})
+	return &stepper{tb: tb, t: t, sink: sink, gen: time.Now()}
+}
+
+func (s *stepper) step() {
+	s.tb.Helper()
+	s.gen = s.gen.Add(time.Second)
+	s.t.scan(s.gen)
+	for {
+		progressed, err := s.t.readAll(context.Background(), s.gen)
+		if err != nil {
+			s.tb.Fatal(err)
+		}
+		if !progressed {
+			return
+		}
+	}
+}
+
+// TestCopyTruncateSeenMidway puts a scan at each point of a copytruncate:
+// the copy empty, half written, whole; the original truncated, rewritten.
+func TestCopyTruncateSeenMidway(t *testing.T) {
+	for _, stage := range []string{"empty", "half", "whole", "none"} {
+		t.Run(stage, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "a.log")
+			appendFile(t, p, numbered("old", 0, 100))
+			st := newStepper(t, Config{Inputs: []string{p + "*"}})
+			st.step()
+			appendFile(t, p, numbered("old", 100, 120))
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch stage {
+			case "empty":
+				appendFile(t, p+".1", "")
+				st.step()
+				appendFile(t, p+".1", string(b))
+			case "half":
+				appendFile(t, p+".1", string(b[:500]))
+				st.step()
+				appendFile(t, p+".1", string(b[500:]))
+			case "whole":
+				appendFile(t, p+".1", string(b))
+				st.step()
+			case "none":
+				appendFile(t, p+".1", string(b))
+			}
+			if err := os.Truncate(p, 0); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, p, numbered("new", 0, 30))
+			for range 2 * deferScans {
+				st.step()
+			}
+			want := append(wantNumbered("old", 0, 120), wantNumbered("new", 0, 30)...)
+			got := st.sink.got()
+			slices.Sort(got)
+			slices.Sort(want)
+			checkLines(t, got, want)
+		})
+	}
+}
