@@ -3,6 +3,7 @@ package pcap
 import (
 	"bytes"
 	"net/netip"
+	"sort"
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
@@ -149,7 +150,7 @@ type Table struct {
 	cfg  TableConfig
 	emit func(*flow.Record) error
 
-	index   map[flowKey]uint32
+	index   flowIndex
 	flows   []conn
 	free    []uint32
 	tcpPool []*tcpConn
@@ -179,7 +180,7 @@ func NewTable(cfg TableConfig, emit func(*flow.Record) error) *Table {
 	t := &Table{
 		cfg:     cfg,
 		emit:    emit,
-		index:   make(map[flowKey]uint32, hint),
+		index:   newFlowIndex(hint),
 		flows:   make([]conn, 0, hint),
 		tunnels: make(map[tunnelKey]tunnelEntry),
 		parents: make([]string, 0, 4),
@@ -193,7 +194,7 @@ func NewTable(cfg TableConfig, emit func(*flow.Record) error) *Table {
 // Stats returns the table's counters.
 func (t *Table) Stats() TableStats {
 	s := t.stats
-	s.Active = len(t.index)
+	s.Active = t.index.len()
 	s.Tunnels = len(t.tunnels)
 	return s
 }
@@ -246,7 +247,7 @@ func (t *Table) Add(p *Packet, parent FlowRef) (FlowRef, error) {
 	}
 	k, srcLo := t.makeKey(p, sport, dport)
 
-	slot, ok := t.index[k]
+	slot, ok := t.index.find(t.flows, &k)
 	if ok {
 		f := &t.flows[slot]
 		if p.TS >= f.deadline || (f.tcp != nil && f.tcp.isReuse(p, f.origLo == srcLo)) {
@@ -283,7 +284,7 @@ func (t *Table) Add(p *Packet, parent FlowRef) (FlowRef, error) {
 
 // create makes a new connection for p, evicting one when the table is full.
 func (t *Table) create(k flowKey, p *Packet, srcLo bool, sport, dport uint16) uint32 {
-	if len(t.index) >= t.cfg.MaxFlows {
+	if t.index.len() >= t.cfg.MaxFlows {
 		t.evictOne()
 		if t.err != nil {
 			return 0
@@ -331,8 +332,8 @@ func (t *Table) create(k flowKey, p *Packet, srcLo bool, sport, dport uint16) ui
 	if sv := t.expect.lookup(f, p.TS); sv != 0 {
 		f.addService(sv)
 	}
-	t.index[k] = slot
-	if n := len(t.index); n > t.stats.Peak {
+	t.index.insert(&k, slot)
+	if n := t.index.len(); n > t.stats.Peak {
 		t.stats.Peak = n
 	}
 	return slot
@@ -492,10 +493,10 @@ func (t *Table) evictOne() {
 	if !ok {
 		// Should not happen: every live flow has a wheel entry. Fall back
 		// to any flow.
-		for _, s := range t.index {
+		t.index.each(func(s uint32) bool {
 			slot, ok = s, true
-			break
-		}
+			return false
+		})
 	}
 	if ok {
 		t.stats.Evicted++
@@ -509,28 +510,19 @@ func (t *Table) Flush() error {
 		return t.err
 	}
 	// Emit in order of first packet for a stable, readable output.
-	for len(t.index) > 0 {
-		best := uint32(0)
-		found := false
-		for _, s := range t.index {
-			if !found || t.flows[s].first < t.flows[best].first ||
-				(t.flows[s].first == t.flows[best].first && t.flows[s].uid < t.flows[best].uid) {
-				best, found = s, true
-			}
-		}
-		t.finish(best)
+	slots := make([]uint32, 0, t.index.len())
+	t.index.each(func(s uint32) bool {
+		slots = append(slots, s)
+		return true
+	})
+	sort.Slice(slots, func(i, j int) bool {
+		a, b := &t.flows[slots[i]], &t.flows[slots[j]]
+		return a.first < b.first || (a.first == b.first && a.uid < b.uid)
+	})
+	for _, s := range slots {
+		t.finish(s)
 		if t.err != nil {
 			return t.err
-		}
-		if len(t.index) > 4096 {
-			// Large tables: emit the rest in map order rather than paying
-			// a quadratic sort.
-			for _, s := range t.index {
-				t.finish(s)
-				if t.err != nil {
-					return t.err
-				}
-			}
 		}
 	}
 	return t.err
@@ -543,7 +535,7 @@ func (t *Table) finish(slot uint32) {
 		return
 	}
 	t.fillRecord(f)
-	delete(t.index, f.key)
+	t.index.remove(&f.key, slot)
 	if f.tcp != nil {
 		t.putTCP(f.tcp)
 		f.tcp = nil

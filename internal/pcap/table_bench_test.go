@@ -1,0 +1,130 @@
+package pcap
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/mlads/mlads/internal/flow"
+)
+
+// benchPackets builds a packet mix over nflows TCP connections: handshake,
+// data both ways, close, replayed round-robin so the table holds nflows
+// active connections.
+func benchPackets(nflows int) []Packet {
+	var pkts []Packet
+	mk := func(i int, fromClient bool, flags uint8, seq, ack uint32, n int) Packet {
+		var c, s [16]byte
+		c[10], c[11], s[10], s[11] = 0xff, 0xff, 0xff, 0xff
+		binary.BigEndian.PutUint32(c[12:], 0x0a000000+uint32(i))
+		binary.BigEndian.PutUint32(s[12:], 0xc0a80001+uint32(i%64))
+		p := Packet{IPProto: ipProtoTCP, TCPFlags: flags, Seq: seq, Ack: ack, Window: 1024, WScale: -1, Parent: -1,
+			PayloadLen: uint32(n), IPLen: 40 + uint32(n)}
+		if fromClient {
+			p.Src, p.Dst, p.SrcPort, p.DstPort = c, s, uint16(1024+i%60000), 443
+		} else {
+			p.Src, p.Dst, p.SrcPort, p.DstPort = s, c, 443, uint16(1024+i%60000)
+		}
+		return p
+	}
+	for i := 0; i < nflows; i++ {
+		pkts = append(pkts,
+			mk(i, true, FlagSYN, 1000, 0, 0),
+			mk(i, false, FlagSYN|FlagACK, 5000, 1001, 0),
+			mk(i, true, FlagACK, 1001, 5001, 0),
+			mk(i, true, FlagACK|FlagPSH, 1001, 5001, 200),
+			mk(i, false, FlagACK|FlagPSH, 5001, 1201, 1400),
+			mk(i, true, FlagACK, 1201, 6401, 0),
+			mk(i, false, FlagACK|FlagPSH, 6401, 1201, 1400),
+			mk(i, true, FlagACK, 1201, 7801, 0))
+	}
+	// Interleave the connections: packet k of every flow, then k+1, ...
+	out := make([]Packet, 0, len(pkts))
+	for k := 0; k < 8; k++ {
+		for i := 0; i < nflows; i++ {
+			out = append(out, pkts[i*8+k])
+		}
+	}
+	return out
+}
+
+// BenchmarkTable measures the flow update (lookup, TCP state, counters) on
+// 64k concurrent connections, and reports the memory held per active flow.
+func BenchmarkTable(b *testing.B) {
+	const nflows = 1 << 16
+	pkts := benchPackets(nflows)
+	tab := NewTable(DefaultTableConfig(), func(*flow.Record) error { return nil })
+
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	ts := time.Now().UnixNano()
+	for i := range pkts {
+		pkts[i].TS = ts
+		if _, err := tab.Add(&pkts[i], FlowRef{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	active := tab.Stats().Active
+	perFlow := float64(m1.HeapAlloc-m0.HeapAlloc) / float64(active)
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for n := 0; n < b.N; n++ {
+		p := &pkts[i]
+		ts++
+		p.TS = ts
+		if _, err := tab.Add(p, FlowRef{}); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == len(pkts) {
+			i = 0
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	b.ReportMetric(perFlow, "bytes/flow")
+	b.ReportMetric(float64(active), "active-flows")
+}
+
+// BenchmarkMeter runs ReadFiles end to end (read, decode, flow table,
+// records) over the larger Zeek test captures.
+func BenchmarkMeter(b *testing.B) {
+	dir := agreeDataDir(b)
+	all, _ := filepath.Glob(filepath.Join(dir, "zeek-btest", "traces", "*", "*.pcap"))
+	sort.Slice(all, func(i, j int) bool { return fileSize(all[i]) > fileSize(all[j]) })
+	paths := all[:min(len(all), 12)]
+	var size int64
+	for _, p := range paths {
+		size += fileSize(p)
+	}
+	cfg := DefaultConfig()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var pk, fl uint64
+	for n := 0; n < b.N; n++ {
+		sum, _ := ReadFiles(context.Background(), paths, cfg, func(*flow.Record) error { return nil })
+		pk, fl = sum.Packets, sum.Flows
+	}
+	b.StopTimer()
+	b.SetBytes(size)
+	b.ReportMetric(float64(pk)*float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	b.ReportMetric(float64(pk), "packets/op")
+	b.ReportMetric(float64(fl), "flows/op")
+}
+
+func fileSize(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}

@@ -1,0 +1,129 @@
+package pcap
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// flowIndex maps connection keys to slots of Table.flows: open addressing
+// with linear probing over 8-byte entries (32-bit hash, slot+1), so a lookup
+// reads one cache line of the index and then the connection itself, whose
+// key is compared in place. Deletion shifts entries back (no tombstones).
+// Chosen over a Go map by BenchmarkIndex: the map stores the 42-byte keys in
+// its groups and misses the cache more often per lookup.
+type flowIndex struct {
+	e    []uint64
+	mask uint32
+	n    int
+}
+
+func newFlowIndex(capHint int) flowIndex {
+	size := 16
+	for size*3/4 < capHint {
+		size <<= 1
+	}
+	return flowIndex{e: make([]uint64, size), mask: uint32(size - 1)}
+}
+
+// hashKey mixes the key's words (multiply-fold, as wyhash does).
+func hashKey(k *flowKey) uint32 {
+	le := binary.LittleEndian
+	a := le.Uint64(k.loAddr[:8]) ^ le.Uint64(k.hiAddr[8:])
+	b := le.Uint64(k.loAddr[8:]) ^ bits.RotateLeft64(le.Uint64(k.hiAddr[:8]), 29)
+	c := uint64(k.loPort) | uint64(k.hiPort)<<16 | uint64(k.proto)<<32 | uint64(k.vlan)<<40 ^ uint64(k.inner)<<52
+	h := mum(a^0xa0761d6478bd642f, b^0xe7037ed1a0b428db)
+	h = mum(h^c^le.Uint64(k.hiAddr[8:]), 0x8ebc6af09c88c6e3)
+	return uint32(h>>32) ^ uint32(h)
+}
+
+func mum(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+func (x *flowIndex) len() int { return x.n }
+
+// find returns the slot of k, or false.
+func (x *flowIndex) find(flows []conn, k *flowKey) (uint32, bool) {
+	h := hashKey(k)
+	for i := h & x.mask; ; i = (i + 1) & x.mask {
+		e := x.e[i]
+		if e == 0 {
+			return 0, false
+		}
+		if uint32(e>>32) == h {
+			s := uint32(e) - 1
+			if flows[s].key == *k {
+				return s, true
+			}
+		}
+	}
+}
+
+// insert adds k → slot; k must not be present.
+func (x *flowIndex) insert(k *flowKey, slot uint32) {
+	if (x.n+1)*4 > len(x.e)*3 {
+		x.grow()
+	}
+	x.put(hashKey(k), slot)
+	x.n++
+}
+
+func (x *flowIndex) put(h uint32, slot uint32) {
+	for i := h & x.mask; ; i = (i + 1) & x.mask {
+		if x.e[i] == 0 {
+			x.e[i] = uint64(h)<<32 | uint64(slot+1)
+			return
+		}
+	}
+}
+
+func (x *flowIndex) grow() {
+	old := x.e
+	x.e = make([]uint64, len(old)*2)
+	x.mask = uint32(len(x.e) - 1)
+	for _, e := range old {
+		if e != 0 {
+			x.put(uint32(e>>32), uint32(e)-1)
+		}
+	}
+}
+
+// remove deletes k (which maps to slot).
+func (x *flowIndex) remove(k *flowKey, slot uint32) {
+	h := hashKey(k)
+	want := uint64(h)<<32 | uint64(slot+1)
+	i := h & x.mask
+	for x.e[i] != want {
+		if x.e[i] == 0 {
+			return
+		}
+		i = (i + 1) & x.mask
+	}
+	// Backward-shift deletion.
+	j := i
+	for {
+		j = (j + 1) & x.mask
+		e := x.e[j]
+		if e == 0 {
+			break
+		}
+		home := uint32(e>>32) & x.mask
+		// Move e into the hole at i unless its home lies cyclically in (i, j].
+		if (j-home)&x.mask >= (j-i)&x.mask {
+			x.e[i] = e
+			i = j
+		}
+	}
+	x.e[i] = 0
+	x.n--
+}
+
+// each calls fn for every slot in the index.
+func (x *flowIndex) each(fn func(slot uint32) bool) {
+	for _, e := range x.e {
+		if e != 0 && !fn(uint32(e)-1) {
+			return
+		}
+	}
+}
