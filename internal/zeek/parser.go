@@ -212,6 +212,7 @@ type Parser struct {
 
 	strs    Strings
 	scratch []byte
+	csvBuf  []byte // unquoted CSV columns of the current line
 	jit     jscan.Iter
 	jsub    jscan.Iter
 	label   []byte
@@ -301,6 +302,7 @@ func (p *Parser) lineErr(kind ErrorKind, f field, val []byte, err error) *LineEr
 	}
 	if kind != KindBinary && isBinary(val) {
 		e.Kind = KindBinary
+		e.Err = fmt.Errorf("not text (control bytes): %w", err)
 	}
 	return e
 }
@@ -419,23 +421,25 @@ func (p *Parser) nextCol(line []byte) (col, rest []byte, more bool) {
 
 // quotedCSV reads a double-quoted CSV field ("" is a quote inside it).
 func (p *Parser) quotedCSV(line []byte) (col, rest []byte, more bool) {
-	p.scratch = p.scratch[:0]
+	// Append-only within a line (reset in parseColsSlow): earlier quoted
+	// columns of the line stay valid while later ones are read.
+	from := len(p.csvBuf)
 	i := 1
 	for i < len(line) {
 		c := line[i]
 		if c == '"' {
 			if i+1 < len(line) && line[i+1] == '"' {
-				p.scratch = append(p.scratch, '"')
+				p.csvBuf = append(p.csvBuf, '"')
 				i += 2
 				continue
 			}
 			i++
 			break
 		}
-		p.scratch = append(p.scratch, c)
+		p.csvBuf = append(p.csvBuf, c)
 		i++
 	}
-	col = p.scratch
+	col = p.csvBuf[from:len(p.csvBuf):len(p.csvBuf)]
 	if i < len(line) && line[i] == ',' {
 		return col, line[i+1:], true
 	}
@@ -495,6 +499,7 @@ func indexByteFrom(b []byte, start int, c byte) int {
 // parseColsSlow splits columns with nextCol: CSV quoting and separators
 // longer than a byte.
 func (p *Parser) parseColsSlow(line []byte, r *flow.Record) error {
+	p.csvBuf = p.csvBuf[:0]
 	rest := line
 	more := true
 	n := 0

@@ -127,6 +127,7 @@ func NewLineError(reader, file string, line int64, kind ErrorKind, field string,
 	}
 	if isBinary(val) {
 		e.Kind = KindBinary
+		e.Err = fmt.Errorf("not text (control bytes): %w", err)
 	}
 	return e
 }

@@ -1,0 +1,70 @@
+package eve_test
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlads/mlads/internal/eve"
+	"github.com/mlads/mlads/internal/flow"
+)
+
+// fuzzSeeds returns up to n lines of each shared-data EVE file (nothing when
+// the data is absent).
+func fuzzSeeds(tb testing.TB, n int) []string {
+	tb.Helper()
+	data := os.Getenv("MLADS_DATA")
+	if data == "" {
+		wd, _ := os.Getwd()
+		data = filepath.Join(wd, "..", "..", "..", "shared", "data")
+	}
+	var out []string
+	for _, rel := range []string{"suricata-eve/menna-islam-zeus/eve.json", "slips-dataset/test6-malicious.suricata.json"} {
+		f, err := os.Open(filepath.Join(data, rel))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for i := 0; i < n && sc.Scan(); i++ {
+			out = append(out, sc.Text())
+		}
+		f.Close()
+	}
+	return out
+}
+
+// FuzzEVELine feeds arbitrary lines to the EVE parser, twice (the second
+// time so a netflow half can pair with itself), then flushes: it must never
+// panic, and errors must name the file and line.
+func FuzzEVELine(f *testing.F) {
+	for _, s := range fuzzSeeds(f, 20) {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"flow_id":7,"event_type":"netflow","src_ip":"10.16.1.11","src_port":46652,"dest_ip":"82.165.177.154","dest_port":80,"proto":"TCP","app_proto":"http","netflow":{"pkts":6,"bytes":425,"start":"2016-05-27T06:56:11.304062+0000","end":"2016-05-27T06:56:11.900923+0000"},"tcp":{"tcp_flags":"1b"}}`))
+	f.Add([]byte(`{"event_type":"flow","src_ip":"::1","dest_ip":"::2","proto":"IPv6-ICMP","icmp_type":128,"icmp_code":0,"vlan":[10,20],"flow":{"pkts_toserver":1,"start":"2024-01-01T00:00:00+05:30"}}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		p := eve.NewParser("fuzz.json")
+		var r flow.Record
+		for i := 0; i < 2; i++ {
+			ok, err := p.ParseLine(line, &r)
+			if ok && err != nil {
+				t.Fatalf("ok with error %v", err)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "eve: fuzz.json line ") {
+				t.Fatalf("error does not name file and line: %v", err)
+			}
+			if ok && r.Source != flow.SourceEVE {
+				t.Fatalf("source %v", r.Source)
+			}
+		}
+		if err := p.Flush(func(r *flow.Record) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if p.Pending() != 0 {
+			t.Fatalf("pending %d after Flush", p.Pending())
+		}
+	})
+}
