@@ -137,6 +137,7 @@ type side struct {
 	pkts    uint64
 	ipBytes uint64
 	size    int64 // UDP/ICMP payload bytes; -1 until a packet was seen (Zeek's request_len)
+	chkCnt  uint32
 }
 
 // Table folds packets into bidirectional connections the way Zeek's session
@@ -176,7 +177,7 @@ func NewTable(cfg TableConfig, emit func(*flow.Record) error) *Table {
 	if cfg.MaxFlows <= 0 {
 		cfg.MaxFlows = DefaultTableConfig().MaxFlows
 	}
-	hint := min(cfg.MaxFlows, 1<<16)
+	hint := min(cfg.MaxFlows, 4096) // grows on demand up to MaxFlows
 	t := &Table{
 		cfg:     cfg,
 		emit:    emit,
@@ -388,16 +389,19 @@ func (f *conn) checkHistory(mask uint32, c byte) bool {
 
 // scaledHistory is Zeek's Connection::ScaledHistoryEntry: the letter is
 // logged at the 1st, 10th, 100th, ... occurrence.
-func (f *conn) scaledHistory(c byte, counter, threshold *uint32) {
+func (f *conn) scaledHistory(c byte, counter *uint32) {
 	*counter++
-	if *counter == *threshold {
+	if isPow10(*counter) {
 		f.addHistory(c)
-		nt := *threshold * 10
-		if nt <= *threshold {
-			nt = 0
-		}
-		*threshold = nt
 	}
+}
+
+func isPow10(n uint32) bool {
+	switch n {
+	case 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000:
+		return true
+	}
+	return false
 }
 
 func (f *conn) addService(id uint8) {
@@ -438,9 +442,9 @@ func (t *Table) udpPacket(f *conn, p *Packet, isOrig bool) {
 	s.ipBytes += uint64(p.IPLen)
 	if p.BadChecksum && t.cfg.VerifyChecksums {
 		if isOrig {
-			f.checkHistory(histOrigCorruptUDP, 'C')
+			f.scaledHistory('C', &s.chkCnt)
 		} else {
-			f.checkHistory(histRespCorruptUDP, 'c')
+			f.scaledHistory('c', &s.chkCnt)
 		}
 		return
 	}
@@ -671,10 +675,8 @@ const (
 	histMulti   = 0x40
 	histRespOff = 16
 
-	histOrigDataUDP    = 0x1
-	histRespDataUDP    = 0x2
-	histOrigCorruptUDP = 0x4
-	histRespCorruptUDP = 0x8
+	histOrigDataUDP = 0x1
+	histRespDataUDP = 0x2
 )
 
 // icmp4Counterpart is Zeek's ICMP4_counterpart: the reply type of a request

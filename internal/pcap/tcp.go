@@ -45,10 +45,7 @@ type tcpEndpoint struct {
 
 	histLastSYN, histLastFIN, histLastRST uint64
 
-	rxmtCnt, rxmtThresh uint32
-	win0Cnt, win0Thresh uint32
-	gapCnt, gapThresh   uint32
-	chkCnt, chkThresh   uint32
+	rxmtCnt, win0Cnt, gapCnt, chkCnt uint32
 
 	// Reassembly positions (relative sequence numbers, starting at 1).
 	reassem, trim uint64
@@ -76,7 +73,6 @@ func (c *tcpConn) init() {
 	c.isActive = true
 	for i := range c.ep {
 		e := &c.ep[i]
-		e.rxmtThresh, e.win0Thresh, e.gapThresh, e.chkThresh = 1, 1, 1, 1
 		e.reassem, e.trim = 1, 1
 	}
 }
@@ -264,7 +260,7 @@ func (t *Table) tcpPacket(f *conn, p *Packet, isOrig bool) {
 		if isOrig {
 			ch = 'C'
 		}
-		f.scaledHistory(ch, &e.chkCnt, &e.chkThresh)
+		f.scaledHistory(ch, &e.chkCnt)
 		f.deadline = c.deadline(t, f)
 		return
 	}
@@ -319,7 +315,7 @@ func (t *Table) tcpPacket(f *conn, p *Packet, isOrig bool) {
 		if c.isOrigEp(e) {
 			ch = 'W'
 		}
-		f.scaledHistory(ch, &e.win0Cnt, &e.win0Thresh)
+		f.scaledHistory(ch, &e.win0Cnt)
 	}
 
 	if !(c.ep[0].didClose && c.ep[1].didClose) {
@@ -380,7 +376,7 @@ func (t *Table) tcpPacket(f *conn, p *Packet, isOrig bool) {
 		if c.isOrigEp(e) {
 			ch = 'T'
 		}
-		f.scaledHistory(ch, &e.rxmtCnt, &e.rxmtThresh)
+		f.scaledHistory(ch, &e.rxmtCnt)
 	}
 
 	doClose, genEvent := c.stateMachine(t, f, ts, e, peer, p, length, deltaLast, isOrig)
@@ -775,7 +771,7 @@ func (c *tcpConn) ackReceived(f *conn, e *tcpEndpoint, seq uint64) {
 		if c.isOrigEp(e) {
 			ch = 'G'
 		}
-		f.scaledHistory(ch, &e.gapCnt, &e.gapThresh)
+		f.scaledHistory(ch, &e.gapCnt)
 		c.missed += n
 	}
 	for e.nblocks > 0 && e.blocks[0].lo < seq {
