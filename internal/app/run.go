@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/tail"
 	"github.com/mlads/mlads/internal/zeek"
@@ -23,6 +24,9 @@ import (
 
 // Daemon is `mlads run`: it follows the configured logs and writes every
 // flow read from them as a JSON line to the output, until its context ends.
+// Each file's format is told from its first line: Suricata EVE (a JSON
+// object with "event_type"), else Zeek conn.log (TSV by its headers, or
+// JSON).
 //
 //	tail.Tailer ──Line──▶ per-file parser ──▶ JSON lines (output file or stdout)
 //	     ▲                                        │
@@ -32,7 +36,10 @@ import (
 // lines handed over so far; a second goroutine only logs counters. When the
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
-// nor repeats a flow (see package tail).
+// nor repeats a flow (see package tail). One exception: EVE netflow halves
+// waiting for their partner are held in memory and are lost by a crash
+// after the line that carried them was committed (flow events are not
+// affected).
 type Daemon struct {
 	cfg    config.Run
 	stdout io.Writer
@@ -106,8 +113,8 @@ type checkpoint struct {
 	Offset int64  `json:"offset"`
 }
 
-// lineParser turns one log line into a record: zeek.Parser (TSV and JSON),
-// and the EVE parser when it lands.
+// lineParser turns one log line into a record: zeek.Parser (TSV and JSON)
+// or eve.Parser.
 type lineParser interface {
 	ParseLine(line []byte, r *flow.Record) (ok bool, err error)
 	SetLineNumber(n int64)
@@ -116,7 +123,7 @@ type lineParser interface {
 // runFile is the sink's state for one followed file.
 type runFile struct {
 	p    lineParser
-	skip bool // a format the daemon does not read (yet): lines counted
+	skip bool // not a conn log: lines counted, not parsed
 }
 
 // runSink parses lines and writes flows; it is the tailer's tail.Sink.
@@ -240,8 +247,7 @@ func (s *runSink) Line(l *tail.Line) error {
 func (s *runSink) newFile(l *tail.Line) *runFile {
 	line := bytes.TrimLeft(l.Bytes, " \t")
 	if len(line) > 0 && line[0] == '{' && bytes.Contains(line, []byte(`"event_type"`)) {
-		s.log.Warn("Suricata EVE is not read by the daemon yet; the file's lines are skipped", "path", l.File.Path)
-		return &runFile{skip: true}
+		return &runFile{p: eve.NewParser(l.File.Path)}
 	}
 	return &runFile{p: zeek.NewParser(l.File.Path)}
 }

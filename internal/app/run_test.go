@@ -21,6 +21,9 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/eve"
+	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/zeek"
 )
 
 const connHeader = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n" +
@@ -470,5 +473,67 @@ func TestRunToStdout(t *testing.T) {
 	runDaemon(t, c.Run, &out, 1)
 	if !strings.Contains(out.String(), `"uid":"C000000007"`) {
 		t.Errorf("stdout: %s", out.String())
+	}
+}
+
+// TestRunAgreesWithBatch follows real sensor logs from ../shared/data and
+// checks the daemon writes exactly the flows the batch readers give.
+func TestRunAgreesWithBatch(t *testing.T) {
+	data := filepath.Join("..", "..", "..", "shared", "data")
+	tests := []struct {
+		name, path string
+		read       func(context.Context, string, func(*flow.Record) error) error
+	}{
+		{"eve", "suricata-eve/menna-islam-zeus/eve.json", func(ctx context.Context, p string, emit func(*flow.Record) error) error {
+			_, err := eve.ReadFile(ctx, p, emit)
+			return err
+		}},
+		{"zeek-json", "stratosphere-labeled/security-datasets-for-testing/002-zeek-scenario-port-scanning/conn.log", func(ctx context.Context, p string, emit func(*flow.Record) error) error {
+			_, err := zeek.ReadFile(ctx, p, emit)
+			return err
+		}},
+		{"zeek-tsv", "zeek-ics-pairs/S7-1200-timer-sync/conn.log", func(ctx context.Context, p string, emit func(*flow.Record) error) error {
+			_, err := zeek.ReadFile(ctx, p, emit)
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := filepath.Join(data, tc.path)
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Skipf("shared data not available: %v", err)
+			}
+			var want []string
+			err = tc.read(context.Background(), src, func(r *flow.Record) error {
+				want = append(want, string(flow.AppendJSON(nil, r)))
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			c, err := config.Load(daemonConfig(t, dir, ""), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "logs", "conn.log"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			runDaemon(t, c.Run, nil, len(want))
+			out, err := os.ReadFile(c.Run.Output)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+			if len(got) != len(want) {
+				t.Fatalf("daemon wrote %d flows, the batch reader gives %d", len(got), len(want))
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("flow %d:\n-got  %s\n+want %s", i, got[i], want[i])
+				}
+			}
+		})
 	}
 }
