@@ -39,8 +39,15 @@ func flowLines(b *testing.B) [][]byte {
 	return out
 }
 
-// BenchmarkEVEFlow parses Suricata flow events into records.
-func BenchmarkEVEFlow(b *testing.B) {
+// BenchmarkEVEFlow parses Suricata flow events into records (this file has
+// no community_id, so the parser computes it).
+func BenchmarkEVEFlow(b *testing.B) { benchEVE(b, true) }
+
+// BenchmarkEVEFlowNoCommunityID is BenchmarkEVEFlow without computing the
+// Community ID, as for EVE written with community-id: true.
+func BenchmarkEVEFlowNoCommunityID(b *testing.B) { benchEVE(b, false) }
+
+func benchEVE(b *testing.B, communityID bool) {
 	lines := flowLines(b)
 	var total int
 	for _, l := range lines {
@@ -48,6 +55,7 @@ func BenchmarkEVEFlow(b *testing.B) {
 	}
 	b.SetBytes(int64(total / len(lines)))
 	p := eve.NewParser("bench.json")
+	p.ComputeCommunityID = communityID
 	var r flow.Record
 	b.ReportAllocs()
 	cpu0 := cpuTime()

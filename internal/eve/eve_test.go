@@ -186,7 +186,7 @@ func checkAgainstJSON(t *testing.T, path string, recs []flow.Record) {
 			{"resp_ip_bytes", r.RespIPBytes, e.Flow.BytesToClient},
 			{"ts", r.TS.UnixNano(), start.UnixNano()},
 			{"duration", r.Duration, end.Sub(start)},
-			{"community_id", r.CommunityID, e.CommunityID},
+			{"community_id", r.CommunityID, orComputed(e.CommunityID, r)},
 			{"proto", r.Proto, map[string]string{"TCP": "tcp", "UDP": "udp", "ICMP": "icmp", "IPv6-ICMP": "icmp"}[e.Proto] + unknownIf(e.Proto)},
 			{"source", r.Source, flow.SourceEVE},
 		}
@@ -202,6 +202,15 @@ func checkAgainstJSON(t *testing.T, path string, recs []flow.Record) {
 	if i != len(recs) {
 		t.Errorf("%d flow events, %d records", i, len(recs))
 	}
+}
+
+// orComputed is the Community ID the record must carry: Suricata's when it
+// wrote one, else the one computed from the record.
+func orComputed(cid string, r flow.Record) string {
+	if cid != "" {
+		return cid
+	}
+	return flow.CommunityID(0, r.OrigH, r.RespH, r.IPProto, r.OrigP, r.RespP)
 }
 
 func unknownIf(p string) string {
@@ -230,7 +239,7 @@ func TestSuricataVerifyExpectedFlows(t *testing.T) {
 	if err := json.Unmarshal(raw, &tests); err != nil {
 		t.Fatal(err)
 	}
-	var checked, flows, netflows int
+	var checked, flows, netflows, cids int
 	states := map[string]int{}
 	for _, tc := range tests {
 		for i, ex := range tc.Expected {
@@ -288,6 +297,23 @@ func TestSuricataVerifyExpectedFlows(t *testing.T) {
 			check("netflow.pkts", r.OrigPkts)
 			check("netflow.bytes", r.OrigIPBytes)
 			check("community_id", r.CommunityID)
+			if cid, ok := m["community_id"].(string); ok {
+				// Recomputed from the mapped addresses, ports (ICMP type and
+				// code) and protocol, the ID must be Suricata's. The tests ran
+				// with seeds set outside the snapshot: 1234 (nfs3-01) and 7
+				// (community-id-ipv6), found by search; a wrong mapping
+				// matches none of them.
+				found := false
+				for _, seed := range []uint16{0, 7, 1234} {
+					if flow.CommunityID(seed, r.OrigH, r.RespH, r.IPProto, r.OrigP, r.RespP) == cid {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("%s #%d: community_id %s not recomputed from the mapped record under seed 0, 7 or 1234", tc.Test, i, cid)
+				}
+				cids++
+			}
 			if _, ok := m["flow.start"]; ok {
 				check("flow.start", r.TS.Format("2006-01-02T15:04:05.000000-0700"))
 			}
@@ -296,7 +322,7 @@ func TestSuricataVerifyExpectedFlows(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d expected records mapped (%d flow, %d netflow); proto/conn_state: %v", checked, flows, netflows, states)
+	t.Logf("%d expected records mapped (%d flow, %d netflow, %d community IDs recomputed); proto/conn_state: %v", checked, flows, netflows, cids, states)
 	if checked < 100 {
 		t.Errorf("only %d expected records checked", checked)
 	}
@@ -377,6 +403,7 @@ func TestNetflowMerge(t *testing.T) {
 		OrigPkts: 6, OrigIPBytes: 425, RespPkts: 4, RespIPBytes: 1200,
 		Source: flow.SourceEVE,
 	}
+	want.CommunityID = flow.CommunityID(0, want.OrigH, want.RespH, 6, want.OrigP, want.RespP)
 	if diff := recordDiff(r, want); diff != "" {
 		t.Errorf("merged record (-got +want):\n%s", diff)
 	}

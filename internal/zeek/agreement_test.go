@@ -110,6 +110,16 @@ func TestAgreementSharedConnLogs(t *testing.T) {
 						t.Errorf("line %d column %s: %s", row.line, name, msg)
 					}
 				}
+				if _, ok := row.cols["community_id"]; !ok {
+					r := got[i]
+					want := ""
+					if p := r.IPProtocol(); p != 0 {
+						want = flow.CommunityID(0, r.OrigH, r.RespH, p, r.OrigP, r.RespP)
+					}
+					if r.CommunityID != want {
+						t.Errorf("line %d: community_id %q, want %q", row.line, r.CommunityID, want)
+					}
+				}
 				if got[i].Source != flow.SourceZeek {
 					t.Errorf("line %d: source %v", row.line, got[i].Source)
 				}

@@ -47,8 +47,9 @@ func benchLines(b *testing.B, rel, fallbackHeader, fallback string) (header, lin
 	return header, lines
 }
 
-func benchParse(b *testing.B, header, lines [][]byte) {
+func benchParse(b *testing.B, header, lines [][]byte, communityID bool) {
 	p := zeek.NewParser("bench.log")
+	p.ComputeCommunityID = communityID
 	var r flow.Record
 	for _, h := range header {
 		if _, err := p.ParseLine(h, &r); err != nil {
@@ -93,14 +94,28 @@ func cpuTime() time.Duration {
 // 5663 lines of mixed traffic) into records.
 func BenchmarkZeekTSV(b *testing.B) {
 	h, l := benchLines(b, "stratosphere-labeled/security-datasets-for-testing/008-zeek-mixed/data/conn.log.labeled", benchHeader, benchTSVLine)
-	benchParse(b, h, l)
+	benchParse(b, h, l, true)
+}
+
+// BenchmarkZeekTSVNoCommunityID is BenchmarkZeekTSV without computing the
+// Community ID (the log has no community_id column), to show its cost.
+func BenchmarkZeekTSVNoCommunityID(b *testing.B) {
+	h, l := benchLines(b, "stratosphere-labeled/security-datasets-for-testing/008-zeek-mixed/data/conn.log.labeled", benchHeader, benchTSVLine)
+	benchParse(b, h, l, false)
 }
 
 // BenchmarkZeekJSON parses real Zeek JSON conn lines (Stratosphere port
 // scan scenario, 4504 lines).
 func BenchmarkZeekJSON(b *testing.B) {
 	h, l := benchLines(b, "stratosphere-labeled/security-datasets-for-testing/002-zeek-scenario-port-scanning/conn.log", "", benchJSONLine)
-	benchParse(b, h, l)
+	benchParse(b, h, l, true)
+}
+
+// BenchmarkZeekJSONNoCommunityID is BenchmarkZeekJSON without computing the
+// Community ID.
+func BenchmarkZeekJSONNoCommunityID(b *testing.B) {
+	h, l := benchLines(b, "stratosphere-labeled/security-datasets-for-testing/002-zeek-scenario-port-scanning/conn.log", "", benchJSONLine)
+	benchParse(b, h, l, false)
 }
 
 // BenchmarkZeekTSVSplit only splits the same lines at their tabs: the floor

@@ -217,12 +217,20 @@ type Parser struct {
 	jsub    jscan.Iter
 	label   []byte
 	detail  []byte
+	cid     []byte
+
+	// ComputeCommunityID makes the parser compute the Community ID of
+	// records whose log has no community_id column (NewParser sets it).
+	// The SHA-1 costs about as much as parsing the rest of a TSV line (see
+	// BenchmarkZeekTSVNoCommunityID); a caller that never looks at the ID
+	// may turn it off.
+	ComputeCommunityID bool
 }
 
 // NewParser returns a parser for the file called name (used in errors),
 // with Zeek's default header values until the file's own headers arrive.
 func NewParser(name string) *Parser {
-	p := &Parser{name: name}
+	p := &Parser{name: name, ComputeCommunityID: true}
 	p.resetHeader()
 	return p
 }
@@ -696,7 +704,7 @@ func (p *Parser) finish(r *flow.Record) {
 	if len(p.label) > 0 || len(p.detail) > 0 {
 		r.Label = p.makeLabel(p.label, p.detail)
 	}
-	fillCommunityID(r)
+	p.fillCommunityID(r)
 }
 
 // makeLabel joins a label and a detailed label as "Label/Detail"; values
