@@ -37,6 +37,11 @@ func (e *Engine) observeBeacon(h *host, r *flow.Record) {
 	}
 	p := h.pairs[r.RespH]
 	if p == nil {
+		if h.contacts.lastNew {
+			// A pair starts at its second connection: most destinations
+			// are seen once, and a beacon loses nothing by one interval.
+			return
+		}
 		if len(h.pairs) >= e.cfg.MaxPairsPerHost || e.npairs >= e.cfg.MaxPairs {
 			e.st.PairDrops++
 			return

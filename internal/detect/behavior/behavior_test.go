@@ -338,8 +338,8 @@ func TestBounds(t *testing.T) {
 	for i := range 200 {
 		rs = append(rs, fl(time.Second+time.Duration(i)*time.Millisecond, "10.0.0.200", "10.2.0.1", uint16(i+1), "tcp", "REJ"))
 	}
-	for i := range 10 {
-		rs = append(rs, fl(2*time.Second+time.Duration(i)*time.Millisecond, "10.0.0.201", ip4(10, 3, 0, i+1), 443, "tcp", "SF"))
+	for i := range 20 { // ten destinations, twice each: pairs start at the second connection
+		rs = append(rs, fl(2*time.Second+time.Duration(i)*time.Millisecond, "10.0.0.201", ip4(10, 3, 0, i%10+1), 443, "tcp", "SF"))
 	}
 	_, e := run(t, cfg, rs)
 	st := e.Stats()
@@ -349,7 +349,7 @@ func TestBounds(t *testing.T) {
 	if st.HostEvictions == 0 || st.ScanTargetDrops == 0 || st.VictimEvictions == 0 || st.PairDrops == 0 {
 		t.Errorf("drops not counted: %+v", st)
 	}
-	if st.Flows != 410 {
+	if st.Flows != 420 {
 		t.Errorf("flows = %d", st.Flows)
 	}
 }

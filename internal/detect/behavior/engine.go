@@ -42,6 +42,7 @@ type Engine struct {
 
 	now       time.Time // newest flow timestamp seen (the watermark)
 	nextSweep time.Time
+	nextPairs time.Time // next sweep of idle beacon pairs
 
 	hosts   map[netip.Addr]*host   // by originator
 	victims map[netip.Addr]*victim // by flood victim
@@ -224,6 +225,12 @@ func (e *Engine) dropHost(a netip.Addr, h *host) {
 func (e *Engine) sweep(all bool) {
 	n := len(e.out)
 	defer func() { sortFindings(e.out[n:]) }()
+	// Beacon pairs idle for BeaconIdle are looked for 24 times per
+	// BeaconIdle, not at every sweep.
+	pairs := all || !e.now.Before(e.nextPairs)
+	if pairs {
+		e.nextPairs = e.now.Add(e.cfg.BeaconIdle / 24)
+	}
 	for a, h := range e.hosts {
 		if h.scan != nil || h.flows > 0 {
 			if all || !e.now.Before(h.win.Add(e.cfg.ScanWindow)) {
@@ -231,6 +238,9 @@ func (e *Engine) sweep(all bool) {
 			}
 		}
 		for d, p := range h.pairs {
+			if !pairs {
+				break
+			}
 			idle := !e.now.Before(p.last.Add(e.cfg.BeaconIdle))
 			if all || idle {
 				e.scoreBeacon(h, d, p)

@@ -69,6 +69,9 @@ func (e *Engine) observeFlood(r *flow.Record) {
 		return
 	}
 	ho := halfOpen(r)
+	if !ho && len(e.victims) == 0 {
+		return
+	}
 	v := e.victims[vict]
 	if v == nil {
 		if !ho {

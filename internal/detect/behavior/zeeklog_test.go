@@ -34,7 +34,7 @@ func TestZeekLogDetections(t *testing.T) {
 			VerticalScan, "172.16.1.11", "", "ports_tried", 100},
 		// NjRAT (CTU-Malware-Capture-Botnet-230-1): flows labelled "Malicious CC".
 		{"stratosphere 001 NjRAT C&C", filepath.Join(strato, "001-zeek-scenario-malicious", "conn.log"),
-			Beacon, "192.168.1.115", "41.108.179.197", "connections", 100},
+			Beacon, "192.168.1.115", "41.108.179.197", "connections", 20},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
