@@ -83,7 +83,9 @@ func (c *calibrator) pvalue(x float64) float64 {
 func cauchyCombine(ps []float64) float64 {
 	var t float64
 	for _, p := range ps {
-		p = min(max(p, 1e-300), 1-1e-16)
+		// p-values near 1 would send tan to -Inf and cancel any signal;
+		// capping them at 0.99 bounds a quiet detector's pull at -31.8
+		p = min(max(p, 1e-300), 0.99)
 		if p < 1e-15 {
 			t += 1 / (p * math.Pi) // tan((0.5-p)π) ≈ 1/(pπ) for tiny p
 		} else {

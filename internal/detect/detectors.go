@@ -267,24 +267,26 @@ func (b *treeBuilder) build(at, d int, rows []int32) {
 // more anomalous.
 func (f *forest) score(x *[NumNumeric]float32) float64 {
 	inner := 1<<f.Depth - 1
-	var sum float64
+	var sum float32
+	feat, thr, leaf := f.Feat, f.Thr, f.Leaf
 	for t := 0; t < f.Trees; t++ {
-		feat := f.Feat[t*inner : (t+1)*inner]
-		thr := f.Thr[t*inner : (t+1)*inner]
+		base := t * inner
+		fe := feat[base : base+inner : base+inner]
+		th := thr[base : base+inner : base+inner]
 		i := 0
 		for d := 0; d < f.Depth; d++ {
 			c := 1
-			if x[feat[i]] >= thr[i] {
+			if x[fe[i]%NumNumeric] >= th[i] {
 				c = 2
 			}
 			i = 2*i + c
 		}
-		sum += float64(f.Leaf[t*(inner+1)+i-inner])
+		sum += leaf[t*(inner+1)+i-inner]
 	}
 	if f.Norm == 0 {
 		return 0.5
 	}
-	return math.Exp2(-sum / float64(f.Trees) / f.Norm)
+	return math.Exp2(-float64(sum) / float64(f.Trees) / f.Norm)
 }
 
 // matrix is the training set in flat arrays: NumNumeric float32 and

@@ -136,8 +136,10 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 	}
 }
 
+var knownText = [3]string{"originator", "responder", "responder's service (address, port, proto)"}
+
 // explainTop is how many features an explanation lists at most.
-const explainTop = 4
+const explainTop = 6
 
 // explainInto lists the flow's most unusual features against the group's
 // baseline: numeric features by robust z-score, categorical ones by rarity.
@@ -171,6 +173,13 @@ func (s *Scorer) explainInto(n *node, g groupKey, v *Verdict) {
 		cs[k] = cand{j, true, w}
 		k++
 	}
+	if c := m.groupIdx[g]; float64(c) < 0.005*float64(m.Nodes[0].N) {
+		text := fmt.Sprintf("traffic group %s never seen in the %d baseline flows", s.groupName(g, &m.Nodes[0]), m.Nodes[0].N)
+		if c > 0 {
+			text = fmt.Sprintf("traffic group %s rare: %d of %d baseline flows", s.groupName(g, &m.Nodes[0]), c, m.Nodes[0].N)
+		}
+		v.Features = append(v.Features, Feature{Name: "traffic_group", Value: float64(c) / float64(max(m.Nodes[0].N, 1)), Category: true, Text: text})
+	}
 	slices.SortStableFunc(cs[:k], func(a, b cand) int {
 		switch {
 		case a.w > b.w:
@@ -190,7 +199,6 @@ func (s *Scorer) explainInto(n *node, g groupKey, v *Verdict) {
 			v.Features = append(v.Features, s.numFeature(n, c.j))
 		}
 	}
-	_ = m
 }
 
 func (s *Scorer) numFeature(n *node, j int) Feature {
@@ -204,7 +212,12 @@ func (s *Scorer) numFeature(n *node, j int) Feature {
 		f.Median, f.Spread = med, sp
 	}
 	u := numericUnit[j]
-	f.Text = fmt.Sprintf("%s %s, typical %s ± %s (z %+.1f)", f.Name, human(f.Value, u), human(f.Median, u), human(f.Spread, u), z)
+	switch {
+	case (j == fOrigKnown || j == fRespKnown || j == fServiceKnown) && f.Value == 0:
+		f.Text = fmt.Sprintf("%s: never seen before (baseline flows typically had seen theirs %s times)", knownText[j-fOrigKnown], human(f.Median, ""))
+	default:
+		f.Text = fmt.Sprintf("%s %s, typical %s ± %s (z %+.1f)", f.Name, human(f.Value, u), human(f.Median, u), human(f.Spread, u), z)
+	}
 	return f
 }
 
@@ -238,6 +251,9 @@ func (s *Scorer) groupName(g groupKey, n *node) string {
 		return "-"
 	}
 	sp := "*"
+	if n == &m.Nodes[0] && g.SP != anyGroup {
+		n = &node{Key: g}
+	}
 	if n.Key.SP != anyGroup {
 		if g.SP >= portClassBase {
 			sp = name(cPortClass, g.SP-portClassBase)

@@ -42,6 +42,7 @@ const (
 	// flows counts as inside the network even with a public address.
 	homeShare = 0.01
 	maxHome   = 64
+	knownCap  = 16
 )
 
 // featurizer turns records into Vectors. It owns the vocabularies, the
@@ -100,9 +101,12 @@ func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, res
 	proto := f.vocabs[cProto].id(r.Proto, grow)
 	origAddr, respAddr = hash64(r.OrigH, 0), hash64(r.RespH, 0)
 	f.keys = [3]uint64{hash64(r.OrigH, knownOrig), hash64(r.RespH, knownResp), serviceKey(r.RespH, r.RespP, proto)}
-	v.Raw[fOrigKnown] = float64(f.known.get(f.keys[0]))
-	v.Raw[fRespKnown] = float64(f.known.get(f.keys[1]))
-	v.Raw[fServiceKnown] = float64(f.known.get(f.keys[2]))
+	// counts saturate at knownCap: "seen a few times" against "never"
+	// matters, "seen 300 or 3000 times" does not, and an uncapped count
+	// only grows with time, so a later day would look unlike the baseline
+	v.Raw[fOrigKnown] = float64(min(f.known.get(f.keys[0]), knownCap))
+	v.Raw[fRespKnown] = float64(min(f.known.get(f.keys[1]), knownCap))
+	v.Raw[fServiceKnown] = float64(min(f.known.get(f.keys[2]), knownCap))
 	for _, j := range [...]int{fOrigKnown, fRespKnown, fServiceKnown} {
 		v.X[j] = log1p(v.Raw[j])
 	}
@@ -143,9 +147,10 @@ type Trainer struct {
 	cfg   Config
 	f     *featurizer
 	m     matrix
-	orig  []uint64 // originator address hash per row (for the home set)
-	resp  []uint64 // responder address hash per row
-	local []uint8  // bit 0: originator private, bit 1: responder private
+	orig  []uint64    // originator address hash per row (for the home set)
+	resp  []uint64    // responder address hash per row
+	local []uint8     // bit 0: originator private, bit 1: responder private
+	keys  [][3]uint64 // known-table keys per row
 	minTS float64
 	maxTS float64
 	vec   Vector
@@ -160,6 +165,7 @@ func NewTrainer(cfg Config) *Trainer {
 func (t *Trainer) Add(r *flow.Record) {
 	oh, rh := t.f.vector(r, true, &t.vec)
 	t.f.learn()
+	t.keys = append(t.keys, t.f.keys)
 	t.m.add(&t.vec)
 	t.orig = append(t.orig, oh)
 	t.resp = append(t.resp, rh)
@@ -232,7 +238,23 @@ func (t *Trainer) Fit() (*Model, error) {
 		c[cDirection] = t.f.dirID(t.local[i]&1 != 0 || oh, t.local[i]&2 != 0 || rh)
 	}
 
-	// split
+	// "seen before" features, leave-one-out: how often the baseline saw
+	// the entity apart from this flow. An entity seen once in the baseline
+	// stands for one that is new when scoring (Good–Turing), so training
+	// and scoring see the same distribution, with no warm-up period.
+	for i := 0; i < n; i++ {
+		x := t.m.x(int32(i))
+		for k, j := range [3]int{fOrigKnown, fRespKnown, fServiceKnown} {
+			c := t.f.known.get(t.keys[i][k])
+			if c > 0 {
+				c--
+			}
+			x[j] = float32(log1p(float64(min(c, knownCap))))
+		}
+	}
+
+	// split at random (seeded): calibration flows are exchangeable with
+	// the fit flows, so p-values of new normal traffic are uniform
 	var fitIdx, calIdx []int32
 	for i := 0; i < n; i++ {
 		if rng.Float64() < cfg.CalibrationFraction {

@@ -1,0 +1,60 @@
+package detect
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mlads/mlads/internal/flow"
+)
+
+// BenchmarkScore measures the whole per-flow layer: features, host
+// statistics, the four detectors, calibration and online updates.
+func BenchmarkScore(b *testing.B) {
+	cfg := DefaultConfig()
+	m, o := trainOffice(b, cfg, 11, 20000)
+	s := m.NewScorer(cfg)
+	recs := make([]flow.Record, 65536)
+	for i := range recs {
+		o.next(&recs[i])
+	}
+	var v Verdict
+	b.ReportAllocs()
+	b.ResetTimer()
+	t0 := time.Now()
+	for i := 0; i < b.N; i++ {
+		s.Score(&recs[i%len(recs)], &v)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(t0).Seconds(), "flows/s")
+	b.ReportMetric(float64(BytesPerHost()), "bytes/host")
+}
+
+// BenchmarkTrain1M measures training on one million flows (reading aside).
+func BenchmarkTrain1M(b *testing.B) {
+	const n = 1_000_000
+	o := newOffice(13, day0, 86400.0/n)
+	recs := make([]flow.Record, n)
+	for i := range recs {
+		o.next(&recs[i])
+	}
+	cfg := DefaultConfig()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		tr := NewTrainer(cfg)
+		for j := range recs {
+			tr.Add(&recs[j])
+		}
+		m, err := tr.Fit()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(t0).Seconds(), "s/1M-flows")
+		buf, _ := m.MarshalBinary()
+		b.ReportMetric(float64(len(buf)), "model-bytes")
+		t1 := time.Now()
+		if _, err := UnmarshalModel(buf); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(t1).Microseconds())/1e3, "load-ms")
+	}
+}

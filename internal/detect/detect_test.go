@@ -1,0 +1,356 @@
+package detect
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlads/mlads/internal/flow"
+)
+
+// office generates a stationary synthetic network: clients on 10.0.0.0/24
+// browsing a pool of public web servers, asking the local resolver, syncing
+// time, and now and then using SSH inside. Timestamps advance by the given
+// mean gap. The same seed gives the same flows.
+type office struct {
+	rng  *rand.Rand
+	t    time.Time
+	gap  float64 // mean seconds between flows
+	n    int
+	webs []netip.Addr
+}
+
+func newOffice(seed uint64, start time.Time, gap float64) *office {
+	o := &office{rng: rand.New(rand.NewPCG(seed, 7)), t: start, gap: gap}
+	for i := 0; i < 40; i++ {
+		o.webs = append(o.webs, netip.AddrFrom4([4]byte{93, 184, byte(i / 8), byte(i)}))
+	}
+	return o
+}
+
+func (o *office) lognormal(mu, sigma float64) uint64 {
+	return uint64(math.Exp(mu + sigma*o.rng.NormFloat64()))
+}
+
+// next fills r with the next benign flow.
+func (o *office) next(r *flow.Record) {
+	o.t = o.t.Add(time.Duration(o.rng.ExpFloat64() * o.gap * float64(time.Second)))
+	o.n++
+	*r = flow.Record{TS: o.t, Source: flow.SourceZeek}
+	r.UID = "C" + string(rune('a'+o.n%26)) + string(rune('a'+o.n/26%26)) + string(rune('a'+o.n/676%26))
+	r.OrigH = netip.AddrFrom4([4]byte{10, 0, 0, byte(10 + o.rng.IntN(50))})
+	r.OrigP = uint16(32768 + o.rng.IntN(28000))
+	switch k := o.rng.Float64(); {
+	case k < 0.55: // web
+		r.RespH = o.webs[o.rng.IntN(len(o.webs))]
+		r.RespP, r.Proto, r.Service, r.ConnState, r.History = 443, flow.ProtoTCP, "ssl", "SF", "ShADadFf"
+		r.Duration = time.Duration(o.lognormal(0, 1.2) * uint64(time.Second) / 4)
+		r.OrigBytes, r.RespBytes = o.lognormal(7, 0.8), o.lognormal(10, 1.5)
+		r.OrigPkts, r.RespPkts = 5+r.OrigBytes/1000, 5+r.RespBytes/1400
+	case k < 0.9: // dns
+		r.RespH = netip.AddrFrom4([4]byte{10, 0, 0, 1})
+		r.RespP, r.Proto, r.Service, r.ConnState, r.History = 53, flow.ProtoUDP, "dns", "SF", "Dd"
+		r.Duration = time.Duration(o.rng.Float64() * float64(50*time.Millisecond))
+		r.OrigBytes, r.RespBytes = 30+uint64(o.rng.IntN(30)), 60+uint64(o.rng.IntN(200))
+		r.OrigPkts, r.RespPkts = 1, 1
+	case k < 0.97: // ntp
+		r.RespH = netip.AddrFrom4([4]byte{10, 0, 0, 2})
+		r.RespP, r.Proto, r.Service, r.ConnState, r.History = 123, flow.ProtoUDP, "ntp", "SF", "Dd"
+		r.Duration = time.Duration(o.rng.Float64() * float64(5*time.Millisecond))
+		r.OrigBytes, r.RespBytes = 48, 48
+		r.OrigPkts, r.RespPkts = 1, 1
+	default: // ssh inside
+		r.RespH = netip.AddrFrom4([4]byte{10, 0, 0, 3})
+		r.RespP, r.Proto, r.Service, r.ConnState, r.History = 22, flow.ProtoTCP, "ssh", "SF", "ShADadFf"
+		r.Duration = time.Duration(o.lognormal(3, 1) * uint64(time.Second))
+		r.OrigBytes, r.RespBytes = o.lognormal(8, 1), o.lognormal(9, 1)
+		r.OrigPkts, r.RespPkts = 10+r.OrigBytes/500, 10+r.RespBytes/500
+	}
+	r.OrigIPBytes = r.OrigBytes + 40*r.OrigPkts
+	r.RespIPBytes = r.RespBytes + 40*r.RespPkts
+}
+
+var day0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+
+// trainOffice trains a model on n office flows.
+func trainOffice(tb testing.TB, cfg Config, seed uint64, n int) (*Model, *office) {
+	tb.Helper()
+	o := newOffice(seed, day0, 86400.0/float64(n))
+	tr := NewTrainer(cfg)
+	var r flow.Record
+	for i := 0; i < n; i++ {
+		o.next(&r)
+		tr.Add(&r)
+	}
+	m, err := tr.Fit()
+	if err != nil {
+		tb.Fatalf("Fit: %v", err)
+	}
+	return m, o
+}
+
+func testConfig() Config {
+	c := DefaultConfig()
+	c.Trees = 32
+	return c
+}
+
+func TestModelDeterministic(t *testing.T) {
+	enc := func(seed int64) []byte {
+		cfg := testConfig()
+		cfg.Seed = seed
+		m, _ := trainOffice(t, cfg, 1, 3000)
+		b, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a, b, c := enc(1), enc(1), enc(2)
+	if !bytes.Equal(a, b) {
+		t.Errorf("same seed and input gave different model bytes (%d vs %d bytes)", len(a), len(b))
+	}
+	if bytes.Equal(a, c) {
+		t.Errorf("different seeds gave identical models")
+	}
+}
+
+func TestModelFileErrors(t *testing.T) {
+	m, _ := trainOffice(t, testConfig(), 1, 2000)
+	good, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UnmarshalModel(good); err != nil {
+		t.Fatalf("round trip: %v", err)
+	}
+	mutate := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
+	tests := []struct {
+		name string
+		b    []byte
+		want error
+		text string
+	}{
+		{"empty", nil, ErrNotModel, "not an mlads model"},
+		{"other file", []byte("#separator \\x09\n#fields\tts\n"), ErrNotModel, "not an mlads model"},
+		{"newer version", mutate(func(b []byte) []byte { binary.BigEndian.PutUint32(b[8:], ModelVersion+1); return b }), ErrModelVersion, "retrain"},
+		{"truncated", good[:len(good)/2], ErrModelCorrupt, "truncated"},
+		{"flipped byte", mutate(func(b []byte) []byte { b[len(b)/2] ^= 0x40; return b }), ErrModelCorrupt, "checksum"},
+		{"bad checksum", mutate(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ErrModelCorrupt, "checksum"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := UnmarshalModel(tc.b)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.text) {
+				t.Errorf("error %q does not say %q", err, tc.text)
+			}
+		})
+	}
+	path := t.TempDir() + "/m.model"
+	if _, err := m.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(path); err != nil {
+		t.Fatalf("ReadFile: %v", err)
+	}
+	if _, err := ReadFile(path + ".missing"); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("missing file: error %v does not name the path", err)
+	}
+}
+
+// scoreOffice scores n more flows of o and returns the alert share.
+func scoreOffice(tb testing.TB, s *Scorer, o *office, n int) float64 {
+	tb.Helper()
+	var r flow.Record
+	var v Verdict
+	alerts := 0
+	for i := 0; i < n; i++ {
+		o.next(&r)
+		s.Score(&r, &v)
+		if v.Alert {
+			alerts++
+		}
+	}
+	return float64(alerts) / float64(n)
+}
+
+// Benign traffic alerts at the budgeted rate: within 0.5–2× of it.
+func TestBenignAlertRateWithinBudget(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  func(*Config)
+		want float64
+	}{
+		{"false positive rate 1%", func(c *Config) { c.FalsePositiveRate = 0.01 }, 0.01},
+		{"false positive rate 0.5%", func(c *Config) { c.FalsePositiveRate = 0.005 }, 0.005},
+		// 20000 flows a day: 100 alerts a day is a 0.5% rate
+		{"100 alerts per day", func(c *Config) { c.AlertsPerDay = 100 }, 0.005},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			tc.cfg(&cfg)
+			m, o := trainOffice(t, cfg, 3, 20000)
+			if math.Abs(m.Alpha-tc.want)/tc.want > 0.05 {
+				t.Fatalf("threshold %g, want %g", m.Alpha, tc.want)
+			}
+			// the next day of the same office, never seen in training
+			got := scoreOffice(t, m.NewScorer(cfg), o, 20000)
+			if got < 0.5*tc.want || got > 2*tc.want {
+				t.Errorf("benign alert rate %.4f, want within [%.4f, %.4f]", got, 0.5*tc.want, 2*tc.want)
+			}
+		})
+	}
+}
+
+func TestAttacksAlertWithExplanations(t *testing.T) {
+	cfg := testConfig()
+	cfg.FalsePositiveRate = 0.001
+	m, o := trainOffice(t, cfg, 5, 10000)
+	s := m.NewScorer(cfg)
+	scoreOffice(t, s, o, 500)
+	var r flow.Record
+	var v Verdict
+
+	// a 2 GB upload to an unknown server on an odd port
+	o.next(&r)
+	r.RespH = netip.MustParseAddr("203.0.113.9")
+	r.RespP, r.Proto, r.Service, r.ConnState, r.History = 8443, flow.ProtoTCP, "ssl", "SF", "ShADadFf"
+	r.Duration, r.OrigBytes, r.RespBytes = 3*time.Hour, 2e9, 40000
+	r.OrigPkts, r.RespPkts = 1.5e6, 20000
+	r.OrigIPBytes, r.RespIPBytes = r.OrigBytes+40*r.OrigPkts, r.RespBytes+40*r.RespPkts
+	s.Score(&r, &v)
+	if !v.Alert {
+		t.Fatalf("exfiltration not alerted: p=%g threshold %g", v.PValue, m.Alpha)
+	}
+	if len(v.Hits) != numDetectors || v.Hits[0].PValue > v.Hits[len(v.Hits)-1].PValue {
+		t.Errorf("hits not the %d detectors most significant first: %+v", numDetectors, v.Hits)
+	}
+	var sawBytes bool
+	for _, f := range v.Features {
+		if f.Name == "orig_bytes" || f.Name == "orig_ip_bytes" {
+			sawBytes = true
+			if f.Value < 1e9 || f.Median <= 0 || f.Median > 1e6 || f.Spread <= 0 || f.Z < 3 {
+				t.Errorf("feature %+v: want value 2 GB against a small median and positive spread", f)
+			}
+			if !strings.Contains(f.Text, "GB") || !strings.Contains(f.Text, "typical") {
+				t.Errorf("feature text %q does not read like \"orig_bytes 2 GB, typical ...\"", f.Text)
+			}
+		}
+	}
+	if !sawBytes {
+		t.Errorf("explanation does not name the bytes sent: %+v", v.Features)
+	}
+	if v.Group == "" {
+		t.Errorf("explanation has no traffic group")
+	}
+
+	// a SYN to a closed port from a host the office never talked to
+	o.next(&r)
+	r.OrigH, r.RespH = netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("10.0.0.20")
+	r.RespP, r.Proto, r.Service, r.ConnState, r.History = 3389, flow.ProtoTCP, "", "S0", "S"
+	r.Duration, r.OrigBytes, r.RespBytes, r.OrigPkts, r.RespPkts = 0, 0, 0, 1, 0
+	r.OrigIPBytes, r.RespIPBytes = 40, 0
+	s.Score(&r, &v)
+	if !v.Alert {
+		t.Fatalf("inbound probe not alerted: p=%g", v.PValue)
+	}
+	var sawCat bool
+	for _, f := range v.Features {
+		sawCat = sawCat || f.Category
+	}
+	if !sawCat {
+		t.Errorf("inbound probe explanation names no unusual category: %+v", v.Features)
+	}
+}
+
+// Flows that never alert must not allocate (hot path).
+func TestScoreDoesNotAllocate(t *testing.T) {
+	cfg := testConfig()
+	m, o := trainOffice(t, cfg, 9, 3000)
+	m.SetAlpha(1e-300) // explanations (alerts only) allocate by design
+	s := m.NewScorer(cfg)
+	var v Verdict
+	recs := make([]flow.Record, 256)
+	for i := range recs {
+		o.next(&recs[i])
+	}
+	for i := range recs {
+		s.Score(&recs[i], &v) // warm the host table and v's slices
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(200, func() {
+		r := &recs[i%len(recs)]
+		i++
+		s.Score(r, &v)
+	})
+	if allocs > 0.5 {
+		t.Errorf("Score allocates %.1f times per flow", allocs)
+	}
+}
+
+func TestHostTableBounded(t *testing.T) {
+	h := newHostTable(100)
+	for i := 0; i < 1000; i++ {
+		h.get(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}))
+	}
+	if h.Len() != 100 || h.Evicted != 900 || len(h.idx) != 100 {
+		t.Errorf("len %d, index %d, evicted %d; want 100, 100, 900", h.Len(), len(h.idx), h.Evicted)
+	}
+	if b := BytesPerHost(); b > 2048 {
+		t.Errorf("BytesPerHost %d, goal at most 2048", b)
+	}
+}
+
+func TestCalibratorPValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	cal := make([]float64, 5000)
+	for i := range cal {
+		cal[i] = rng.NormFloat64()
+	}
+	c := newCalibrator(cal)
+	// p-values of fresh null scores are uniform: the share below q is q
+	for _, q := range []float64{0.01, 0.1, 0.5} {
+		below := 0
+		for i := 0; i < 20000; i++ {
+			if c.pvalue(rng.NormFloat64()) <= q {
+				below++
+			}
+		}
+		if got := float64(below) / 20000; math.Abs(got-q) > 0.2*q+0.002 {
+			t.Errorf("P(p <= %g) = %.4f", q, got)
+		}
+	}
+	// monotone and distinct in the tail
+	if !(c.pvalue(4) > c.pvalue(5) && c.pvalue(5) > c.pvalue(8) && c.pvalue(8) > 0) {
+		t.Errorf("tail p-values not strictly decreasing: %g %g %g", c.pvalue(4), c.pvalue(5), c.pvalue(8))
+	}
+	if p := cauchyCombine([]float64{0.5, 0.5, 0.5}); math.Abs(p-0.5) > 1e-9 {
+		t.Errorf("ACAT of 0.5s = %g", p)
+	}
+	if p := cauchyCombine([]float64{1e-8, 0.9, 0.9, 0.9}); p > 1e-7 {
+		t.Errorf("ACAT did not keep one strong signal: %g", p)
+	}
+}
+
+func TestTooFewFlows(t *testing.T) {
+	tr := NewTrainer(testConfig())
+	var r flow.Record
+	o := newOffice(1, day0, 1)
+	for i := 0; i < 5; i++ {
+		o.next(&r)
+		tr.Add(&r)
+	}
+	if _, err := tr.Fit(); !errors.Is(err, ErrTooFewFlows) {
+		t.Errorf("got %v, want ErrTooFewFlows", err)
+	}
+}
