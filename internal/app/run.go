@@ -54,7 +54,7 @@ func NewDaemon(cfg config.Run, stdout io.Writer, log *slog.Logger) *Daemon {
 // Run follows the inputs until ctx ends, then drains, flushes and saves the
 // positions and returns nil; or returns the first output or positions
 // error.
-func (d *Daemon) Run(ctx context.Context) error {
+func (d *Daemon) Run(ctx context.Context) (err error) {
 	s := &runSink{cfg: d.cfg, stdout: d.stdout, log: d.log}
 	t, err := tail.New(tail.Config{
 		Inputs:         d.cfg.Inputs,
@@ -67,7 +67,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	defer s.close()
+	defer func() {
+		if cerr := s.close(); err == nil && cerr != nil {
+			err = fmt.Errorf("run: %w", cerr)
+		}
+	}()
 	d.log.Info("following", "inputs", d.cfg.Inputs, "output", d.cfg.Output, "positions", d.cfg.Positions)
 
 	var wg sync.WaitGroup
@@ -162,14 +166,14 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
+		_ = f.Close() // the first error is the one to report
 		return nil, fmt.Errorf("output: %w", err)
 	}
 	size := fi.Size()
 	var c checkpoint
 	if len(cp) > 0 {
 		if err := json.Unmarshal(cp, &c); err != nil {
-			f.Close()
+			_ = f.Close() // the first error is the one to report
 			return nil, fmt.Errorf("positions file %s: checkpoint %s: %w", s.cfg.Positions, cp, err)
 		}
 	}
@@ -180,7 +184,7 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 		}
 	case c.Offset < size:
 		if err := f.Truncate(c.Offset); err != nil {
-			f.Close()
+			_ = f.Close() // the first error is the one to report
 			return nil, fmt.Errorf("output: cut %s back to the committed %d bytes: %w", abs, c.Offset, err)
 		}
 		s.log.Info("output cut back to its committed length; the lines after the saved positions are read again",
@@ -195,10 +199,14 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 	return s, nil
 }
 
-func (s *runSink) close() {
-	if s.f != nil {
-		s.f.Close()
+func (s *runSink) close() error {
+	if s.f == nil {
+		return nil
 	}
+	if err := s.f.Close(); err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	return nil
 }
 
 // Line parses one line and writes its flow, if any. Bad lines are counted

@@ -79,13 +79,13 @@ func writePositions(path string, p *positions) error {
 	if err != nil {
 		return fmt.Errorf("tail: positions file: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	defer func() { _ = os.Remove(tmp.Name()) }() // fails harmlessly once renamed
 	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the write error is the one to report
 		return fmt.Errorf("tail: positions file: write %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
+		_ = tmp.Close() // the write error is the one to report
 		return fmt.Errorf("tail: positions file: sync %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {
@@ -98,7 +98,7 @@ func writePositions(path string, p *positions) error {
 	if err != nil {
 		return fmt.Errorf("tail: positions file: %w", err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }() // read-only
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("tail: positions file: sync directory %s: %w", dir, err)
 	}

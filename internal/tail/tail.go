@@ -483,7 +483,7 @@ func (t *Tailer) readHead(path string, f *os.File) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read-only
 	}
 	n, err := f.ReadAt(t.head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -540,7 +540,7 @@ func (t *Tailer) open(s *state, path string, now time.Time) {
 	}
 	fi, err := f.Stat()
 	if err != nil || fileID(fi) != s.id {
-		f.Close()
+		_ = f.Close() // read-only
 		return
 	}
 	s.f = f
@@ -550,7 +550,7 @@ func (t *Tailer) open(s *state, path string, now time.Time) {
 
 func (t *Tailer) closeFile(s *state) {
 	if s.f != nil {
-		s.f.Close()
+		_ = s.f.Close() // read-only
 		s.f = nil
 		t.stats.files.Add(-1)
 	}
