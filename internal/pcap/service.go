@@ -517,8 +517,9 @@ func (t *Table) finishService(f *conn) {
 	}
 	rp := f.respPort
 	if f.proto == ipProtoTCP {
-		// Zeek's protocol detection needs the stream from its start.
-		if f.histSeen&(histSYN|histSYN<<histRespOff) == 0 {
+		// Zeek's application analyzers ignore partial connections (those
+		// whose first packets were not a SYN and its SYN-ACK).
+		if f.tcp == nil || f.tcp.isPartial {
 			return
 		}
 		switch {

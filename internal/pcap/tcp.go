@@ -391,6 +391,13 @@ func (t *Table) tcpPacket(f *conn, p *Packet, isOrig bool) {
 		}
 		e.dataSent(relData, uint64(length))
 	}
+	// CheckPIA_FirstPacket: only a direction's first packet decides
+	// whether the connection is partial.
+	if isOrig {
+		c.firstPacketSeen |= 1
+	} else {
+		c.firstPacketSeen |= 2
+	}
 	if doClose {
 		c.connectionClosed(t, f, e, peer, genEvent)
 	}
