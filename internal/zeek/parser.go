@@ -410,6 +410,14 @@ func (p *Parser) headerRow(line []byte) bool {
 	return false
 }
 
+// IsHeaderRow reports whether line is a row of conn.log column names (tab
+// or comma separated), as zeek-cut -c and CSV conversions start with.
+func IsHeaderRow(line []byte) bool {
+	var p Parser
+	p.resetHeader()
+	return p.headerRow(bytes.TrimRight(line, "\r"))
+}
+
 // nextCol returns the next column of line and the rest after its separator.
 func (p *Parser) nextCol(line []byte) (col, rest []byte, more bool) {
 	if p.csv && len(line) > 0 && line[0] == '"' {
