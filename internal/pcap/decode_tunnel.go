@@ -4,22 +4,55 @@ package pcap
 // outer packet has been emitted already; the inner ones get Parent and
 // Tunnel set.
 
-// udpTunnel looks for a tunnel in the payload of UDP Packet i by port.
+// udpTunnel looks for a tunnel in the payload of UDP Packet i: by port as
+// Zeek's UDP analyzer forwards (destination port first, then source port),
+// then, on any port, by the payload signatures Zeek's DPD uses for Teredo
+// and AYIYA (base/frameworks/tunnels/dpd.sig). Each tunnel parser validates
+// what it decapsulates; anything else stays plain UDP.
 func (d *decoder) udpTunnel(i int, b []byte, cut int, h hop) {
 	p := &d.out[i]
-	sp, dp := p.SrcPort, p.DstPort
+	for _, port := range [2]uint16{p.DstPort, p.SrcPort} {
+		switch port {
+		case udpVXLAN:
+			d.vxlan(i, b, cut, h)
+			return
+		case udpGeneve:
+			d.geneve(i, b, cut, h)
+			return
+		case udpGTPU:
+			d.gtp(i, b, cut, h)
+			return
+		case udpTeredo:
+			d.teredo(i, b, cut, h)
+			return
+		case udpAYIYA:
+			d.ayiya(i, b, cut, h)
+			return
+		}
+	}
 	switch {
-	case dp == udpVXLAN:
-		d.vxlan(i, b, cut, h)
-	case dp == udpGeneve:
-		d.geneve(i, b, cut, h)
-	case sp == udpGTPU || dp == udpGTPU:
-		d.gtp(i, b, cut, h)
-	case sp == udpTeredo || dp == udpTeredo:
+	case teredoSignature(b):
 		d.teredo(i, b, cut, h)
-	case sp == udpAYIYA || dp == udpAYIYA:
+	case len(b) >= 8 && b[2] == 0x11 && b[3] == ipProtoIPv6: // dpd_ayiya: /^..\x11\x29/
 		d.ayiya(i, b, cut, h)
 	}
+}
+
+// teredoSignature is Zeek's dpd_teredo signature: an authentication or
+// origin indication header, or an IPv6 header with a Teredo address
+// (2001:0000::/32) as source or destination.
+func teredoSignature(b []byte) bool {
+	if len(b) < 2 {
+		return false
+	}
+	if b[0] == 0 && b[1] <= 1 {
+		return true
+	}
+	if len(b) < 40 || b[0]>>4 != 6 {
+		return false
+	}
+	return b[8] == 0x20 && b[9] == 0x01 && b[10] == 0 && b[11] == 0 ||
+		b[24] == 0x20 && b[25] == 0x01 && b[26] == 0 && b[27] == 0
 }
 
 // vxlan: an 8-byte header, then an Ethernet frame.
