@@ -162,6 +162,8 @@ type state struct {
 	skipPos  int64 // how far the long line has been scanned
 
 	seenGen  int64     // last scan that found it at some path
+	size     int64     // size at that scan
+	mtime    time.Time // modification time at that scan
 	lastSeen time.Time // time of that scan
 	lastData time.Time // last time it grew
 	replay   bool      // header lines must be replayed before offset
@@ -306,9 +308,10 @@ func (t *Tailer) commit() error {
 
 // candidate is a file found by a scan.
 type candidate struct {
-	path string
-	id   devIno
-	size int64
+	path  string
+	id    devIno
+	size  int64
+	mtime time.Time
 }
 
 // scan expands the globs, binds each file found to a known position or a
@@ -330,7 +333,7 @@ func (t *Tailer) scan(now time.Time) {
 				continue
 			}
 			seen[id] = true
-			cands = append(cands, candidate{path: p, id: id, size: fi.Size()})
+			cands = append(cands, candidate{path: p, id: id, size: fi.Size(), mtime: fi.ModTime()})
 		}
 	}
 
@@ -348,15 +351,22 @@ func (t *Tailer) scan(now time.Time) {
 			unknown = append(unknown, c)
 			continue
 		}
-		head, err := t.readHead(c.path, s.f)
-		if err != nil {
-			continue
+		// The head is checked through the open descriptor (a pread), or
+		// for a closed file when its size or time changed (or on first
+		// sight), so idle rotated files cost a stat per scan.
+		unchanged := s.seenGen > 0 && c.size == s.size && c.mtime.Equal(s.mtime)
+		if s.f != nil || !unchanged {
+			head, err := t.readHead(c.path, s.f)
+			if err != nil {
+				continue
+			}
+			if !s.matches(head) {
+				t.detach(s, "truncated")
+				unknown = append(unknown, c)
+				continue
+			}
 		}
-		if !s.matches(head) {
-			t.detach(s, "truncated")
-			unknown = append(unknown, c)
-			continue
-		}
+		s.size, s.mtime = c.size, c.mtime
 		if s.file.Path != c.path && s.seenGen > 0 {
 			t.stats.rotations.Add(1)
 		}

@@ -187,6 +187,8 @@ func TestRotation(t *testing.T) {
 				tb.Fatal(err)
 			}
 		}},
+		// The new content is as long as what had been read before the
+		// rotation: only the head tells the file was rewritten.
 		{"copytruncate", "a.log*", func(tb testing.TB, p string) {
 			b, err := os.ReadFile(p)
 			if err != nil {
