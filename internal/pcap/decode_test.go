@@ -111,6 +111,11 @@ func TestDecodeFrames(t *testing.T) {
 	badIPsum[10] ^= 0xff
 	lenZero := append([]byte(nil), u4...)
 	lenZero[2], lenZero[3] = 0, 0
+	// A UDP datagram shorter than its IP payload (trailing bytes).
+	udpShort := cat(u4, []byte{0xde, 0xad, 0xbe, 0xef})
+	binary.BigEndian.PutUint16(udpShort[2:], uint16(len(udpShort)))
+	udpShort[10], udpShort[11] = 0, 0
+	binary.BigEndian.PutUint16(udpShort[10:], ^refChecksum(udpShort[:20]))
 	tcpDoff := append([]byte(nil), data...)
 	tcpDoff[20+12] = 0x30 // data offset 3 words
 	sll := cat(u16(0), u16(1), u16(6), macA, []byte{0, 0}, u16(etIPv4), u4)
@@ -135,6 +140,7 @@ func TestDecodeFrames(t *testing.T) {
 	}{
 		{name: "ethernet ipv4 udp", lt: 1, data: ipEth(u4), want: []pk{wantUDP4}},
 		{name: "ethernet ipv6 udp", lt: 1, data: ipEth(u6), want: []pk{want6}},
+		{name: "udp shorter than ip payload", lt: 1, data: ipEth(udpShort), want: []pk{with(wantUDP4, func(p *pk) { p.ipLen = 42 })}},
 		{name: "tcp syn window scale", lt: 1, data: ipEth(syn), want: []pk{wantSyn}},
 		{name: "tcp syn window scale capped at 14", lt: 1, data: ipEth(bigWS), want: []pk{with(wantSyn, func(p *pk) { p.wscale = 14 })}},
 		{name: "tcp data", lt: 1, data: ipEth(data), want: []pk{wantData}},
