@@ -127,7 +127,7 @@ type conn struct {
 	orig, resp side
 
 	svc     [3]uint8
-	parents [4]uint64
+	parents [2]uint64 // tunnel parents beyond two are not kept
 	hist    [24]byte
 	svcHint svcState
 }

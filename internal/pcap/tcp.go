@@ -25,7 +25,7 @@ const tooLargeSeqDelta = 1048576
 
 // maxBlocks bounds the out-of-order data ranges kept per endpoint for gap
 // accounting; beyond it the nearest ranges are merged.
-const maxBlocks = 4
+const maxBlocks = 3
 
 type seqRange struct{ lo, hi uint64 }
 
@@ -43,7 +43,7 @@ type tcpEndpoint struct {
 	finCnt, rstCnt uint32
 	finSeq         uint64
 
-	histLastSYN, histLastFIN, histLastRST uint64
+	histLastSYN, histLastFIN, histLastRST uint32 // low 32 bits of relative sequence numbers
 
 	rxmtCnt, win0Cnt, gapCnt, chkCnt uint32
 
@@ -61,10 +61,10 @@ type tcpConn struct {
 	isPartial       bool
 	firstPacketSeen uint8 // 1 orig, 2 resp
 	longTimeout     bool  // tcp_inactivity_timeout applies (handshake over)
+	expireOff       bool  // the periodic expire timer was cancelled
 
 	attemptAt int64 // tcp_attempt_delay timer, 0 when none
 	closeAt   int64 // delete timer after a complete close, 0 when none
-	expireOff bool  // the periodic expire timer was cancelled
 
 	missed uint64
 }
@@ -457,23 +457,23 @@ func (c *tcpConn) updateHistory(f *conn, e *tcpEndpoint, flags uint8, relSeq uin
 			if ack {
 				ch = 'H'
 			}
-			if check(histSYN, ch) && relSeq != e.histLastSYN {
+			if check(histSYN, ch) && uint32(relSeq) != e.histLastSYN {
 				add(ch)
 			}
-			e.histLastSYN = relSeq
+			e.histLastSYN = uint32(relSeq)
 		}
 		if fin {
 			end := relSeq + uint64(length)
-			if check(histFIN, 'F') && end != e.histLastFIN {
+			if check(histFIN, 'F') && uint32(end) != e.histLastFIN {
 				add('F')
 			}
-			e.histLastFIN = end
+			e.histLastFIN = uint32(end)
 		}
 		if rst {
-			if check(histRST, 'R') && relSeq != e.histLastRST {
+			if check(histRST, 'R') && uint32(relSeq) != e.histLastRST {
 				add('R')
 			}
-			e.histLastRST = relSeq
+			e.histLastRST = uint32(relSeq)
 		}
 	default:
 		if length > 0 {
