@@ -39,7 +39,7 @@ func defaultDetect() Detect {
 	return Detect{
 		AlertsPerDay:        50,
 		Seed:                1,
-		Trees:               64,
+		Trees:               32,
 		Trim:                0.02,
 		CalibrationFraction: 0.3,
 		MaxHosts:            100000,

@@ -148,6 +148,9 @@ func (m *Model) index() {
 	for i, k := range m.GroupKeys {
 		m.groupIdx[k] = m.GroupCounts[i]
 	}
+	for i := range m.Forests {
+		m.Forests[i].pack()
+	}
 	for j := range m.Vocab {
 		v := &vocab{Names: m.Vocab[j]}
 		v.index()

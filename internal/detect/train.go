@@ -29,7 +29,7 @@ type Config struct {
 
 // DefaultConfig returns the settings of configs/mlads.yaml's defaults.
 func DefaultConfig() Config {
-	return Config{AlertsPerDay: 50, Seed: 1, Trees: 64, Trim: 0.02, CalibrationFraction: 0.3,
+	return Config{AlertsPerDay: 50, Seed: 1, Trees: 32, Trim: 0.02, CalibrationFraction: 0.3,
 		MaxHosts: 100000, MaxKnown: 1 << 20, OnlineUpdates: true, OnlineHostCap: 200}
 }
 
