@@ -61,6 +61,21 @@ func readPositions(path string) (*positions, error) {
 	return &p, nil
 }
 
+// tempPrefix is the name prefix of the temporary files writePositions
+// renames over the positions file.
+func tempPrefix(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+}
+
+// removeStaleTemps removes temporary positions files left by a process
+// killed while writing one.
+func removeStaleTemps(path string) {
+	old, _ := filepath.Glob(tempPrefix(path) + "*") // the pattern is a plain prefix
+	for _, f := range old {
+		_ = os.Remove(f) // best effort: a leftover is only litter
+	}
+}
+
 // writePositions replaces the positions file atomically: a temporary file
 // in the same directory is written and synced, renamed over the old one,
 // and the directory synced, so a crash leaves either the old or the new
@@ -75,7 +90,7 @@ func writePositions(path string, p *positions) error {
 		return fmt.Errorf("tail: positions file: %w", err)
 	}
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	tmp, err := os.CreateTemp(dir, filepath.Base(tempPrefix(path))+"*")
 	if err != nil {
 		return fmt.Errorf("tail: positions file: %w", err)
 	}

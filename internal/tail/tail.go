@@ -37,6 +37,9 @@ type Config struct {
 	// CloseIdle is how long a file at its end stays open without growing.
 	// Default 5s. A closed file is opened again when it grows.
 	CloseIdle time.Duration
+	// MaxOpenFiles bounds the descriptors held; when reached, files at
+	// their end are closed so that others can be read. Default 256.
+	MaxOpenFiles int
 	// ForgetAfter is how long the position of a file that no glob matches
 	// any more is kept. Default 10m.
 	ForgetAfter time.Duration
@@ -60,6 +63,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.CloseIdle <= 0 {
 		c.CloseIdle = 5 * time.Second
+	}
+	if c.MaxOpenFiles <= 0 {
+		c.MaxOpenFiles = 256
 	}
 	if c.ForgetAfter <= 0 {
 		c.ForgetAfter = 10 * time.Minute
@@ -133,6 +139,8 @@ type Tailer struct {
 	line       Line
 	dirty      bool
 	lastCommit time.Time
+	fdWait     bool            // a file could not be opened: MaxOpenFiles reached
+	ignored    map[devIno]bool // compressed files: not followed
 	lastWarn   map[string]time.Time
 	suppressed map[string]int64
 
@@ -185,11 +193,13 @@ func New(cfg Config, open func(checkpoint []byte) (Sink, error)) (*Tailer, error
 		cfg:      cfg,
 		log:      cfg.Logger,
 		deferred: map[devIno]int64{},
+		ignored:  map[devIno]bool{},
 		lastWarn: map[string]time.Time{}, suppressed: map[string]int64{},
 		buf:  make([]byte, min(256<<10, cfg.MaxLineBytes+1)),
 		head: make([]byte, cfg.FingerprintBytes),
 	}
 	if cfg.Positions != "" {
+		removeStaleTemps(cfg.Positions)
 		saved, err := readPositions(cfg.Positions)
 		if err != nil {
 			return nil, err
@@ -318,6 +328,7 @@ type candidate struct {
 // new one, and forgets positions of files gone for ForgetAfter.
 func (t *Tailer) scan(now time.Time) {
 	t.gen++
+	t.fdWait = false
 	var cands []candidate
 	seen := map[devIno]bool{}
 	for _, in := range t.cfg.Inputs {
@@ -334,6 +345,12 @@ func (t *Tailer) scan(now time.Time) {
 			}
 			seen[id] = true
 			cands = append(cands, candidate{path: p, id: id, size: fi.Size(), mtime: fi.ModTime()})
+		}
+	}
+
+	for id := range t.ignored {
+		if !seen[id] {
+			delete(t.ignored, id)
 		}
 	}
 
@@ -380,6 +397,9 @@ func (t *Tailer) scan(now time.Time) {
 	// Pass 2: unknown files: a detached or saved position whose head they
 	// match, or else new.
 	for _, c := range unknown {
+		if t.ignored[c.id] {
+			continue
+		}
 		head, err := t.readHead(c.path, nil)
 		if err != nil {
 			continue
@@ -397,6 +417,11 @@ func (t *Tailer) scan(now time.Time) {
 		}
 		if len(head) == 0 {
 			continue // nothing to know it by yet (a copy just created?)
+		}
+		if isCompressed(head) {
+			t.ignored[c.id] = true
+			t.log.Info("compressed file matches the inputs; not followed", "path", c.path)
+			continue
 		}
 		if live := t.match(head, true); live != nil {
 			// A copy of a file still followed, or one being written, or a
@@ -544,6 +569,10 @@ func (t *Tailer) open(s *state, path string, now time.Time) {
 	if s.f != nil {
 		return
 	}
+	if t.stats.files.Load() >= int64(t.cfg.MaxOpenFiles) {
+		t.fdWait = true // a file at its end gives its descriptor up
+		return
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return // gone again; the next scan decides
@@ -611,7 +640,7 @@ func (t *Tailer) atEnd(s *state, now time.Time) {
 		t.dirty = true
 		return
 	}
-	if now.Sub(s.lastData) >= t.cfg.CloseIdle {
+	if t.fdWait || now.Sub(s.lastData) >= t.cfg.CloseIdle {
 		t.closeFile(s)
 	}
 }
@@ -797,4 +826,16 @@ func fileID(fi os.FileInfo) devIno {
 		return devIno{dev: uint64(st.Dev), ino: st.Ino} //nolint:unconvert // Dev is uint32 on some platforms
 	}
 	return devIno{}
+}
+
+// isCompressed reports whether head starts like a gzip, bzip2, xz or zstd
+// file: a rotated and compressed log, which the batch readers handle and
+// which is never appended to.
+func isCompressed(head []byte) bool {
+	for _, magic := range [][]byte{{0x1f, 0x8b}, []byte("BZh"), {0xfd, '7', 'z', 'X', 'Z', 0}, {0x28, 0xb5, 0x2f, 0xfd}} {
+		if bytes.HasPrefix(head, magic) {
+			return true
+		}
+	}
+	return false
 }

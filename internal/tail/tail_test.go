@@ -433,3 +433,56 @@ func TestCopyTruncateSeenMidway(t *testing.T) {
 		})
 	}
 }
+
+// TestManyFilesFewDescriptors follows more files than MaxOpenFiles allows.
+func TestManyFilesFewDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	var want []string
+	for i := range 6 {
+		prefix := fmt.Sprintf("f%d", i)
+		appendFile(t, filepath.Join(dir, prefix+".log"), numbered(prefix, 0, 30))
+		want = append(want, wantNumbered(prefix, 0, 30)...)
+	}
+	sink := &memSink{}
+	tl, stop := follow(t, Config{Inputs: []string{filepath.Join(dir, "*.log")}, MaxOpenFiles: 2, CloseIdle: time.Hour}, sink)
+	got := waitLines(t, sink, len(want))
+	if n := tl.Stats().Files; n > 2 {
+		t.Errorf("%d files open, MaxOpenFiles is 2", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	checkLines(t, got, want)
+}
+
+// TestCompressedFilesIgnored: a rotated and gzipped log matching the glob
+// is not read as text.
+func TestCompressedFilesIgnored(t *testing.T) {
+	dir := t.TempDir()
+	appendFile(t, filepath.Join(dir, "conn.log.2.gz"), "\x1f\x8b\x08\x00binary\nstuff\n")
+	appendFile(t, filepath.Join(dir, "conn.log"), "a\n")
+	sink := &memSink{}
+	_, stop := follow(t, Config{Inputs: []string{filepath.Join(dir, "conn.log*")}}, sink)
+	waitLines(t, sink, 1)
+	time.Sleep(30 * time.Millisecond)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkLines(t, sink.got(), []string{"a"})
+}
+
+func TestStaleTempPositionsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	pos := filepath.Join(dir, "positions.json")
+	stale := tempPrefix(pos) + "12345"
+	appendFile(t, stale, "{half")
+	appendFile(t, filepath.Join(dir, "a.log"), "a\n")
+	if _, err := New(Config{Inputs: []string{filepath.Join(dir, "a.log")}, Positions: pos},
+		func([]byte) (Sink, error) { return &memSink{}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("%s left in place", stale)
+	}
+}
