@@ -188,9 +188,11 @@ func (it *Iter) str() ([]byte, bool, error) {
 	start := it.i + 1
 	esc := false
 	j := start
-	for j < len(b) {
+	for {
 		// Eight bytes at a time (SWAR) while none of them is special: the
-		// lowest flagged byte of each test below is exact, so is their OR's.
+		// lowest flagged byte of each test below is exact, so is their OR's,
+		// and b[j] is then the first special byte.
+		found := false
 		for j+8 <= len(b) {
 			x := binary.LittleEndian.Uint64(b[j:])
 			q := x ^ (lo * '"')
@@ -198,19 +200,21 @@ func (it *Iter) str() ([]byte, bool, error) {
 			t := ((q - lo) &^ q) | ((e - lo) &^ e) | ((x - lo*0x20) &^ x)
 			if t &= hi; t != 0 {
 				j += bits.TrailingZeros64(t) >> 3
+				found = true
 				break
 			}
 			j += 8
 		}
-		if j >= len(b) {
-			break
+		if !found {
+			for j < len(b) && !special[b[j]] {
+				j++
+			}
+			if j >= len(b) {
+				it.i = len(b)
+				return nil, false, it.errf("unterminated string")
+			}
 		}
-		c := b[j]
-		if !special[c] {
-			j++
-			continue
-		}
-		switch c {
+		switch b[j] {
 		case '"':
 			it.i = j + 1
 			it.esc = esc
@@ -218,13 +222,15 @@ func (it *Iter) str() ([]byte, bool, error) {
 		case '\\':
 			esc = true
 			j += 2 // skip the escaped byte; \uXXXX digits are plain bytes
+			if j > len(b) {
+				it.i = len(b)
+				return nil, false, it.errf("unterminated string")
+			}
 		default:
 			it.i = j
 			return nil, false, it.errf("control character in string")
 		}
 	}
-	it.i = len(b)
-	return nil, false, it.errf("unterminated string")
 }
 
 // Escaped reports whether the last string value returned by Next holds

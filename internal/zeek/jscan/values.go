@@ -139,6 +139,9 @@ func ParseTime(b []byte) (time.Time, error) {
 // ParseISO8601 parses YYYY-MM-DD[Thh:mm[:ss[.frac]]][Z|±hh[:]mm], the forms
 // Suricata and Zeek write. A missing zone means UTC.
 func ParseISO8601(b []byte) (time.Time, error) {
+	if t, ok := parseISOFast(b); ok {
+		return t, nil
+	}
 	num := func(i, n int) (int, bool) {
 		if i+n > len(b) {
 			return 0, false
@@ -231,4 +234,50 @@ func ParseISO8601(b []byte) (time.Time, error) {
 	}
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
 	return t.Add(-time.Duration(offset) * time.Second), nil
+}
+
+// parseISOFast parses the exact form Suricata writes,
+// "2024-12-17T19:19:11.815121-0500" (six fraction digits, ±hhmm), without
+// time.Date; ok=false sends anything else to the general parser.
+func parseISOFast(b []byte) (time.Time, bool) {
+	if len(b) != 31 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' ||
+		b[19] != '.' || (b[26] != '+' && b[26] != '-') {
+		return time.Time{}, false
+	}
+	var d [31]byte
+	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30} {
+		c := b[i] - '0'
+		if c > 9 {
+			return time.Time{}, false
+		}
+		d[i] = c
+	}
+	two := func(i int) int64 { return int64(d[i])*10 + int64(d[i+1]) }
+	year := int64(d[0])*1000 + int64(d[1])*100 + two(2)
+	month, day := two(5), two(8)
+	hour, minute, sec := two(11), two(14), two(17)
+	oh, om := two(27), two(29)
+	if month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 || oh > 23 || om > 59 {
+		return time.Time{}, false
+	}
+	usec := two(20)*10000 + two(22)*100 + two(24)
+	// Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
+	y := year
+	if month <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (month + 9) % 12
+	doy := (153*mp+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := era*146097 + doe - 719468
+	unix := days*86400 + hour*3600 + minute*60 + sec
+	off := oh*3600 + om*60
+	if b[26] == '+' {
+		unix -= off
+	} else {
+		unix += off
+	}
+	return time.Unix(unix, usec*1000).UTC(), true
 }
