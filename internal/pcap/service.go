@@ -99,6 +99,7 @@ const (
 	hRFB
 	hDTLS
 	hTeredo
+	hIRCResp
 )
 
 // svcState is a connection's service recognition state.
@@ -329,6 +330,8 @@ func classify(b []byte, tcp bool, respPort, origPort uint16, isOrig bool) uint32
 			h |= hIMAPOK
 		case isOrigIRC(b):
 			h |= hIRCCmd
+		case len(b) > 2 && b[0] == ':' && b[1] != ' ':
+			h |= hIRCResp
 		case isMySQLGreeting(b):
 			h |= hMySQLGreet
 		case bytes.HasPrefix(b, []byte("RFB 00")):
@@ -525,7 +528,7 @@ func (t *Table) finishService(f *conn) {
 		switch {
 		case o&hHTTPReq != 0 && (r&hHTTPResp != 0 || isHTTPPort(rp)):
 			f.addService(svcHTTP)
-		case o&hSSH != 0 && r&hSSH != 0:
+		case o&hSSH != 0 && r&hSSH != 0, (o|r)&hSSH != 0 && rp == 22:
 			f.addService(svcSSH)
 		case r&h220 != 0 && (o&hSMTPCmd != 0 || (o&hFTPCmd == 0 && (rp == 25 || rp == 587))):
 			f.addService(svcSMTP)
@@ -535,11 +538,11 @@ func (t *Table) finishService(f *conn) {
 			f.addService(svcPOP3)
 		case r&hIMAPOK != 0:
 			f.addService(svcIMAP)
-		case o&hIRCCmd != 0:
+		case o&hIRCCmd != 0 && (r&hIRCResp != 0 || (rp >= 6666 && rp <= 6669)):
 			f.addService(svcIRC)
 		case r&hMySQLGreet != 0:
 			f.addService(svcMySQL)
-		case r&hRFB != 0:
+		case r&hRFB != 0 && o&hRFB != 0:
 			f.addService(svcRFB)
 		case o&hRDP != 0 && rp == 3389:
 			f.addService(svcRDP)
@@ -576,7 +579,10 @@ func (t *Table) finishService(f *conn) {
 	case b&hSIP != 0:
 		f.addService(svcSIP)
 	case o&hQUIC != 0:
+		// Zeek's QUIC analyzer hands the Initial's TLS handshake to the
+		// SSL analyzer, so both are logged.
 		f.addService(svcQUIC)
+		f.addService(svcSSL)
 	case o&hDTLS != 0 && r&hDTLS != 0:
 		f.addService(svcDTLS)
 	}
