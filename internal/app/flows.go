@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/input"
 	"github.com/mlads/mlads/internal/pcap"
+	"github.com/mlads/mlads/internal/zeek"
 )
 
 // FlowsOptions is what `mlads flows` was asked to do.
@@ -51,31 +54,88 @@ func Flows(ctx context.Context, cfg config.Config, o FlowsOptions) error {
 	pc := PcapConfig(cfg.Pcap)
 	pc.Progress = func(p pcap.Progress) { prog.Update(p.BytesRead, p.Packets, p.Flows) }
 
-	sum, readErr := pcap.ReadFiles(ctx, o.Paths, pc, w.Write)
+	sum, readErr := input.ReadFiles(ctx, o.Paths, input.Options{Pcap: &pc}, w.Write)
 	prog.Done()
 	werr := w.Close()
 	if werr == nil {
 		werr = bw.Flush()
 	}
-	fmt.Fprintln(o.Status, "mlads: "+pcapSummary(&sum))
+	fmt.Fprintln(o.Status, "mlads: "+inputSummary(&sum))
 	if werr != nil {
 		return fmt.Errorf("writing flows: %w", werr)
 	}
 	return readErr
 }
 
-// pcapSummary is the one-line account of a metering run.
-func pcapSummary(s *pcap.Summary) string {
+// inputSummary is the one-line account of a run over inputs of any
+// format: what was read, what was found, and every kind of problem counted.
+func inputSummary(s *input.Summary) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d files, %d packets, %d flows", s.Files, s.Packets, s.Flows)
-	if len(s.DecodeErrors) == 0 {
-		b.WriteString(", no decode errors")
-	} else {
-		b.WriteString(", decode errors:")
-		for _, k := range s.DecodeErrors {
-			fmt.Fprintf(&b, " %s %d", k.Kind, k.Count)
+	fmt.Fprintf(&b, "%d files, %d flows", len(s.Files), s.Records)
+	var failed int
+	for _, f := range s.Files {
+		if f.Err != nil {
+			failed++
 		}
 	}
-	fmt.Fprintf(&b, ", evicted %d, dropped %d", s.Evicted, s.Dropped)
+	if failed > 0 {
+		fmt.Fprintf(&b, " (%d files with errors)", failed)
+	}
+	var ps pcap.Summary
+	for i := range s.Pcap {
+		p := &s.Pcap[i]
+		ps.Packets += p.Packets
+		ps.Evicted += p.Evicted
+		ps.Dropped += p.Dropped
+		ps.DecodeErrors = mergeKinds(ps.DecodeErrors, p.DecodeErrors)
+	}
+	if len(s.Pcap) > 0 {
+		fmt.Fprintf(&b, "; packets %d", ps.Packets)
+		if len(ps.DecodeErrors) == 0 {
+			b.WriteString(", no decode errors")
+		} else {
+			b.WriteString(", decode errors:")
+			for _, k := range ps.DecodeErrors {
+				fmt.Fprintf(&b, " %s %d", k.Kind, k.Count)
+			}
+		}
+		fmt.Fprintf(&b, ", evicted %d, dropped %d", ps.Evicted, ps.Dropped)
+	}
+	if lines := s.Zeek.Lines + s.EVE.Lines; lines > 0 {
+		fmt.Fprintf(&b, "; log lines %d, bad %d", lines, s.Bad)
+		writeBadKinds(&b, s.Zeek.BadKinds)
+		writeBadKinds(&b, s.EVE.BadKinds)
+		if s.EVE.Skipped > 0 {
+			fmt.Fprintf(&b, ", EVE events without a flow skipped %d", s.EVE.Skipped)
+		}
+	}
 	return b.String()
+}
+
+func mergeKinds(a, b []pcap.KindCount) []pcap.KindCount {
+	for _, k := range b {
+		found := false
+		for i := range a {
+			if a[i].Kind == k.Kind {
+				a[i].Count += k.Count
+				found = true
+			}
+		}
+		if !found {
+			a = append(a, k)
+		}
+	}
+	sort.Slice(a, func(i, j int) bool { return a[i].Kind < a[j].Kind })
+	return a
+}
+
+func writeBadKinds(b *strings.Builder, kinds map[zeek.ErrorKind]int64) {
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, string(k))
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(b, " %s %d", n, kinds[zeek.ErrorKind(n)])
+	}
 }
