@@ -528,7 +528,7 @@ func (t *Table) finishService(f *conn) {
 		switch {
 		case o&hHTTPReq != 0 && (r&hHTTPResp != 0 || isHTTPPort(rp)):
 			f.addService(svcHTTP)
-		case o&hSSH != 0 && r&hSSH != 0, (o|r)&hSSH != 0 && rp == 22:
+		case o&hSSH != 0 && r&hSSH != 0: // a server banner alone is not enough (half-duplex-server)
 			f.addService(svcSSH)
 		case r&h220 != 0 && (o&hSMTPCmd != 0 || (o&hFTPCmd == 0 && (rp == 25 || rp == 587))):
 			f.addService(svcSMTP)
