@@ -14,20 +14,39 @@ import (
 )
 
 // beaconPair keeps the most recent connections of one (source,
-// destination) pair, as RITA groups them: ports do not split a pair.
+// destination) pair, as RITA groups them: ports do not split a pair. A
+// pair is promoted here from host.pending at its third connection.
 type beaconPair struct {
-	first, last time.Time
-	n           uint32   // connections seen
+	first, last int64    // unix nanoseconds
 	ts          []uint32 // ring: start offsets from first, milliseconds
 	size        []uint16 // ring: orig_bytes, saturated at 65535 (RITA's smallness cut-off)
-	head        int      // next ring slot once full
-	ports       [4]uint16
-	nports      uint8
-	next        uint32 // connection count of the next scoring
-	reported    bool
 	uids        []string // most recent uids, once the pair is a candidate
-	uidHead     int
+	n           uint32   // connections seen
+	next        uint32   // connection count of the next scoring
+	ports       [4]uint16
+	head        uint8 // next ring slot once full
+	uidHead     uint8
+	nports      uint8
+	reported    bool
 }
+
+// pendingPair is a destination a source has contacted once or twice: 32
+// bytes instead of a map entry and a beaconPair, since most destinations
+// never get a third connection.
+type pendingPair struct {
+	dst         uint64 // hashAddr of the destination
+	first, last int64  // unix nanoseconds
+	s1, s2      uint16 // orig_bytes of the two connections
+	n           uint8
+	repeat      bool // the source had contacted it before (first-contact memory)
+}
+
+// beaconUIDs is the number of flow uids a pair keeps.
+const beaconUIDs = 5
+
+// maxPending bounds host.pending; when full, a one-off destination that
+// is not a known repeat and was seen longest ago makes room.
+const maxPending = 48
 
 // observeBeacon adds the flow to its pair and scores the pair when its
 // connection count reaches BeaconMinConns, then at each doubling.
@@ -35,60 +54,113 @@ func (e *Engine) observeBeacon(h *host, r *flow.Record) {
 	if isGroup(r.RespH) {
 		return
 	}
+	ts := r.TS.UnixNano()
+	sz := uint16(min(r.OrigBytes, math.MaxUint16))
 	p := h.pairs[r.RespH]
 	if p == nil {
-		if h.contacts.lastNew {
-			// A pair starts at its second connection: most destinations
-			// are seen once, and a beacon loses nothing by one interval.
+		p = e.pend(h, r.RespH, ts, sz)
+		if p == nil {
 			return
 		}
-		if len(h.pairs) >= e.cfg.MaxPairsPerHost || e.npairs >= e.cfg.MaxPairs {
-			e.st.PairDrops++
-			return
-		}
-		if h.pairs == nil {
-			h.pairs = make(map[netip.Addr]*beaconPair, 4)
-		}
-		p = &beaconPair{first: r.TS, next: uint32(e.cfg.BeaconMinConns)}
-		h.pairs[r.RespH] = p
-		e.npairs++
-	}
-	off := r.TS.Sub(p.first).Milliseconds()
-	if off < 0 {
-		off = 0 // slightly out of order: clamp to the pair's start
-	}
-	if off > math.MaxUint32 {
-		// Seven weeks of one pair: start it again.
-		*p = beaconPair{first: r.TS, next: uint32(e.cfg.BeaconMinConns), ts: p.ts[:0], size: p.size[:0]}
-		off = 0
-	}
-	p.n++
-	if r.TS.After(p.last) {
-		p.last = r.TS
-	}
-	sz := uint16(min(r.OrigBytes, math.MaxUint16))
-	if len(p.ts) < e.cfg.BeaconMaxConns {
-		p.ts = append(p.ts, uint32(off))
-		p.size = append(p.size, sz)
 	} else {
-		p.ts[p.head], p.size[p.head] = uint32(off), sz
-		p.head = (p.head + 1) % len(p.ts)
+		p.add(ts, sz, e.cfg.BeaconMaxConns)
 	}
 	if p.nports < uint8(len(p.ports)) && !slices.Contains(p.ports[:p.nports], r.RespP) {
 		p.ports[p.nports] = r.RespP
 		p.nports++
 	}
-	if 2*p.n >= uint32(e.cfg.BeaconMinConns) && r.UID != "" {
-		if len(p.uids) < e.cfg.MaxUIDs {
-			p.uids = addUID(p.uids, r.UID, e.cfg.MaxUIDs)
+	// The most recent uids, kept from a few connections before the first
+	// scoring on: enough to find the flows, cheap for the many pairs that
+	// never become beacons.
+	if k := min(e.cfg.MaxUIDs, beaconUIDs); int(p.n)+k > e.cfg.BeaconMinConns && r.UID != "" {
+		if len(p.uids) < k {
+			p.uids = addUID(p.uids, r.UID, k)
 		} else {
 			p.uids[p.uidHead] = strings.Clone(r.UID) // the Record may be reused
-			p.uidHead = (p.uidHead + 1) % len(p.uids)
+			p.uidHead = uint8((int(p.uidHead) + 1) % len(p.uids))
 		}
 	}
 	if p.n >= p.next {
 		p.next = 2 * p.n
 		e.scoreBeacon(h, r.RespH, p)
+	}
+}
+
+// pend counts a connection to a destination without a beaconPair: in
+// host.pending for the first two, promoted to a beaconPair (returned) at
+// the third.
+func (e *Engine) pend(h *host, dst netip.Addr, ts int64, sz uint16) *beaconPair {
+	hd := hashAddr(dst)
+	for i := range h.pending {
+		q := &h.pending[i]
+		if q.dst != hd {
+			continue
+		}
+		if q.n < 2 {
+			q.n, q.s2 = 2, sz
+			q.first, q.last = min(q.first, ts), max(q.last, ts)
+			return nil
+		}
+		if len(h.pairs) >= e.cfg.MaxPairsPerHost || e.npairs >= e.cfg.MaxPairs {
+			e.st.PairDrops++
+			return nil
+		}
+		p := &beaconPair{first: q.first, last: q.first, next: uint32(e.cfg.BeaconMinConns)}
+		p.add(q.first, q.s1, e.cfg.BeaconMaxConns)
+		p.add(q.last, q.s2, e.cfg.BeaconMaxConns)
+		p.add(ts, sz, e.cfg.BeaconMaxConns)
+		h.pending[i] = h.pending[len(h.pending)-1]
+		h.pending = h.pending[:len(h.pending)-1]
+		if h.pairs == nil {
+			h.pairs = make(map[netip.Addr]*beaconPair, 4)
+		}
+		h.pairs[dst] = p
+		e.npairs++
+		return p
+	}
+	q := pendingPair{dst: hd, first: ts, last: ts, s1: sz, n: 1, repeat: !h.contacts.lastNew}
+	if len(h.pending) < maxPending {
+		h.pending = append(h.pending, q)
+		return nil
+	}
+	victim := -1
+	for i := range h.pending {
+		c := &h.pending[i]
+		if c.n == 1 && !c.repeat && (victim < 0 || c.last < h.pending[victim].last) {
+			victim = i
+		}
+	}
+	if victim < 0 {
+		for i := range h.pending {
+			if victim < 0 || h.pending[i].last < h.pending[victim].last {
+				victim = i
+			}
+		}
+	}
+	e.st.PendingEvictions++
+	h.pending[victim] = q
+	return nil
+}
+
+// add records one connection in the ring.
+func (p *beaconPair) add(ts int64, sz uint16, maxConns int) {
+	off := (ts - p.first) / 1e6
+	if off < 0 {
+		off = 0 // slightly out of order: clamp to the pair's start
+	}
+	if off > math.MaxUint32 {
+		// Seven weeks of one pair: start it again.
+		*p = beaconPair{first: ts, last: ts, next: p.next, ts: p.ts[:0], size: p.size[:0], reported: p.reported}
+		off = 0
+	}
+	p.n++
+	p.last = max(p.last, ts)
+	if len(p.ts) < maxConns {
+		p.ts = append(p.ts, uint32(off))
+		p.size = append(p.size, sz)
+	} else {
+		p.ts[p.head], p.size[p.head] = uint32(off), sz
+		p.head = uint8((int(p.head) + 1) % len(p.ts))
 	}
 }
 
@@ -137,8 +209,8 @@ func (e *Engine) scoreBeacon(h *host, dst netip.Addr, p *beaconPair) {
 		Detector: Beacon,
 		Host:     h.addr.String(),
 		Peer:     dst.String(),
-		Start:    p.first,
-		End:      p.last,
+		Start:    time.Unix(0, p.first).UTC(),
+		End:      time.Unix(0, p.last).UTC(),
 		PValue:   b.p,
 		Summary: fmt.Sprintf("%s connects to %s every %s (%d connections, interval MAD %s, RITA score %.2f)",
 			h.addr, dst, fmtDur(secs(b.interval.median)), p.n, fmtDur(secs(b.interval.mad)), b.score),

@@ -107,7 +107,7 @@ func DefaultConfig() Config {
 		MaxVictims:     10000,
 
 		BeaconMinConns:    20,
-		BeaconMaxConns:    64,
+		BeaconMaxConns:    32,
 		BeaconMinScore:    0.8,
 		BeaconMaxP:        1e-6,
 		BeaconMinInterval: time.Second,

@@ -51,8 +51,11 @@ type Engine struct {
 	st  Stats
 	out []detect.Finding // findings of the current call
 
-	// Scratch buffers for beacon scoring, reused across calls.
+	// Scratch space, reused across calls: beacon scoring, and the per-port
+	// and per-host counts of a closing scan window.
 	scratchA, scratchB, scratchC []float64
+	portCount                    map[portKey]counter
+	dstCount                     map[netip.Addr]counter
 }
 
 // Stats counts what the Engine tracks and what its limits made it drop.
@@ -62,13 +65,14 @@ type Stats struct {
 	Victims int    // flood victims tracked now
 	Pairs   int    // beacon pairs tracked now
 
-	HostEvictions   uint64 // sources forgotten to make room (their open windows were closed first)
-	HostDrops       uint64 // flows whose source could not be tracked
-	VictimEvictions uint64
-	VictimDrops     uint64
-	PairDrops       uint64 // flows whose beacon pair could not be tracked
-	ScanTargetDrops uint64 // scan targets beyond MaxScanPairs (counted in evidence, not stored)
-	ContactResets   uint64 // first-contact memories reset because they were full
+	HostEvictions    uint64 // sources forgotten to make room (their open windows were closed first)
+	HostDrops        uint64 // flows whose source could not be tracked
+	VictimEvictions  uint64
+	VictimDrops      uint64
+	PairDrops        uint64 // flows whose beacon pair could not be tracked
+	ScanTargetDrops  uint64 // scan targets beyond MaxScanPairs (counted in evidence, not stored)
+	ContactResets    uint64 // first-contact memories reset because they were full
+	PendingEvictions uint64 // destinations with one or two connections forgotten to make room
 
 	Findings map[string]uint64 // findings reported, by detector
 
@@ -83,10 +87,12 @@ type Stats struct {
 func New(cfg Config) *Engine {
 	cfg = withDefaults(cfg)
 	return &Engine{
-		cfg:     cfg,
-		hosts:   make(map[netip.Addr]*host),
-		victims: make(map[netip.Addr]*victim),
-		st:      Stats{Findings: make(map[string]uint64)},
+		cfg:       cfg,
+		hosts:     make(map[netip.Addr]*host),
+		victims:   make(map[netip.Addr]*victim),
+		portCount: make(map[portKey]counter),
+		dstCount:  make(map[netip.Addr]counter),
+		st:        Stats{Findings: make(map[string]uint64)},
 	}
 }
 
@@ -241,7 +247,7 @@ func (e *Engine) sweep(all bool) {
 			if !pairs {
 				break
 			}
-			idle := !e.now.Before(p.last.Add(e.cfg.BeaconIdle))
+			idle := e.now.UnixNano()-p.last >= int64(e.cfg.BeaconIdle)
 			if all || idle {
 				e.scoreBeacon(h, d, p)
 			}
@@ -249,6 +255,11 @@ func (e *Engine) sweep(all bool) {
 				delete(h.pairs, d)
 				e.npairs--
 			}
+		}
+		if pairs {
+			h.pending = slices.DeleteFunc(h.pending, func(q pendingPair) bool {
+				return e.now.UnixNano()-q.last >= int64(e.cfg.BeaconIdle)
+			})
 		}
 		if !all && len(h.pairs) == 0 && !e.now.Before(h.last.Add(e.cfg.HostIdle)) {
 			delete(e.hosts, a)

@@ -38,18 +38,27 @@ type host struct {
 	trwFailed []netip.Addr
 	trwUIDs   []string
 
-	pairs map[netip.Addr]*beaconPair
+	pairs   map[netip.Addr]*beaconPair
+	pending []pendingPair
 }
 
-// scanWindow holds the distinct targets of one source in one window.
+// scanWindow holds the distinct targets of one source in one window: a
+// slice searched linearly while small, indexed by a map once it grows, so a
+// typical host pays a few dozen bytes per target and a scanner stays fast.
+// Per-port and per-host counts are made when the window closes.
 type scanWindow struct {
-	targets map[target]bool        // value: some flow to it succeeded
-	ports   map[portKey]counter    // distinct hosts per port
-	dsts    map[netip.Addr]counter // distinct ports per host
+	targets []scanTarget
+	index   map[target]int32 // nil until len(targets) > smallTargets
 	dropped uint32
-	sample  []target // first failed targets, for evidence
 	uids    []string // uids of failed contacts
 }
+
+type scanTarget struct {
+	target
+	ok bool // some flow to it succeeded
+}
+
+const smallTargets = 32
 
 type portKey struct {
 	port  uint16
@@ -130,42 +139,45 @@ func (e *Engine) observeWindow(h *host, r *flow.Record) {
 	}
 	sw := h.scan
 	if sw == nil {
-		sw = &scanWindow{
-			targets: make(map[target]bool, 4),
-			ports:   make(map[portKey]counter, 2),
-			dsts:    make(map[netip.Addr]counter, 2),
-		}
+		sw = &scanWindow{}
 		h.scan = sw
 	}
 	t := target{r.RespH, pk}
-	okPrev, seen := sw.targets[t]
+	i := -1
+	if sw.index != nil {
+		if j, ok := sw.index[t]; ok {
+			i = int(j)
+		}
+	} else {
+		for j := range sw.targets {
+			if sw.targets[j].target == t {
+				i = j
+				break
+			}
+		}
+	}
 	switch {
-	case !seen:
+	case i < 0:
 		if len(sw.targets) >= e.cfg.MaxScanPairs {
 			sw.dropped++
 			e.st.ScanTargetDrops++
 			return
 		}
-		sw.targets[t] = out == success
-		pc, dc := sw.ports[pk], sw.dsts[r.RespH]
-		pc.n++
-		dc.n++
-		if out == failure {
-			pc.failed++
-			dc.failed++
-			if len(sw.sample) < 4*e.cfg.MaxEvidence {
-				sw.sample = append(sw.sample, t)
+		sw.targets = append(sw.targets, scanTarget{t, out == success})
+		if sw.index != nil {
+			sw.index[t] = int32(len(sw.targets) - 1)
+		} else if len(sw.targets) > smallTargets {
+			sw.index = make(map[target]int32, 2*len(sw.targets))
+			for j, x := range sw.targets {
+				sw.index[x.target] = int32(j)
 			}
+		}
+		if out == failure {
 			sw.uids = addUID(sw.uids, r.UID, e.cfg.MaxUIDs)
 		}
-		sw.ports[pk], sw.dsts[r.RespH] = pc, dc
-	case !okPrev && out == success:
+	case out == success:
 		// A target that failed first and answered later is not failed.
-		sw.targets[t] = true
-		pc, dc := sw.ports[pk], sw.dsts[r.RespH]
-		pc.failed--
-		dc.failed--
-		sw.ports[pk], sw.dsts[r.RespH] = pc, dc
+		sw.targets[i].ok = true
 	}
 }
 
@@ -176,13 +188,23 @@ func (e *Engine) closeWindow(h *host, next time.Time) {
 		return
 	}
 	start, end := h.win, h.winLast
-	if sw := h.scan; sw != nil {
-		e.judgeHorizontal(h, sw, start, end)
-		e.judgeVertical(h, sw, start, end)
-	}
 	fanOut := 0
-	if h.scan != nil {
-		fanOut = len(h.scan.dsts)
+	if sw := h.scan; sw != nil && len(sw.targets) > 0 {
+		clear(e.portCount)
+		clear(e.dstCount)
+		for _, t := range sw.targets {
+			pc, dc := e.portCount[t.portKey], e.dstCount[t.dst]
+			pc.n++
+			dc.n++
+			if !t.ok {
+				pc.failed++
+				dc.failed++
+			}
+			e.portCount[t.portKey], e.dstCount[t.dst] = pc, dc
+		}
+		fanOut = len(e.dstCount)
+		e.judgeHorizontal(h, sw, e.portCount, start, end)
+		e.judgeVertical(h, sw, e.dstCount, start, end)
 	}
 	if fanOut > 0 {
 		// Only active windows are judged and learned: a host that is often
@@ -191,12 +213,9 @@ func (e *Engine) closeWindow(h *host, next time.Time) {
 		e.judgeBaseline(h, start, end, fanOut)
 	}
 
-	if h.scan != nil && len(h.scan.targets) <= 16 {
-		// Small windows keep their maps for the next one.
-		clear(h.scan.targets)
-		clear(h.scan.ports)
-		clear(h.scan.dsts)
-		h.scan.dropped, h.scan.sample, h.scan.uids = 0, h.scan.sample[:0], nil
+	if sw := h.scan; sw != nil && cap(sw.targets) <= smallTargets {
+		// Small windows keep their slice for the next one.
+		sw.targets, sw.index, sw.dropped, sw.uids = sw.targets[:0], nil, 0, nil
 	} else {
 		h.scan = nil
 	}
@@ -218,11 +237,11 @@ func (e *Engine) scanOK(c counter, min int) bool {
 	return int(c.n) >= min && float64(c.failed) >= e.cfg.ScanMinFailedShare*float64(c.n)
 }
 
-func (e *Engine) judgeHorizontal(h *host, sw *scanWindow, start, end time.Time) {
+func (e *Engine) judgeHorizontal(h *host, sw *scanWindow, ports map[portKey]counter, start, end time.Time) {
 	var best portKey
 	var bc counter
 	var others []string
-	for k, c := range sw.ports {
+	for k, c := range ports {
 		if !e.scanOK(c, e.cfg.HorizontalHosts) {
 			continue
 		}
@@ -240,8 +259,8 @@ func (e *Engine) judgeHorizontal(h *host, sw *scanWindow, start, end time.Time) 
 	}
 	slices.Sort(others)
 	var hosts []string
-	for _, t := range sw.sample {
-		if t.portKey == best && len(hosts) < e.cfg.MaxEvidence {
+	for _, t := range sw.targets {
+		if !t.ok && t.portKey == best && len(hosts) < e.cfg.MaxEvidence {
 			hosts = append(hosts, t.dst.String())
 		}
 	}
@@ -274,11 +293,11 @@ func (e *Engine) judgeHorizontal(h *host, sw *scanWindow, start, end time.Time) 
 	})
 }
 
-func (e *Engine) judgeVertical(h *host, sw *scanWindow, start, end time.Time) {
+func (e *Engine) judgeVertical(h *host, sw *scanWindow, dsts map[netip.Addr]counter, start, end time.Time) {
 	var best netip.Addr
 	var bc counter
 	others := 0
-	for d, c := range sw.dsts {
+	for d, c := range dsts {
 		if !e.scanOK(c, e.cfg.VerticalPorts) {
 			continue
 		}
@@ -295,8 +314,8 @@ func (e *Engine) judgeVertical(h *host, sw *scanWindow, start, end time.Time) {
 		return
 	}
 	var ports []string
-	for _, t := range sw.sample {
-		if t.dst == best && len(ports) < e.cfg.MaxEvidence {
+	for _, t := range sw.targets {
+		if !t.ok && t.dst == best && len(ports) < e.cfg.MaxEvidence {
 			ports = append(ports, t.portKey.String())
 		}
 	}
@@ -477,11 +496,12 @@ func (h *host) mem() int {
 	}
 	n += cap(h.trwFailed)*24 + cap(h.trwUIDs)*16 + 20*len(h.trwUIDs)
 	if sw := h.scan; sw != nil {
-		n += int(unsafe.Sizeof(*sw)) + 3*48
-		n += len(sw.targets)*(int(unsafe.Sizeof(target{}))+1+8) +
-			len(sw.ports)*(4+8+8) + len(sw.dsts)*(24+8+8) +
-			cap(sw.sample)*int(unsafe.Sizeof(target{})) + len(sw.uids)*36
+		n += int(unsafe.Sizeof(*sw)) + cap(sw.targets)*int(unsafe.Sizeof(scanTarget{})) + len(sw.uids)*36
+		if sw.index != nil {
+			n += 48 + len(sw.index)*(int(unsafe.Sizeof(target{}))+4+8)
+		}
 	}
+	n += cap(h.pending) * int(unsafe.Sizeof(pendingPair{}))
 	if h.pairs != nil {
 		n += 48
 		for _, p := range h.pairs {
