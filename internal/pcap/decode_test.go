@@ -184,6 +184,11 @@ func TestDecodeFrames(t *testing.T) {
 			{src: "172.16.0.1", dst: "172.16.0.2", proto: 47, ipLen: 88, pLen: 68, parent: -1, wscale: -1}, inner(wantUDP4, "gre")}},
 		{name: "pptp enhanced gre", lt: 1, data: ipEth(rawIP4(t, "172.16.0.1", "172.16.0.2", 47, pptp)), want: []pk{
 			{src: "172.16.0.1", dst: "172.16.0.2", proto: 47, ipLen: 74, pLen: 54, parent: -1, wscale: -1}, inner(wantUDP4, "gre")}},
+		{name: "aruba 802.11 in gre", lt: 1, data: ipEth(rawIP4(t, "172.16.0.1", "172.16.0.2", 47, cat(u16(0), u16(0x8200), dot11Data))), want: []pk{
+			{src: "172.16.0.1", dst: "172.16.0.2", proto: 47, ipLen: 20 + 4 + 24 + 8 + 38, pLen: 4 + 24 + 8 + 38, parent: -1, wscale: -1}, inner(wantUDP4, "gre")}},
+		{name: "gre in udp", lt: 1, data: ipEth(udpIP(t, "10.9.0.1", "10.9.0.2", 50000, 4754, cat(u16(0), u16(etIPv4), u4))), want: []pk{
+			outerUDP("10.9.0.1", "10.9.0.2", 50000, 4754, 28+4+38), inner(wantUDP4, "gre")}},
+		{name: "802.11 a-msdu not decoded", lt: 105, data: cat([]byte{0x88, 0x01, 0, 0}, macA, macB, macA, []byte{0, 0}, []byte{0x80, 0}, llcSnap), nonIP: true},
 		{name: "vxlan", lt: 1, data: ipEth(udpIP(t, "192.168.56.12", "192.168.56.11", 38071, 4789, vxlan)), want: []pk{
 			outerUDP("192.168.56.12", "192.168.56.11", 38071, 4789, 28+8+18+38), inner(with(wantUDP4, func(p *pk) { p.vlan = 5 }), "vxlan")}},
 		{name: "geneve", lt: 1, data: ipEth(udpIP(t, "192.168.56.12", "192.168.56.11", 1000, 6081, geneve)), want: []pk{

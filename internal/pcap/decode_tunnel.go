@@ -28,6 +28,9 @@ func (d *decoder) udpTunnel(i int, b []byte, cut int, h hop) {
 		case udpAYIYA:
 			d.ayiya(i, b, cut, h)
 			return
+		case udpGRE:
+			d.gre(i, b, cut, h)
+			return
 		}
 	}
 	switch {
@@ -205,6 +208,14 @@ func (d *decoder) ayiya(i int, b []byte, cut int, h hop) {
 	}
 }
 
+// GRE protocol types of Aruba's 802.11-in-GRE, and the UDP port of GRE in
+// UDP (RFC 8086).
+const (
+	etArubaFirst = 0x8200
+	etArubaLast  = 0x82ff
+	udpGRE       = 4754
+)
+
 // GRE flag bits.
 const (
 	greChecksum = 0x8000
@@ -286,5 +297,9 @@ func (d *decoder) gre(i int, b []byte, cut int, h hop) {
 		d.ether(b[m:], cut, inner)
 	case etMPLS:
 		d.mpls(b, cut, inner)
+	default:
+		if proto >= etArubaFirst && proto <= etArubaLast {
+			d.dot11(b, cut, inner) // Aruba access points tunnel 802.11 frames
+		}
 	}
 }

@@ -274,6 +274,13 @@ func (d *decoder) dot11(b []byte, cut int, h hop) {
 		n += 6
 	}
 	if sub&0x8 != 0 { // QoS
+		if len(b) < n+2 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		if b[n]&0x80 != 0 { // A-MSDU: several subframes, not decoded
+			return
+		}
 		n += 2
 		if fc1&0x80 != 0 { // +HTC
 			n += 4
