@@ -37,9 +37,9 @@ import (
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
 // nor repeats a flow (see package tail). One exception: EVE netflow halves
-// waiting for their partner are held in memory and are lost by a crash
-// after the line that carried them was committed (flow events are not
-// affected).
+// waiting for their partner are held in memory; a graceful stop writes them
+// out one-sided, a crash loses those whose line was already committed
+// (flow events are not affected).
 type Daemon struct {
 	cfg    config.Run
 	stdout io.Writer
@@ -143,6 +143,8 @@ type runSink struct {
 	rec  flow.Record
 	buf  []byte
 
+	eves []*eve.Parser // EVE parsers, drained when the daemon stops
+
 	flows, bad, skipped atomic.Int64
 	warned              time.Time
 	badSince            int64
@@ -240,7 +242,12 @@ func (s *runSink) Line(l *tail.Line) error {
 	if !ok || l.Replay {
 		return nil
 	}
-	s.buf = flow.AppendJSON(s.buf[:0], &s.rec)
+	return s.write(&s.rec)
+}
+
+// write writes one flow as a JSON line.
+func (s *runSink) write(r *flow.Record) error {
+	s.buf = flow.AppendJSON(s.buf[:0], r)
 	s.buf = append(s.buf, '\n')
 	n, err := s.w.Write(s.buf)
 	s.off += int64(n)
@@ -251,11 +258,24 @@ func (s *runSink) Line(l *tail.Line) error {
 	return nil
 }
 
+// Drain writes the EVE netflow halves still waiting for their partner, each
+// as a one-sided flow, when the daemon stops (tail.Drainer).
+func (s *runSink) Drain() error {
+	for _, p := range s.eves {
+		if err := p.Flush(s.write); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // newFile picks the parser for a file from its first line.
 func (s *runSink) newFile(l *tail.Line) *runFile {
 	line := bytes.TrimLeft(l.Bytes, " \t")
 	if len(line) > 0 && line[0] == '{' && bytes.Contains(line, []byte(`"event_type"`)) {
-		return &runFile{p: eve.NewParser(l.File.Path)}
+		p := eve.NewParser(l.File.Path)
+		s.eves = append(s.eves, p)
+		return &runFile{p: p}
 	}
 	return &runFile{p: zeek.NewParser(l.File.Path)}
 }

@@ -537,3 +537,30 @@ func TestRunAgreesWithBatch(t *testing.T) {
 		})
 	}
 }
+
+// TestRunDrainsNetflowHalves: an EVE netflow half still waiting for its
+// partner when the daemon stops is written out one-sided, not dropped.
+func TestRunDrainsNetflowHalves(t *testing.T) {
+	half := `{"timestamp":"2016-05-27T06:56:11.900923+0000","flow_id":7,"event_type":"netflow","src_ip":"10.16.1.11","src_port":46652,"dest_ip":"82.165.177.154","dest_port":80,"proto":"TCP","app_proto":"http","netflow":{"pkts":6,"bytes":425,"start":"2016-05-27T06:56:11.304062+0000","end":"2016-05-27T06:56:11.900923+0000","age":0},"tcp":{"tcp_flags":"1b","syn":true,"fin":true,"psh":true,"ack":true}}` + "\n"
+	dir := t.TempDir()
+	c, err := config.Load(daemonConfig(t, dir, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "logs", "conn.log"), []byte(half), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logBuf syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := NewDaemon(c.Run, nil, slog.New(slog.NewTextHandler(&logBuf, nil))).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(c.Run.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte(`"id.orig_h":"10.16.1.11"`)) || bytes.Count(out, []byte("\n")) != 1 {
+		t.Errorf("output: %s\nlog:\n%s", out, logBuf.String())
+	}
+}

@@ -110,6 +110,13 @@ type Sink interface {
 	Commit() (checkpoint []byte, err error)
 }
 
+// A Drainer is a Sink that holds records back between lines (EVE netflow
+// halves waiting for their partner). When the tailer stops, Drain is called
+// once, before the last Commit, to write them out.
+type Drainer interface {
+	Drain() error
+}
+
 // Stats are counters since the tailer started; safe to read from any
 // goroutine.
 type Stats struct {
@@ -262,7 +269,7 @@ func (t *Tailer) Run(ctx context.Context) (err error) {
 			return err
 		}
 		if ctx.Err() != nil {
-			return t.commit()
+			return t.stop()
 		}
 		if err := t.commitDue(); err != nil {
 			return err
@@ -273,10 +280,21 @@ func (t *Tailer) Run(ctx context.Context) (err error) {
 		timer.Reset(t.cfg.PollInterval)
 		select {
 		case <-ctx.Done():
-			return t.commit()
+			return t.stop()
 		case <-timer.C:
 		}
 	}
+}
+
+// stop drains the sink and commits a last time.
+func (t *Tailer) stop() error {
+	if d, ok := t.sink.(Drainer); ok {
+		if err := d.Drain(); err != nil {
+			return fmt.Errorf("tail: drain: %w", err)
+		}
+		t.dirty = true
+	}
+	return t.commit()
 }
 
 // commitDue commits if CommitInterval has passed since the last commit.
