@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -353,4 +354,46 @@ func TestPcapReaderVariants(t *testing.T) {
 			t.Errorf("error %v", err)
 		}
 	})
+}
+
+// TestSourceShortReads reads the generated captures through readers that
+// return one byte at a time, or half of what is asked, or fail: the frames
+// must be the same and a read failure must come back wrapped with the file
+// name and packet number.
+func TestSourceShortReads(t *testing.T) {
+	files := testdataFiles(t)
+	for _, name := range []string{"good.pcap", "two-interfaces.pcapng", "two-interfaces.pcapng.gz"} {
+		want, err := readAll(t, mustSource(t, name, bytes.NewReader(files[name])))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, wrap := range []struct {
+			name string
+			r    func(io.Reader) io.Reader
+		}{{"one byte", iotest.OneByteReader}, {"half", iotest.HalfReader}, {"data+EOF", iotest.DataErrReader}} {
+			got, err := readAll(t, mustSource(t, name, wrap.r(bytes.NewReader(files[name]))))
+			if err != nil {
+				t.Errorf("%s %s: %v", name, wrap.name, err)
+			}
+			if len(got) != len(want) {
+				t.Errorf("%s %s: %d frames, want %d", name, wrap.name, len(got), len(want))
+			}
+		}
+	}
+	// A reader that fails after the header and the first frames.
+	good := files["good.pcap"]
+	s := mustSource(t, "good.pcap", io.MultiReader(bytes.NewReader(good[:200]), iotest.ErrReader(errors.New("disk on fire"))))
+	_, err := readAll(t, s)
+	if err == nil || !strings.HasPrefix(err.Error(), "pcap: good.pcap packet ") || !strings.HasSuffix(err.Error(), ": disk on fire") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func mustSource(tb testing.TB, name string, r io.Reader) *Source {
+	tb.Helper()
+	s, err := NewSource(name, r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
