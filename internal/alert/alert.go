@@ -365,8 +365,8 @@ func (a *Alert) contentID() string {
 	if a.Network != nil {
 		transport = a.Network.Transport
 	}
-	fmt.Fprintf(h, "mlads-alert-v1\x00%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00",
-		a.Rule.ID, a.MLADS.Host, ep(a.Source), ep(a.Destination), transport, a.Timestamp.Unix())
+	h.Write(fmt.Appendf(nil, "mlads-alert-v1\x00%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00",
+		a.Rule.ID, a.MLADS.Host, ep(a.Source), ep(a.Destination), transport, a.Timestamp.Unix()))
 	for _, u := range a.MLADS.FlowUIDs {
 		h.Write([]byte(u))
 		h.Write([]byte{0})

@@ -1,13 +1,3 @@
-// Package behavior holds mlads's behavioural detectors: the per-host and
-// per-pair layer that watches flows over time windows and reports scans
-// (Zeek-style horizontal and vertical, plus threshold random walk), SYN
-// floods and half-open surges, RITA-style beacons, long connections, and
-// fan-out, volume and new-destination rates against each host's own
-// damped baseline.
-//
-// Time comes from flow timestamps only, so a replay gives the same findings
-// as the live run. Every table is bounded by a Config limit and what does
-// not fit is counted in Stats. An Engine is not safe for concurrent use.
 package behavior
 
 import (
