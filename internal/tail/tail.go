@@ -206,6 +206,9 @@ func New(cfg Config, open func(checkpoint []byte) (Sink, error)) (*Tailer, error
 		head: make([]byte, cfg.FingerprintBytes),
 	}
 	if cfg.Positions != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.Positions), 0o755); err != nil {
+			return nil, fmt.Errorf("tail: positions file: %w", err)
+		}
 		removeStaleTemps(cfg.Positions)
 		saved, err := readPositions(cfg.Positions)
 		if err != nil {
@@ -702,6 +705,7 @@ func (t *Tailer) read(s *state, now time.Time) (int64, error) {
 			s.line++
 			s.offset = s.skipPos + int64(i) + 1
 			s.skipping = false
+			t.dirty = true
 			total += int64(i) + 1
 			t.longLine(s)
 			continue
