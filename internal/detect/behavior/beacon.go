@@ -144,10 +144,16 @@ func (e *Engine) pend(h *host, dst netip.Addr, ts int64, sz uint16) *beaconPair 
 
 // add records one connection in the ring.
 func (p *beaconPair) add(ts int64, sz uint16, maxConns int) {
-	off := (ts - p.first) / 1e6
-	if off < 0 {
-		off = 0 // slightly out of order: clamp to the pair's start
+	if ts < p.first {
+		// An earlier connection reported late (meters and Zeek report
+		// flows when they end): move the origin back to it.
+		d := (p.first - ts) / 1e6
+		for i := range p.ts {
+			p.ts[i] = uint32(min(int64(p.ts[i])+d, math.MaxUint32))
+		}
+		p.first = ts
 	}
+	off := (ts - p.first) / 1e6
 	if off > math.MaxUint32 {
 		// Seven weeks of one pair: start it again.
 		*p = beaconPair{first: ts, last: ts, next: p.next, ts: p.ts[:0], size: p.size[:0], reported: p.reported}

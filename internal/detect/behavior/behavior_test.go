@@ -230,6 +230,27 @@ func TestSynthetic(t *testing.T) {
 			},
 		},
 		{
+			name: "beacon reported out of order (by end time)",
+			flows: func() (rs []flow.Record) {
+				for i := range 40 {
+					r := fl(time.Duration(i)*30*time.Second, "10.0.0.8", "203.0.113.6", 8443, "tcp", "SF")
+					r.OrigBytes = 120
+					rs = append(rs, r)
+				}
+				// Every third flow is long and so reported after the next two.
+				for i := 0; i+2 < len(rs); i += 3 {
+					rs[i], rs[i+1], rs[i+2] = rs[i+1], rs[i+2], rs[i]
+				}
+				return rs
+			},
+			detector: Beacon, host: "10.0.0.8", peer: "203.0.113.6",
+			check: func(t *testing.T, f detect.Finding) {
+				if m := f.Evidence["interval_median_s"].(float64); m != 30 {
+					t.Errorf("interval median %v, want 30", m)
+				}
+			},
+		},
+		{
 			name: "Poisson arrivals are not a beacon",
 			flows: func() (rs []flow.Record) {
 				at := time.Duration(0)
