@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/detect"
 )
 
@@ -149,11 +150,11 @@ func TestTrainScoreAnalyzeEndToEnd(t *testing.T) {
 	ids := map[string]bool{}
 	for sc.Scan() {
 		alerts++
-		var a Alert
+		var a alert.Alert
 		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
 			t.Fatalf("alert %d: %v", alerts, err)
 		}
-		if a.Event.Kind != "alert" || a.Observer.Name != "sensor-1" || len(a.MLADS.Explanation) == 0 || a.Event.ID == "" {
+		if a.Event.Kind != "alert" || a.Observer.Name != "sensor-1" || a.MLADS.Summary == "" || a.Event.ID == "" {
 			t.Errorf("alert %d incomplete: %s", alerts, sc.Bytes())
 		}
 		if ids[a.Event.ID] {
@@ -163,7 +164,7 @@ func TestTrainScoreAnalyzeEndToEnd(t *testing.T) {
 		switch a.Rule.Name {
 		case "flow_anomaly":
 			flowAlerts++
-			if len(a.MLADS.Detectors) == 0 {
+			if len(a.MLADS.Hits) == 0 || len(a.MLADS.Features) == 0 {
 				t.Errorf("flow alert without detector p-values: %s", sc.Bytes())
 			}
 		case "vertical_scan", "trw_scan", "horizontal_scan":

@@ -2,26 +2,16 @@ package app
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/mlads/mlads/internal/flow"
-	"github.com/mlads/mlads/internal/zeek"
+	"github.com/mlads/mlads/internal/input"
 )
 
-// readFlows reads the flows of every file in order and calls emit for each;
-// emit must copy the record to keep it. It returns the number of records and
-// of bad lines skipped.
-//
-// Zeek conn logs (TSV or JSON, plain or gzip) for now; the commands move to
-// input.ReadFiles (pcap and EVE too) when that package lands.
+// readFlows reads the flows of every file in order (pcap/pcapng, Zeek conn
+// logs, EVE; format from content) and calls emit for each; emit must copy
+// the record to keep it. It returns the number of records and of bad lines
+// skipped.
 func readFlows(ctx context.Context, paths []string, emit func(*flow.Record) error) (records, bad int64, err error) {
-	for _, p := range paths {
-		st, err := zeek.ReadFile(ctx, p, emit)
-		records += st.Records
-		bad += st.Bad
-		if err != nil {
-			return records, bad, fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	return records, bad, nil
+	sum, err := input.ReadFiles(ctx, paths, input.Options{}, emit)
+	return sum.Records, sum.Bad, err
 }
