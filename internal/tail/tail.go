@@ -120,7 +120,7 @@ type Drainer interface {
 // Stats are counters since the tailer started; safe to read from any
 // goroutine.
 type Stats struct {
-	Files           int64 // files currently followed
+	Files           int64 // files open now (descriptors held)
 	Lines           int64 // lines delivered (replayed headers not counted)
 	Bytes           int64 // bytes of delivered lines, newlines included
 	LongLines       int64 // lines longer than MaxLineBytes, skipped
