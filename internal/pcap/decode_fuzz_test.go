@@ -3,6 +3,7 @@ package pcap
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"testing"
@@ -151,7 +152,7 @@ func FuzzSource(f *testing.F) {
 				t.Fatalf("more frames (%d) than bytes in the file", n)
 			}
 		}
-		if err != io.EOF && s.Frame() > uint64(len(file)) {
+		if !errors.Is(err, io.EOF) && s.Frame() > uint64(len(file)) {
 			t.Fatalf("frame %d", s.Frame())
 		}
 	})

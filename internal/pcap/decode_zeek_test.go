@@ -56,9 +56,8 @@ func zeekPairs(tb testing.TB, dir string) []zeekPair {
 
 // convKey is an unordered transport 5-tuple.
 type convKey struct {
-	proto        string
-	a, b         netip.AddrPort
-	tunnelParent bool
+	proto string
+	a, b  netip.AddrPort
 }
 
 func newConvKey(proto string, a, b netip.AddrPort) convKey {

@@ -228,7 +228,7 @@ func (s *Source) Next(dst []Packet) ([]Packet, error) {
 // readErr passes io.EOF through and wraps any other read error with the
 // file name and the number of the frame that could not be read.
 func (s *Source) readErr(err error) error {
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		return io.EOF
 	}
 	return fmt.Errorf("pcap: %s packet %d: %w", s.name, s.frame+1, err)

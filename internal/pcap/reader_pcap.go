@@ -27,8 +27,7 @@ type pcapReader struct {
 	maxCap  int // largest record accepted
 
 	buf    []byte
-	rd, wr int // unread bytes are buf[rd:wr]
-	eof    bool
+	rd, wr int   // unread bytes are buf[rd:wr]
 	err    error // sticky read error of r
 }
 
