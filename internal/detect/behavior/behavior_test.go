@@ -181,8 +181,29 @@ func TestSynthetic(t *testing.T) {
 				if n := f.Evidence["distinct_sources"].(int); n < 900 || n > 1100 {
 					t.Errorf("distinct sources ≈ %d, want about 1000", n)
 				}
-				if top := f.Evidence["top_sources"].([]map[string]any); len(top) == 0 {
-					t.Errorf("no top sources")
+				if top := f.Evidence["top_sources"].([]map[string]any); len(top) != 0 || f.Peer != "" {
+					t.Errorf("spoofed sources listed as top sources: %v, peer %q", top, f.Peer)
+				}
+			},
+		},
+		{
+			name: "SYN flood from one source to one port names the source",
+			flows: func() (rs []flow.Record) {
+				for i := range 300 {
+					r := fl(time.Duration(i)*10*time.Millisecond, "198.51.100.66", "192.0.2.82", 443, "tcp", "S0")
+					r.OrigP = uint16(1024 + i)
+					rs = append(rs, r)
+				}
+				for i := range 50 {
+					rs = append(rs, fl(time.Duration(i)*20*time.Millisecond, ip4(203, 0, 113, i+1), "192.0.2.82", 443, "tcp", "S0"))
+				}
+				return rs
+			},
+			detector: SYNFlood, host: "192.0.2.82", peer: "198.51.100.66", updates: true, allow: []string{TRWScan},
+			check: func(t *testing.T, f detect.Finding) {
+				top := f.Evidence["top_sources"].([]map[string]any)
+				if len(top) == 0 || top[0]["ip"] != "198.51.100.66" || top[0]["flows"].(int) < 150 {
+					t.Errorf("top sources = %v", top)
 				}
 			},
 		},

@@ -29,9 +29,11 @@ type victim struct {
 	reported    uint32 // half-open count when last reported; 0 if not yet
 }
 
+// srcCount is a space-saving counter: n may overestimate the source's
+// flows by at most err (the count of the entry it replaced).
 type srcCount struct {
-	addr netip.Addr
-	n    uint32
+	addr   netip.Addr
+	n, err uint32
 }
 
 // halfOpen reports whether a flow is one-sided: TCP that never completed a
@@ -138,7 +140,7 @@ func (v *victim) addSource(src netip.Addr, k int) {
 		}
 	}
 	if len(v.top) < k {
-		v.top = append(v.top, srcCount{src, 1})
+		v.top = append(v.top, srcCount{addr: src, n: 1})
 		return
 	}
 	m := 0
@@ -147,7 +149,7 @@ func (v *victim) addSource(src netip.Addr, k int) {
 			m = i
 		}
 	}
-	v.top[m] = srcCount{src, v.top[m].n + 1} // may overestimate by the old count
+	v.top[m] = srcCount{addr: src, n: v.top[m].n + 1, err: v.top[m].n}
 }
 
 // distinctSources estimates the number of distinct sources by linear
@@ -200,7 +202,7 @@ func (e *Engine) judgeVictim(addr netip.Addr, v *victim) {
 		}
 		return a.addr.Compare(b.addr)
 	})
-	if len(v.top) > 0 && float64(v.top[0].n) >= 0.9*float64(v.half) && len(v.ports) >= c.VerticalPorts {
+	if len(v.top) > 0 && float64(v.top[0].n-v.top[0].err) >= 0.9*float64(v.half) && len(v.ports) >= c.VerticalPorts {
 		return
 	}
 	det := UDPFlood
@@ -210,9 +212,14 @@ func (e *Engine) judgeVictim(addr netip.Addr, v *victim) {
 	case v.tcpHalf*2 >= v.half:
 		det = HalfOpenSurge
 	}
+	// Sources are listed with the flows they surely sent (n - err) and at
+	// most sent (n); the churn of spoofed sources, each surely seen once,
+	// is left out.
 	top := make([]map[string]any, 0, len(v.top))
 	for _, s := range v.top {
-		top = append(top, map[string]any{"ip": s.addr.String(), "flows": int(s.n)})
+		if s.err == 0 || s.n-s.err >= 2 {
+			top = append(top, map[string]any{"ip": s.addr.String(), "flows": int(s.n - s.err), "flows_at_most": int(s.n)})
+		}
 	}
 	ports := slices.Clone(v.ports)
 	slices.Sort(ports)
@@ -233,8 +240,8 @@ func (e *Engine) judgeVictim(addr netip.Addr, v *victim) {
 		ev["update_of_report_at"] = int(v.reported)
 	}
 	v.reported = max(v.half, 1)
-	peer := "" // the top source, when it is a real share of the flood
-	if len(v.top) > 0 && 10*v.top[0].n >= v.half {
+	peer := "" // the top source, when it surely is a real share of the flood
+	if len(v.top) > 0 && 10*(v.top[0].n-v.top[0].err) >= v.half {
 		peer = v.top[0].addr.String()
 	}
 	e.emit(detect.Finding{
