@@ -197,13 +197,14 @@ func New(cfg Config, open func(checkpoint []byte) (Sink, error)) (*Tailer, error
 		}
 	}
 	t := &Tailer{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		deferred: map[devIno]int64{},
-		ignored:  map[devIno]bool{},
-		lastWarn: map[string]time.Time{}, suppressed: map[string]int64{},
-		buf:  make([]byte, min(256<<10, cfg.MaxLineBytes+1)),
-		head: make([]byte, cfg.FingerprintBytes),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		deferred:   map[devIno]int64{},
+		ignored:    map[devIno]bool{},
+		lastWarn:   map[string]time.Time{},
+		suppressed: map[string]int64{},
+		buf:        make([]byte, min(256<<10, cfg.MaxLineBytes+1)),
+		head:       make([]byte, cfg.FingerprintBytes),
 	}
 	if cfg.Positions != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.Positions), 0o755); err != nil {
