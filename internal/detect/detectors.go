@@ -19,7 +19,10 @@ var detectorNames = [numDetectors]string{"robust_z", "hbos", "rarity", "iforest"
 
 const (
 	hbosBins = 16
-	zCap     = 10.0 // robust z-scores are clipped here so one feature cannot dominate
+	// fitSample caps the flows a node's location, spread and histograms
+	// are computed from.
+	fitSample = 50000
+	zCap      = 10.0 // robust z-scores are clipped here so one feature cannot dominate
 	// minSpread floors the robust spread (log scale), so a feature that is
 	// constant in the baseline still gives finite z-scores.
 	minSpread = 0.05
@@ -49,7 +52,27 @@ type node struct {
 // rows in idx.
 func fitNode(n *node, m *matrix, idx []int32, vocabSizes [NumCategorical]int, scratch []float64) {
 	n.N = len(idx)
+	for j := 0; j < NumCategorical; j++ {
+		n.Cat[j] = make([]uint32, vocabSizes[j])
+		for _, i := range idx {
+			c := m.c(i)[j]
+			if int(c) < len(n.Cat[j]) {
+				n.Cat[j][c]++
+			}
+		}
+	}
+	// location, spread and histograms from an evenly spaced sample: as
+	// precise as the whole for these statistics, and training stays
+	// linear in the number of flows
+	if len(idx) > fitSample {
+		s := make([]int32, fitSample)
+		for k := range s {
+			s[k] = idx[k*len(idx)/fitSample]
+		}
+		idx = s
+	}
 	scratch = scratch[:0]
+	dev := make([]float64, len(idx))
 	for j := 0; j < NumNumeric; j++ {
 		scratch = scratch[:0]
 		for _, i := range idx {
@@ -57,7 +80,6 @@ func fitNode(n *node, m *matrix, idx []int32, vocabSizes [NumCategorical]int, sc
 		}
 		slices.Sort(scratch)
 		med := quantileSorted(scratch, 0.5)
-		dev := make([]float64, len(scratch))
 		var mean float64
 		for k, v := range scratch {
 			dev[k] = math.Abs(v - med)
@@ -90,15 +112,6 @@ func fitNode(n *node, m *matrix, idx []int32, vocabSizes [NumCategorical]int, sc
 		}
 	}
 	n.LogFloor = math.Log(0.1 / (float64(len(idx)) + 0.5*hbosBins))
-	for j := 0; j < NumCategorical; j++ {
-		n.Cat[j] = make([]uint32, vocabSizes[j])
-		for _, i := range idx {
-			c := m.c(i)[j]
-			if int(c) < len(n.Cat[j]) {
-				n.Cat[j][c]++
-			}
-		}
-	}
 }
 
 func quantileSorted(s []float64, q float64) float64 {
