@@ -286,7 +286,12 @@ func (t *Trainer) Fit() (*Model, error) {
 		for k := range order {
 			order[k] = k
 		}
-		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(comb[a], comb[b]) })
+		slices.SortFunc(order, func(a, b int) int {
+			if c := cmp.Compare(comb[a], comb[b]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b)
+		})
 		keep := len(fitIdx) - int(cfg.Trim*float64(len(fitIdx)))
 		kept := make([]int32, 0, keep)
 		for _, k := range order[:keep] {
@@ -362,7 +367,12 @@ func rankCombine(raw [][numDetectors]float64) []float64 {
 		for i := range idx {
 			idx[i] = i
 		}
-		slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(raw[b][d], raw[a][d]) })
+		slices.SortFunc(idx, func(a, b int) int {
+			if c := cmp.Compare(raw[b][d], raw[a][d]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b) // ties by position: deterministic
+		})
 		for r, i := range idx {
 			p[i][d] = float64(r+1) / float64(n+1)
 		}
