@@ -203,16 +203,23 @@ func (d *decoder) ip4(b []byte, cut int, h hop) {
 	proto := b[9]
 	payload := b[ihl:]
 	if fo := be.Uint16(b[6:]); fo&0x3fff != 0 { // MF set or offset non-zero
-		if cut > 0 {
+		switch {
+		case cut > 0 && fo&0x1fff != 0:
+			// Zeek cannot reassemble an incompletely captured fragment
+			// either: it drops all but the first.
 			d.fail(ErrFragCut)
 			return
+		case cut > 0:
+			// The first fragment of a header-only capture is analysed
+			// as it is, as Zeek does.
+		default:
+			data, hl, ok := d.frag.add4(d, b[:ihl], payload, fo)
+			if !ok {
+				return // held for reassembly, or dropped (counted)
+			}
+			payload = data
+			total = hl + len(data)
 		}
-		data, hl, ok := d.frag.add4(d, b[:ihl], payload, fo)
-		if !ok {
-			return // held for reassembly, or dropped (counted)
-		}
-		payload = data
-		total = hl + len(data)
 	}
 	i := d.newPacket(h)
 	if i < 0 {
@@ -258,7 +265,11 @@ func (d *decoder) ip6(b []byte, cut int, h hop) {
 ext:
 	for range 32 {
 		switch next {
-		case ip6HopByHop, ip6Routing, ip6DestOpts, ip6Mobility:
+		case ip6ESP, ip6Mobility:
+			// Zeek ends the header chain here and makes no connection.
+			d.fail(ErrIP6NoTransport)
+			return
+		case ip6HopByHop, ip6Routing, ip6DestOpts:
 			if len(payload) < 8 {
 				d.fail(ErrTruncatedIP6Ext)
 				return
@@ -317,8 +328,16 @@ ext:
 				continue
 			}
 			if cut > 0 {
-				d.fail(ErrFragCut)
-				return
+				if fo&0xfff8 != 0 {
+					d.fail(ErrFragCut)
+					return
+				}
+				// First fragment of a header-only capture: analysed as
+				// it is, as Zeek does.
+				next = payload[0]
+				payload = payload[8:]
+				off += 8
+				continue
 			}
 			data, hl, ok := d.frag.add6(d, b[:off], payload[0], be.Uint32(payload[4:]), payload[8:], fo)
 			if !ok {
@@ -331,6 +350,11 @@ ext:
 		default:
 			break ext
 		}
+	}
+	if next == ip6NoNext {
+		// Nothing follows (a Teredo bubble, say): Zeek makes no connection.
+		d.fail(ErrIP6NoTransport)
+		return
 	}
 	i := d.newPacket(h)
 	if i < 0 {

@@ -32,6 +32,7 @@ const (
 	ErrIPLenZero                         // IPv4 length zero (TSO): dropped, or the capture length used when checksums are not verified
 	ErrSnaplenCut                        // note: packet captured shorter than its IP length
 	ErrFragOverlap                       // note: overlapping fragments (later bytes win)
+	ErrIP6NoTransport                    // note: IPv6 ending in ESP, Mobility or No Next Header: no Packet, as Zeek makes no connection
 	numErrKinds
 )
 
@@ -55,6 +56,7 @@ var errKindNames = [numErrKinds]string{
 	ErrIPLenZero:          "ip-len-zero",
 	ErrSnaplenCut:         "snaplen-cut",
 	ErrFragOverlap:        "frag-overlap",
+	ErrIP6NoTransport:     "ip6-no-transport",
 }
 
 // String returns the kind's short name, e.g. "truncated-ip".
@@ -67,7 +69,7 @@ func (k ErrKind) String() string {
 
 // Note reports whether the kind is only a note: the packet was still emitted.
 func (k ErrKind) Note() bool {
-	return k == ErrSnaplenCut || k == ErrFragOverlap
+	return k == ErrSnaplenCut || k == ErrFragOverlap || k == ErrIP6NoTransport
 }
 
 // DecodeError names one decode problem and the frame it was found in.

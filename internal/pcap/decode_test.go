@@ -239,6 +239,10 @@ func TestDecodeFrames(t *testing.T) {
 		{name: "ipv6 header cut", lt: 229, data: u6[:30], errs: "truncated-ip=1"},
 		{name: "ipv6 extension header cut", lt: 229, data: rawIP6(t, "::1", "::2", 0, []byte{17, 3, 0, 0}), errs: "truncated-ip6-ext=1"},
 		{name: "empty frame", lt: 101, data: nil, errs: "truncated-ip=1"},
+		{name: "ipv6 no next header", lt: 229, data: rawIP6(t, "::1", "::2", 59, nil), errs: "ip6-no-transport=1"},
+		{name: "ipv6 esp", lt: 229, data: rawIP6(t, "::1", "::2", 0, cat([]byte{50, 0, 1, 4, 0, 0, 0, 0}, make([]byte, 16))), errs: "ip6-no-transport=1"},
+		{name: "ipv4 esp is a connection", lt: 101, data: rawIP4(t, "10.0.0.1", "10.0.0.2", 50, make([]byte, 16)), want: []pk{
+			{src: "10.0.0.1", dst: "10.0.0.2", proto: 50, ipLen: 36, pLen: 16, parent: -1, wscale: -1}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

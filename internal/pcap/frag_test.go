@@ -203,12 +203,18 @@ func TestFragLimits(t *testing.T) {
 		}
 	})
 	t.Run("cut by snaplen", func(t *testing.T) {
+		// As in Zeek: the first fragment is analysed as it is, the others
+		// are dropped; nothing is held.
 		var d decoder
 		d.init(DefaultOptions())
-		f := dgram(1)[0]
-		d.decodeFrame(nil, 1, 0, linkTypeRaw, f[:40], len(f))
-		if d.stats.Errors[ErrFragCut] != 1 || d.frag.stats.Held != 0 {
-			t.Errorf("errors %s, held %d", d.stats.ErrorsString(), d.frag.stats.Held)
+		f := dgram(1)
+		first := d.decodeFrame(nil, 1, 0, linkTypeRaw, f[0][:40], len(f[0]))
+		if len(first) != 1 || first[0].IPLen != 68 || first[0].SrcPort != 1234 || first[0].PayloadLen != 40 {
+			t.Errorf("first fragment: %v", first)
+		}
+		second := d.decodeFrame(nil, 2, 0, linkTypeRaw, f[1][:40], len(f[1]))
+		if len(second) != 0 || d.stats.ErrorsString() != "frag-cut=1 snaplen-cut=2" || d.frag.stats.Held != 0 {
+			t.Errorf("second fragment: %d packets, errors %s, held %d", len(second), d.stats.ErrorsString(), d.frag.stats.Held)
 		}
 	})
 	t.Run("ipv6 atomic fragment", func(t *testing.T) {
