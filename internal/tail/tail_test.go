@@ -3,6 +3,7 @@ package tail
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,7 +160,9 @@ func TestLongLinesSkippedAndCounted(t *testing.T) {
 	// One long line whole, and one whose end arrives later.
 	appendFile(t, p, "a\n"+long+"\nb\n"+long[:3000])
 	sink := &memSink{}
-	tl, stop := follow(t, Config{Inputs: []string{p}, MaxLineBytes: 1000}, sink)
+	var logBuf strings.Builder
+	log := slog.New(slog.NewTextHandler(&logBuf, nil))
+	tl, stop := follow(t, Config{Inputs: []string{p}, MaxLineBytes: 1000, Logger: log}, sink)
 	waitLines(t, sink, 2)
 	appendFile(t, p, long[3000:]+"\nc\n")
 	checkLines(t, waitLines(t, sink, 3), []string{"a", "b", "c"})
@@ -168,6 +171,11 @@ func TestLongLinesSkippedAndCounted(t *testing.T) {
 	}
 	if got := tl.Stats().LongLines; got != 2 {
 		t.Errorf("LongLines = %d, want 2", got)
+	}
+	// The first is reported with its file and line; the second falls in
+	// the same 10 s and is only counted.
+	if want := fmt.Sprintf("path=%s line=2 max_line_bytes=1000", p); !strings.Contains(logBuf.String(), want) {
+		t.Errorf("log does not report %q:\n%s", want, logBuf.String())
 	}
 }
 
