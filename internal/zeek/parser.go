@@ -208,6 +208,7 @@ type Parser struct {
 	csv    bool   // comma separated with a header row: empty means unset
 
 	cols       []column
+	fast       []field // cols as plain fields; nil when a column is combined
 	haveFields bool
 
 	strs    Strings
@@ -362,6 +363,7 @@ func (p *Parser) header(line []byte) error {
 // setFields installs a column layout from column names.
 func (p *Parser) setFields(names [][]byte, csv bool) {
 	p.cols = p.cols[:0]
+	p.fast = p.fast[:0]
 	for _, n := range names {
 		n = bytes.TrimSpace(n)
 		if bytes.IndexByte(n, ' ') >= 0 {
@@ -378,6 +380,16 @@ func (p *Parser) setFields(names [][]byte, csv bool) {
 	p.csv = csv
 	if csv {
 		p.sep = []byte{','}
+	}
+	for _, c := range p.cols {
+		if c.sub != nil {
+			p.fast = nil // a combined column: the general path
+			return
+		}
+		p.fast = append(p.fast, c.f)
+	}
+	if p.fast == nil {
+		p.fast = []field{}
 	}
 }
 
@@ -468,27 +480,149 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 	if p.csv || len(p.sep) != 1 {
 		return p.parseColsSlow(line, r)
 	}
-	// Fast path: one separator byte, one pass over the line.
+	if p.fast == nil {
+		return p.parseColsSlow(line, r)
+	}
+	// Fast path: one separator byte, plain columns, one pass over the line.
 	sep := p.sep[0]
+	cols := p.fast
 	n, start := 0, 0
 	for start <= len(line) {
-		i := indexByteFrom(line, start, sep)
-		if n >= len(p.cols) {
+		if n >= len(cols) {
 			return p.lineErr(KindColumns, fIgnore, line,
-				fmt.Errorf("more than the %d columns of the #fields header", len(p.cols)))
+				fmt.Errorf("more than the %d columns of the #fields header", len(cols)))
 		}
-		if err := p.column(&p.cols[n], line[start:i], r); err != nil {
-			return err
+		f := cols[n]
+		// Numbers, times and IPv4 addresses are parsed while their end is
+		// found, touching each byte once; anything unusual (unset, IPv6,
+		// a bad value) falls through to the general path below.
+		if end, ok := p.fused(f, line, start, sep, r); ok {
+			n++
+			start = end + 1
+			continue
+		}
+		i := indexByteFrom(line, start, sep)
+		if f != fIgnore {
+			if err := p.setField(f, line[start:i], r); err != nil {
+				return err
+			}
 		}
 		n++
 		start = i + 1
 	}
-	if n != len(p.cols) {
+	if n != len(cols) {
 		return p.lineErr(KindColumns, fIgnore, line,
 			fmt.Errorf("%d columns, the #fields header has %d", n, len(p.cols)))
 	}
 	p.finish(r)
 	return nil
+}
+
+// fused parses the column of field f starting at line[start] in the same
+// pass that finds its end, for the plain forms of numbers, times and IPv4
+// addresses. It returns the index of the separator (or len(line)) after
+// the value and ok=true when it stored the value; ok=false leaves the column
+// to the general path.
+func (p *Parser) fused(f field, line []byte, start int, sep byte, r *flow.Record) (int, bool) {
+	switch f {
+	case fOrigBytes, fRespBytes, fMissedBytes, fOrigPkts, fOrigIPBytes, fRespPkts, fRespIPBytes,
+		fOrigP, fRespP:
+		var v uint64
+		j := start
+		for ; j < len(line) && j-start < 19; j++ {
+			d := line[j] - '0'
+			if d > 9 {
+				break
+			}
+			v = v*10 + uint64(d)
+		}
+		if j == start || (j < len(line) && line[j] != sep) {
+			return 0, false
+		}
+		switch f {
+		case fOrigBytes:
+			r.OrigBytes = v
+		case fRespBytes:
+			r.RespBytes = v
+		case fMissedBytes:
+			r.MissedBytes = v
+		case fOrigPkts:
+			r.OrigPkts = v
+		case fOrigIPBytes:
+			r.OrigIPBytes = v
+		case fRespPkts:
+			r.RespPkts = v
+		case fRespIPBytes:
+			r.RespIPBytes = v
+		case fOrigP, fRespP:
+			if v > 65535 {
+				return 0, false
+			}
+			if f == fOrigP {
+				r.OrigP = uint16(v)
+			} else {
+				r.RespP = uint16(v)
+			}
+		}
+		return j, true
+	case fTS, fDuration:
+		var sec, frac int64
+		j := start
+		for ; j < len(line) && j-start < 12; j++ {
+			d := line[j] - '0'
+			if d > 9 {
+				break
+			}
+			sec = sec*10 + int64(d)
+		}
+		if j == start || j >= len(line) || line[j] != '.' || sec > 9_000_000_000 {
+			return 0, false // beyond 9e9 s the general path checks the range
+		}
+		j++
+		k := j
+		for ; j < len(line) && j-k < 9; j++ {
+			d := line[j] - '0'
+			if d > 9 {
+				break
+			}
+			frac = frac*10 + int64(d)
+		}
+		if j == k || (j < len(line) && line[j] != sep) {
+			return 0, false
+		}
+		for digits := j - k; digits < 9; digits++ {
+			frac *= 10
+		}
+		if f == fTS {
+			r.TS = time.Unix(sec, frac).UTC()
+		} else {
+			r.Duration = time.Duration(sec*1e9 + frac)
+		}
+		return j, true
+	case fOrigH, fRespH:
+		end := start
+		for end < len(line) && end-start < 15 && line[end] != sep {
+			c := line[end]
+			if c != '.' && c-'0' > 9 {
+				return 0, false // IPv6 or not an address
+			}
+			end++
+		}
+		if end < len(line) && line[end] != sep {
+			return 0, false
+		}
+		a, ok := parseIPv4(line[start:end])
+		if !ok {
+			return 0, false
+		}
+		if f == fOrigH {
+			r.OrigH = a
+		} else {
+			r.RespH = a
+		}
+		return end, true
+	}
+	return 0, false
 }
 
 // indexByteFrom returns the index of the first c in b at or after start,
@@ -718,19 +852,31 @@ func (p *Parser) finish(r *flow.Record) {
 // makeLabel joins a label and a detailed label as "Label/Detail"; values
 // that mean "none" ("-", "(empty)", "") are dropped.
 func (p *Parser) makeLabel(label, detail []byte) string {
-	none := func(b []byte) bool {
-		b = bytes.TrimSpace(b)
-		return len(b) == 0 || string(b) == "-" || string(b) == "(empty)" || p.isUnset(b)
-	}
-	label, detail = bytes.TrimSpace(label), bytes.TrimSpace(detail)
-	switch {
-	case none(label) && none(detail):
-		return ""
-	case none(detail):
+	label, detail = trimSpaces(label), trimSpaces(detail)
+	if p.noLabel(detail) {
+		if p.noLabel(label) {
+			return ""
+		}
 		return p.strs.Intern(label)
 	}
 	p.scratch = append(append(append(p.scratch[:0], label...), '/'), detail...)
 	return p.strs.Intern(p.scratch)
+}
+
+func (p *Parser) noLabel(b []byte) bool {
+	return len(b) == 0 || string(b) == "-" || string(b) == "(empty)" || p.isUnset(b)
+}
+
+// trimSpaces trims blanks at both ends; it costs two byte tests when there
+// are none.
+func trimSpaces(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // ipProto derives the IP protocol number from Zeek's proto name.
@@ -752,29 +898,44 @@ func ipProto(proto string, orig netip.Addr) uint8 {
 // parseIPv4 parses a dotted quad without leading zeros; anything else is
 // left to netip.ParseAddr (ok=false).
 func parseIPv4(v []byte) (netip.Addr, bool) {
+	if len(v) < 7 || len(v) > 15 {
+		return netip.Addr{}, false
+	}
 	var out [4]byte
-	part, n, digits := 0, 0, 0
-	for i := 0; i <= len(v); i++ {
-		if i == len(v) || v[i] == '.' {
-			if digits == 0 || part > 3 || (digits > 1 && v[i-digits] == '0') {
+	i := 0
+	for part := 0; part < 4; part++ {
+		if part > 0 {
+			if i >= len(v) || v[i] != '.' {
 				return netip.Addr{}, false
 			}
-			out[part] = byte(n)
-			part++
-			n, digits = 0, 0
-			continue
+			i++
 		}
-		d := v[i] - '0'
-		if d > 9 {
+		if i >= len(v) {
 			return netip.Addr{}, false
 		}
-		n = n*10 + int(d)
-		digits++
+		d0 := v[i] - '0'
+		if d0 > 9 {
+			return netip.Addr{}, false
+		}
+		n := uint(d0)
+		i++
+		for k := 0; k < 2 && i < len(v); k++ {
+			d := v[i] - '0'
+			if d > 9 {
+				break
+			}
+			if d0 == 0 {
+				return netip.Addr{}, false // a leading zero: let netip decide
+			}
+			n = n*10 + uint(d)
+			i++
+		}
 		if n > 255 {
 			return netip.Addr{}, false
 		}
+		out[part] = byte(n)
 	}
-	if part != 4 {
+	if i != len(v) {
 		return netip.Addr{}, false
 	}
 	return netip.AddrFrom4(out), true

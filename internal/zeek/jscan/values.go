@@ -133,7 +133,7 @@ func ParseTime(b []byte) (time.Time, error) {
 		}
 		return time.Time{}, err
 	}
-	return time.Unix(0, 0).Add(time.Duration(ns)).UTC(), nil
+	return time.Unix(ns/1e9, ns%1e9).UTC(), nil
 }
 
 // ParseISO8601 parses YYYY-MM-DD[Thh:mm[:ss[.frac]]][Z|±hh[:]mm], the forms
