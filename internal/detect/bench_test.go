@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkScore measures the whole per-flow layer: features, host
-// statistics, the four detectors, calibration and online updates.
+// statistics, the detectors, calibration and online updates.
 func BenchmarkScore(b *testing.B) {
 	cfg := DefaultConfig()
 	m, o := trainOffice(b, cfg, 11, 20000)

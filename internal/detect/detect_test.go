@@ -354,3 +354,81 @@ func TestTooFewFlows(t *testing.T) {
 		t.Errorf("got %v, want ErrTooFewFlows", err)
 	}
 }
+
+// Online updates: a clearly normal flow to a new server teaches the model
+// that server; one host can make at most OnlineHostCap updates.
+func TestOnlineUpdatesCapped(t *testing.T) {
+	cfg := testConfig()
+	cfg.OnlineHostCap = 5
+	m, o := trainOffice(t, cfg, 21, 5000)
+	s := m.NewScorer(cfg)
+	var r flow.Record
+	var v Verdict
+	for i := 0; i < 2000; i++ {
+		o.next(&r)
+		r.OrigH = netip.MustParseAddr("10.0.0.10") // one host does everything
+		s.Score(&r, &v)
+	}
+	st := s.Stats()
+	if st.OnlineUpdates != 5 || st.OnlineCapped == 0 {
+		t.Errorf("online updates %d (capped %d); want exactly the cap of 5", st.OnlineUpdates, st.OnlineCapped)
+	}
+	if st.Flows != 2000 || st.Hosts != 1 || st.BytesPerHost <= 0 {
+		t.Errorf("stats %+v", st)
+	}
+
+	cfg.OnlineUpdates = false
+	s = m.NewScorer(cfg)
+	for i := 0; i < 100; i++ {
+		o.next(&r)
+		s.Score(&r, &v)
+	}
+	if st := s.Stats(); st.OnlineUpdates != 0 {
+		t.Errorf("online updates %d with online_updates off", st.OnlineUpdates)
+	}
+}
+
+// Training on traffic that holds attacks (analyze without a model) still
+// flags them: a 0.5% scan does not become normal by forming a traffic
+// group of its own.
+func TestTrainingRobustToContamination(t *testing.T) {
+	cfg := testConfig()
+	cfg.FalsePositiveRate = 0.01
+	o := newOffice(31, day0, 4)
+	tr := NewTrainer(cfg)
+	var r flow.Record
+	var flows []flow.Record
+	for i := 0; i < 10000; i++ {
+		o.next(&r)
+		if i%200 == 0 { // a slow scan from one outside host, 0.5% of the flows
+			r.OrigH, r.RespH = netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("10.0.0.20")
+			r.RespP, r.Proto, r.Service, r.ConnState, r.History = uint16(1000+i), flow.ProtoTCP, "", "S0", "S"
+			r.Duration, r.OrigBytes, r.RespBytes, r.OrigPkts, r.RespPkts = 0, 0, 0, 1, 0
+			r.OrigIPBytes, r.RespIPBytes = 40, 0
+		}
+		tr.Add(&r)
+		flows = append(flows, r)
+	}
+	m, err := tr.Fit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Trimmed == 0 {
+		t.Fatalf("nothing trimmed")
+	}
+	s := m.NewScorer(cfg)
+	var v Verdict
+	scan, scanAlerts := 0, 0
+	for i := range flows {
+		s.Score(&flows[i], &v)
+		if flows[i].ConnState == "S0" {
+			scan++
+			if v.Alert {
+				scanAlerts++
+			}
+		}
+	}
+	if float64(scanAlerts) < 0.9*float64(scan) {
+		t.Errorf("%d of %d scan flows alerted after training on them", scanAlerts, scan)
+	}
+}

@@ -12,10 +12,15 @@ const (
 	detHBOS
 	detRarity
 	detIForest
+	detGroup
 	numDetectors
 )
 
-var detectorNames = [numDetectors]string{"robust_z", "hbos", "rarity", "iforest"}
+// detectorNames name the detectors in Hits. group_rarity is how rare the
+// flow's traffic group itself is: it stays separate from rarity (which
+// judges a flow within its group) because a burst of attack flows can form
+// a group of its own, and within it they look alike and "normal".
+var detectorNames = [numDetectors]string{"robust_z", "hbos", "rarity", "iforest", "group_rarity"}
 
 const (
 	hbosBins = 16

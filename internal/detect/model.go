@@ -176,7 +176,7 @@ func (m *Model) groupSurprisal(g groupKey) float64 {
 	return -logf((float64(c) + 0.5) / (float64(root.N) + 0.5*float64(len(m.GroupKeys)+1)))
 }
 
-// rawScores runs the four detectors on one row.
+// rawScores runs the detectors on one row.
 func (m *Model) rawScores(x *[NumNumeric]float32, c *[NumCategorical]uint16) [numDetectors]float64 {
 	var xf [NumNumeric]float64
 	for j := range xf {
@@ -187,7 +187,8 @@ func (m *Model) rawScores(x *[NumNumeric]float32, c *[NumCategorical]uint16) [nu
 	var s [numDetectors]float64
 	s[detRobustZ] = n.robustZ(&xf)
 	s[detHBOS] = n.hbos(&xf)
-	s[detRarity] = n.rarity(c) + m.groupSurprisal(g)
+	s[detRarity] = n.rarity(c)
+	s[detGroup] = m.groupSurprisal(g)
 	s[detIForest] = m.Forests[n.Forest].score(x)
 	return s
 }

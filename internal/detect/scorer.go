@@ -94,7 +94,8 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 	var raw [numDetectors]float64
 	raw[detRobustZ] = n.robustZ(&s.vec.X)
 	raw[detHBOS] = n.hbos(&s.vec.X)
-	raw[detRarity] = n.rarity(&s.vec.C) + m.groupSurprisal(g)
+	raw[detRarity] = n.rarity(&s.vec.C)
+	raw[detGroup] = m.groupSurprisal(g)
 	raw[detIForest] = m.Forests[n.Forest].score(&s.xf)
 	for d := range raw {
 		s.ps[d] = m.Calib[d].pvalue(raw[d])
