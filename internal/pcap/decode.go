@@ -420,18 +420,21 @@ func (d *decoder) transport(i int, proto uint8, b []byte, cut int, h hop) {
 		}
 		p.SrcPort = be.Uint16(b)
 		p.DstPort = be.Uint16(b[2:])
+		// As in Zeek's UDP analyzer: the byte count comes from the UDP
+		// length field, even when it disagrees with the IP length (Zeek
+		// only reports a weird); the payload, the checksum and any tunnel
+		// go by the IP length.
 		ulen := int(be.Uint16(b[4:]))
-		if ulen < 8 || ulen > full {
-			ulen = full // Zeek warns and uses the IP payload length
+		if ulen < 8 {
+			ulen = full // Zeek would count a negative length
 		}
 		p.PayloadLen = uint32(ulen - 8)
 		pl := b[8:]
-		if ulen-8 < len(pl) {
-			pl = pl[:ulen-8]
-		}
 		p.Payload = pl
-		if d.opt.VerifyChecksums && cut == 0 && (p.V6 || be.Uint16(b[6:]) != 0) {
-			p.BadChecksum = !d.transportChecksumOK(p, b[:ulen])
+		if sum := be.Uint16(b[6:]); d.opt.VerifyChecksums && cut == 0 && (p.V6 || sum != 0) &&
+			!(sum == 0 && p.DstPort == udpVXLAN && len(pl) > 8+14 && pl[0]&0x08 != 0) {
+			// A VXLAN sender may leave the checksum zero, even over IPv6.
+			p.BadChecksum = !d.transportChecksumOK(p, b)
 		}
 		if !p.BadChecksum {
 			d.udpTunnel(i, pl, cut, h)

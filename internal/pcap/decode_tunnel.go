@@ -6,9 +6,9 @@ package pcap
 
 // udpTunnel looks for a tunnel in the payload of UDP Packet i: by port as
 // Zeek's UDP analyzer forwards (destination port first, then source port),
-// then, on any port, by the payload signatures Zeek's DPD uses for Teredo
-// and AYIYA (base/frameworks/tunnels/dpd.sig). Each tunnel parser validates
-// what it decapsulates; anything else stays plain UDP.
+// then, on any port, by the payload checks of Zeek's protocol detection for
+// Teredo and AYIYA (once the dpd_teredo and dpd_ayiya signatures). Each
+// tunnel parser validates what it decapsulates; anything else stays UDP.
 func (d *decoder) udpTunnel(i int, b []byte, cut int, h hop) {
 	p := &d.out[i]
 	for _, port := range [2]uint16{p.DstPort, p.SrcPort} {
@@ -36,7 +36,7 @@ func (d *decoder) udpTunnel(i int, b []byte, cut int, h hop) {
 	switch {
 	case teredoSignature(b):
 		d.teredo(i, b, cut, h)
-	case len(b) >= 8 && b[2] == 0x11 && b[3] == ipProtoIPv6: // dpd_ayiya: /^..\x11\x29/
+	case len(b) >= 3 && b[1] == 0x52 && b[2] == 0x11: // Zeek's AYIYA protocol detection
 		d.ayiya(i, b, cut, h)
 	}
 }

@@ -209,7 +209,7 @@ func TestFragLimits(t *testing.T) {
 		d.init(DefaultOptions())
 		f := dgram(1)
 		first := d.decodeFrame(nil, 1, 0, linkTypeRaw, f[0][:40], len(f[0]))
-		if len(first) != 1 || first[0].IPLen != 68 || first[0].SrcPort != 1234 || first[0].PayloadLen != 40 {
+		if len(first) != 1 || first[0].IPLen != 68 || first[0].SrcPort != 1234 || first[0].PayloadLen != 100 {
 			t.Errorf("first fragment: %v", first)
 		}
 		second := d.decodeFrame(nil, 2, 0, linkTypeRaw, f[1][:40], len(f[1]))

@@ -34,7 +34,9 @@ type Packet struct {
 
 	// PayloadLen is the transport payload length implied by the headers
 	// (IP length minus IP and transport headers), which may exceed
-	// len(Payload) when the capture cut the packet at its snaplen.
+	// len(Payload) when the capture cut the packet at its snaplen. For UDP
+	// it is the UDP length field minus 8, as Zeek counts orig_bytes, even
+	// when that disagrees with the IP length.
 	PayloadLen uint32
 	Payload    []byte
 
