@@ -481,29 +481,28 @@ func (d *decoder) transport(i int, proto uint8, b []byte, cut int, h hop) {
 }
 
 // windowScale returns the window-scale option's shift from a SYN's TCP
-// options, or -1.
+// options, or -1, walking the options as Zeek's SYN option parser does (a
+// bad length ends the walk; the last window-scale option wins). Shifts
+// above 14 are capped at 14 (RFC 7323); Zeek applies them unchecked.
 func windowScale(opt []byte) int8 {
+	ws := int8(-1)
 	for len(opt) > 0 {
 		switch opt[0] {
 		case 0: // end of options
-			return -1
+			return ws
 		case 1: // no-op
 			opt = opt[1:]
 			continue
 		}
-		if len(opt) < 2 || opt[1] < 2 || int(opt[1]) > len(opt) {
-			return -1
+		if len(opt) < 2 || opt[1] == 0 || int(opt[1]) > len(opt) {
+			return ws
 		}
-		if opt[0] == 3 && opt[1] == 3 {
-			s := opt[2]
-			if s > 14 {
-				s = 14 // RFC 7323 caps the shift at 14, as Zeek does
-			}
-			return int8(s)
+		if opt[0] == 3 && opt[1] >= 3 {
+			ws = int8(min(opt[2], 14))
 		}
 		opt = opt[opt[1]:]
 	}
-	return -1
+	return ws
 }
 
 // enter checks the tunnel depth before decoding a packet carried by Packet

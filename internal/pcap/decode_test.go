@@ -334,3 +334,26 @@ func TestChecksum(t *testing.T) {
 		t.Errorf("checksum(long) = %#x, want %#x", got, s)
 	}
 }
+
+func TestWindowScale(t *testing.T) {
+	cases := []struct {
+		name string
+		opt  []byte
+		want int8
+	}{
+		{"none", nil, -1},
+		{"mss nop ws", []byte{2, 4, 5, 0xb4, 1, 3, 3, 7}, 7},
+		{"end before ws", []byte{0, 3, 3, 7}, -1},
+		{"zero length ends", []byte{8, 0, 3, 3, 7}, -1},
+		{"length past end", []byte{3, 9, 7}, -1},
+		{"short ws skipped", []byte{3, 2, 3, 3, 5}, 5},
+		{"last wins", []byte{3, 3, 2, 3, 3, 9}, 9},
+		{"capped", []byte{3, 3, 200}, 14},
+		{"lone kind", []byte{1, 1, 3}, -1},
+	}
+	for _, tc := range cases {
+		if got := windowScale(tc.opt); got != tc.want {
+			t.Errorf("%s: windowScale(% x) = %d, want %d", tc.name, tc.opt, got, tc.want)
+		}
+	}
+}
