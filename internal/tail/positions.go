@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // positionsVersion is the format of the positions file.
@@ -59,6 +60,25 @@ func readPositions(path string) (*positions, error) {
 		copy(f.fp[:], h)
 	}
 	return &p, nil
+}
+
+// lockPositions takes an exclusive lock on path+".lock", so that two
+// processes never follow into the same positions file (and cut back each
+// other's output). The kernel drops the lock when the process dies.
+func lockPositions(path string) (*os.File, error) {
+	lp := path + ".lock"
+	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("tail: positions lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close() // the lock error is the one to report
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("tail: positions file %s is in use by another process (lock %s)", path, lp)
+		}
+		return nil, fmt.Errorf("tail: positions lock %s: %w", lp, err)
+	}
+	return f, nil
 }
 
 // tempPrefix is the name prefix of the temporary files writePositions

@@ -135,6 +135,7 @@ type Tailer struct {
 	cfg  Config
 	sink Sink
 	log  *slog.Logger
+	lock *os.File // holds the positions file's lock from New to the end of Run
 
 	files      []*state // reading order: first seen first
 	checkpoint []byte
@@ -184,8 +185,10 @@ type state struct {
 	replay   bool      // header lines must be replayed before offset
 }
 
-// New reads the positions file (if any), then calls open with the
-// checkpoint committed with those positions (nil if none) to build the sink.
+// New locks and reads the positions file (if any), then calls open with
+// the checkpoint committed with those positions (nil if none) to build the
+// sink. The lock (positions+".lock") is held until Run returns; a second
+// process on the same positions file gets an error from New.
 func New(cfg Config, open func(checkpoint []byte) (Sink, error)) (*Tailer, error) {
 	cfg.setDefaults()
 	if len(cfg.Inputs) == 0 {
@@ -210,9 +213,15 @@ func New(cfg Config, open func(checkpoint []byte) (Sink, error)) (*Tailer, error
 		if err := os.MkdirAll(filepath.Dir(cfg.Positions), 0o755); err != nil {
 			return nil, fmt.Errorf("tail: positions file: %w", err)
 		}
+		lock, err := lockPositions(cfg.Positions)
+		if err != nil {
+			return nil, err
+		}
+		t.lock = lock
 		removeStaleTemps(cfg.Positions)
 		saved, err := readPositions(cfg.Positions)
 		if err != nil {
+			t.unlock()
 			return nil, err
 		}
 		now := time.Now()
@@ -228,10 +237,19 @@ func New(cfg Config, open func(checkpoint []byte) (Sink, error)) (*Tailer, error
 	}
 	sink, err := open(t.checkpoint)
 	if err != nil {
+		t.unlock()
 		return nil, err
 	}
 	t.sink = sink
 	return t, nil
+}
+
+// unlock releases the positions file for another process.
+func (t *Tailer) unlock() {
+	if t.lock != nil {
+		_ = t.lock.Close() // closing drops the flock
+		t.lock = nil
+	}
 }
 
 // Stats returns the counters.
@@ -252,6 +270,7 @@ func (t *Tailer) Run(ctx context.Context) (err error) {
 		for _, s := range t.files {
 			t.closeFile(s)
 		}
+		t.unlock()
 	}()
 	// Commit before reading anything, so that the positions file always
 	// holds the sink's checkpoint: a crash before the first periodic

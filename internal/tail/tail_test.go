@@ -499,11 +499,31 @@ func TestStaleTempPositionsRemoved(t *testing.T) {
 	stale := tempPrefix(pos) + "12345"
 	appendFile(t, stale, "{half")
 	appendFile(t, filepath.Join(dir, "a.log"), "a\n")
-	if _, err := New(Config{Inputs: []string{filepath.Join(dir, "a.log")}, Positions: pos},
-		func([]byte) (Sink, error) { return &memSink{}, nil }); err != nil {
+	tl, err := New(Config{Inputs: []string{filepath.Join(dir, "a.log")}, Positions: pos},
+		func([]byte) (Sink, error) { return &memSink{}, nil })
+	if err != nil {
 		t.Fatal(err)
 	}
+	tl.unlock()
 	if _, err := os.Stat(stale); err == nil {
 		t.Errorf("%s left in place", stale)
+	}
+}
+
+func TestPositionsFileLocked(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{Inputs: []string{filepath.Join(dir, "*.log")}, Positions: filepath.Join(dir, "positions.json")}
+	sink := &memSink{}
+	_, stop := follow(t, cfg, sink)
+	_, err := New(cfg, func([]byte) (Sink, error) { t.Error("second sink opened"); return sink, nil })
+	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Errorf("second tailer on the same positions file: err = %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	_, stop2 := follow(t, cfg, sink) // free again once Run returned
+	if err := stop2(); err != nil {
+		t.Fatal(err)
 	}
 }
