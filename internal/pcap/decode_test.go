@@ -158,6 +158,8 @@ func TestDecodeFrames(t *testing.T) {
 		{name: "mpls two labels", lt: 1, data: mpls, want: []pk{wantUDP4}},
 		{name: "pppoe", lt: 1, data: pppoe, want: []pk{wantUDP4}},
 		{name: "fabricpath", lt: 1, data: fabricPath, want: []pk{wantUDP4}},
+		{name: "vn-tag", lt: 1, data: eth(etVNTag, cat(u32(0x80010002), u16(etIPv4), u4)), want: []pk{wantUDP4}},
+		{name: "pbb", lt: 1, data: eth(etPBB, cat(u32(0x00000100), ipEth(u4, 42))), want: []pk{with(wantUDP4, func(p *pk) { p.vlan = 42 })}},
 		{name: "802.3 llc snap", lt: 1, data: eth(uint16(len(llcSnap)), llcSnap), want: []pk{wantUDP4}},
 		{name: "arp is not ip", lt: 1, data: eth(0x0806, make([]byte, 28)), nonIP: true},
 		{name: "raw 101", lt: 101, data: u4, want: []pk{wantUDP4}},

@@ -1,8 +1,9 @@
 package pcap
 
 // Link layers and encapsulations below IP: the link types of pcap files,
-// 802.1Q/QinQ, MPLS, PPPoE, Cisco FabricPath, LLC/SNAP, 802.11 with
-// radiotap, NFLOG. Each function finds the IP packet and hands it to ip.
+// 802.1Q/QinQ, MPLS, PPPoE, Cisco FabricPath and VN-Tag, 802.1ah PBB,
+// LLC/SNAP, 802.11 with radiotap, NFLOG: what Zeek's packet analyzers
+// follow. Each function finds the IP packet and hands it to ip. Each function finds the IP packet and hands it to ip.
 
 import (
 	"encoding/binary"
@@ -43,6 +44,8 @@ const (
 	etMPLSMulti   = 0x8848
 	etPPPoE       = 0x8864
 	etFabricPath  = 0x8903
+	etVNTag       = 0x8926
+	etPBB         = 0x88e7
 	etTransEther  = 0x6558 // transparent Ethernet bridging (GRE)
 	etERSPAN2     = 0x88be
 	etERSPAN3     = 0x22eb
@@ -198,6 +201,21 @@ func (d *decoder) etherType(et uint16, b []byte, cut int, h hop) {
 			// too, and writers get it wrong.
 			d.ppp(b[6:], cut, h)
 			return
+		case etVNTag:
+			// Cisco VN-Tag: four bytes of tag, then the EtherType.
+			if len(b) < 6 {
+				d.fail(ErrTruncatedLink)
+				return
+			}
+			et, b = be.Uint16(b[4:]), b[6:]
+		case etPBB:
+			// 802.1ah provider backbone bridging: the I-TAG, then the
+			// customer's Ethernet frame.
+			if len(b) < 4+14 {
+				d.fail(ErrTruncatedLink)
+				return
+			}
+			et, b = be.Uint16(b[4+12:]), b[4+14:]
 		case etFabricPath:
 			// FTag/TTL, then the inner MAC addresses and EtherType.
 			if len(b) < 16 {
