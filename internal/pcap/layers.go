@@ -3,7 +3,7 @@ package pcap
 // Link layers and encapsulations below IP: the link types of pcap files,
 // 802.1Q/QinQ, MPLS, PPPoE, Cisco FabricPath and VN-Tag, 802.1ah PBB,
 // LLC/SNAP, 802.11 with radiotap, NFLOG: what Zeek's packet analyzers
-// follow. Each function finds the IP packet and hands it to ip. Each function finds the IP packet and hands it to ip.
+// follow. Each function finds the IP packet and hands it to ip.
 
 import (
 	"encoding/binary"
