@@ -41,14 +41,16 @@ import (
 // out one-sided, a crash loses those whose line was already committed
 // (flow events are not affected).
 type Daemon struct {
-	cfg    config.Run
-	stdout io.Writer
-	log    *slog.Logger
+	cfg     config.Run
+	stdout  io.Writer
+	log     *slog.Logger
+	tailLog *slog.Logger
 }
 
 // NewDaemon returns the daemon for cfg. stdout is where output "-" goes.
 func NewDaemon(cfg config.Run, stdout io.Writer, log *slog.Logger) *Daemon {
-	return &Daemon{cfg: cfg, stdout: stdout, log: log.With("component", "run")}
+	return &Daemon{cfg: cfg, stdout: stdout,
+		log: log.With("component", "run"), tailLog: log.With("component", "tail")}
 }
 
 // Run follows the inputs until ctx ends, then drains, flushes and saves the
@@ -62,7 +64,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		MaxLineBytes:   d.cfg.MaxLineBytes,
 		PollInterval:   d.cfg.PollInterval,
 		CommitInterval: d.cfg.CommitInterval,
-		Logger:         d.log.With("component", "tail"),
+		Logger:         d.tailLog,
 	}, s.open)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
