@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -31,7 +32,7 @@ func readLabelled(ctx context.Context, path string) ([]flow.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eval: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose
 	var r io.Reader = f
 	br := bufio.NewReaderSize(r, 1<<16)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -39,7 +40,7 @@ func readLabelled(ctx context.Context, path string) ([]flow.Record, error) {
 		if err != nil {
 			return nil, fmt.Errorf("eval: %s: %w", path, err)
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }()
 		br = bufio.NewReaderSize(zr, 1<<16)
 	}
 	first, _ := br.Peek(1)
@@ -97,7 +98,7 @@ func readLabelledCSV(ctx context.Context, path string, br *bufio.Reader) ([]flow
 	var out []flow.Record
 	for line := 2; ; line++ {
 		vals, err := cr.Read()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

@@ -69,10 +69,10 @@ func UnmarshalModel(b []byte) (*Model, error) {
 	}
 	m := &Model{}
 	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode((*modelData)(m)); err != nil {
-		return nil, fmt.Errorf("%w: decode: %v", ErrModelCorrupt, err)
+		return nil, fmt.Errorf("%w: decode: %w", ErrModelCorrupt, err)
 	}
 	if err := m.validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrModelCorrupt, err)
+		return nil, fmt.Errorf("%w: %w", ErrModelCorrupt, err)
 	}
 	m.index()
 	return m, nil
@@ -143,7 +143,7 @@ func ReadFile(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("detect: model %s: %w", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose
 	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("detect: model %s: %w", path, err)

@@ -1,7 +1,3 @@
-// Package detect learns what normal traffic looks like and scores flows and
-// hosts against it with a statistical ensemble: per-flow detectors fitted per
-// traffic group, behavioural detectors over time windows, p-value
-// calibration against a clean reservoir, and a false-alarm budget.
 package detect
 
 import "time"

@@ -1,0 +1,90 @@
+// Package detect learns what normal traffic looks like and scores flows
+// against it with a statistical ensemble: per-flow detectors fitted per
+// traffic group, p-value calibration against a clean reservoir, and a
+// false-alarm budget. The behavioural detectors (scans, floods, beacons,
+// ...) live in the behavior subpackage and share this package's Verdict
+// and Finding types.
+//
+// # Features
+//
+// Every flow becomes a Vector of flat arrays (no per-flow allocation):
+//
+//   - per flow: log1p of duration, bytes, packets and IP bytes in each
+//     direction, missed bytes, bytes per packet each way, and the share of
+//     bytes sent by the originator;
+//   - per originating host, damped statistics at the time of the flow
+//     (half-life 5 minutes): flow rate, failure rate, bytes out, the share
+//     of flows to destinations it never contacted before (a 1024-bit bloom
+//     filter), and distinct destinations and ports in the current 5-minute
+//     window (256-bit linear-counting sketches). The state is fixed-size
+//     (BytesPerHost, about 320 bytes) in a table bounded by
+//     Config.MaxHosts with CLOCK eviction, counted in ScorerStats;
+//   - "seen before": how often the baseline saw the originator, the
+//     responder and the responder's service (address, port, proto),
+//     capped at 16. In training the count is leave-one-out, so an entity
+//     seen once in the baseline stands for one that is new when scoring and
+//     there is no warm-up drift;
+//   - categorical: proto, service, conn_state, port class, direction
+//     (inside is private address space plus the busiest originators of the
+//     baseline) and the history string.
+//
+// # Detectors
+//
+// Flows are grouped by proto × service-or-port-class × direction. Each
+// group with at least 30 baseline flows gets its own fit, smaller ones
+// fall back to proto × direction and then to all traffic. Five detectors
+// score a flow in its group:
+//
+//   - robust_z: sum of squared robust z-scores (median/MAD), clipped at 10;
+//   - hbos: histogram-based outlier score, 16 bins per feature;
+//   - rarity: surprisal of the flow's categories within its group;
+//   - iforest: an isolation forest (Config.Trees trees of 256 samples) in a
+//     flat, branch-free layout: complete trees stored breadth first, walked
+//     four at a time with idx = 2*idx+1+(x[f] >= t); groups with fewer
+//     than 200 flows use their parent's forest;
+//   - group_rarity: how rare the traffic group itself is in the baseline,
+//     kept apart from rarity because a burst of attack flows can form a
+//     group of its own in which they all look alike.
+//
+// # Calibration and budget
+//
+// Training holds out a random Config.CalibrationFraction of the baseline.
+// Each detector's raw score becomes a p-value against that reservoir: the
+// share of calibration scores at least as high, and beyond the top 5 % an
+// exponential tail fitted to their mean excess, so extreme flows keep
+// distinct, ordered p-values. The p-values are combined with the Cauchy
+// combination (ACAT; p capped at 0.99 so a quiet detector cannot cancel a
+// loud one), and the combined statistic is calibrated once more against
+// the reservoir, so a flow's final p-value is uniform on normal traffic.
+// A flow alerts when its p-value is below Model.Alpha: the configured
+// false-positive rate, or alerts per day divided by the baseline's flows
+// per day.
+//
+// Training is robust to attacks in the baseline: it fits, drops the
+// Config.Trim most anomalous share of the fit set, and fits again.
+//
+// # Explanations
+//
+// An alert's Verdict lists every detector with its p-value (Fired when
+// below its share of the budget), the traffic group, and the most unusual
+// features: numeric ones with the value seen, the group's median and
+// spread in natural units ("orig_bytes 2.1 MB, typical 211 B ± 10.6 B"),
+// categorical ones with their share of the group, and an unseen or rare
+// traffic group.
+//
+// # Model file
+//
+// Model.WriteFile writes magic, version, length, a gob payload without
+// maps (so the same seed and input give the same bytes) and its SHA-256.
+// ReadFile rejects other files (ErrNotModel), other versions
+// (ErrModelVersion) and damaged ones (ErrModelCorrupt), and checks the
+// layout scoring relies on.
+//
+// # Scoring
+//
+// A Scorer holds the per-host statistics and online additions; the Model
+// is not modified. Flows that scored clearly normal (p > 0.5) add their
+// hosts and service to the "seen" counts, at most Config.OnlineHostCap
+// times per originating host, so no single host can teach the model its
+// attack.
+package detect
