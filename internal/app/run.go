@@ -2,7 +2,6 @@ package app
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,15 +17,15 @@ import (
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/input"
 	"github.com/mlads/mlads/internal/tail"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
 // Daemon is `mlads run`: it follows the configured logs and writes every
 // flow read from them as a JSON line to the output, until its context ends.
-// Each file's format is told from its first line: Suricata EVE (a JSON
-// object with "event_type"), else Zeek conn.log (TSV by its headers, or
-// JSON).
+// Each file's format is told from its first line (input.DetectBytes):
+// Suricata EVE, else Zeek conn.log (TSV by its headers, CSV, or JSON).
 //
 //	tail.Tailer ──Line──▶ per-file parser ──▶ JSON lines (output file or stdout)
 //	     ▲                                        │
@@ -129,7 +128,7 @@ type lineParser interface {
 // runFile is the sink's state for one followed file.
 type runFile struct {
 	p    lineParser
-	skip bool // not a conn log: lines counted, not parsed
+	skip bool // not a conn log or a capture: lines counted, not parsed
 }
 
 // runSink parses lines and writes flows; it is the tailer's tail.Sink.
@@ -271,13 +270,19 @@ func (s *runSink) Drain() error {
 	return nil
 }
 
-// newFile picks the parser for a file from its first line.
+// newFile picks the parser for a file from its first line, with
+// input.DetectBytes: EVE, or Zeek (TSV, CSV or JSON; also the fallback, so
+// that a file nobody recognises gets its bad lines reported). Captures are
+// not followed.
 func (s *runSink) newFile(l *tail.Line) *runFile {
-	line := bytes.TrimLeft(l.Bytes, " \t")
-	if len(line) > 0 && line[0] == '{' && bytes.Contains(line, []byte(`"event_type"`)) {
+	switch f := input.DetectBytes(l.Bytes); f {
+	case input.EVE:
 		p := eve.NewParser(l.File.Path)
 		s.eves = append(s.eves, p)
 		return &runFile{p: p}
+	case input.Pcap, input.Pcapng:
+		s.log.Warn("a capture matches the inputs; captures are read by `mlads flows`, not followed", "path", l.File.Path, "format", f)
+		return &runFile{skip: true}
 	}
 	return &runFile{p: zeek.NewParser(l.File.Path)}
 }
