@@ -177,7 +177,7 @@ func TestDecodeFrames(t *testing.T) {
 		{name: "radiotap 802.11 data", lt: 127, data: cat(radiotap, dot11Data), want: []pk{wantUDP4}},
 		{name: "radiotap 802.11 qos data", lt: 127, data: cat(radiotap, dot11QoS), want: []pk{wantUDP4}},
 		{name: "802.11 beacon is not ip", lt: 105, data: cat([]byte{0x80, 0, 0, 0}, macA, macB, macA, make([]byte, 30)), nonIP: true},
-		{name: "802.11 protected", lt: 105, data: cat([]byte{0x08, 0x42, 0, 0}, macA, macB, macA, []byte{0, 0}, llcSnap), nonIP: true},
+		{name: "802.11 qos protected", lt: 105, data: cat([]byte{0x88, 0x41, 0, 0}, macA, macB, macA, []byte{0, 0}, []byte{0, 0}, llcSnap), nonIP: true},
 		{name: "nflog", lt: 239, data: nflogPayload, want: []pk{wantUDP4}},
 		{name: "nflog bad tlv length", lt: 239, data: cat([]byte{2, 0, 0, 0}, []byte{2, 0, 1, 0}), errs: "truncated-link=1"},
 		{name: "gre ip", lt: 1, data: ipEth(rawIP4(t, "172.16.0.1", "172.16.0.2", 47, greIP), 10), want: []pk{
@@ -193,7 +193,9 @@ func TestDecodeFrames(t *testing.T) {
 			{src: "172.16.0.1", dst: "172.16.0.2", proto: 47, ipLen: 20 + 4 + 24 + 8 + 38, pLen: 4 + 24 + 8 + 38, parent: -1, wscale: -1}, inner(wantUDP4, "gre")}},
 		{name: "gre in udp", lt: 1, data: ipEth(udpIP(t, "10.9.0.1", "10.9.0.2", 50000, 4754, cat(u16(0), u16(etIPv4), u4))), want: []pk{
 			outerUDP("10.9.0.1", "10.9.0.2", 50000, 4754, 28+4+38), inner(wantUDP4, "gre")}},
-		{name: "802.11 a-msdu not decoded", lt: 105, data: cat([]byte{0x88, 0x01, 0, 0}, macA, macB, macA, []byte{0, 0}, []byte{0x80, 0}, llcSnap), nonIP: true},
+		{name: "802.11 a-msdu", lt: 105, data: cat([]byte{0x88, 0x01, 0, 0}, macA, macB, macA, []byte{0, 0}, []byte{0x80, 0},
+			macA, macB, u16(uint16(len(llcSnap))), llcSnap, make([]byte, (4-(14+len(llcSnap))%4)%4),
+			macA, macB, u16(uint16(len(llcSnap))), llcSnap), want: []pk{wantUDP4, wantUDP4}},
 		{name: "vxlan", lt: 1, data: ipEth(udpIP(t, "192.168.56.12", "192.168.56.11", 38071, 4789, vxlan)), want: []pk{
 			outerUDP("192.168.56.12", "192.168.56.11", 38071, 4789, 28+8+18+38), inner(with(wantUDP4, func(p *pk) { p.vlan = 5 }), "vxlan")}},
 		{name: "geneve", lt: 1, data: ipEth(udpIP(t, "192.168.56.12", "192.168.56.11", 1000, 6081, geneve)), want: []pk{

@@ -273,30 +273,30 @@ func (d *decoder) ppp(b []byte, cut int, h hop) {
 	}
 }
 
-// dot11 decodes an 802.11 data frame with LLC/SNAP.
+// dot11 decodes an 802.11 data frame with LLC/SNAP, or the subframes of an
+// A-MSDU, as Zeek's IEEE802_11 analyzer does. Unlike Zeek it also skips the
+// HT Control field of +HTC QoS frames.
 func (d *decoder) dot11(b []byte, cut int, h hop) {
-	if len(b) < 24 {
+	n := 24
+	if len(b) <= n {
 		d.fail(ErrTruncatedLink)
 		return
 	}
 	fc0, fc1 := b[0], b[1]
-	if (fc0>>2)&0x3 != 2 { // not a data frame
+	if fc0>>2&0x02 == 0 || fc0>>4&0x04 != 0 { // management, control, or no body
 		return
 	}
-	sub := fc0 >> 4
-	if sub&0x4 != 0 || fc1&0x40 != 0 { // no body (null data) or protected
-		return
-	}
-	n := 24
 	if fc1&0x03 == 0x03 { // to and from DS: address 4
 		n += 6
 	}
-	if sub&0x8 != 0 { // QoS
-		if len(b) < n+2 {
-			d.fail(ErrTruncatedLink)
-			return
-		}
-		if b[n]&0x80 != 0 { // A-MSDU: several subframes, not decoded
+	if len(b) <= n {
+		d.fail(ErrTruncatedLink)
+		return
+	}
+	amsdu := false
+	if fc0>>4&0x08 != 0 { // QoS
+		amsdu = b[n]&0x80 != 0
+		if fc1&0x40 != 0 { // protected: encrypted
 			return
 		}
 		n += 2
@@ -304,12 +304,43 @@ func (d *decoder) dot11(b []byte, cut int, h hop) {
 			n += 4
 		}
 	}
-	if len(b) < n+8 {
+	if len(b) <= n {
 		d.fail(ErrTruncatedLink)
 		return
 	}
 	b = b[n:]
-	if b[0] != 0xaa || b[1] != 0xaa || b[2] != 0x03 {
+	if !amsdu {
+		d.llcSNAP(b, cut, h)
+		return
+	}
+	// A-MSDU: subframes of destination, source, length, then LLC/SNAP;
+	// each but the last padded to a multiple of four bytes.
+	for len(b) > 0 {
+		if len(b) < 14 {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		l := int(be.Uint16(b[12:]))
+		if len(b) < 14+l {
+			d.fail(ErrTruncatedLink)
+			return
+		}
+		d.llcSNAP(b[14:14+l], 0, h)
+		b = b[14+l:]
+		if pad := (4 - (14+l)%4) % 4; len(b) >= pad {
+			b = b[pad:]
+		}
+	}
+}
+
+// llcSNAP decodes an LLC/SNAP header with a zero OUI (encapsulated
+// Ethernet) and what its EtherType names.
+func (d *decoder) llcSNAP(b []byte, cut int, h hop) {
+	if len(b) < 8 {
+		d.fail(ErrTruncatedLink)
+		return
+	}
+	if b[0] != 0xaa || b[1] != 0xaa || b[2] != 0x03 || b[3] != 0 || b[4] != 0 || b[5] != 0 {
 		return
 	}
 	d.etherType(be.Uint16(b[6:]), b[8:], cut, h)
