@@ -98,7 +98,7 @@ func (d *decoder) geneve(i int, b []byte, cut int, h hop) {
 
 // gtp decodes GTPv1-U: only G-PDU messages (type 255) carry user packets.
 func (d *decoder) gtp(i int, b []byte, cut int, h hop) {
-	if len(b) < 8 {
+	if len(b) < 8 || h.tunnel == TunnelGTP { // Zeek: GTP is never tunnelled in GTP
 		return
 	}
 	flags := b[0]
@@ -127,14 +127,14 @@ func (d *decoder) gtp(i int, b []byte, cut int, h hop) {
 			n += l
 		}
 	}
-	if len(b) <= n {
+	if len(b) < n+20 {
 		d.fail(ErrTruncatedTunnel)
 		return
 	}
 	switch b[n] >> 4 {
 	case 4, 6:
 	default:
-		return // Zeek: gtp_inner_not_ip (e.g. PPP), not decapsulated
+		return // Zeek: "non-IP packet in GTPv1", not decapsulated
 	}
 	if inner, ok := d.enter(i, h, TunnelGTP); ok {
 		d.ip(b[n:], cut, inner)
