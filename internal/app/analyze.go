@@ -94,22 +94,17 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
 func learnFromInput(ctx context.Context, paths []string, cfg detect.Config) (*detect.Model, *behaviorIndex, error) {
 	tr := detect.NewTrainer(cfg)
 	e := behavior.New(behavior.DefaultConfig())
-	bi := &behaviorIndex{byUID: map[string][]int32{}}
+	var fs []detect.Finding
 	_, _, err := readFlows(ctx, paths, func(r *flow.Record) error {
 		tr.Add(r)
-		bi.findings = append(bi.findings, e.Observe(r)...)
+		fs = append(fs, e.Observe(r)...)
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	bi.findings = append(bi.findings, e.Flush()...)
-	for i, f := range bi.findings {
-		for _, u := range f.UIDs {
-			bi.byUID[u] = append(bi.byUID[u], int32(i))
-		}
-	}
-	bi.stats = e.Stats()
+	fs = append(fs, e.Flush()...)
+	bi := newBehaviorIndex(fs, e.Stats())
 	m, err := tr.Fit()
 	if err != nil {
 		return nil, nil, err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -141,48 +142,94 @@ func reasons(v *detect.Verdict) []string {
 }
 
 // behaviorIndex holds the findings of the behavioural pass and, for each
-// flow uid they name, which findings it is part of.
+// host and flow uid they name, which findings those are part of.
 type behaviorIndex struct {
 	findings []detect.Finding
 	byUID    map[string][]int32
+	byHost   map[netip.Addr][]int32 // acting host; the victim for floods
 	stats    behavior.Stats
 }
 
 // runBehavior runs the behavioural detectors over all files.
 func runBehavior(ctx context.Context, paths []string) (*behaviorIndex, error) {
 	e := behavior.New(behavior.DefaultConfig())
-	bi := &behaviorIndex{byUID: map[string][]int32{}}
+	var fs []detect.Finding
 	_, _, err := readFlows(ctx, paths, func(r *flow.Record) error {
-		bi.findings = append(bi.findings, e.Observe(r)...)
+		fs = append(fs, e.Observe(r)...)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	bi.findings = append(bi.findings, e.Flush()...)
-	for i, f := range bi.findings {
+	fs = append(fs, e.Flush()...)
+	return newBehaviorIndex(fs, e.Stats()), nil
+}
+
+func newBehaviorIndex(fs []detect.Finding, st behavior.Stats) *behaviorIndex {
+	bi := &behaviorIndex{findings: fs, byUID: map[string][]int32{}, byHost: map[netip.Addr][]int32{}, stats: st}
+	for i, f := range fs {
 		for _, u := range f.UIDs {
 			bi.byUID[u] = append(bi.byUID[u], int32(i))
 		}
+		if a, err := netip.ParseAddr(f.Host); err == nil {
+			bi.byHost[a] = append(bi.byHost[a], int32(i))
+		}
 	}
-	bi.stats = e.Stats()
-	return bi, nil
+	return bi
 }
 
-// attach adds the behaviours r is part of to v; their evidence counts in
-// the flow's score (the smaller p-value wins).
+// flood reports whether a detector names the victim as Finding.Host.
+func flood(det string) bool {
+	return det == behavior.SYNFlood || det == behavior.HalfOpenSurge || det == behavior.UDPFlood
+}
+
+// baselineOnly reports whether a detector judges a host's totals (fan-out,
+// volume, new destinations) rather than the flows themselves: its evidence
+// goes on the host's flows, but only the flows it names get its p-value.
+func baselineOnly(det string) bool {
+	return det == behavior.FanOut || det == behavior.Volume || det == behavior.NewDestinations
+}
+
+// attach adds the behaviours r is part of to v: the findings that name its
+// uid, and those of its host (its victim for floods) whose window holds
+// r.TS and whose peer, if any, is r's other end. Their evidence counts in
+// the flow's score: the smaller p-value wins.
 func (bi *behaviorIndex) attach(r *flow.Record, v *detect.Verdict, alpha float64) {
 	v.Behaviors = v.Behaviors[:0]
-	if bi == nil || r.UID == "" {
+	if bi == nil {
 		return
 	}
-	for _, i := range bi.byUID[r.UID] {
-		f := bi.findings[i]
-		v.Behaviors = append(v.Behaviors, f)
-		if f.PValue < v.PValue {
+	add := func(i int32, named bool) {
+		f := &bi.findings[i]
+		for _, b := range v.Behaviors {
+			if b.Detector == f.Detector && b.Start.Equal(f.Start) && b.Host == f.Host {
+				return
+			}
+		}
+		v.Behaviors = append(v.Behaviors, *f)
+		if (named || !baselineOnly(f.Detector)) && f.PValue < v.PValue {
 			v.PValue = f.PValue
 			v.Score = -math.Log10(max(f.PValue, 1e-300))
 			v.Alert = v.PValue < alpha
 		}
 	}
+	if r.UID != "" {
+		for _, i := range bi.byUID[r.UID] {
+			add(i, true)
+		}
+	}
+	match := func(host, other netip.Addr, floods bool) {
+		for _, i := range bi.byHost[host] {
+			f := &bi.findings[i]
+			if flood(f.Detector) != floods || r.TS.Before(f.Start) || r.TS.After(f.End.Add(time.Second)) {
+				continue
+			}
+			if f.Peer != "" && f.Peer != other.String() {
+				continue
+			}
+			add(i, false)
+		}
+	}
+	match(r.OrigH, r.RespH, false)
+	match(r.RespH, r.OrigH, true)
 }
