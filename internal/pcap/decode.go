@@ -464,11 +464,15 @@ func (d *decoder) transport(i int, proto uint8, b []byte, cut int, h hop) {
 		p.PayloadLen = uint32(full)
 		p.Payload = b
 		if inner, ok := d.enter(i, h, TunnelIP); ok {
-			if len(b) == 0 || (b[0]>>4 == 4) != (proto == ipProtoIPIP) {
+			want := 6
+			if proto == ipProtoIPIP {
+				want = 4
+			}
+			if !exactIP(b, cut, want) {
 				d.fail(ErrTruncatedTunnel)
 				return
 			}
-			d.ip(b, cut, inner)
+			d.ip(b, 0, inner)
 		}
 	case ipProtoGRE:
 		p.PayloadLen = uint32(full)
@@ -478,6 +482,19 @@ func (d *decoder) transport(i int, proto uint8, b []byte, cut int, h hop) {
 		p.PayloadLen = uint32(full)
 		p.Payload = b
 	}
+}
+
+// exactIP reports whether b holds exactly one IP packet of the given
+// version, all captured: Zeek's condition for decapsulating IP-in-IP and
+// PPTP (IP::ParsePacket returning Ok).
+func exactIP(b []byte, cut, version int) bool {
+	if cut > 0 || len(b) == 0 || int(b[0]>>4) != version {
+		return false
+	}
+	if version == 4 {
+		return len(b) >= 20 && int(be.Uint16(b[2:])) == len(b)
+	}
+	return len(b) >= 40 && int(be.Uint16(b[4:]))+40 == len(b)
 }
 
 // windowScale returns the window-scale option's shift from a SYN's TCP

@@ -261,15 +261,30 @@ func (d *decoder) gre(i int, b []byte, cut int, h hop) {
 		return
 	}
 	if ver == 1 {
+		// PPTP: PPP address, control and protocol, then exactly one
+		// IP packet, as Zeek requires.
 		if proto != etPPP || len(b) < 4 {
 			return
 		}
-		if b[0] == 0xff && b[1] == 0x03 {
-			b = b[2:]
+		want := 0
+		switch be.Uint16(b[2:]) {
+		case pppIPv4:
+			want = 4
+		case pppIPv6:
+			want = 6
+		default:
+			return
 		}
-		d.ppp(b, cut, inner)
+		if !exactIP(b[4:], cut, want) {
+			d.fail(ErrTruncatedTunnel)
+			return
+		}
+		d.ip(b[4:], 0, inner)
 		return
 	}
+	// Zeek hands the payload of GRE version 0 on as a new packet whose
+	// wire length is what was captured: a snaplen cut is not carried over.
+	cut = 0
 	switch proto {
 	case etIPv4, etIPv6:
 		d.ip(b, cut, inner)
