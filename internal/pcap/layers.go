@@ -354,6 +354,9 @@ func (d *decoder) nflog(b []byte, cut int, h hop) {
 		return
 	}
 	fam := b[0]
+	if b[1] != 0 { // version: Zeek knows only 0
+		return
+	}
 	b = b[4:]
 	for len(b) >= 4 {
 		n := int(binary.LittleEndian.Uint16(b))
