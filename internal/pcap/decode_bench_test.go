@@ -376,7 +376,7 @@ func BenchmarkRead(b *testing.B) {
 	frames := benchFrames(b)
 	file := benchFile(b, frames)
 	b.Run("own", func(b *testing.B) {
-		r, err := newPcapReader(bytes.NewReader(file))
+		r, err := newPcapReader(bytes.NewReader(file), pcapReadBuffer)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -385,7 +385,7 @@ func BenchmarkRead(b *testing.B) {
 		for range b.N {
 			_, _, _, err := r.next()
 			if errors.Is(err, io.EOF) {
-				r, err = newPcapReader(bytes.NewReader(file))
+				r, err = newPcapReader(bytes.NewReader(file), pcapReadBuffer)
 			}
 			if err != nil {
 				b.Fatal(err)

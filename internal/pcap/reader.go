@@ -102,7 +102,7 @@ func OpenFileOptions(path string, opt Options) (*Source, error) {
 	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 		size = fi.Size()
 	}
-	s, err := newSource(filepath.Base(path), f, opt)
+	s, err := newSource(filepath.Base(path), f, size, opt)
 	if err != nil {
 		_ = f.Close()
 		return nil, err
@@ -115,18 +115,23 @@ func OpenFileOptions(path string, opt Options) (*Source, error) {
 // NewSource reads a capture from r with DefaultOptions; name is used in
 // error messages. Closing the Source does not close r.
 func NewSource(name string, r io.Reader) (*Source, error) {
-	return newSource(name, r, DefaultOptions())
+	return newSource(name, r, 0, DefaultOptions())
 }
 
 // NewSourceOptions is NewSource with options.
 func NewSourceOptions(name string, r io.Reader, opt Options) (*Source, error) {
-	return newSource(name, r, opt)
+	return newSource(name, r, 0, opt)
 }
 
-func newSource(name string, r io.Reader, opt Options) (*Source, error) {
+// newSource detects the format and sets up the reader. size is the file's
+// size when known (0 otherwise); it sizes the buffers, so that the many
+// small captures of a test corpus do not each cost a megabyte.
+func newSource(name string, r io.Reader, size int64, opt Options) (*Source, error) {
 	s := &Source{name: name, count: &countingReader{r: r}}
 	s.dec.init(opt)
-	br := bufio.NewReaderSize(s.count, 256<<10)
+	// Only for peeking at the magic: the readers below do large reads,
+	// which bufio passes straight through.
+	br := bufio.NewReaderSize(s.count, 4096)
 	head, err := br.Peek(4)
 	if len(head) == 0 {
 		if err == nil || errors.Is(err, io.EOF) {
@@ -140,7 +145,7 @@ func newSource(name string, r io.Reader, opt Options) (*Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pcap: %s: gzip: %w", name, err)
 		}
-		zbr := bufio.NewReaderSize(zr, 256<<10)
+		zbr := bufio.NewReaderSize(zr, 4096)
 		head, err = zbr.Peek(4)
 		if len(head) == 0 {
 			if err == nil || errors.Is(err, io.EOF) {
@@ -149,19 +154,23 @@ func newSource(name string, r io.Reader, opt Options) (*Source, error) {
 			return nil, fmt.Errorf("pcap: %s: gzip: %w", name, err)
 		}
 		in = zbr
+		size = 0 // unknown once decompressed
 	}
 	if len(head) < 4 {
 		return nil, fmt.Errorf("pcap: %s: %w (only %d bytes)", name, ErrUnknownFormat, len(head))
 	}
 	switch {
 	case bytes.Equal(head, magicPcapngLE):
-		ng, err := pcapgo.NewNgReader(in, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
+		// NgReader reads through a bufio.Reader of its own unless given
+		// one large enough.
+		ng, err := pcapgo.NewNgReader(bufio.NewReaderSize(in, bufferSize(size, 256<<10)),
+			pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
 			return nil, fmt.Errorf("pcap: %s: pcapng header: %w", name, err)
 		}
 		s.ng, s.linkType = ng, ng.LinkType()
 	case isPcapMagic(head):
-		pr, err := newPcapReader(in)
+		pr, err := newPcapReader(in, bufferSize(size, pcapReadBuffer))
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
@@ -173,6 +182,16 @@ func newSource(name string, r io.Reader, opt Options) (*Source, error) {
 		return nil, fmt.Errorf("pcap: %s: %w (starts with % x)", name, ErrUnknownFormat, head)
 	}
 	return s, nil
+}
+
+// bufferSize is a read buffer size for a file of the given size (0 when
+// unknown): the whole file if it is small, at most max.
+func bufferSize(size int64, max int) int {
+	const least = 64 << 10
+	if size <= 0 || size >= int64(max) {
+		return max
+	}
+	return int(size) + least // room for the header and a record beyond a short file
 }
 
 func isPcapMagic(b []byte) bool {

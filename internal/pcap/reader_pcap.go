@@ -45,9 +45,10 @@ const pcapReadBuffer = 1 << 20
 // snaplen says, so a corrupt header cannot make the reader allocate more.
 const maxRecordLen = 16 << 20
 
-// newPcapReader reads the 24-byte file header.
-func newPcapReader(r io.Reader) (*pcapReader, error) {
-	p := &pcapReader{r: r, buf: make([]byte, pcapReadBuffer), recLen: 16}
+// newPcapReader reads the 24-byte file header; bufSize sizes the buffer
+// (it grows for a larger record).
+func newPcapReader(r io.Reader, bufSize int) (*pcapReader, error) {
+	p := &pcapReader{r: r, buf: make([]byte, max(bufSize, 64)), recLen: 16}
 	if err := p.fill(24); err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (p *pcapReader) next() (data []byte, ts int64, wire int, err error) {
 	capLen := p.order.Uint32(h[8:])
 	wireLen := p.order.Uint32(h[12:])
 	if int64(capLen) > int64(p.maxCap) {
-		return nil, 0, 0, fmt.Errorf("capture length exceeds snap length: %d > %d", capLen, p.snaplen)
+		return nil, 0, 0, fmt.Errorf("record capture length %d exceeds the limit %d (file snaplen %d): corrupt record header", capLen, p.maxCap, p.snaplen)
 	}
 	ts = int64(p.order.Uint32(h[0:]))*1e9 + int64(p.order.Uint32(h[4:]))*p.nanos
 	n := int(capLen)

@@ -162,7 +162,7 @@ func TestSourceTestdata(t *testing.T) {
 		{file: "garbage.pcap", openErr: "pcap: garbage.pcap: not a pcap or pcapng capture (starts with 54 68 69 73)"},
 		{file: "short-header.pcap", openErr: "pcap: short-header.pcap: pcap header: unexpected EOF"},
 		{file: "truncated.pcap", frames: 3, packets: 3, readErr: "pcap: truncated.pcap packet 4: unexpected EOF", errs: "none"},
-		{file: "corrupt-record.pcap", frames: 2, packets: 2, readErr: "pcap: corrupt-record.pcap packet 3: capture length exceeds snap length: 2147483647 > 65535", errs: "none"},
+		{file: "corrupt-record.pcap", frames: 2, packets: 2, readErr: "pcap: corrupt-record.pcap packet 3: record capture length 2147483647 exceeds the limit 262144 (file snaplen 65535): corrupt record header", errs: "none"},
 		{file: "unknown-linktype.pcap", frames: 2, packets: 0, errs: "unknown-linktype=2"},
 		{file: "snaplen-cut.pcap", frames: 2, packets: 1, errs: "truncated-transport=1 snaplen-cut=2"},
 		{file: "corrupt-headers.pcap", frames: 7, packets: 2, errs: "truncated-link=1 truncated-ip=1 bad-ip-version=1 bad-ip-checksum=1", nonIP: 1},
