@@ -31,6 +31,7 @@ type FragStats struct {
 	HeldBytes   int    // bytes they hold
 }
 
+// String summarises the counters on one line.
 func (s FragStats) String() string {
 	return fmt.Sprintf("fragments=%d reassembled=%d held=%d (%d bytes)", s.Fragments, s.Reassembled, s.Held, s.HeldBytes)
 }
