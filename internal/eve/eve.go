@@ -184,6 +184,7 @@ var (
 	errNotNumber = errors.New("number expected")
 	errNotString = errors.New("string expected")
 	errNoEvent   = errors.New("no event_type: not an EVE record")
+	errHexFlags  = errors.New("not one or two hex digits")
 )
 
 func (p *Parser) lineErr(kind zeek.ErrorKind, field string, val []byte, err error) *zeek.LineError {
@@ -416,9 +417,9 @@ func (p *Parser) scanObject(which byte, obj []byte) error {
 			var bit uint8
 			switch string(key) {
 			case "tcp_flags", "tcp_flags_ts", "tcp_flags_tc":
-				f, err := strconv.ParseUint(viewString(val), 16, 8)
-				if err != nil {
-					return p.lineErr(zeek.KindNumber, "tcp."+string(key), val, err)
+				f, ok := parseHex8(val)
+				if !ok {
+					return p.lineErr(zeek.KindNumber, "tcp."+string(key), val, errHexFlags)
 				}
 				switch len(key) {
 				case len("tcp_flags"):
@@ -717,6 +718,27 @@ func (p *Parser) service(b []byte, proto string) string {
 }
 
 func parseAddr(b []byte) (netip.Addr, error) { return zeek.ParseAddr(b) }
+
+// parseHex8 parses one or two hex digits (Suricata's tcp_flags).
+func parseHex8(b []byte) (uint8, bool) {
+	if len(b) == 0 || len(b) > 2 {
+		return 0, false
+	}
+	var v uint8
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | (c - '0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | (c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			v = v<<4 | (c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
 
 // viewString returns a string aliasing b for parse calls that do not
 // retain it. Never store the result.

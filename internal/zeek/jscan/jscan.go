@@ -139,8 +139,15 @@ func (it *Iter) Next() (key []byte, escaped bool, kind Kind, val []byte, err err
 	if it.i >= len(it.b) || it.b[it.i] != '"' {
 		return nil, false, Invalid, nil, it.errf("string key expected")
 	}
-	key, escaped, err = it.str()
-	if err != nil {
+	// Keys are short and plain: a byte loop inline, str for anything else.
+	j := it.i + 1
+	for j < len(it.b) && !special[it.b[j]] {
+		j++
+	}
+	if j < len(it.b) && it.b[j] == '"' {
+		key = it.b[it.i+1 : j]
+		it.i = j + 1
+	} else if key, escaped, err = it.str(); err != nil {
 		return nil, false, Invalid, nil, err
 	}
 	it.skipWS()
