@@ -80,6 +80,7 @@ func TestDecodeFrames(t *testing.T) {
 	greIP := cat(u16(0), u16(etIPv4), u4)
 	greTEB := cat(u16(greKey), u16(etTransEther), u32(42), ipEth(u4, 7))
 	erspan2 := cat(u16(greSeq), u16(etERSPAN2), u32(1), make([]byte, 8), ipEth(u4))
+	erspan1 := cat(u16(0), u16(etERSPAN2), ipEth(u4))
 	pptp := cat(u16(greKey|greSeq|1), u16(etPPP), u16(uint16(4+len(u4))), u16(9), u32(1), []byte{0xff, 0x03}, u16(pppIPv4), u4)
 	vxlan := cat([]byte{0x08, 0, 0, 0, 0, 0, 1, 0}, ipEth(u4, 5))
 	geneve := cat([]byte{0, 0}, u16(etTransEther), []byte{0, 0, 1, 0}, ipEth(u4))
@@ -187,6 +188,8 @@ func TestDecodeFrames(t *testing.T) {
 			inner(with(wantUDP4, func(p *pk) { p.vlan = 7 }), "gre")}},
 		{name: "gre erspan II", lt: 1, data: ipEth(rawIP4(t, "172.16.0.1", "172.16.0.2", 47, erspan2)), want: []pk{
 			{src: "172.16.0.1", dst: "172.16.0.2", proto: 47, ipLen: 88, pLen: 68, parent: -1, wscale: -1}, inner(wantUDP4, "gre")}},
+		{name: "gre erspan I", lt: 1, data: ipEth(rawIP4(t, "172.16.0.1", "172.16.0.2", 47, erspan1)), want: []pk{
+			{src: "172.16.0.1", dst: "172.16.0.2", proto: 47, ipLen: 76, pLen: 56, parent: -1, wscale: -1}, inner(wantUDP4, "gre")}},
 		{name: "pptp enhanced gre", lt: 1, data: ipEth(rawIP4(t, "172.16.0.1", "172.16.0.2", 47, pptp)), want: []pk{
 			{src: "172.16.0.1", dst: "172.16.0.2", proto: 47, ipLen: 74, pLen: 54, parent: -1, wscale: -1}, inner(wantUDP4, "gre")}},
 		{name: "aruba 802.11 in gre", lt: 1, data: ipEth(rawIP4(t, "172.16.0.1", "172.16.0.2", 47, cat(u16(0), u16(0x8200), dot11Data))), want: []pk{

@@ -208,13 +208,16 @@ func (d *decoder) ayiya(i int, b []byte, cut int, h hop) {
 	}
 }
 
-// GRE protocol types of Aruba's 802.11-in-GRE, and the UDP port of GRE in
-// UDP (RFC 8086).
-const (
-	etArubaFirst = 0x8200
-	etArubaLast  = 0x82ff
-	udpGRE       = 4754
-)
+// udpGRE is the UDP port of GRE in UDP (RFC 8086).
+const udpGRE = 4754
+
+// isAruba reports whether a GRE protocol type is one of those Aruba access
+// points use for 802.11 frames, by Zeek's rule.
+func isAruba(proto uint16) bool {
+	return proto&0x8200 == 0x8200 && proto&0x0f == 0 ||
+		proto&0x8300 == 0x8300 && proto&0x0f == 0 && proto <= 0x8370 ||
+		proto == 0x9000
+}
 
 // GRE flag bits.
 const (
@@ -291,11 +294,17 @@ func (d *decoder) gre(i int, b []byte, cut int, h hop) {
 	case etTransEther:
 		d.ether(b, cut, inner)
 	case etERSPAN2:
-		if len(b) < 8 {
+		// Type II has an 8-byte header and GRE sequence numbers; type I
+		// has neither.
+		m := 0
+		if fv&greSeq != 0 {
+			m = 8
+		}
+		if len(b) < m {
 			d.fail(ErrTruncatedTunnel)
 			return
 		}
-		d.ether(b[8:], cut, inner)
+		d.ether(b[m:], cut, inner)
 	case etERSPAN3:
 		if len(b) < 12 {
 			d.fail(ErrTruncatedTunnel)
@@ -313,7 +322,7 @@ func (d *decoder) gre(i int, b []byte, cut int, h hop) {
 	case etMPLS:
 		d.mpls(b, cut, inner)
 	default:
-		if proto >= etArubaFirst && proto <= etArubaLast {
+		if isAruba(proto) {
 			d.dot11(b, cut, inner) // Aruba access points tunnel 802.11 frames
 		}
 	}
