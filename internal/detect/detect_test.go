@@ -76,6 +76,13 @@ func (o *office) next(r *flow.Record) {
 	r.RespIPBytes = r.RespBytes + 40*r.RespPkts
 }
 
+// nextRecord returns the next benign flow.
+func (o *office) nextRecord() flow.Record {
+	var r flow.Record
+	o.next(&r)
+	return r
+}
+
 var day0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 
 // trainOffice trains a model on n office flows.
