@@ -113,6 +113,12 @@ func (m *Model) validate() error {
 	if len(m.KnownKeys) != len(m.KnownCounts) || len(m.GroupKeys) != len(m.GroupCounts) {
 		return errors.New("table lengths differ")
 	}
+	cals := append(m.Calib[:0:0], m.Calib[:]...)
+	for i, c := range append(cals, m.Final) {
+		if c.N <= 0 || len(c.Scores) == 0 || len(c.Scores) > c.N || c.Tail <= 0 || c.Tail > c.N || !(c.Beta > 0) {
+			return fmt.Errorf("calibrator %d: inconsistent reservoir", i)
+		}
+	}
 	if !(m.Alpha > 0 && m.Alpha < 1) {
 		return fmt.Errorf("threshold %g out of (0, 1)", m.Alpha)
 	}
