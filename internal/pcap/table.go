@@ -485,6 +485,9 @@ func (t *Table) otherPacket(f *conn, p *Packet, isOrig bool) {
 // schedule makes sure the wheel will look at the flow by its deadline.
 func (t *Table) schedule(slot uint32, f *conn) {
 	sec := f.deadline / int64(time.Second)
+	if t.wheel.started && sec <= t.wheel.sec {
+		sec = t.wheel.sec + 1 // overdue: the next bucket will end it
+	}
 	if f.schedSec >= 0 && f.schedSec <= sec {
 		return
 	}

@@ -135,3 +135,73 @@ func fileSize(p string) int64 {
 	}
 	return fi.Size()
 }
+
+// BenchmarkTableReplay replays real traffic (the packets of the 16 largest
+// Zeek test captures, decoded once into memory) through the table, each
+// round an hour after the previous one so connections are created, time
+// out and are reported as in a long capture.
+func BenchmarkTableReplay(b *testing.B) {
+	dir := agreeDataDir(b)
+	var paths []string
+	_ = filepath.WalkDir(filepath.Join(dir, "zeek-btest", "traces"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng")) {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	sort.Slice(paths, func(i, j int) bool { return fileSize(paths[i]) > fileSize(paths[j]) })
+	paths = paths[:min(len(paths), 16)]
+	var pkts []Packet
+	var first int64
+	for _, p := range paths {
+		src, err := OpenFile(p)
+		if err != nil {
+			continue
+		}
+		var buf []Packet
+		var base int64
+		for {
+			buf, err = src.Next(buf[:0])
+			if err != nil {
+				break
+			}
+			for _, q := range buf {
+				if q.Parent >= 0 {
+					continue // keep the benchmark to outer packets
+				}
+				if base == 0 {
+					base = q.TS
+				}
+				q.TS = q.TS - base + first // files one after the other
+				q.Payload = append([]byte(nil), q.Payload[:min(len(q.Payload), 64)]...)
+				pkts = append(pkts, q)
+			}
+		}
+		_ = src.Close()
+		if n := len(pkts); n > 0 {
+			first = pkts[n-1].TS + int64(time.Hour)
+		}
+	}
+	if len(pkts) == 0 {
+		b.Skip("no packets")
+	}
+	tab := NewTable(DefaultTableConfig(), func(*flow.Record) error { return nil })
+	span := pkts[len(pkts)-1].TS - pkts[0].TS + int64(time.Hour)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var shift int64
+	for n := 0; n < b.N; n++ {
+		i := n % len(pkts)
+		if i == 0 && n > 0 {
+			shift += span
+		}
+		p := pkts[i]
+		p.TS += shift
+		if _, err := tab.Add(&p, FlowRef{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	b.ReportMetric(float64(len(pkts)), "packets/round")
+}

@@ -11,10 +11,16 @@ const wheelSize = 1024
 // table. Each live connection has one entry, in the bucket of the second of
 // its deadline (or earlier: deadlines are re-read when the bucket comes up,
 // so a packet never has to move its connection between buckets).
+//
+// A connection whose deadline moves earlier gets a second entry, and one that
+// ends early (closed, reused, evicted) leaves its entry behind; such stale
+// entries are skipped when their bucket comes up, and compact drops them all
+// when they outnumber the live ones, so the wheel stays bounded by the table.
 type wheel struct {
 	buckets [wheelSize][]uint64 // entries: slot<<32 | generation
 	sec     int64               // last second processed
 	started bool
+	entries int // entries in all buckets, live and stale
 }
 
 func wheelEntry(slot, gen uint32) uint64 { return uint64(slot)<<32 | uint64(gen) }
@@ -34,6 +40,30 @@ func (w *wheel) put(t *Table, slot uint32, f *conn, sec int64) {
 	f.schedSec = sec
 	b := &w.buckets[sec%wheelSize]
 	*b = append(*b, wheelEntry(slot, f.gen))
+	w.entries++
+	if w.entries > 2*t.index.len()+4096 {
+		w.compact(t)
+	}
+}
+
+// compact drops every stale entry.
+func (w *wheel) compact(t *Table) {
+	w.entries = 0
+	for i := range w.buckets {
+		b := &w.buckets[i]
+		live := (*b)[:0]
+		for _, e := range *b {
+			slot, gen := uint32(e>>32), uint32(e)
+			if int(slot) < len(t.flows) {
+				f := &t.flows[slot]
+				if f.live && f.gen == gen && f.schedSec%wheelSize == int64(i) {
+					live = append(live, e)
+				}
+			}
+		}
+		*b = live
+		w.entries += len(live)
+	}
 }
 
 // advance ends every connection whose deadline is at or before now.
@@ -57,6 +87,7 @@ func (w *wheel) runBucket(t *Table, sec, now int64) {
 	b := &w.buckets[sec%wheelSize]
 	entries := *b
 	*b = entries[:0]
+	w.entries -= len(entries)
 	for i := 0; i < len(entries); i++ {
 		e := entries[i]
 		slot, gen := uint32(e>>32), uint32(e)
@@ -72,6 +103,7 @@ func (w *wheel) runBucket(t *Table, sec, now int64) {
 			if t.err != nil {
 				// Keep the entries not looked at.
 				*b = append(*b, entries[i+1:]...)
+				w.entries += len(entries) - i - 1
 				return
 			}
 			continue
@@ -87,6 +119,7 @@ func (w *wheel) runBucket(t *Table, sec, now int64) {
 		f.schedSec = nsec
 		nb := &w.buckets[nsec%wheelSize]
 		*nb = append(*nb, e)
+		w.entries++
 	}
 }
 
@@ -108,6 +141,7 @@ func (w *wheel) oldest(t *Table) (uint32, bool) {
 		}
 		// Drop the stale entries of a bucket we had to scan, so repeated
 		// evictions do not rescan them.
+		w.entries -= len(*b)
 		live := (*b)[:0]
 		for _, e := range *b {
 			slot, gen := uint32(e>>32), uint32(e)
@@ -119,6 +153,7 @@ func (w *wheel) oldest(t *Table) (uint32, bool) {
 			}
 		}
 		*b = live
+		w.entries += len(live)
 	}
 	return 0, false
 }
