@@ -338,3 +338,34 @@ func TestMeterBoundedUnderSYNFlood(t *testing.T) {
 		}
 	}
 }
+
+// TestWheelStaysBounded closes many connections early (leaving stale timer
+// entries) and replays packets slightly out of order (overdue deadlines):
+// the timer wheel must stay proportional to the table.
+func TestWheelStaysBounded(t *testing.T) {
+	tab := NewTable(DefaultTableConfig(), func(*flow.Record) error { return nil })
+	ms := int64(0)
+	for i := 0; i < 20000; i++ {
+		c := fmt.Sprintf("10.1.%d.%d:%d", i/250%250, i%250, 1024+i%50000)
+		for _, x := range []tp{
+			{from: c, to: srv, flags: "S", seq: 1},
+			{from: srv, to: c, flags: "SA", seq: 9, ack: 2},
+			{from: c, to: srv, flags: "A", seq: 2, ack: 10},
+			{from: c, to: srv, flags: "FA", seq: 2, ack: 10},
+			{from: srv, to: c, flags: "FA", seq: 10, ack: 3},
+		} {
+			ms += 3
+			x.ms = ms
+			if i%7 == 0 {
+				x.ms -= 2000 // out of order: behind the table's clock
+			}
+			p := x.packet(t)
+			if _, err := tab.Add(&p, FlowRef{}); err != nil {
+				t.Fatal(err)
+			}
+			if limit := 2*tab.index.len() + 4096 + 1; tab.wheel.entries > limit {
+				t.Fatalf("after %d connections the wheel holds %d entries for %d flows", i, tab.wheel.entries, tab.index.len())
+			}
+		}
+	}
+}
