@@ -66,6 +66,7 @@ func TestBadConfigs(t *testing.T) {
 		"negative-timeout.bad.yaml": `pcap.udp_inactivity: -1s must be positive`,
 		"bad-level.bad.yaml":        `log.level: "loud" is not one of debug, info, warn, error`,
 		"not-yaml.bad.yaml":         `not-yaml.bad.yaml`,
+		"detect-trim.bad.yaml":      `detect.trim: 0.7 must be in [0, 0.5]`,
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "config", "*.bad.yaml"))
 	if err != nil {
