@@ -120,6 +120,9 @@ func linearCount(bits []uint64) float64 {
 	for _, w := range bits {
 		ones += popcount(w)
 	}
+	if ones == 0 {
+		return 0
+	}
 	n := float64(len(bits) * 64)
 	zeros := n - float64(ones)
 	if zeros < 1 {

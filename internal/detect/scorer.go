@@ -270,6 +270,9 @@ func (s *Scorer) groupName(g groupKey, n *node) string {
 
 // human writes a value in its unit with an SI prefix: 48 MB, 2.1 kB, 0.3 s.
 func human(x float64, unit string) string {
+	if x == 0 {
+		x = 0 // no "-0"
+	}
 	switch unit {
 	case "B":
 		a := math.Abs(x)
