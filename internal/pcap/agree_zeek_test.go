@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mlads/mlads/internal/flow"
 )
@@ -182,6 +181,7 @@ type agreeCounts struct {
 	zeek, matched                          int
 	counts, state, hist, ob, rb, dur, miss int
 	svc, svcN                              int
+	ts, tsN                                int // records whose ts is not masked
 }
 
 func (a *agreeCounts) add(o agreeCounts) {
@@ -196,6 +196,8 @@ func (a *agreeCounts) add(o agreeCounts) {
 	a.miss += o.miss
 	a.svc += o.svc
 	a.svcN += o.svcN
+	a.ts += o.ts
+	a.tsN += o.tsN
 }
 
 func pct(n, d int) float64 {
@@ -270,6 +272,13 @@ func compareZeek(tb testing.TB, p agreePair, zeek, ours []zeekRow, verbose bool)
 		} else if !has || d == o["duration"] {
 			c.dur++
 		}
+		if zt, err := strconv.ParseFloat(z["ts"], 64); err == nil {
+			c.tsN++
+			ot, _ := strconv.ParseFloat(o["ts"], 64)
+			if d := zt - ot; d < 2e-6 && d > -2e-6 {
+				c.ts++
+			}
+		}
 		if !good && verbose {
 			var diffs []string
 			for _, f := range []string{"service", "duration", "orig_bytes", "resp_bytes", "conn_state", "missed_bytes", "history",
@@ -304,8 +313,8 @@ func TestAgreeZeek(t *testing.T) {
 	verbose := os.Getenv("MLADS_AGREE_VERBOSE") != ""
 	var total agreeCounts
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-72s %5s %5s %6s %6s %6s %6s %6s %6s %6s\n", "capture (conn log)", "zeek", "match",
-		"counts", "state", "hist", "o_byt", "r_byt", "missed", "svc")
+	fmt.Fprintf(&b, "\n%-72s %5s %5s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n", "capture (conn log)", "zeek", "match",
+		"counts", "state", "hist", "o_byt", "r_byt", "missed", "dur", "ts", "svc")
 	for _, p := range agreePairs(t, dir) {
 		zeek := readZeekTSV(t, p.connLog)
 		ours, _ := meterRows(t, p.capture, p.noChecksums)
@@ -315,13 +324,18 @@ func TestAgreeZeek(t *testing.T) {
 		if !p.bare {
 			svc = fmt.Sprintf("%5.0f%%", pct(c.svc, c.svcN))
 		}
-		fmt.Fprintf(&b, "%-72s %5d %5d %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %s\n",
+		ts := "     -"
+		if c.tsN > 0 {
+			ts = fmt.Sprintf("%5.0f%%", pct(c.ts, c.tsN))
+		}
+		fmt.Fprintf(&b, "%-72s %5d %5d %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %s %s\n",
 			trimName(p.name, 72), c.zeek, c.matched, pct(c.counts, c.zeek), pct(c.state, c.zeek), pct(c.hist, c.zeek),
-			pct(c.ob, c.zeek), pct(c.rb, c.zeek), pct(c.miss, c.zeek), svc)
+			pct(c.ob, c.zeek), pct(c.rb, c.zeek), pct(c.miss, c.zeek), pct(c.dur, c.zeek), ts, svc)
 	}
-	fmt.Fprintf(&b, "%-72s %5d %5d %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%%\n", "TOTAL", total.zeek, total.matched,
+	fmt.Fprintf(&b, "%-72s %5d %5d %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%%\n", "TOTAL", total.zeek, total.matched,
 		pct(total.counts, total.zeek), pct(total.state, total.zeek), pct(total.hist, total.zeek),
-		pct(total.ob, total.zeek), pct(total.rb, total.zeek), pct(total.miss, total.zeek), pct(total.svc, total.svcN))
+		pct(total.ob, total.zeek), pct(total.rb, total.zeek), pct(total.miss, total.zeek), pct(total.dur, total.zeek),
+		pct(total.ts, total.tsN), pct(total.svc, total.svcN))
 	t.Log(b.String())
 
 	floors := []struct {
@@ -349,6 +363,3 @@ func trimName(s string, n int) string {
 	}
 	return "…" + s[len(s)-n+1:]
 }
-
-// keep time imported for helpers added later.
-var _ = time.Second
