@@ -72,7 +72,6 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/zeek"
@@ -270,7 +269,7 @@ func (p *Parser) scan(line []byte) error {
 	}
 	for {
 		key, _, kind, val, err := it.Next()
-		if err == jscan.ErrEnd {
+		if errors.Is(err, jscan.ErrEnd) {
 			return nil
 		}
 		if err != nil {
@@ -376,7 +375,7 @@ func (p *Parser) scanObject(which byte, obj []byte) error {
 	}
 	for {
 		key, _, kind, val, err := it.Next()
-		if err == jscan.ErrEnd {
+		if errors.Is(err, jscan.ErrEnd) {
 			return nil
 		}
 		if err != nil {
@@ -739,7 +738,3 @@ func parseHex8(b []byte) (uint8, bool) {
 	}
 	return v, true
 }
-
-// viewString returns a string aliasing b for parse calls that do not
-// retain it. Never store the result.
-func viewString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -47,7 +47,7 @@ func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (
 	if err != nil {
 		return st, fmt.Errorf("eve: %w", err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only: nothing to lose
 	st.Files = 1
 	p := NewParser(filepath.Base(path))
 	var r flow.Record

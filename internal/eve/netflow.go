@@ -1,8 +1,6 @@
 package eve
 
 import (
-	"time"
-
 	"github.com/mlads/mlads/internal/flow"
 )
 
@@ -147,5 +145,3 @@ func (p *Parser) Flush(emit func(*flow.Record) error) error {
 	p.order, p.head = p.order[:0], 0
 	return nil
 }
-
-var _ = time.Time{}

@@ -80,7 +80,7 @@ func Detect(path string) (Format, error) {
 	if err != nil {
 		return Unknown, fmt.Errorf("input: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing to lose
 	head, err := peek(f)
 	if err != nil {
 		return Unknown, fmt.Errorf("input: %s: %w", path, err)
@@ -106,7 +106,7 @@ func peek(r io.Reader) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }() // a peek: checksums are checked by the reader
 		buf := make([]byte, peekBytes)
 		n, err := io.ReadFull(zr, buf)
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {

@@ -206,7 +206,7 @@ func TestReadFilesMixed(t *testing.T) {
 		}
 		return nil
 	})
-	if err != stop || n != 3 {
+	if !errors.Is(err, stop) || n != 3 {
 		t.Errorf("emit error: got %v after %d records", err, n)
 	}
 }

@@ -37,11 +37,11 @@ func Open(path string) (io.ReadCloser, error) {
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			f.Close()
+			_ = f.Close() // the gzip error is the one to report
 			return nil, fmt.Errorf("%s: gzip: %w", path, err)
 		}
 		return &readCloser{Reader: bufio.NewReaderSize(zr, 256<<10), close: func() error {
-			zr.Close()
+			_ = zr.Close() // only reports a checksum error already seen by Read
 			return f.Close()
 		}}, nil
 	}
@@ -127,7 +127,7 @@ func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (
 	if err != nil {
 		return st, fmt.Errorf("zeek: %w", err)
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only: nothing to lose
 	st.Files = 1
 	p := NewParser(filepath.Base(path))
 	var r flow.Record

@@ -1,6 +1,7 @@
 package zeek
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -32,8 +33,9 @@ func FuzzFusedPath(f *testing.F) {
 				p.fast = nil
 			}
 			ok, err := p.ParseLine([]byte(line), &r)
-			if err != nil {
-				return "", err.(*LineError).Kind
+			var le *LineError
+			if errors.As(err, &le) {
+				return "", le.Kind
 			}
 			return fmt.Sprintf("%v %+v", ok, r), ""
 		}

@@ -25,7 +25,7 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 	}
 	for {
 		key, esc, kind, val, err := it.Next()
-		if err == jscan.ErrEnd {
+		if errors.Is(err, jscan.ErrEnd) {
 			break
 		}
 		if err != nil {
@@ -66,7 +66,7 @@ func (p *Parser) jsonID(obj []byte, r *flow.Record) error {
 	}
 	for {
 		key, _, kind, val, err := it.Next()
-		if err == jscan.ErrEnd {
+		if errors.Is(err, jscan.ErrEnd) {
 			return nil
 		}
 		if err != nil {

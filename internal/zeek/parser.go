@@ -39,7 +39,6 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
@@ -1002,15 +1001,3 @@ func unhex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
-
-// Fields returns the conn.log column names the parser understands, for
-// documentation and tests.
-func Fields() []string {
-	out := make([]string, 0, len(fieldByName))
-	for n := range fieldByName {
-		out = append(out, n)
-	}
-	return out
-}
-
-var _ = strings.TrimSpace

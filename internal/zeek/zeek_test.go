@@ -124,7 +124,7 @@ func TestHeaderRowAndMaskedTS(t *testing.T) {
 	if len(errs) != 0 || len(recs) != 1 || recs[0].UID != "CHhAvVGS1DHFjwGM9" || recs[0].History != "C" || recs[0].ConnState != "OTH" {
 		t.Fatalf("recs %+v errs %v", recs, errs)
 	}
-	recs, errs = parseAll(t, tsvHeader+strings.Replace("XXXXXXXXXX.XXXXXX\tC1\t10.0.0.1\t1\t10.0.0.2\t2\tudp\t-\t-\t-\t-\tS0\t-\t-\t0\tD\t1\t40\t0\t0\t-", "\t", "\t", -1))
+	recs, errs = parseAll(t, tsvHeader+"XXXXXXXXXX.XXXXXX\tC1\t10.0.0.1\t1\t10.0.0.2\t2\tudp\t-\t-\t-\t-\tS0\t-\t-\t0\tD\t1\t40\t0\t0\t-")
 	if len(errs) != 0 || len(recs) != 1 || !recs[0].TS.IsZero() || recs[0].IPProto != 17 {
 		t.Fatalf("recs %+v errs %v", recs, errs)
 	}
@@ -269,7 +269,7 @@ func TestEmitErrorStops(t *testing.T) {
 		}
 		return nil
 	})
-	if err != stop || n != 2 || st.Records != 2 {
+	if !errors.Is(err, stop) || n != 2 || st.Records != 2 {
 		t.Errorf("err %v after %d records (stats %d)", err, n, st.Records)
 	}
 }

@@ -76,7 +76,7 @@ func readZeek(ctx context.Context, path string, cid bool, emit func(*flow.Record
 	if err != nil {
 		return st, err
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only: nothing to lose
 	p := zeek.NewParser(path)
 	p.ComputeCommunityID = cid
 	var r flow.Record
@@ -102,7 +102,7 @@ func readEVE(ctx context.Context, path string, cid bool, emit func(*flow.Record)
 	if err != nil {
 		return st, err
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }() // read only: nothing to lose
 	p := eve.NewParser(path)
 	p.ComputeCommunityID = cid
 	var r flow.Record

@@ -1,6 +1,7 @@
 package jscan
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -52,7 +53,7 @@ func TestIter(t *testing.T) {
 	var keys []string
 	for {
 		k, _, kind, _, err := it.Next()
-		if err == ErrEnd {
+		if errors.Is(err, ErrEnd) {
 			break
 		}
 		if err != nil {
@@ -65,7 +66,7 @@ func TestIter(t *testing.T) {
 			}
 			for {
 				k, _, kind, _, err := sub.Next()
-				if err == ErrEnd {
+				if errors.Is(err, ErrEnd) {
 					break
 				}
 				if err != nil {
@@ -93,7 +94,7 @@ func walkAll(b []byte) error {
 	}
 	for {
 		_, _, _, _, err := it.Next()
-		if err == ErrEnd {
+		if errors.Is(err, ErrEnd) {
 			return nil
 		}
 		if err != nil {
