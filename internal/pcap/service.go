@@ -178,13 +178,7 @@ func (t *Table) scanAnnouncements(f *conn, pay []byte) {
 	if i := bytes.Index(pay, []byte("229 ")); i >= 0 {
 		if port, ok := parseEPSV(pay[i+4:]); ok {
 			// The server's address: the responder of the control connection.
-			addr := f.key.hiAddr
-			if f.origLo {
-				addr = f.key.hiAddr
-			} else {
-				addr = f.key.loAddr
-			}
-			t.expect.add(addr, port, svcFTPData, exp)
+			t.expect.add(f.respAddr(), port, svcFTPData, exp)
 		}
 	}
 	if i := bytes.Index(pay, []byte("DCC SEND ")); i >= 0 {
@@ -405,6 +399,14 @@ func isTeredo(b []byte) bool {
 		}
 	}
 	return len(b) >= 40 && b[0]>>4 == 6 && int(b[4])<<8|int(b[5])+40 <= len(b)
+}
+
+// respAddr returns the responder's address in 16-byte form.
+func (f *conn) respAddr() [16]byte {
+	if f.origLo {
+		return f.key.hiAddr
+	}
+	return f.key.loAddr
 }
 
 func isDNSPort(p uint16) bool { return p == 53 || p == 137 || p == 5353 || p == 5355 }
@@ -669,13 +671,7 @@ func (x *expectTable) lookup(f *conn, now int64) uint8 {
 	if len(x.m) == 0 || f.proto != ipProtoTCP {
 		return 0
 	}
-	addr := f.key.hiAddr
-	if f.origLo {
-		addr = f.key.hiAddr
-	} else {
-		addr = f.key.loAddr
-	}
-	k := expectKey{addr, f.respPort}
+	k := expectKey{f.respAddr(), f.respPort}
 	e, ok := x.m[k]
 	if !ok {
 		return 0

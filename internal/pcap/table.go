@@ -128,7 +128,7 @@ type conn struct {
 
 	svc     [3]uint8
 	parents [2]uint64 // tunnel parents beyond two are not kept
-	hist    [24]byte
+	hist    [32]byte
 	svcHint svcState
 }
 
