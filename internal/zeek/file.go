@@ -156,6 +156,8 @@ func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (
 		}
 		return nil
 	})
+	st.Skipped = p.Skipped()
+	st.Headers -= st.Skipped
 	return st, readErr(path, err)
 }
 

@@ -10,6 +10,8 @@ import (
 )
 
 var (
+	// errSkip tells ParseLine the line is a record of another log.
+	errSkip      = errors.New("zeek: not a conn record")
 	errNotString = errors.New("string expected")
 	errNotNumber = errors.New("number expected")
 	errNoAddrs   = errors.New("no id.orig_h and id.resp_h: not a conn record")
@@ -42,6 +44,12 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 		}
 		if kind == jscan.Object {
 			continue
+		}
+		if string(key) == "_path" && kind == jscan.String && !bytes.HasPrefix(val, []byte("conn")) {
+			// A record of another log in a mixed stream (json-streaming-logs,
+			// a shipper's single file): not a flow, not an error.
+			p.skipped++
+			return errSkip
 		}
 		f := lookupField(key)
 		if f == fIgnore {

@@ -10,7 +10,8 @@
 //     mid-file (concatenated logs) and replaces the previous one.
 //   - Zeek's JSON lines (`LogAscii::use_json`), with `ts` as epoch seconds or
 //     an ISO 8601 string and the id fields dotted ("id.orig_h") or nested
-//     ("id": {"orig_h": ...}); unknown keys ignored.
+//     ("id": {"orig_h": ...}); unknown keys ignored; records whose "_path"
+//     names another log (a mixed stream) skipped and counted.
 //   - Labelled datasets: Stratosphere's extra `label`/`detailedlabel`
 //     columns, IoT-23's `label`/`detailed-label` (including the original
 //     IoT-23 conn.log.labeled whose last `#fields` entry is
@@ -218,6 +219,7 @@ type Parser struct {
 	label   []byte
 	detail  []byte
 	cid     []byte
+	skipped int64 // JSON records of other logs (_path not conn)
 
 	// ComputeCommunityID makes the parser compute the Community ID of
 	// records whose log has no community_id column (NewParser sets it).
@@ -252,6 +254,10 @@ func (p *Parser) SetLineNumber(n int64) { p.line = n }
 // LineNumber returns the number of the last line parsed.
 func (p *Parser) LineNumber() int64 { return p.line }
 
+// Skipped returns how many JSON records of other logs (a "_path" other
+// than conn, in a mixed stream) the parser has passed over.
+func (p *Parser) Skipped() int64 { return p.skipped }
+
 // Name returns the file name the parser uses in errors.
 func (p *Parser) Name() string { return p.name }
 
@@ -277,6 +283,9 @@ func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 		return false, p.header(line)
 	case '{':
 		if err := p.parseJSON(line, r); err != nil {
+			if err == errSkip { //nolint:errorlint // a sentinel of this package, never wrapped
+				return false, nil
+			}
 			return false, err
 		}
 		return true, nil

@@ -74,6 +74,7 @@ type Stats struct {
 	Files    int                 // files read
 	Lines    int64               // lines read, headers and bad lines included
 	Headers  int64               // header and comment lines
+	Skipped  int64               // JSON records of other logs in a mixed stream (_path not conn)
 	Records  int64               // records emitted
 	Bad      int64               // bad lines, skipped
 	BadKinds map[ErrorKind]int64 // bad lines by kind
@@ -102,6 +103,7 @@ func (s *Stats) Add(o Stats) {
 	s.Files += o.Files
 	s.Lines += o.Lines
 	s.Headers += o.Headers
+	s.Skipped += o.Skipped
 	s.Records += o.Records
 	s.Bad += o.Bad
 	for k, v := range o.BadKinds {

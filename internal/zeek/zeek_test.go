@@ -304,3 +304,20 @@ func TestParseAddrFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestMixedJSONStream skips records of other logs in one JSON stream.
+func TestMixedJSONStream(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "all.json")
+	os.WriteFile(path, []byte(`{"_path":"dns","ts":1.0,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":1,"id.resp_h":"10.0.0.2","id.resp_p":53,"query":"a.example"}
+{"_path":"conn","ts":1.0,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":1,"id.resp_h":"10.0.0.2","id.resp_p":53,"proto":"udp"}
+{"_path":"conn_long","ts":2.0,"uid":"C2","id.orig_h":"10.0.0.1","id.orig_p":2,"id.resp_h":"10.0.0.2","id.resp_p":53,"proto":"udp"}
+`), 0o644)
+	var uids []string
+	st, err := zeek.ReadFile(context.Background(), path, func(r *flow.Record) error {
+		uids = append(uids, r.UID)
+		return nil
+	})
+	if err != nil || strings.Join(uids, ",") != "C1,C2" || st.Skipped != 1 || st.Headers != 0 || st.Bad != 0 {
+		t.Errorf("uids %v skipped %d headers %d bad %d err %v", uids, st.Skipped, st.Headers, st.Bad, err)
+	}
+}
