@@ -54,6 +54,7 @@ func readLabelledTSV(ctx context.Context, path string, br *bufio.Reader) ([]flow
 	sc := bufio.NewScanner(br)
 	sc.Buffer(make([]byte, 1<<16), 1<<24)
 	var cols []string
+	spaced := -1 // index of the first space-separated column, -1 when none
 	var out []flow.Record
 	line := 0
 	for sc.Scan() {
@@ -68,6 +69,12 @@ func readLabelledTSV(ctx context.Context, path string, br *bufio.Reader) ([]flow
 		if b[0] == '#' {
 			if rest, ok := bytes.CutPrefix(b, []byte("#fields\t")); ok {
 				cols = strings.Split(string(rest), "\t")
+				// IoT-23's conn.log.labeled ends with one tab-less column
+				// "tunnel_parents   label   detailed-label" (spaces)
+				if last := cols[len(cols)-1]; strings.Contains(last, " ") {
+					spaced = len(cols) - 1
+					cols = append(cols[:spaced], strings.Fields(last)...)
+				}
 			}
 			continue
 		}
@@ -75,6 +82,9 @@ func readLabelledTSV(ctx context.Context, path string, br *bufio.Reader) ([]flow
 			return nil, fmt.Errorf("eval: %s line %d: data before the #fields header", path, line)
 		}
 		vals := strings.Split(string(b), "\t")
+		if spaced >= 0 && len(vals) == spaced+1 {
+			vals = append(vals[:spaced], strings.Fields(vals[spaced])...)
+		}
 		rec, err := recordFrom(cols, vals, "-", "(empty)")
 		if err != nil {
 			return nil, fmt.Errorf("eval: %s line %d: %w", path, line, err)

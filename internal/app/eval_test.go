@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,25 @@ func TestRankMetrics(t *testing.T) {
 				t.Errorf("PR-AUC %g, want %g", got, tc.apr)
 			}
 		})
+	}
+}
+
+// IoT-23's original labelled logs separate the last three columns with
+// spaces, not tabs.
+func TestReadLabelledIoT23Spaced(t *testing.T) {
+	log := "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttunnel_parents   label   detailed-label\n" +
+		"1545403816.962094\tCrAJ\t192.168.1.195\t41040\t185.244.25.235\t80\ttcp\t-   Malicious   PartOfAHorizontalPortScan\n" +
+		"1545403817.962094\tCrAK\t192.168.1.195\t41041\t192.168.1.1\t53\tudp\t-   Benign   -\n"
+	path := filepath.Join(t.TempDir(), "conn.log.labeled")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := readLabelled(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Label != "Malicious/PartOfAHorizontalPortScan" || recs[1].Label != "Benign" || recs[0].RespP != 80 {
+		t.Errorf("got %+v", recs)
 	}
 }
 
