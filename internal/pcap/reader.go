@@ -47,7 +47,9 @@ type Options struct {
 	// VerifyChecksums checks IPv4 header checksums (a bad one drops the
 	// packet, as Zeek does) and TCP, UDP, ICMP and ICMPv6 checksums (a bad one
 	// sets Packet.BadChecksum). Zeek does this by default; its -C switch
-	// turns it off. Packets cut by the snaplen are never verified.
+	// turns it off. Packets cut by the snaplen are never verified. With it
+	// off, an IPv4 length of zero (TCP segmentation offload) is replaced by
+	// the captured length instead of dropping the packet, as zeek -C does.
 	VerifyChecksums bool
 	// Frag bounds the fragment reassembly state.
 	Frag FragLimits
