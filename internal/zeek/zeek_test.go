@@ -321,3 +321,28 @@ func TestMixedJSONStream(t *testing.T) {
 		t.Errorf("uids %v skipped %d headers %d bad %d err %v", uids, st.Skipped, st.Headers, st.Bad, err)
 	}
 }
+
+// TestLongLines reads lines longer than the reader's buffer and counts a
+// line beyond MaxLineBytes as too long, reading the lines after it.
+func TestLongLines(t *testing.T) {
+	good := "1.0\tC%d\t10.0.0.1\t1\t10.0.0.2\t2\tudp\tdns\t-\t-\t-\tS0\t-\t-\t0\tD\t1\t29\t0\t0\t%s\n"
+	var b strings.Builder
+	b.WriteString(tsvHeader)
+	fmt.Fprintf(&b, good, 1, "-")
+	fmt.Fprintf(&b, good, 2, "C"+strings.Repeat("p", 300<<10)) // a 300 KiB tunnel_parents: read
+	b.WriteString(strings.Repeat("x", zeek.MaxLineBytes+10) + "\n")
+	fmt.Fprintf(&b, good, 3, "-")
+	path := filepath.Join(t.TempDir(), "conn.log")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	var uids []string
+	st, err := zeek.ReadFile(context.Background(), path, func(r *flow.Record) error {
+		uids = append(uids, r.UID)
+		return nil
+	})
+	if err != nil || strings.Join(uids, ",") != "C1,C2,C3" || st.BadKinds[zeek.KindTooLong] != 1 {
+		t.Errorf("uids %v bad %v err %v", uids, st.BadKinds, err)
+	}
+	if len(st.Examples) != 1 || !strings.HasPrefix(st.Examples[0], "zeek: conn.log line 11: ") {
+		t.Errorf("examples %q", st.Examples)
+	}
+}
