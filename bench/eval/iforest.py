@@ -36,10 +36,16 @@ def rows(path):
                 line = line.rstrip("\n")
                 if line.startswith("#fields\t"):
                     fields = line.split("\t")[1:]
+                    spaced = None
+                    if " " in fields[-1]:  # IoT-23: "tunnel_parents   label   detailed-label"
+                        spaced = len(fields) - 1
+                        fields = fields[:-1] + fields[-1].split()
                     continue
                 if line.startswith("#") or not line:
                     continue
                 vals = line.split("\t")
+                if spaced is not None and len(vals) == spaced + 1:
+                    vals = vals[:-1] + vals[-1].split()
                 yield {k: ("" if v in ("-", "(empty)") else v) for k, v in zip(fields, vals)}
         else:
             for r in csv.DictReader(f):
