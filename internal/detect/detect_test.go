@@ -439,3 +439,38 @@ func TestTrainingRobustToContamination(t *testing.T) {
 		t.Errorf("%d of %d scan flows alerted after training on them", scanAlerts, scan)
 	}
 }
+
+// Records a decoder may produce at the edges (no addresses, unknown
+// transport, zero time, huge counters) score without panicking and give a
+// p-value in (0, 1].
+func TestScoreOddRecords(t *testing.T) {
+	cfg := testConfig()
+	m, _ := trainOffice(t, cfg, 41, 2000)
+	s := m.NewScorer(cfg)
+	tests := []struct {
+		name string
+		r    flow.Record
+	}{
+		{"zero", flow.Record{}},
+		{"unknown transport", flow.Record{TS: day0, Proto: flow.ProtoUnknown, IPProto: 47,
+			OrigH: netip.MustParseAddr("10.0.0.1"), RespH: netip.MustParseAddr("10.0.0.2")}},
+		{"icmpv6", flow.Record{TS: day0, Proto: flow.ProtoICMP, OrigP: 135, RespP: 0,
+			OrigH: netip.MustParseAddr("fe80::1"), RespH: netip.MustParseAddr("ff02::1")}},
+		{"negative duration", flow.Record{TS: day0, Proto: flow.ProtoTCP, Duration: -time.Second,
+			OrigH: netip.MustParseAddr("10.0.0.1"), RespH: netip.MustParseAddr("10.0.0.2")}},
+		{"huge counters", flow.Record{TS: day0.Add(time.Hour), Proto: flow.ProtoUDP, OrigBytes: math.MaxUint64,
+			OrigPkts: math.MaxUint64, OrigIPBytes: math.MaxUint64, MissedBytes: math.MaxUint64,
+			OrigH: netip.MustParseAddr("10.0.0.1"), RespH: netip.MustParseAddr("10.0.0.2")}},
+		{"time going back", flow.Record{TS: day0.Add(-48 * time.Hour), Proto: flow.ProtoTCP,
+			OrigH: netip.MustParseAddr("10.0.0.1"), RespH: netip.MustParseAddr("10.0.0.2")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var v Verdict
+			s.Score(&tc.r, &v)
+			if !(v.PValue > 0 && v.PValue <= 1) || math.IsNaN(v.Score) {
+				t.Errorf("p-value %g, score %g", v.PValue, v.Score)
+			}
+		})
+	}
+}
