@@ -47,6 +47,11 @@ const (
 	svcSyslog
 	svcRFB
 	svcDTLS
+	svcKRB
+	svcKRBTCP
+	svcRADIUS
+	svcDNP3TCP
+	svcDNP3UDP
 	numServices
 )
 
@@ -58,6 +63,7 @@ var serviceNames = [numServices]string{
 	svcPOP3: "pop3", svcMySQL: "mysql", svcModbus: "modbus", svcRDP: "rdp",
 	svcRDPEUDP: "rdpeudp", svcDCERPC: "dce_rpc", svcSMB: "smb", svcSIP: "sip",
 	svcSNMP: "snmp", svcSyslog: "syslog", svcRFB: "rfb", svcDTLS: "dtls",
+	svcKRB: "krb", svcKRBTCP: "krb_tcp", svcRADIUS: "radius", svcDNP3TCP: "dnp3_tcp", svcDNP3UDP: "dnp3_udp",
 }
 
 func serviceID(name string) uint8 {
@@ -100,6 +106,9 @@ const (
 	hDTLS
 	hTeredo
 	hIRCResp
+	hKRB
+	hRADIUS
+	hDNP3
 )
 
 // svcState is a connection's service recognition state.
@@ -337,6 +346,12 @@ func classify(b []byte, tcp bool, respPort, origPort uint16, isOrig bool) uint32
 		case len(b) >= 8 && (bytes.Equal(b[4:8], []byte("\xffSMB")) || bytes.Equal(b[4:8], []byte("\xfeSMB"))):
 			h |= hSMB
 		}
+		if (respPort == 88 || origPort == 88) && len(b) > 4 && isKRB(b[4:]) {
+			h |= hKRB
+		}
+		if (respPort == 20000 || origPort == 20000) && isDNP3(b) {
+			h |= hDNP3
+		}
 		if (respPort == 502 || origPort == 502) && isModbus(b) {
 			h |= hModbus
 		}
@@ -361,6 +376,13 @@ func classify(b []byte, tcp bool, respPort, origPort uint16, isOrig bool) uint32
 		h |= hSNMP
 	case port == 514 && len(b) > 2 && b[0] == '<':
 		h |= hSyslog
+	case (port == 88 || origPort == 88) && isKRB(b):
+		h |= hKRB
+	case (port == 1812 || origPort == 1812) && len(b) >= 20 && int(b[2])<<8|int(b[3]) == len(b) &&
+		(b[0] >= 1 && b[0] <= 5 || b[0] >= 11 && b[0] <= 13):
+		h |= hRADIUS
+	case (port == 20000 || origPort == 20000) && isDNP3(b):
+		h |= hDNP3
 	case (port == 3544 || origPort == 3544) && isTeredo(b):
 		h |= hTeredo
 	case port == 3389 && len(b) >= 8:
@@ -408,6 +430,22 @@ func (f *conn) respAddr() [16]byte {
 	}
 	return f.key.loAddr
 }
+
+// isKRB checks for a Kerberos message: an ASN.1 application tag of
+// AS-REQ/REP, TGS-REQ/REP, AP-REQ/REP or KRB-ERROR.
+func isKRB(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	switch b[0] {
+	case 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f, 0x7e:
+		return b[1] >= 0x80 || int(b[1])+2 <= len(b)
+	}
+	return false
+}
+
+// isDNP3 checks for a DNP3 link-layer frame start (0x05 0x64).
+func isDNP3(b []byte) bool { return len(b) >= 10 && b[0] == 0x05 && b[1] == 0x64 }
 
 func isDNSPort(p uint16) bool { return p == 53 || p == 137 || p == 5353 || p == 5355 }
 
@@ -556,6 +594,10 @@ func (t *Table) finishService(f *conn) {
 			f.addService(svcSMB)
 		case o&hDNS != 0 || r&hDNS != 0:
 			f.addService(svcDNS)
+		case (o|r)&hKRB != 0:
+			f.addService(svcKRBTCP)
+		case (o|r)&hDNP3 != 0:
+			f.addService(svcDNP3TCP)
 		}
 		if o&hTLSClient != 0 || h.ssl {
 			f.addService(svcSSL)
@@ -566,6 +608,12 @@ func (t *Table) finishService(f *conn) {
 	switch {
 	case b&hTeredo != 0:
 		f.addService(svcTeredo)
+	case b&hKRB != 0:
+		f.addService(svcKRB)
+	case b&hRADIUS != 0:
+		f.addService(svcRADIUS)
+	case b&hDNP3 != 0:
+		f.addService(svcDNP3UDP)
 	case b&hDNS != 0:
 		f.addService(svcDNS)
 	case b&hDHCP != 0:
@@ -616,7 +664,7 @@ func init() {
 	tcp := []uint16{21, 2811, 22, 25, 587, 53, 80, 81, 631, 1080, 3128, 8000, 8080, 8888,
 		110, 143, 443, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223,
 		6666, 6667, 6668, 6669, 1434, 3306, 502, 20000, 3389, 5222, 5269, 139, 445, 135,
-		389, 3268, 88, 5432}
+		389, 3268, 88, 5432, 20000}
 	udp := []uint16{53, 137, 5353, 5355, 67, 68, 123, 161, 162, 514, 5060, 1812, 88,
 		3389, 443, 5072, 3544, 2152, 2123, 4789, 6081, 20000, 389}
 	for _, p := range tcp {
