@@ -151,7 +151,8 @@ func zeekValues(r *flow.Record) zeekRow {
 		"conn_state": r.ConnState, "missed_bytes": u(r.MissedBytes), "history": hist,
 		"orig_pkts": u(r.OrigPkts), "orig_ip_bytes": u(r.OrigIPBytes),
 		"resp_pkts": u(r.RespPkts), "resp_ip_bytes": u(r.RespIPBytes),
-		"ts": fmt.Sprintf("%.6f", float64(r.TS.UnixNano())/1e9),
+		"ts":             fmt.Sprintf("%.6f", float64(r.TS.UnixNano())/1e9),
+		"tunnel_parents": strconv.Itoa(len(r.TunnelParents)),
 	}
 }
 
@@ -182,6 +183,7 @@ type agreeCounts struct {
 	counts, state, hist, ob, rb, dur, miss int
 	svc, svcN                              int
 	ts, tsN                                int // records whose ts is not masked
+	tun                                    int // same number of tunnel parents
 }
 
 func (a *agreeCounts) add(o agreeCounts) {
@@ -198,6 +200,7 @@ func (a *agreeCounts) add(o agreeCounts) {
 	a.svcN += o.svcN
 	a.ts += o.ts
 	a.tsN += o.tsN
+	a.tun += o.tun
 }
 
 func pct(n, d int) float64 {
@@ -272,6 +275,12 @@ func compareZeek(tb testing.TB, p agreePair, zeek, ours []zeekRow, verbose bool)
 		} else if !has || d == o["duration"] {
 			c.dur++
 		}
+		// Zeek's tunnel uids are its own: compare how many parents.
+		if tp, has := z["tunnel_parents"]; !has || parentCount(tp) == o["tunnel_parents"] {
+			c.tun++
+		} else {
+			good = false
+		}
 		if zt, err := strconv.ParseFloat(z["ts"], 64); err == nil {
 			c.tsN++
 			ot, _ := strconv.ParseFloat(o["ts"], 64)
@@ -281,7 +290,7 @@ func compareZeek(tb testing.TB, p agreePair, zeek, ours []zeekRow, verbose bool)
 		}
 		if !good && verbose {
 			var diffs []string
-			for _, f := range []string{"service", "duration", "orig_bytes", "resp_bytes", "conn_state", "missed_bytes", "history",
+			for _, f := range []string{"tunnel_parents", "service", "duration", "orig_bytes", "resp_bytes", "conn_state", "missed_bytes", "history",
 				"orig_pkts", "orig_ip_bytes", "resp_pkts", "resp_ip_bytes"} {
 				if zv, has := z[f]; has && zv != o[f] {
 					diffs = append(diffs, fmt.Sprintf("%s -%s +%s", f, zv, o[f]))
@@ -313,8 +322,8 @@ func TestAgreeZeek(t *testing.T) {
 	verbose := os.Getenv("MLADS_AGREE_VERBOSE") != ""
 	var total agreeCounts
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-72s %5s %5s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n", "capture (conn log)", "zeek", "match",
-		"counts", "state", "hist", "o_byt", "r_byt", "missed", "dur", "ts", "svc")
+	fmt.Fprintf(&b, "\n%-72s %5s %5s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n", "capture (conn log)", "zeek", "match",
+		"counts", "state", "hist", "o_byt", "r_byt", "missed", "dur", "tun", "ts", "svc")
 	for _, p := range agreePairs(t, dir) {
 		zeek := readZeekTSV(t, p.connLog)
 		ours, _ := meterRows(t, p.capture, p.noChecksums)
@@ -328,13 +337,13 @@ func TestAgreeZeek(t *testing.T) {
 		if c.tsN > 0 {
 			ts = fmt.Sprintf("%5.0f%%", pct(c.ts, c.tsN))
 		}
-		fmt.Fprintf(&b, "%-72s %5d %5d %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %s %s\n",
+		fmt.Fprintf(&b, "%-72s %5d %5d %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %5.0f%% %s %s\n",
 			trimName(p.name, 72), c.zeek, c.matched, pct(c.counts, c.zeek), pct(c.state, c.zeek), pct(c.hist, c.zeek),
-			pct(c.ob, c.zeek), pct(c.rb, c.zeek), pct(c.miss, c.zeek), pct(c.dur, c.zeek), ts, svc)
+			pct(c.ob, c.zeek), pct(c.rb, c.zeek), pct(c.miss, c.zeek), pct(c.dur, c.zeek), pct(c.tun, c.zeek), ts, svc)
 	}
-	fmt.Fprintf(&b, "%-72s %5d %5d %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%%\n", "TOTAL", total.zeek, total.matched,
+	fmt.Fprintf(&b, "%-72s %5d %5d %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%%\n", "TOTAL", total.zeek, total.matched,
 		pct(total.counts, total.zeek), pct(total.state, total.zeek), pct(total.hist, total.zeek),
-		pct(total.ob, total.zeek), pct(total.rb, total.zeek), pct(total.miss, total.zeek), pct(total.dur, total.zeek),
+		pct(total.ob, total.zeek), pct(total.rb, total.zeek), pct(total.miss, total.zeek), pct(total.dur, total.zeek), pct(total.tun, total.zeek),
 		pct(total.ts, total.tsN), pct(total.svc, total.svcN))
 	t.Log(b.String())
 
@@ -355,6 +364,13 @@ func TestAgreeZeek(t *testing.T) {
 			t.Errorf("%s identical in %.1f%% of Zeek's records (%d of %d), want ≥ %.0f%%", f.name, got, f.n, f.d, f.floor)
 		}
 	}
+}
+
+func parentCount(v string) string {
+	if v == "-" || v == "(empty)" || v == "" {
+		return "0"
+	}
+	return strconv.Itoa(strings.Count(v, ",") + 1)
 }
 
 func trimName(s string, n int) string {
