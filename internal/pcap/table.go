@@ -164,6 +164,7 @@ type Table struct {
 	rec     flow.Record
 	parents []string
 	svcBuf  []byte
+	strs    map[string]string // interned history and service strings
 	now     int64
 	err     error
 
@@ -186,6 +187,7 @@ func NewTable(cfg TableConfig, emit func(*flow.Record) error) *Table {
 		tunnels: make(map[tunnelKey]tunnelEntry),
 		parents: make([]string, 0, 4),
 		svcBuf:  make([]byte, 0, 64),
+		strs:    make(map[string]string),
 	}
 	t.uids.init(cfg.UIDSeed)
 	t.expect.init()
@@ -627,9 +629,9 @@ func (t *Table) fillRecord(f *conn) {
 	}
 	if int(f.histLen) > len(f.hist) {
 		t.stats.HistCut++
-		r.History = string(f.hist[:])
+		r.History = t.intern(f.hist[:])
 	} else if f.histLen > 0 {
-		r.History = string(f.hist[:f.histLen])
+		r.History = t.intern(f.hist[:f.histLen])
 	}
 	t.finishService(f)
 	if f.nsvc > 0 {
@@ -640,7 +642,7 @@ func (t *Table) fillRecord(f *conn) {
 			}
 			t.svcBuf = append(t.svcBuf, serviceNames[f.svc[i]]...)
 		}
-		r.Service = string(t.svcBuf)
+		r.Service = t.intern(t.svcBuf)
 	}
 	if f.nparent > 0 {
 		t.parents = t.parents[:0]
@@ -650,6 +652,22 @@ func (t *Table) fillRecord(f *conn) {
 		r.TunnelParents = t.parents
 	}
 	r.CommunityID = communityID(r, f.icmpCode)
+}
+
+// maxInterned bounds the interned strings.
+const maxInterned = 4096
+
+// intern returns b as a string, sharing the strings of the common history
+// and service values so most records allocate nothing for them.
+func (t *Table) intern(b []byte) string {
+	if s, ok := t.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(t.strs) < maxInterned {
+		t.strs[s] = s
+	}
+	return s
 }
 
 func (t *Table) getTCP() *tcpConn {
