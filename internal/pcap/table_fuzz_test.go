@@ -74,3 +74,30 @@ func FuzzTable(f *testing.F) {
 		}
 	})
 }
+
+// FuzzServiceHints feeds arbitrary payloads to the content classifier and
+// the FTP/IRC announcement parsers on the ports that enable each rule.
+func FuzzServiceHints(f *testing.F) {
+	f.Add([]byte("227 Entering Passive Mode (10,0,0,1,4,1)\r\n"), uint16(21))
+	f.Add([]byte("PRIVMSG bob :\x01DCC SEND file 167772161 4000 100\x01"), uint16(6667))
+	f.Add([]byte("\x16\x03\x01\x00\x10\x01\x00\x00\x0c\x03\x03"), uint16(443))
+	f.Add([]byte("\x00\x01\x02\x03\x60\x00\x00\x00\x00\x00\x3b\x40"), uint16(3544))
+	f.Fuzz(func(t *testing.T, b []byte, port uint16) {
+		for _, tcp := range []bool{true, false} {
+			for _, orig := range []bool{true, false} {
+				_ = classify(b, tcp, port, 40000, orig)
+				_ = classify(b, tcp, 40000, port, orig)
+			}
+		}
+		_, _, _ = parseFTPHostPort(b, true)
+		_, _, _ = parseFTPHostPort(b, false)
+		_, _ = parseEPSV(b)
+		_, _, _ = parseDCCSend(b)
+		tab := NewTable(DefaultTableConfig(), nil)
+		var c conn
+		c.proto = ipProtoTCP
+		c.svcHint.o = h220 | hIRCCmd
+		c.svcHint.scanLeft = 1
+		tab.scanAnnouncements(&c, b)
+	})
+}
