@@ -33,6 +33,11 @@ type Detect struct {
 	// OnlineHostCap is how many online updates one originating host may
 	// make, so no single host can teach the model its attack.
 	OnlineHostCap int `mapstructure:"online_host_cap"`
+	// Combine is how the detectors' p-values are combined before the final
+	// calibration: "fisher" (sum of -log p; adds up evidence from several
+	// detectors) or "cauchy" (the Cauchy combination, ACAT; follows the
+	// strongest detector).
+	Combine string `mapstructure:"combine"`
 }
 
 func defaultDetect() Detect {
@@ -46,6 +51,7 @@ func defaultDetect() Detect {
 		MaxKnown:            1 << 20,
 		OnlineUpdates:       true,
 		OnlineHostCap:       200,
+		Combine:             "fisher",
 	}
 }
 
@@ -71,6 +77,9 @@ func (d *Detect) validate() []error {
 	}
 	if d.MaxKnown < 1 {
 		errs = append(errs, fmt.Errorf("detect.max_known: %d must be positive", d.MaxKnown))
+	}
+	if d.Combine != "fisher" && d.Combine != "cauchy" {
+		errs = append(errs, fmt.Errorf("detect.combine: %q is not one of fisher, cauchy", d.Combine))
 	}
 	if d.OnlineHostCap < 0 {
 		errs = append(errs, fmt.Errorf("detect.online_host_cap: %d must not be negative", d.OnlineHostCap))

@@ -98,3 +98,26 @@ func cauchyCombine(ps []float64) float64 {
 	}
 	return 0.5 - math.Atan(t)/math.Pi
 }
+
+// How the detectors' p-values are combined into one statistic. Either is
+// then calibrated against the reservoir (Model.Final), so the final
+// p-value is valid whatever the detectors' dependence; they differ in
+// power. Fisher's sum of -log p adds up evidence from several detectors;
+// the Cauchy combination follows the strongest one.
+const (
+	CombineFisher = "fisher"
+	CombineCauchy = "cauchy"
+)
+
+// combineStat returns the combined statistic of ps: higher is more
+// anomalous.
+func combineStat(method string, ps []float64) float64 {
+	if method == CombineCauchy {
+		return -math.Log(cauchyCombine(ps))
+	}
+	var t float64
+	for _, p := range ps {
+		t -= math.Log(max(p, 1e-300))
+	}
+	return t
+}

@@ -52,10 +52,14 @@
 // Each detector's raw score becomes a p-value against that reservoir: the
 // share of calibration scores at least as high, and beyond the top 5 % an
 // exponential tail fitted to their mean excess, so extreme flows keep
-// distinct, ordered p-values. The p-values are combined with the Cauchy
-// combination (ACAT; p capped at 0.99 so a quiet detector cannot cancel a
-// loud one), and the combined statistic is calibrated once more against
-// the reservoir, so a flow's final p-value is uniform on normal traffic.
+// distinct, ordered p-values. The p-values are combined into one
+// statistic, and that statistic is calibrated once more against the
+// reservoir, so a flow's final p-value is uniform on normal traffic
+// whatever the dependence between detectors. Config.Combine picks the
+// statistic: Fisher's sum of -log p (the default: it adds up evidence from
+// several detectors, and measured better on the labelled sets, see the
+// README) or the Cauchy combination (ACAT, p capped at 0.99 so a quiet
+// detector cannot cancel a loud one; it follows the strongest detector).
 // A flow alerts when its p-value is below Model.Alpha: the configured
 // false-positive rate, or alerts per day divided by the baseline's flows
 // per day.

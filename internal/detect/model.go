@@ -14,6 +14,7 @@ type Model struct {
 	Version int
 	Seed    int64
 	Trees   int
+	Combine string // CombineFisher or CombineCauchy
 
 	TrainFlows  int     // flows in the baseline
 	FitFlows    int     // flows the detectors were fitted on (after trimming)

@@ -84,6 +84,9 @@ func (m *Model) validate() error {
 	if m.Version != ModelVersion {
 		return fmt.Errorf("payload version %d", m.Version)
 	}
+	if m.Combine != CombineFisher && m.Combine != CombineCauchy {
+		return fmt.Errorf("unknown combination %q", m.Combine)
+	}
 	if len(m.Nodes) == 0 || len(m.Forests) == 0 {
 		return errors.New("no traffic groups")
 	}

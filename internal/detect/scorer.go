@@ -100,8 +100,7 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 	for d := range raw {
 		s.ps[d] = m.Calib[d].pvalue(raw[d])
 	}
-	acat := cauchyCombine(s.ps[:])
-	p := m.Final.pvalue(-math.Log(acat))
+	p := m.Final.pvalue(combineStat(m.Combine, s.ps[:]))
 	v.PValue = p
 	v.Score = -math.Log10(p)
 	v.Alert = p < m.Alpha

@@ -25,12 +25,15 @@ type Config struct {
 	MaxKnown            int
 	OnlineUpdates       bool
 	OnlineHostCap       int
+	// Combine is how detector p-values are combined: CombineFisher (the
+	// default, also when empty) or CombineCauchy.
+	Combine string
 }
 
 // DefaultConfig returns the settings of configs/mlads.yaml's defaults.
 func DefaultConfig() Config {
 	return Config{AlertsPerDay: 50, Seed: 1, Trees: 32, Trim: 0.02, CalibrationFraction: 0.3,
-		MaxHosts: 100000, MaxKnown: 1 << 20, OnlineUpdates: true, OnlineHostCap: 200}
+		MaxHosts: 100000, MaxKnown: 1 << 20, OnlineUpdates: true, OnlineHostCap: 200, Combine: CombineFisher}
 }
 
 const (
@@ -267,8 +270,12 @@ func (t *Trainer) Fit() (*Model, error) {
 		return nil, fmt.Errorf("%w: %d fit and %d calibration flows", ErrTooFewFlows, len(fitIdx), len(calIdx))
 	}
 
+	combine := cfg.Combine
+	if combine != CombineCauchy {
+		combine = CombineFisher
+	}
 	m := &Model{
-		Version: ModelVersion, Seed: cfg.Seed, Trees: cfg.Trees,
+		Version: ModelVersion, Seed: cfg.Seed, Trees: cfg.Trees, Combine: combine,
 		TrainFlows: n, TrainStart: t.minTS, TrainEnd: t.maxTS,
 		Home: home,
 	}
@@ -281,7 +288,7 @@ func (t *Trainer) Fit() (*Model, error) {
 		for k, i := range fitIdx {
 			raw[k] = m.rawScores(t.m.x(i), t.m.c(i))
 		}
-		comb := rankCombine(raw)
+		comb := rankCombine(m.Combine, raw)
 		order := make([]int, len(fitIdx))
 		for k := range order {
 			order[k] = k
@@ -321,7 +328,7 @@ func (t *Trainer) Fit() (*Model, error) {
 		for d := 0; d < numDetectors; d++ {
 			ps[d] = m.Calib[d].pvalue(raw[k][d])
 		}
-		col[k] = -math.Log(cauchyCombine(ps[:]))
+		col[k] = combineStat(m.Combine, ps[:])
 	}
 	m.Final = newCalibrator(col)
 	m.CalibFlows = len(calIdx)
@@ -357,8 +364,8 @@ func (t *Trainer) Fit() (*Model, error) {
 }
 
 // rankCombine turns each detector's raw scores into rank p-values within
-// the set and combines them with ACAT; used to find the flows to trim.
-func rankCombine(raw [][numDetectors]float64) []float64 {
+// the set and combines them; used to find the flows to trim.
+func rankCombine(method string, raw [][numDetectors]float64) []float64 {
 	n := len(raw)
 	out := make([]float64, n)
 	p := make([][numDetectors]float64, n)
@@ -378,7 +385,7 @@ func rankCombine(raw [][numDetectors]float64) []float64 {
 		}
 	}
 	for i := range out {
-		out[i] = -math.Log(cauchyCombine(p[i][:]))
+		out[i] = combineStat(method, p[i][:])
 	}
 	return out
 }
