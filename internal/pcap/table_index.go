@@ -127,3 +127,23 @@ func (x *flowIndex) each(fn func(slot uint32) bool) {
 		}
 	}
 }
+
+// FlowHash returns a hash of the connection p belongs to, the same for both
+// directions, for spreading packets over several Tables (one per core):
+// packets with equal FlowHash modulo n always meet in the same shard. VLAN
+// tags are not hashed, so the hash is valid whatever TableConfig.VLANInKey.
+func FlowHash(p *Packet) uint32 {
+	sport, dport := p.SrcPort, p.DstPort
+	switch p.IPProto {
+	case ipProtoTCP, ipProtoUDP:
+	case ipProtoICMP:
+		dport = icmp4Counterpart(p.SrcPort, p.DstPort)
+	case ipProtoICMPv6:
+		dport = icmp6Counterpart(p.SrcPort, p.DstPort)
+	default:
+		sport, dport = 0, 0
+	}
+	var t Table // zero config: VLANs out of the key
+	k, _ := t.makeKey(p, sport, dport)
+	return hashKey(&k)
+}

@@ -89,3 +89,22 @@ func BenchmarkIndex(b *testing.B) {
 		_ = sum
 	})
 }
+
+func TestFlowHashIsSymmetric(t *testing.T) {
+	for _, x := range []tp{
+		{from: "10.0.0.1:1234", to: "10.0.0.2:80"},
+		{from: "[2001:db8::1]:5353", to: "[ff02::fb]:5353", proto: ipProtoUDP},
+	} {
+		p := x.packet(t)
+		q := p
+		q.Src, q.Dst, q.SrcPort, q.DstPort = p.Dst, p.Src, p.DstPort, p.SrcPort
+		if FlowHash(&p) != FlowHash(&q) {
+			t.Errorf("%s > %s: hash differs by direction", x.from, x.to)
+		}
+	}
+	a := tp{from: "10.0.0.1:0", to: "10.0.0.2:0", proto: ipProtoICMP, typ: 8}.packet(t)
+	b := tp{from: "10.0.0.2:0", to: "10.0.0.1:0", proto: ipProtoICMP, typ: 0}.packet(t)
+	if FlowHash(&a) != FlowHash(&b) {
+		t.Error("echo request and reply hash differently")
+	}
+}
