@@ -532,19 +532,12 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 // the value and ok=true when it stored the value; ok=false leaves the column
 // to the general path.
 func (p *Parser) fused(f field, line []byte, start int, sep byte, r *flow.Record) (int, bool) {
+	rest := line[start:]
 	switch f {
 	case fOrigBytes, fRespBytes, fMissedBytes, fOrigPkts, fOrigIPBytes, fRespPkts, fRespIPBytes,
 		fOrigP, fRespP:
-		var v uint64
-		j := start
-		for ; j < len(line) && j-start < 19; j++ {
-			d := line[j] - '0'
-			if d > 9 {
-				break
-			}
-			v = v*10 + uint64(d)
-		}
-		if j == start || (j < len(line) && line[j] != sep) {
+		v, n := leadingDigits(rest, 19)
+		if n == 0 || (n < len(rest) && rest[n] != sep) {
 			return 0, false
 		}
 		switch f {
@@ -572,65 +565,78 @@ func (p *Parser) fused(f field, line []byte, start int, sep byte, r *flow.Record
 				r.RespP = uint16(v)
 			}
 		}
-		return j, true
+		return start + n, true
 	case fTS, fDuration:
-		var sec, frac int64
-		j := start
-		for ; j < len(line) && j-start < 12; j++ {
-			d := line[j] - '0'
-			if d > 9 {
-				break
-			}
-			sec = sec*10 + int64(d)
-		}
-		if j == start || j >= len(line) || line[j] != '.' || sec > 9_000_000_000 {
+		sec, n := leadingDigits(rest, 12)
+		if n == 0 || n >= len(rest) || rest[n] != '.' || sec > 9_000_000_000 {
 			return 0, false // beyond 9e9 s the general path checks the range
 		}
-		j++
-		k := j
-		for ; j < len(line) && j-k < 9; j++ {
-			d := line[j] - '0'
-			if d > 9 {
-				break
-			}
-			frac = frac*10 + int64(d)
-		}
-		if j == k || (j < len(line) && line[j] != sep) {
+		frac, m := leadingDigits(rest[n+1:], 9)
+		end := n + 1 + m
+		if m == 0 || (end < len(rest) && rest[end] != sep) {
 			return 0, false
 		}
-		for digits := j - k; digits < 9; digits++ {
-			frac *= 10
-		}
+		frac *= pow10[9-m]
 		if f == fTS {
-			r.TS = time.Unix(sec, frac).UTC()
+			r.TS = time.Unix(int64(sec), int64(frac)).UTC()
 		} else {
-			r.Duration = time.Duration(sec*1e9 + frac)
+			r.Duration = time.Duration(int64(sec)*1e9 + int64(frac))
 		}
-		return j, true
+		return start + end, true
 	case fOrigH, fRespH:
-		end := start
-		for end < len(line) && end-start < 15 && line[end] != sep {
-			c := line[end]
-			if c != '.' && c-'0' > 9 {
-				return 0, false // IPv6 or not an address
-			}
-			end++
-		}
-		if end < len(line) && line[end] != sep {
-			return 0, false
-		}
-		a, ok := parseIPv4(line[start:end])
-		if !ok {
-			return 0, false
+		a, n, ok := ipv4Prefix(rest)
+		if !ok || (n < len(rest) && rest[n] != sep) {
+			return 0, false // IPv6, or not an address: the general path
 		}
 		if f == fOrigH {
 			r.OrigH = a
 		} else {
 			r.RespH = a
 		}
-		return end, true
+		return start + n, true
 	}
 	return 0, false
+}
+
+var pow10 = [10]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
+// leadingDigits returns the value of the decimal digits at the start of b,
+// at most max of them (max <= 19), and how many there were.
+func leadingDigits(b []byte, max int) (v uint64, n int) {
+	if len(b) > max {
+		b = b[:max]
+	}
+	for _, c := range b {
+		d := c - '0'
+		if d > 9 {
+			break
+		}
+		v = v*10 + uint64(d)
+		n++
+	}
+	return v, n
+}
+
+// ipv4Prefix parses the dotted quad at the start of b (octets without
+// leading zeros) and returns it with its length.
+func ipv4Prefix(b []byte) (netip.Addr, int, bool) {
+	var out [4]byte
+	i := 0
+	for part := range 4 {
+		if part > 0 {
+			if i >= len(b) || b[i] != '.' {
+				return netip.Addr{}, 0, false
+			}
+			i++
+		}
+		v, n := leadingDigits(b[i:], 3)
+		if n == 0 || v > 255 || (n > 1 && b[i] == '0') {
+			return netip.Addr{}, 0, false
+		}
+		out[part] = byte(v)
+		i += n
+	}
+	return netip.AddrFrom4(out), i, true
 }
 
 // indexByteFrom returns the index of the first c in b at or after start,
@@ -906,47 +912,8 @@ func ipProto(proto string, orig netip.Addr) uint8 {
 // parseIPv4 parses a dotted quad without leading zeros; anything else is
 // left to netip.ParseAddr (ok=false).
 func parseIPv4(v []byte) (netip.Addr, bool) {
-	if len(v) < 7 || len(v) > 15 {
-		return netip.Addr{}, false
-	}
-	var out [4]byte
-	i := 0
-	for part := 0; part < 4; part++ {
-		if part > 0 {
-			if i >= len(v) || v[i] != '.' {
-				return netip.Addr{}, false
-			}
-			i++
-		}
-		if i >= len(v) {
-			return netip.Addr{}, false
-		}
-		d0 := v[i] - '0'
-		if d0 > 9 {
-			return netip.Addr{}, false
-		}
-		n := uint(d0)
-		i++
-		for k := 0; k < 2 && i < len(v); k++ {
-			d := v[i] - '0'
-			if d > 9 {
-				break
-			}
-			if d0 == 0 {
-				return netip.Addr{}, false // a leading zero: let netip decide
-			}
-			n = n*10 + uint(d)
-			i++
-		}
-		if n > 255 {
-			return netip.Addr{}, false
-		}
-		out[part] = byte(n)
-	}
-	if i != len(v) {
-		return netip.Addr{}, false
-	}
-	return netip.AddrFrom4(out), true
+	a, n, ok := ipv4Prefix(v)
+	return a, ok && n == len(v)
 }
 
 func isMaskedTS(v []byte) bool {
