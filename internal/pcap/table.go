@@ -10,7 +10,8 @@ import (
 )
 
 // TableConfig holds the flow table's limits and Zeek's connection timeouts.
-// All times are measured on packet timestamps, never on the wall clock.
+// All times are measured on packet timestamps, never on the wall clock. A
+// zero limit or timeout means Zeek's default (see DefaultTableConfig).
 type TableConfig struct {
 	// MaxFlows bounds the number of connections held at once. When a new
 	// connection would exceed it, the connection closest to its timeout is
@@ -175,8 +176,20 @@ type Table struct {
 // The *flow.Record passed to emit is reused: it is valid only during the call.
 // An error from emit stops the table; Add and Flush then return it.
 func NewTable(cfg TableConfig, emit func(*flow.Record) error) *Table {
+	def := DefaultTableConfig()
 	if cfg.MaxFlows <= 0 {
-		cfg.MaxFlows = DefaultTableConfig().MaxFlows
+		cfg.MaxFlows = def.MaxFlows
+	}
+	for _, d := range []struct{ v, def *time.Duration }{
+		{&cfg.TCPInactivity, &def.TCPInactivity}, {&cfg.UDPInactivity, &def.UDPInactivity},
+		{&cfg.ICMPInactivity, &def.ICMPInactivity}, {&cfg.UnknownInactivity, &def.UnknownInactivity},
+		{&cfg.TCPAttemptDelay, &def.TCPAttemptDelay}, {&cfg.TCPCloseDelay, &def.TCPCloseDelay},
+		{&cfg.TCPConnLinger, &def.TCPConnLinger}, {&cfg.TCPSessionTimer, &def.TCPSessionTimer},
+		{&cfg.TCPSYNTimeout, &def.TCPSYNTimeout}, {&cfg.TunnelTimeout, &def.TunnelTimeout},
+	} {
+		if *d.v <= 0 {
+			*d.v = *d.def
+		}
 	}
 	hint := min(cfg.MaxFlows, 4096) // grows on demand up to MaxFlows
 	t := &Table{
