@@ -77,11 +77,11 @@ func sharedSeeds(tb testing.TB) []frame {
 			if s.pr == nil {
 				break // pcapng: link types per interface; pcap files suffice
 			}
-			data, _, _, err := s.pr.next()
+			data, _, err := s.pr.ReadPacketData()
 			if err != nil {
 				break
 			}
-			seeds = append(seeds, frame{lt: s.linkType, data: append([]byte(nil), data...)})
+			seeds = append(seeds, frame{lt: s.linkType, data: data})
 		}
 		s.Close()
 		if len(seeds) >= maxSharedSeeds {
