@@ -509,6 +509,22 @@ func (t *Table) schedule(slot uint32, f *conn) {
 	t.wheel.put(t, slot, f, sec)
 }
 
+// Advance moves the table's clock to now (nanoseconds since the Unix epoch)
+// without a packet, ending the connections whose timeouts have passed. A
+// live capture calls it on a timer so idle connections are reported while
+// the interface is quiet; reading files never needs it. Time never moves
+// back: an earlier now is ignored.
+func (t *Table) Advance(now int64) error {
+	if t.err != nil {
+		return t.err
+	}
+	if now > t.now {
+		t.now = now
+		t.wheel.advance(t, now)
+	}
+	return t.err
+}
+
 // evictOne reports the connection closest to its timeout early.
 func (t *Table) evictOne() {
 	slot, ok := t.wheel.oldest(t)

@@ -369,3 +369,18 @@ func TestWheelStaysBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestTableAdvanceEndsIdleConnections(t *testing.T) {
+	var n int
+	tab := NewTable(DefaultTableConfig(), func(*flow.Record) error { n++; return nil })
+	p := tp{from: "10.0.0.1:5000", to: "10.0.0.2:9999", proto: ipProtoUDP, n: 1}.packet(t)
+	if _, err := tab.Add(&p, FlowRef{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Advance(p.TS + int64(30*time.Second)); err != nil || n != 0 {
+		t.Fatalf("after 30 s: %d records, err %v; want none", n, err)
+	}
+	if err := tab.Advance(p.TS + int64(62*time.Second)); err != nil || n != 1 || tab.Stats().Active != 0 {
+		t.Fatalf("after 62 s: %d records, %d held, err %v; want the UDP flow ended", n, tab.Stats().Active, err)
+	}
+}
