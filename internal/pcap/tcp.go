@@ -223,7 +223,8 @@ func (c *tcpConn) isReuse(p *Packet, _ bool) bool {
 		}
 		connOrig = resp
 	}
-	if c.isActive {
+	// Zeek's IsClosed: either side has closed (FIN or RST seen and handled).
+	if !(orig.didClose || resp.didClose) {
 		if p.Seq == connOrig.startSeq {
 			return false
 		}
