@@ -23,7 +23,7 @@
 //	app_proto                             Service, in Zeek's names (table below); "failed" and "unknown" → ""
 //	community_id                          CommunityID, kept as written (computed, seed 0, when absent)
 //	vlan [outer, inner]                   VLAN, InnerVLAN
-//	flow_id                               UID "E" + flow_id in base 36 (EVE has no Zeek uid)
+//	flow_id                               UID "E" + flow_id in hex (EVE has no Zeek uid)
 //	(none)                                OrigBytes, RespBytes, MissedBytes stay 0: EVE has no payload counts
 //
 // Suricata's byte counters include the link-layer header of every packet
@@ -482,7 +482,7 @@ func (p *Parser) common(r *flow.Record) error {
 	r.VLAN, r.InnerVLAN = ev.vlan, ev.innerVLAN
 	if ev.haveFlowID {
 		p.buf = append(p.buf[:0], 'E')
-		p.buf = strconv.AppendUint(p.buf, ev.flowID, 36)
+		p.buf = strconv.AppendUint(p.buf, ev.flowID, 16) // a power of two: shifts, not divisions
 		r.UID = p.strs.Copy(p.buf)
 	}
 	start, end := ev.start, ev.end

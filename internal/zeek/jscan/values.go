@@ -244,23 +244,25 @@ func parseISOFast(b []byte) (time.Time, bool) {
 		b[19] != '.' || (b[26] != '+' && b[26] != '-') {
 		return time.Time{}, false
 	}
-	var d [31]byte
-	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30} {
-		c := b[i] - '0'
-		if c > 9 {
-			return time.Time{}, false
-		}
-		d[i] = c
+	_ = b[30]
+	bad := false
+	dig := func(i int) int64 {
+		d := b[i] - '0'
+		bad = bad || d > 9
+		return int64(d)
 	}
-	two := func(i int) int64 { return int64(d[i])*10 + int64(d[i+1]) }
-	year := int64(d[0])*1000 + int64(d[1])*100 + two(2)
+	two := func(i int) int64 { return dig(i)*10 + dig(i+1) }
+	year := two(0)*100 + two(2)
 	month, day := two(5), two(8)
 	hour, minute, sec := two(11), two(14), two(17)
 	oh, om := two(27), two(29)
-	if month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 || oh > 23 || om > 59 {
+	if bad || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 || oh > 23 || om > 59 {
 		return time.Time{}, false
 	}
 	usec := two(20)*10000 + two(22)*100 + two(24)
+	if bad {
+		return time.Time{}, false
+	}
 	// Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
 	y := year
 	if month <= 2 {
