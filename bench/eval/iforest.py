@@ -10,7 +10,7 @@ class (0 system <1024, 1 registered, 2 dynamic); one-hot proto, conn_state and s
 Prints one JSON object: roc_auc, pr_auc, recall and benign_alert_rate at the budget
 (--alpha: the threshold is the (1-alpha) quantile of the training scores).
 
-Usage: iforest.py [--alpha A] [--seed S] FILE   (Zeek TSV with label columns, or IoT-23 CSV)
+Usage: iforest.py [--alpha A] [--seed S] [--split F] FILE   (Zeek TSV with label columns, or IoT-23 CSV)
 """
 import argparse
 import csv
@@ -73,12 +73,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--alpha", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--split", type=float, default=0.5, help="share of the log (in time) to train on")
     ap.add_argument("file")
     a = ap.parse_args()
 
     data = list(rows(a.file))
     data.sort(key=lambda r: num(r, "ts"))  # stable, like Go's SortStable
-    half = len(data) // 2
+    half = int(a.split * len(data))
     mal = lambda r: (r.get("label") or "").lower().startswith("malicious")
     train = [r for r in data[:half] if not mal(r)]
     test = data[half:]

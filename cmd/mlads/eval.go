@@ -14,6 +14,7 @@ func newEval(g *globals) *cobra.Command {
 		data     string
 		baseline string
 		python   string
+		split    float64
 	)
 	cmd := &cobra.Command{
 		Use:   "eval [FILE...]",
@@ -44,7 +45,7 @@ uses the labelled sets of --data.`,
 					return fmt.Errorf("eval: baseline script: %w", err)
 				}
 			}
-			res, err := app.Eval(cmd.Context(), sets, app.EvalOptions{Detect: app.DetectConfig(cfg.Detect), Baseline: baseline, Python: python})
+			res, err := app.Eval(cmd.Context(), sets, app.EvalOptions{Detect: app.DetectConfig(cfg.Detect), Baseline: baseline, Python: python, Split: split})
 			if err != nil {
 				return err
 			}
@@ -54,5 +55,6 @@ uses the labelled sets of --data.`,
 	cmd.Flags().StringVar(&data, "data", "../shared/data", "shared data folder holding the labelled sets")
 	cmd.Flags().StringVar(&baseline, "baseline", "bench/eval/iforest.py", "IsolationForest baseline script; empty to skip")
 	cmd.Flags().StringVar(&python, "python", "python3", "Python interpreter for the baseline")
+	cmd.Flags().Float64Var(&split, "split", 0.5, "share of each log, in time, to train on (the rest is scored)")
 	return cmd
 }

@@ -59,6 +59,9 @@ type EvalOptions struct {
 	// empty skips the baseline.
 	Baseline string
 	Python   string // interpreter, "python3" when empty
+	// Split is the share of each log (in time) used for training; 0 means
+	// one half.
+	Split float64
 }
 
 // Metrics are the quality numbers of one detector on one set.
@@ -106,7 +109,11 @@ func evalSet(ctx context.Context, s EvalSet, opts EvalOptions) (EvalResult, erro
 		return res, err
 	}
 	slices.SortStableFunc(recs, func(a, b flow.Record) int { return a.TS.Compare(b.TS) })
-	half := len(recs) / 2
+	split := opts.Split
+	if split <= 0 || split >= 1 {
+		split = 0.5
+	}
+	half := int(split * float64(len(recs)))
 	train, test := recs[:half], recs[half:]
 
 	t0 := time.Now()
@@ -160,7 +167,7 @@ func evalSet(ctx context.Context, s EvalSet, opts EvalOptions) (EvalResult, erro
 	res.MLADS = measure(scores, alerts, truth)
 
 	if opts.Baseline != "" && res.Skipped == "" {
-		b, err := runBaseline(ctx, opts, s.Path, m.Alpha)
+		b, err := runBaseline(ctx, opts, s.Path, m.Alpha, split)
 		if err != nil {
 			res.BaseErr = err.Error()
 		} else {
@@ -263,12 +270,12 @@ func averagePrecision(scores []float64, truth []bool) float64 {
 	return ap
 }
 
-func runBaseline(ctx context.Context, opts EvalOptions, path string, alpha float64) (*Metrics, error) {
+func runBaseline(ctx context.Context, opts EvalOptions, path string, alpha, split float64) (*Metrics, error) {
 	py := opts.Python
 	if py == "" {
 		py = "python3"
 	}
-	cmd := exec.CommandContext(ctx, py, opts.Baseline, "--alpha", fmt.Sprint(alpha), path)
+	cmd := exec.CommandContext(ctx, py, opts.Baseline, "--alpha", fmt.Sprint(alpha), "--split", fmt.Sprint(split), path)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
