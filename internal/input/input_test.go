@@ -145,6 +145,7 @@ func TestReadFilesMixed(t *testing.T) {
 	paths := []string{
 		d("zeek-btest/traces/wikipedia.pcap"),
 		d("zeek-btest/traces/tcp/retransmit-timeout.pcapng"),
+		d("zeek-btest/traces/ftp/ftp-many-port-expected.pcap.gz"),
 		d("zeek-btest/conn/opt.basic__conn.log"),
 		d("README.md"),
 		d("suricata-eve/menna-islam-zeus/eve.json"),
@@ -184,7 +185,7 @@ func TestReadFilesMixed(t *testing.T) {
 			t.Errorf("%s: %d records, its reader alone gives %d", fs.Path, fs.Records, w)
 		}
 	}
-	if sum.Files[0].Records == 0 || len(sum.Pcap) != 1 || sum.Pcap[0].Files != 2 {
+	if sum.Files[0].Records == 0 || len(sum.Pcap) != 1 || sum.Pcap[0].Files != 3 {
 		t.Errorf("captures: %d records, %d pcap runs", sum.Files[0].Records, len(sum.Pcap))
 	}
 	if bySource[flow.SourcePcap] != sum.Files[0].Records || bySource[flow.SourceEVE] != want[d("suricata-eve/menna-islam-zeus/eve.json")] {
@@ -200,7 +201,7 @@ func TestReadFilesMixed(t *testing.T) {
 
 	stop := errors.New("stop")
 	n := 0
-	_, err = input.ReadFiles(context.Background(), paths[2:], input.Options{}, func(*flow.Record) error {
+	_, err = input.ReadFiles(context.Background(), paths[3:], input.Options{}, func(*flow.Record) error {
 		if n++; n == 3 {
 			return stop
 		}
