@@ -201,6 +201,8 @@ func TestDecodeFrames(t *testing.T) {
 			macA, macB, u16(uint16(len(llcSnap))), llcSnap), want: []pk{wantUDP4, wantUDP4}},
 		{name: "vxlan", lt: 1, data: ipEth(udpIP(t, "192.168.56.12", "192.168.56.11", 38071, 4789, vxlan)), want: []pk{
 			outerUDP("192.168.56.12", "192.168.56.11", 38071, 4789, 28+8+18+38), inner(with(wantUDP4, func(p *pk) { p.vlan = 5 }), "vxlan")}},
+		{name: "vxlan without the I flag is plain udp", lt: 1, data: ipEth(udpIP(t, "192.168.56.12", "192.168.56.11", 38071, 4789, cat([]byte{0}, vxlan[1:]))), want: []pk{
+			outerUDP("192.168.56.12", "192.168.56.11", 38071, 4789, 28+8+18+38)}},
 		{name: "geneve", lt: 1, data: ipEth(udpIP(t, "192.168.56.12", "192.168.56.11", 1000, 6081, geneve)), want: []pk{
 			outerUDP("192.168.56.12", "192.168.56.11", 1000, 6081, 28+8+14+38), inner(wantUDP4, "geneve")}},
 		{name: "gtp-u", lt: 1, data: ipEth(udpIP(t, "10.9.0.1", "10.9.0.2", 2152, 2152, gtp)), want: []pk{

@@ -58,8 +58,12 @@ func teredoSignature(b []byte) bool {
 		b[24] == 0x20 && b[25] == 0x01 && b[26] == 0 && b[27] == 0
 }
 
-// vxlan: an 8-byte header, then an Ethernet frame.
+// vxlan: an 8-byte header with the I flag (valid VNI), then an Ethernet
+// frame.
 func (d *decoder) vxlan(i int, b []byte, cut int, h hop) {
+	if len(b) >= 8 && b[0]&0x08 == 0 {
+		return // Zeek: "VXLAN 'I' flag not set", plain UDP
+	}
 	if len(b) < 8+14 {
 		d.fail(ErrTruncatedTunnel)
 		return
