@@ -31,7 +31,7 @@ func newCalibrator(scores []float64) calibrator {
 	if n == 0 {
 		return c
 	}
-	k := max(5, min(n/20, 500))
+	k := max(10, min(n/50, 500))
 	k = min(k, n)
 	c.Tail = k
 	c.U = s[n-k]

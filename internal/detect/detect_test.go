@@ -478,3 +478,32 @@ func TestScoreOddRecords(t *testing.T) {
 		})
 	}
 }
+
+// The final p-values of new normal traffic are close to uniform: the share
+// at or below q is about q, at every level, not only at the threshold.
+func TestPValuesUniformOnCleanTraffic(t *testing.T) {
+	cfg := testConfig()
+	m, o := trainOffice(t, cfg, 51, 20000)
+	s := m.NewScorer(cfg)
+	var r flow.Record
+	var v Verdict
+	levels := []float64{0.001, 0.01, 0.05, 0.2, 0.5}
+	below := make([]int, len(levels))
+	const n = 20000
+	for i := 0; i < n; i++ {
+		o.next(&r)
+		s.Score(&r, &v)
+		for k, q := range levels {
+			if v.PValue <= q {
+				below[k]++
+			}
+		}
+	}
+	for k, q := range levels {
+		got := float64(below[k]) / n
+		t.Logf("P(p <= %g) = %.4f", q, got)
+		if got < 0.5*q || got > 2*q {
+			t.Errorf("P(p <= %g) = %.4f, want within [%g, %g]", q, got, 0.5*q, 2*q)
+		}
+	}
+}
