@@ -202,6 +202,9 @@ func (p *Parser) lineErr(kind zeek.ErrorKind, field string, val []byte, err erro
 // r is overwritten entirely; its strings stay valid after the call.
 func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 	p.line++
+	if p.line == 1 && len(line) >= 3 && line[0] == 0xef && line[1] == 0xbb && line[2] == 0xbf {
+		line = line[3:] // a UTF-8 byte order mark
+	}
 	for n := len(line); n > 0 && (line[n-1] == ' ' || line[n-1] == '\t' || line[n-1] == '\r'); n-- {
 		line = line[:n-1]
 	}

@@ -130,7 +130,7 @@ func DetectBytes(head []byte) Format {
 			return Pcapng
 		}
 	}
-	rest := head
+	rest := bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
 	for len(rest) > 0 {
 		var line []byte
 		if i := bytes.IndexByte(rest, '\n'); i >= 0 {

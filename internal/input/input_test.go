@@ -127,6 +127,7 @@ func TestDetectBytes(t *testing.T) {
 		{"text", "hello world\n", input.Unknown},
 		{"binetflow", "StartTime,Dur,Proto,SrcAddr\n", input.Unknown},
 		{"empty lines then eve", "\n\n" + `{"event_type":"flow"}`, input.EVE},
+		{"bom then zeek tsv", "\xef\xbb\xbf#separator \\x09\n", input.ZeekTSV},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := input.DetectBytes([]byte(tt.head)); got != tt.want {

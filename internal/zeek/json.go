@@ -136,8 +136,11 @@ func (p *Parser) jsonField(f field, kind jscan.Kind, v []byte, r *flow.Record) e
 		}
 		return nil
 	case fDuration:
-		if kind != jscan.Number {
+		if kind != jscan.Number && kind != jscan.String {
 			return p.lineErr(KindNumber, f, v, errNotNumber)
+		}
+		if len(v) == 0 {
+			return nil
 		}
 		ns, err := jscan.ParseSecondsNanos(v)
 		if err != nil || ns < 0 {
@@ -192,9 +195,12 @@ func (p *Parser) jsonField(f field, kind jscan.Kind, v []byte, r *flow.Record) e
 		}
 		return nil
 	}
-	// The rest are numbers.
-	if kind != jscan.Number {
+	// The rest are numbers; some shippers quote them ("orig_bytes":"123").
+	if kind != jscan.Number && kind != jscan.String {
 		return p.lineErr(KindNumber, f, v, errNotNumber)
+	}
+	if kind == jscan.String && len(v) == 0 {
+		return nil // an empty string: unset
 	}
 	return p.setField(f, v, r)
 }

@@ -247,6 +247,9 @@ func (p *Parser) resetHeader() {
 	p.haveFields = false
 }
 
+// utf8BOM is the byte order mark some editors put at the start of a file.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // SetLineNumber sets the number of the last line read, so the next line
 // parsed is n+1. The tailer calls it when it resumes mid-file.
 func (p *Parser) SetLineNumber(n int64) { p.line = n }
@@ -272,6 +275,9 @@ func (p *Parser) Name() string { return p.name }
 // an independent record.
 func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 	p.line++
+	if p.line == 1 {
+		line = bytes.TrimPrefix(line, utf8BOM) // written by some Windows tools
+	}
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}

@@ -98,6 +98,8 @@ func TestParseFormats(t *testing.T) {
 		{"json epoch", fmt.Sprintf(jsonRow, "1655073598.444458", dotted), want},
 		{"json iso8601", fmt.Sprintf(jsonRow, `"2022-06-12T22:39:58.444458Z"`, dotted), want},
 		{"json nested id", fmt.Sprintf(jsonRow, "1655073598.444458", nested), want},
+		{"json quoted numbers", strings.NewReplacer(`"orig_bytes":1596`, `"orig_bytes":"1596"`, `"duration":1.135424`, `"duration":"1.135424"`, `"id.orig_p":62771`, `"id.orig_p":"62771"`).Replace(fmt.Sprintf(jsonRow, `"1655073598.444458"`, dotted)), want},
+		{"utf-8 bom", "\xef\xbb\xbf" + tsvHeader + row + "-", want},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			recs, errs := parseAll(t, tt.text)
