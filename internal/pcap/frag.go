@@ -64,17 +64,29 @@ type fragSet struct {
 	total   int // payload length, -1 until the last fragment arrives
 	hdrLen  int // unfragmentable header length of the offset-0 fragment, -1 until seen
 	nextHdr uint8
+	live    bool   // held in the table
+	gen     uint32 // bumped each time the struct is reused
 }
 
-// fragTable holds the incomplete datagrams.
+// fragRef names a fragSet in the age queue; it is stale once the set is
+// gone or reused (gen differs).
+type fragRef struct {
+	s   *fragSet
+	gen uint32
+}
+
+// fragTable holds the incomplete datagrams. Besides the map, a queue in
+// order of creation finds the oldest datagram in O(1), so that expiry and
+// eviction stay cheap under a fragment flood.
 type fragTable struct {
-	lim    FragLimits
-	sets   map[fragKey]*fragSet
-	free   []*fragSet
-	bytes  int
-	oldest int64 // lower bound of the oldest set's first time
-	out    []byte
-	stats  FragStats
+	lim   FragLimits
+	sets  map[fragKey]*fragSet
+	order []fragRef // creation order; stale entries are skipped lazily
+	head  int       // first entry of order not yet consumed
+	free  []*fragSet
+	bytes int
+	out   []byte
+	stats FragStats
 }
 
 func (t *fragTable) init(lim FragLimits) {
@@ -93,24 +105,55 @@ func (t *fragTable) init(lim FragLimits) {
 
 // expire drops datagrams older than the timeout at packet time now.
 func (t *fragTable) expire(now int64, d *decoder) {
-	if len(t.sets) == 0 || now-t.oldest < int64(t.lim.Timeout) {
+	if len(t.sets) == 0 {
 		return
 	}
-	t.oldest = now
-	for k, s := range t.sets {
-		if now-s.first >= int64(t.lim.Timeout) {
-			d.fail(ErrFragTimeout)
-			t.remove(k, s)
-			continue
+	for {
+		s := t.oldestLive()
+		if s == nil || now-s.first < int64(t.lim.Timeout) {
+			return
 		}
-		if s.first < t.oldest {
-			t.oldest = s.first
-		}
+		d.fail(ErrFragTimeout)
+		t.remove(s)
 	}
 }
 
-func (t *fragTable) remove(k fragKey, s *fragSet) {
-	delete(t.sets, k)
+// oldestLive returns the oldest datagram held (the first live entry of the
+// age queue), dropping the stale entries before it.
+func (t *fragTable) oldestLive() *fragSet {
+	for t.head < len(t.order) {
+		r := t.order[t.head]
+		if r.s.live && r.s.gen == r.gen {
+			return r.s
+		}
+		t.order[t.head] = fragRef{}
+		t.head++
+	}
+	t.order, t.head = t.order[:0], 0
+	return nil
+}
+
+// enqueue records a new datagram in the age queue, compacting the queue
+// when stale entries dominate so that it stays within a few times
+// MaxDatagrams.
+func (t *fragTable) enqueue(s *fragSet) {
+	if n := len(t.order) - t.head; n > 2*t.lim.MaxDatagrams+64 {
+		live := t.order[:0]
+		for _, r := range t.order[t.head:] {
+			if r.s.live && r.s.gen == r.gen {
+				live = append(live, r)
+			}
+		}
+		clear(t.order[len(live):])
+		t.order, t.head = live, 0
+	}
+	t.order = append(t.order, fragRef{s: s, gen: s.gen})
+}
+
+// remove drops a datagram from the table and keeps its struct for reuse.
+func (t *fragTable) remove(s *fragSet) {
+	delete(t.sets, s.key)
+	s.live = false
 	t.bytes -= len(s.data)
 	t.stats.Held = len(t.sets)
 	t.stats.HeldBytes = t.bytes
@@ -121,16 +164,9 @@ func (t *fragTable) remove(k fragKey, s *fragSet) {
 
 // evictOldest makes room by dropping the oldest incomplete datagram.
 func (t *fragTable) evictOldest(d *decoder) {
-	var ok fragKey
-	var os *fragSet
-	for k, s := range t.sets {
-		if os == nil || s.first < os.first {
-			ok, os = k, s
-		}
-	}
-	if os != nil {
+	if s := t.oldestLive(); s != nil {
 		d.fail(ErrFragOverflow)
-		t.remove(ok, os)
+		t.remove(s)
 	}
 }
 
@@ -175,28 +211,25 @@ func (t *fragTable) add(d *decoder, k fragKey, hdrLen int, next uint8, payload [
 		if n := len(t.free); n > 0 {
 			s = t.free[n-1]
 			t.free = t.free[:n-1]
-			data := s.data[:0]
-			*s = fragSet{data: data}
+			*s = fragSet{data: s.data[:0], gen: s.gen + 1}
 		} else {
 			s = &fragSet{}
 		}
-		s.key, s.first, s.total, s.hdrLen = k, d.ts, -1, -1
-		if len(t.sets) == 0 || s.first < t.oldest {
-			t.oldest = s.first
-		}
+		s.key, s.first, s.total, s.hdrLen, s.live = k, d.ts, -1, -1, true
 		t.sets[k] = s
+		t.enqueue(s)
 	}
 	if end > len(s.data) {
 		grow := end - len(s.data)
 		for t.bytes+grow > t.lim.MaxBytes && len(t.sets) > 1 {
 			t.evictOldest(d)
-			if t.sets[k] == nil { // evicted itself
+			if !s.live { // evicted itself
 				return nil, 0, false
 			}
 		}
 		if t.bytes+grow > t.lim.MaxBytes {
 			d.fail(ErrFragOverflow)
-			t.remove(k, s)
+			t.remove(s)
 			return nil, 0, false
 		}
 		if cap(s.data) >= end {
@@ -230,15 +263,10 @@ func (t *fragTable) add(d *decoder, k fragKey, hdrLen int, next uint8, payload [
 	}
 	// Hand the buffer out (valid until the next frame) and keep the old
 	// output buffer for reuse.
-	t.bytes -= len(s.data)
+	hl := s.hdrLen
+	t.remove(s)
 	out := s.data[:s.total]
 	t.out, s.data = out, t.out[:0]
-	hl := s.hdrLen
-	delete(t.sets, k)
-	if len(t.free) < 64 {
-		t.free = append(t.free, s)
-	}
-	t.stats.Held, t.stats.HeldBytes = len(t.sets), t.bytes
 	t.stats.Reassembled++
 	return out, hl, true
 }

@@ -217,6 +217,33 @@ func TestFragLimits(t *testing.T) {
 			t.Errorf("second fragment: %d packets, errors %s, held %d", len(second), d.stats.ErrorsString(), d.frag.stats.Held)
 		}
 	})
+	t.Run("flood of incomplete datagrams", func(t *testing.T) {
+		// Eviction and expiry must stay O(1) and the age queue bounded.
+		opt := DefaultOptions()
+		opt.Frag.MaxDatagrams = 64
+		var d decoder
+		d.init(opt)
+		f := dgram(1)[0]
+		const n = 50000
+		for i := range n {
+			binary.BigEndian.PutUint16(f[4:], uint16(i)) // a new datagram id each time
+			binary.BigEndian.PutUint16(f[12:], uint16(i>>16))
+			f[10], f[11] = 0, 0
+			binary.BigEndian.PutUint16(f[10:], ^refChecksum(f[:20]))
+			d.decodeFrame(nil, uint64(i+1), int64(i)*int64(time.Millisecond), linkTypeRaw, f, len(f))
+			if q := len(d.frag.order) - d.frag.head; q > 3*64+65 {
+				t.Fatalf("age queue holds %d entries after %d datagrams", q, i+1)
+			}
+		}
+		if d.frag.stats.Held != 64 || d.stats.Errors[ErrFragOverflow]+d.stats.Errors[ErrFragTimeout] != n-64 {
+			t.Errorf("held %d, errors %s", d.frag.stats.Held, d.stats.ErrorsString())
+		}
+		// Everything expires once the timeout has passed.
+		d.decodeFrame(nil, n+1, int64(n)*int64(time.Millisecond)+int64(time.Hour), linkTypeRaw, nil, 0)
+		if d.frag.stats.Held != 0 || d.frag.stats.HeldBytes != 0 || len(d.frag.sets) != 0 {
+			t.Errorf("after the timeout: held %d (%d bytes)", d.frag.stats.Held, d.frag.stats.HeldBytes)
+		}
+	})
 	t.Run("ipv6 atomic fragment", func(t *testing.T) {
 		var d decoder
 		d.init(DefaultOptions())
