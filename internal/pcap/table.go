@@ -70,7 +70,6 @@ type TableStats struct {
 	Active   int    // connections held now
 	Peak     int    // most connections held at once
 	Evicted  uint64 // connections reported early because MaxFlows was reached
-	Ignored  uint64 // packets not counted in any connection (e.g. non-SYN TCP reuse misses)
 	Tunnels  int    // GRE/IP-in-IP tunnel ids held
 	TunDrops uint64 // tunnel ids not kept because the tunnel table was full
 	HistCut  uint64 // connections whose history outgrew its buffer
