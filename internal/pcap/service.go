@@ -77,7 +77,7 @@ func serviceID(name string) uint8 {
 
 // Content hints found in the first payload of a direction.
 const (
-	hHTTPReq uint32 = 1 << iota
+	hHTTPReq uint64 = 1 << iota
 	hHTTPResp
 	hTLSClient
 	hTLSServer
@@ -109,11 +109,14 @@ const (
 	hKRB
 	hRADIUS
 	hDNP3
+	hVXLAN
+	hGTP
+	hGeneve
 )
 
 // svcState is a connection's service recognition state.
 type svcState struct {
-	o, r     uint32 // hints from the originator's and the responder's first payload
+	o, r     uint64 // hints from the originator's and the responder's first payload
 	ssl      bool   // a TLS ClientHello followed a plain-text greeting (STARTTLS)
 	scanLeft uint8  // further payload packets to look at
 }
@@ -303,8 +306,8 @@ func v4mapped(a, b, c, d byte) [16]byte {
 }
 
 // classify returns the hints of one direction's first payload.
-func classify(b []byte, tcp bool, respPort, origPort uint16, isOrig bool) uint32 {
-	var h uint32
+func classify(b []byte, tcp bool, respPort, origPort uint16, isOrig bool) uint64 {
+	var h uint64
 	if tcp {
 		switch {
 		case isHTTPRequest(b):
@@ -383,6 +386,15 @@ func classify(b []byte, tcp bool, respPort, origPort uint16, isOrig bool) uint32
 		h |= hRADIUS
 	case (port == 20000 || origPort == 20000) && isDNP3(b):
 		h |= hDNP3
+	case port == 4789 && len(b) >= 8+14 && b[0]&0x08 != 0 && b[1] == 0 && b[2] == 0 && b[3] == 0 && b[7] == 0:
+		// VXLAN: the I flag and reserved zeros; confirmed whatever the
+		// inner frame (the decoder only yields inner IP packets).
+		h |= hVXLAN
+	case port == 6081 && len(b) >= 8 && b[0]>>6 == 0 && 8+int(b[0]&0x3f)*4 <= len(b):
+		h |= hGeneve
+	case (port == 2152 || port == 2123) && len(b) >= 8 && b[0]>>5 == 1 && b[0]&0x10 != 0 &&
+		int(b[2])<<8|int(b[3])+8 == len(b):
+		h |= hGTP
 	case (port == 3544 || origPort == 3544) && isTeredo(b):
 		h |= hTeredo
 	case port == 3389 && len(b) >= 8:
@@ -608,6 +620,12 @@ func (t *Table) finishService(f *conn) {
 	switch {
 	case b&hTeredo != 0:
 		f.addService(svcTeredo)
+	case b&hVXLAN != 0:
+		f.addService(svcVXLAN)
+	case b&hGeneve != 0:
+		f.addService(svcGeneve)
+	case b&hGTP != 0:
+		f.addService(svcGTP)
 	case b&hKRB != 0:
 		f.addService(svcKRB)
 	case b&hRADIUS != 0:
