@@ -184,6 +184,7 @@ type agreeCounts struct {
 	svc, svcN                              int
 	ts, tsN                                int // records whose ts is not masked
 	tun                                    int // same number of tunnel parents
+	bsvc, bsvcN                            int // bare mode: records where Zeek still named a service
 }
 
 func (a *agreeCounts) add(o agreeCounts) {
@@ -201,6 +202,8 @@ func (a *agreeCounts) add(o agreeCounts) {
 	a.ts += o.ts
 	a.tsN += o.tsN
 	a.tun += o.tun
+	a.bsvc += o.bsvc
+	a.bsvcN += o.bsvcN
 }
 
 func pct(n, d int) float64 {
@@ -262,9 +265,15 @@ func compareZeek(tb testing.TB, p agreePair, zeek, ours []zeekRow, verbose bool)
 		good = ok(&c.ob, "orig_bytes") && good
 		good = ok(&c.rb, "resp_bytes") && good
 		good = ok(&c.miss, "missed_bytes") && good
-		if _, has := z["service"]; has && !p.bare {
+		if zs, has := z["service"]; has && !p.bare {
 			c.svcN++
 			good = ok(&c.svc, "service") && good
+		} else if has && zs != "-" {
+			// Bare mode: a service Zeek named is one default Zeek names too.
+			c.bsvcN++
+			if zs == o["service"] {
+				c.bsvc++
+			}
 		}
 		if d, has := z["duration"]; has && d != "-" && o["duration"] != "-" {
 			zd, _ := strconv.ParseFloat(d, 64)
@@ -345,6 +354,7 @@ func TestAgreeZeek(t *testing.T) {
 		pct(total.counts, total.zeek), pct(total.state, total.zeek), pct(total.hist, total.zeek),
 		pct(total.ob, total.zeek), pct(total.rb, total.zeek), pct(total.miss, total.zeek), pct(total.dur, total.zeek), pct(total.tun, total.zeek),
 		pct(total.ts, total.tsN), pct(total.svc, total.svcN))
+	fmt.Fprintf(&b, "bare-mode (-b) records where Zeek still named a service: %d of %d identical\n", total.bsvc, total.bsvcN)
 	t.Log(b.String())
 
 	floors := []struct {
