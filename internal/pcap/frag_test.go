@@ -255,3 +255,53 @@ func TestFragLimits(t *testing.T) {
 		}
 	})
 }
+
+// FuzzFragments feeds sequences of raw IP frames (each prefixed by a
+// one-byte length) through one decoder with small fragment limits: the
+// limits must hold and nothing may panic.
+//
+//	go test ./internal/pcap/ -run '^$' -fuzz FuzzFragments -fuzztime 60s
+func FuzzFragments(f *testing.F) {
+	payload := make([]byte, 100)
+	pack := func(frames ...[]byte) []byte {
+		var b []byte
+		for _, fr := range frames {
+			if len(fr) > 255 {
+				fr = fr[:255]
+			}
+			b = append(append(b, byte(len(fr))), fr...)
+		}
+		return b
+	}
+	f4 := frag4(f, udpIP(f, "10.0.0.1", "10.0.0.2", 1234, 53, payload), 0, 48, 96)
+	f6 := frag6(f, udpIP(f, "2001:db8::1", "2001:db8::2", 1234, 53, payload), 7, 0, 48, 96)
+	f.Add(pack(f4...))
+	f.Add(pack(f4[2], f4[0], f4[1], f4[1]))
+	f.Add(pack(f6...))
+	f.Add(pack(f6[1], f4[0], f6[0], f4[2], f6[2], f4[1]))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		opt := DefaultOptions()
+		opt.VerifyChecksums = false
+		opt.Frag = FragLimits{MaxDatagrams: 4, MaxBytes: 4096, Timeout: 3 * time.Second}
+		var d decoder
+		d.init(opt)
+		var pkts []Packet
+		for i := 0; len(in) > 0 && i < 64; i++ {
+			n := int(in[0])
+			in = in[1:]
+			if n > len(in) {
+				n = len(in)
+			}
+			pkts = d.decodeFrame(pkts, uint64(i+1), int64(i)*int64(time.Second), linkTypeRaw, in[:n], n)
+			in = in[n:]
+			if d.frag.stats.Held > 4 || d.frag.stats.HeldBytes > 4096 || len(d.frag.sets) != d.frag.stats.Held {
+				t.Fatalf("frame %d: limits broken: %v, %d sets", i+1, d.frag.stats, len(d.frag.sets))
+			}
+			for _, p := range pkts {
+				if int(p.IPLen) > 65535+255 { // the largest datagram plus the largest header a frame here can hold
+					t.Fatalf("IP length %d", p.IPLen)
+				}
+			}
+		}
+	})
+}
