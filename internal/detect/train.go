@@ -195,6 +195,7 @@ var ErrTooFewFlows = errors.New("detect: too few flows to train on")
 // Fit learns the model: it learns the home set and directions, splits off
 // the calibration reservoir, fits every traffic group, drops the most
 // anomalous Trim share of the fit set and fits again, then calibrates.
+// Call it once, after the last Add.
 func (t *Trainer) Fit() (*Model, error) {
 	n := t.m.rows()
 	if n < minTrain {
