@@ -678,12 +678,15 @@ var tcpServerPorts, udpServerPorts [1024]uint64
 
 func init() {
 	// The ports of the analyzers Zeek's default scripts load (each
-	// protocol's main.zeek adds its ports to likely_server_ports).
+	// protocol's script adds its server ports to likely_server_ports).
+	// Not IRC's 6666-6669: Zeek dropped them (zeek#2191, btest
+	// core.tcp.flip-without-syn: HTTP from client port 6669 is flipped),
+	// and of DHCP only the server port 67.
 	tcp := []uint16{21, 2811, 22, 25, 587, 53, 80, 81, 631, 1080, 3128, 8000, 8080, 8888,
 		110, 143, 443, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223,
-		6666, 6667, 6668, 6669, 1434, 3306, 502, 20000, 3389, 5222, 5269, 139, 445, 135,
-		389, 3268, 88, 5432, 20000}
-	udp := []uint16{53, 137, 5353, 5355, 67, 68, 123, 161, 162, 514, 5060, 1812, 88,
+		1434, 3306, 502, 20000, 3389, 5222, 5269, 139, 445, 135,
+		389, 3268, 88, 5432}
+	udp := []uint16{53, 137, 5353, 5355, 67, 123, 161, 162, 514, 5060, 1812, 88,
 		3389, 443, 5072, 3544, 2152, 2123, 4789, 6081, 20000, 389}
 	for _, p := range tcp {
 		tcpServerPorts[p>>6] |= 1 << (p & 63)
