@@ -1,6 +1,8 @@
 package jscan
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -130,6 +132,57 @@ func TestUnescape(t *testing.T) {
 	for _, bad := range []string{`\x`, `\u12`, `\`} {
 		if _, err := Unescape(nil, []byte(bad)); err == nil {
 			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+// FuzzIterAcceptsValidJSON: every object encoding/json calls valid must be
+// walked to its end, nested objects entered, without error.
+func FuzzIterAcceptsValidJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"x\"y","b":{"c":1,"d":{"e":[1,{"f":2}]}},"g":[true,false,null],"h":-1.5e3}`,
+		` { "a" : [ ] , "b" : { } } `,
+		`{"\u00e9":"\ud83d\ude00","k":"\\\"","n":0.0e-0}`,
+		`{"timestamp":"2024-12-17T19:17:54.565494-0500","flow_id":1,"event_type":"flow","flow":{"pkts_toserver":6}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) || len(bytes.TrimSpace(b)) == 0 || bytes.TrimSpace(b)[0] != '{' {
+			return
+		}
+		if err := walkEntering(b); err != nil {
+			t.Fatalf("valid JSON rejected: %v: %q", err, b)
+		}
+	})
+}
+
+// walkEntering walks an object, entering every nested object.
+func walkEntering(b []byte) error {
+	var it Iter
+	if err := it.Init(b); err != nil {
+		return err
+	}
+	return walkIter(&it)
+}
+
+func walkIter(it *Iter) error {
+	for {
+		_, _, kind, _, err := it.Next()
+		if errors.Is(err, ErrEnd) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if kind == Object {
+			var sub Iter
+			if err := it.Enter(&sub); err != nil {
+				return err
+			}
+			if err := walkIter(&sub); err != nil {
+				return err
+			}
 		}
 	}
 }
