@@ -205,3 +205,35 @@ func BenchmarkTableReplay(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
 	b.ReportMetric(float64(len(pkts)), "packets/round")
 }
+
+// BenchmarkTableFlood creates a new connection per packet (a spoofed SYN
+// flood) in a full table of 64k connections: every packet evicts one.
+func BenchmarkTableFlood(b *testing.B) {
+	cfg := DefaultTableConfig()
+	cfg.MaxFlows = 1 << 16
+	tab := NewTable(cfg, func(*flow.Record) error { return nil })
+	var p Packet
+	p.IPProto, p.TCPFlags, p.WScale, p.Parent, p.IPLen = ipProtoTCP, FlagSYN, -1, -1, 40
+	p.Dst = v4mapped(192, 168, 0, 1)
+	p.DstPort = 80
+	ts := time.Now().UnixNano()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		binary.BigEndian.PutUint32(p.Src[12:], uint32(n))
+		p.Src[10], p.Src[11] = 0xff, 0xff
+		p.SrcPort = uint16(n)
+		p.Seq = uint32(n)
+		p.TS = ts + int64(n)*1000 // a million SYNs per second
+		if _, err := tab.Add(&p, FlowRef{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	st := tab.Stats()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	b.ReportMetric(float64(st.Evicted), "evicted")
+	if st.Peak > cfg.MaxFlows {
+		b.Fatalf("peak %d flows, limit %d", st.Peak, cfg.MaxFlows)
+	}
+}

@@ -129,13 +129,17 @@ func (w *wheel) oldest(t *Table) (uint32, bool) {
 	for i := int64(1); i <= wheelSize; i++ {
 		sec := w.sec + i
 		b := &w.buckets[sec%wheelSize]
-		for _, e := range *b {
+		for i, e := range *b {
 			slot, gen := uint32(e>>32), uint32(e)
 			if int(slot) >= len(t.flows) {
 				continue
 			}
 			f := &t.flows[slot]
 			if f.live && f.gen == gen && f.schedSec == sec {
+				// Drop the stale prefix, so a run of evictions (a SYN
+				// flood) does not rescan it each time.
+				*b = (*b)[i:]
+				w.entries -= i
 				return slot, true
 			}
 		}
