@@ -40,7 +40,9 @@ type ScoreReport struct {
 }
 
 // Score writes every flow of the files as one JSON line: the flow's fields
-// (Zeek's names, uid kept), then score, p_value, alert and reasons.
+// (Zeek's names, uid kept), then score, p_value, alert and reasons. Flows
+// with a p-value of 0.05 or more are not unusual enough to explain: their
+// reasons list only the behaviours they are part of, usually nothing.
 func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 	var rep ScoreReport
 	t0 := time.Now()
@@ -61,7 +63,7 @@ func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 		rep.Findings = len(beh.findings)
 	}
 	sc := m.NewScorer(opts.Detect)
-	sc.Explain(true)
+	sc.ExplainBelow(0.05) // reasons for the unusual flows; clearly normal ones get none
 	w := bufio.NewWriterSize(opts.Out, 1<<16)
 	var v detect.Verdict
 	var buf []byte

@@ -38,7 +38,7 @@ type Scorer struct {
 	vec     Vector
 	xf      [NumNumeric]float32
 	ps      [numDetectors]float64
-	explain bool
+	explain float64 // explain flows with a p-value below this (alerts always)
 	stats   ScorerStats
 }
 
@@ -63,9 +63,10 @@ func (m *Model) NewScorer(cfg Config) *Scorer {
 	return &Scorer{m: m, cfg: cfg, f: f}
 }
 
-// Explain makes Score fill Verdict.Features and feature texts for every
-// flow, not only for alerts.
-func (s *Scorer) Explain(all bool) { s.explain = all }
+// ExplainBelow makes Score fill Verdict.Features (and the traffic group)
+// for every flow whose p-value is below p, not only for alerts; 1 explains
+// every flow. Explanations allocate; flows that are not explained do not.
+func (s *Scorer) ExplainBelow(p float64) { s.explain = p }
 
 // Model returns the model the Scorer uses.
 func (s *Scorer) Model() *Model { return s.m }
@@ -81,8 +82,8 @@ func (s *Scorer) Stats() ScorerStats {
 }
 
 // Score scores r into v, reusing v's slices. r.Label is never read.
-// Verdict.Features is filled for alerts (and for every flow after
-// Explain(true)); Verdict.Behaviors is left as it was for the caller.
+// Verdict.Features is filled for alerts (and for the flows ExplainBelow
+// asks for); Verdict.Behaviors is left as it was for the caller.
 func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 	m := s.m
 	s.f.vector(r, false, &s.vec)
@@ -121,7 +122,7 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 	if v.Alert {
 		s.stats.Alerts++
 	}
-	if v.Alert || s.explain {
+	if v.Alert || p < s.explain {
 		s.explainInto(n, g, v)
 	}
 	if s.cfg.OnlineUpdates && p > clearlyNormal {
