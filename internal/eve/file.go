@@ -42,8 +42,14 @@ func (s *Stats) Add(o Stats) {
 //
 // emit receives a record that ReadFile reuses: it must copy *r to keep it.
 func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (Stats, error) {
+	return ReadFileWith(ctx, path, zeek.ReadOptions{}, emit)
+}
+
+// ReadFileWith is ReadFile with options (progress reports, as for Zeek logs).
+func ReadFileWith(ctx context.Context, path string, opts zeek.ReadOptions, emit func(*flow.Record) error) (Stats, error) {
 	var st Stats
-	rc, err := zeek.Open(path)
+	var nread int64
+	rc, err := zeek.OpenCounting(path, &nread)
 	if err != nil {
 		return st, fmt.Errorf("eve: %w", err)
 	}
@@ -53,6 +59,9 @@ func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (
 	var r flow.Record
 	err = zeek.EachLine(ctx, rc, func(line []byte, tooLong bool) error {
 		st.Lines++
+		if opts.Progress != nil && st.Lines%zeek.ProgressLines == 0 {
+			opts.Progress(nread)
+		}
 		if tooLong {
 			p.line++
 			st.AddBad(zeek.NewLineError("eve", p.name, p.line, zeek.KindTooLong, "", nil,
@@ -82,6 +91,9 @@ func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (
 		})
 	}
 	st.Events, st.Skipped, st.Merged, st.Unpaired = p.Events(), p.Skipped, p.Merged, p.Unpaired
+	if opts.Progress != nil {
+		opts.Progress(nread)
+	}
 	var ee emitError
 	switch {
 	case err == nil:

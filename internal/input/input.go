@@ -198,7 +198,23 @@ func shorten(b []byte, n int) []byte {
 // Options configures ReadFiles.
 type Options struct {
 	// Pcap configures the capture reader; nil means pcap.DefaultConfig().
+	// Its own Progress, if set, is still called.
 	Pcap *pcap.Config
+	// Progress, when set, is called as reading goes (about every 64k
+	// packets or lines, and at the end of each file) with a snapshot over
+	// all paths, captures and logs alike. It runs on the reading goroutine:
+	// keep it short.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of a ReadFiles run.
+type Progress struct {
+	File      string // path being read
+	FileIndex int    // its index in the paths
+	Files     int    // number of paths
+	BytesRead int64  // bytes read from the files so far (before decompression), all paths
+	Records   int64  // records emitted so far
+	Packets   uint64 // packets decoded so far (captures)
 }
 
 // FileSummary is what ReadFiles did with one path.
@@ -238,6 +254,20 @@ func ReadFiles(ctx context.Context, paths []string, opts Options, emit func(*flo
 	}
 	var errs []error
 	var stopErr error
+	var done int64 // bytes of the files finished
+	var packets uint64
+	report := func(i int, fileBytes int64) {
+		if opts.Progress != nil {
+			opts.Progress(Progress{File: paths[i], FileIndex: i, Files: len(paths),
+				BytesRead: done + fileBytes, Records: sum.Records, Packets: packets})
+		}
+	}
+	logOpts := func(i int) zeek.ReadOptions {
+		if opts.Progress == nil {
+			return zeek.ReadOptions{}
+		}
+		return zeek.ReadOptions{Progress: func(n int64) { report(i, n) }}
+	}
 	counting := func(fs *FileSummary) func(*flow.Record) error {
 		return func(r *flow.Record) error {
 			fs.Records++
@@ -273,8 +303,23 @@ func ReadFiles(ctx context.Context, paths []string, opts Options, emit func(*flo
 			}
 			// Records of a run of captures are counted against its first
 			// file: the meter does not say which file a flow ended in.
-			ps, err := pcap.ReadFiles(ctx, paths[i:j], cfg, counting(fs))
+			runCfg := cfg
+			if opts.Progress != nil {
+				first, inner, base := i, cfg.Progress, done
+				runCfg.Progress = func(p pcap.Progress) {
+					if inner != nil {
+						inner(p)
+					}
+					packets = p.Packets
+					done = base // BytesRead covers the run's files so far
+					report(first+p.FileIndex, p.BytesRead)
+				}
+			}
+			startPackets := packets
+			ps, err := pcap.ReadFiles(ctx, paths[i:j], runCfg, counting(fs))
 			sum.Pcap = append(sum.Pcap, ps)
+			packets = startPackets + ps.Packets
+			done += int64(ps.Bytes)
 			if stopErr != nil {
 				return sum, stopErr
 			}
@@ -287,7 +332,8 @@ func ReadFiles(ctx context.Context, paths []string, opts Options, emit func(*flo
 			}
 			i = j - 1
 		case ZeekTSV, ZeekJSON, ZeekDir:
-			st, err := zeek.ReadFile(ctx, paths[i], counting(fs))
+			st, err := zeek.ReadFileWith(ctx, paths[i], logOpts(i), counting(fs))
+			done += pathSize(paths[i])
 			sum.Zeek.Add(st)
 			fs.Bad = st.Bad
 			sum.Bad += st.Bad
@@ -302,7 +348,8 @@ func ReadFiles(ctx context.Context, paths []string, opts Options, emit func(*flo
 				errs = append(errs, err)
 			}
 		case EVE:
-			st, err := eve.ReadFile(ctx, paths[i], counting(fs))
+			st, err := eve.ReadFileWith(ctx, paths[i], logOpts(i), counting(fs))
+			done += pathSize(paths[i])
 			sum.EVE.Add(st)
 			fs.Bad = st.Bad
 			sum.Bad += st.Bad
@@ -319,4 +366,23 @@ func ReadFiles(ctx context.Context, paths []string, opts Options, emit func(*flo
 		}
 	}
 	return sum, errors.Join(errs...)
+}
+
+// pathSize is the size of a file, or of the conn logs of a folder.
+func pathSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	if !fi.IsDir() {
+		return fi.Size()
+	}
+	files, _ := zeek.ConnFiles(path)
+	var n int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/input"
+	"github.com/mlads/mlads/internal/pcap"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
@@ -222,4 +223,61 @@ func TestReadFilesCanceled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
+}
+
+// TestReadFilesProgress reports progress over captures and logs alike:
+// bytes and records only grow, and the last report covers every file.
+func TestReadFilesProgress(t *testing.T) {
+	data := sharedData(t)
+	d := func(rel string) string { return filepath.Join(data, rel) }
+	paths := []string{
+		d("zeek-btest/traces/wikipedia.pcap"),
+		d("zeek-btest/traces/ftp/ftp-many-port-expected.pcap.gz"),
+		d("stratosphere-labeled/security-datasets-for-testing/011-zeek-mixed/data/conn.log.labeled"),
+		d("slips-dataset/test10-mixed-zeek-dir"),
+		d("slips-dataset/test6-malicious.suricata.json"),
+	}
+	var want int64
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.IsDir() {
+			want += fi.Size()
+		}
+	}
+	want += fileSize(t, d("slips-dataset/test10-mixed-zeek-dir/conn.log"))
+	var reports []input.Progress
+	pc := pcap.DefaultConfig()
+	inner := 0
+	pc.Progress = func(pcap.Progress) { inner++ }
+	sum, err := input.ReadFiles(context.Background(), paths, input.Options{Pcap: &pc, Progress: func(p input.Progress) {
+		reports = append(reports, p)
+	}}, func(*flow.Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) < len(paths) || inner == 0 {
+		t.Fatalf("%d progress reports for %d paths, pcap's own callback called %d times", len(reports), len(paths), inner)
+	}
+	for i := 1; i < len(reports); i++ {
+		a, b := reports[i-1], reports[i]
+		if b.BytesRead < a.BytesRead || b.Records < a.Records || b.Packets < a.Packets || b.FileIndex < a.FileIndex {
+			t.Errorf("report %d went back: %+v after %+v", i, b, a)
+		}
+	}
+	last := reports[len(reports)-1]
+	if last.BytesRead != want || last.Records != sum.Records || last.FileIndex != len(paths)-1 || last.Packets == 0 {
+		t.Errorf("last report %+v; want %d bytes, %d records", last, want, sum.Records)
+	}
+}
+
+func fileSize(tb testing.TB, p string) int64 {
+	tb.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return fi.Size()
 }

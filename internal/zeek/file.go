@@ -27,12 +27,21 @@ const ctxCheckEvery = 4096
 
 // Open opens path for reading, decompressing it when it starts with the gzip
 // magic. The caller closes the returned reader.
-func Open(path string) (io.ReadCloser, error) {
+func Open(path string) (io.ReadCloser, error) { return OpenCounting(path, nil) }
+
+// OpenCounting is Open that also adds the number of bytes read from the
+// file (before decompression) to *n as reading goes, for progress reports.
+// n may be nil. Only the reading goroutine updates *n.
+func OpenCounting(path string, n *int64) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(f, 256<<10)
+	var raw io.Reader = f
+	if n != nil {
+		raw = &countingReader{r: f, n: n}
+	}
+	br := bufio.NewReaderSize(raw, 256<<10)
 	magic, _ := br.Peek(2)
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
@@ -46,6 +55,17 @@ func Open(path string) (io.ReadCloser, error) {
 		}}, nil
 	}
 	return &readCloser{Reader: br, close: f.Close}, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	*c.n += int64(k)
+	return k, err
 }
 
 type readCloser struct {
@@ -110,6 +130,18 @@ func EachLine(ctx context.Context, r io.Reader, fn LineFunc) error {
 	}
 }
 
+// ReadOptions are the optional settings of ReadFileWith and ReadDirWith.
+type ReadOptions struct {
+	// Progress, when set, is called with the number of bytes read so far
+	// (from the files, before decompression; summed over a folder's files)
+	// about every ProgressLines lines and at the end of each file. It runs
+	// on the reading goroutine: keep it short.
+	Progress func(bytesRead int64)
+}
+
+// ProgressLines is how many lines pass between ReadOptions.Progress calls.
+const ProgressLines = 1 << 16
+
 // ReadFile reads a whole conn.log (plain or gzip, TSV or JSON) and calls
 // emit for each record. Bad lines are counted in Stats (by kind, with the
 // first few errors naming file and line) and skipped. emit's error stops the
@@ -119,11 +151,17 @@ func EachLine(ctx context.Context, r io.Reader, fn LineFunc) error {
 // emit receives a record that ReadFile reuses for the next line: it must
 // copy *r (a shallow copy is independent) to keep it.
 func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (Stats, error) {
+	return ReadFileWith(ctx, path, ReadOptions{}, emit)
+}
+
+// ReadFileWith is ReadFile with options.
+func ReadFileWith(ctx context.Context, path string, opts ReadOptions, emit func(*flow.Record) error) (Stats, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return ReadDir(ctx, path, emit)
+		return ReadDirWith(ctx, path, opts, emit)
 	}
 	var st Stats
-	rc, err := Open(path)
+	var nread int64
+	rc, err := OpenCounting(path, &nread)
 	if err != nil {
 		return st, fmt.Errorf("zeek: %w", err)
 	}
@@ -133,6 +171,9 @@ func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (
 	var r flow.Record
 	err = EachLine(ctx, rc, func(line []byte, tooLong bool) error {
 		st.Lines++
+		if opts.Progress != nil && st.Lines%ProgressLines == 0 {
+			opts.Progress(nread)
+		}
 		if tooLong {
 			p.line++
 			st.AddBad(&LineError{File: p.name, Line: p.line, Kind: KindTooLong,
@@ -158,6 +199,9 @@ func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (
 	})
 	st.Skipped = p.Skipped()
 	st.Headers -= st.Skipped
+	if opts.Progress != nil {
+		opts.Progress(nread)
+	}
 	return st, readErr(path, err)
 }
 
@@ -187,6 +231,11 @@ func readErr(path string, err error) error {
 // ReadDir reads a Zeek log folder: the conn logs ConnFiles finds in it, in
 // time order, as one stream.
 func ReadDir(ctx context.Context, dir string, emit func(*flow.Record) error) (Stats, error) {
+	return ReadDirWith(ctx, dir, ReadOptions{}, emit)
+}
+
+// ReadDirWith is ReadDir with options.
+func ReadDirWith(ctx context.Context, dir string, opts ReadOptions, emit func(*flow.Record) error) (Stats, error) {
 	var total Stats
 	files, err := ConnFiles(dir)
 	if err != nil {
@@ -195,8 +244,17 @@ func ReadDir(ctx context.Context, dir string, emit func(*flow.Record) error) (St
 	if len(files) == 0 {
 		return total, fmt.Errorf("zeek: %s: no conn.log in the folder", dir)
 	}
+	var before int64 // bytes of the folder's files already read
 	for _, f := range files {
-		st, err := ReadFile(ctx, f, emit)
+		o := opts
+		if opts.Progress != nil {
+			base := before
+			o.Progress = func(n int64) { opts.Progress(base + n) }
+		}
+		st, err := ReadFileWith(ctx, f, o, emit)
+		if fi, serr := os.Stat(f); serr == nil {
+			before += fi.Size()
+		}
 		total.Add(st)
 		if err != nil {
 			return total, err
