@@ -7,7 +7,9 @@
 # (taskset -c 0, GOMAXPROCS=1):
 #   jq -c over the EVE file            vs  logread (eve.Parser)
 #   zeek-cut-style awk over the TSV    vs  logread (zeek.Parser)
-# and prints wall and CPU seconds, lines per second and the ratios.
+# and prints wall and CPU seconds, lines per second and the ratios; then the
+# parsers' in-process speed ratios against encoding/json and a plain tab
+# split (go test -run TestSpeedRatio), which hold on a busy machine.
 #
 # Environment: MLADS_DATA (default ../shared/data beside the checkout),
 # EVE_LINES (default 500000), TSV_LINES (default 2000000), WORK (default
@@ -99,3 +101,7 @@ echo "ratios (CPU time of the tool / CPU time of mlads; > 1 means mlads is faste
 echo "  EVE:  jq / mlads = $(ratio "$jq_cpu" "$eve_cpu")x   (no Community ID: $(ratio "$jq_cpu" "$evenc_cpu")x)"
 echo "  TSV:  awk / mlads = $(ratio "$awk_cpu" "$tsv_cpu")x   (no Community ID: $(ratio "$awk_cpu" "$tsvnc_cpu")x)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")"
+echo
+echo "in-process median speed ratios against yardsticks (alternating short rounds; holds under load):"
+(cd "$root" && MLADS_DATA="$data" MLADS_SPEED=1 go test -count 1 -run TestSpeedRatio -v ./internal/zeek/ ./internal/eve/ 2>&1 |
+	sed -n 's/^ *bench_test.go:[0-9]*: /  /p')

@@ -195,9 +195,10 @@ func (p *Parser) lineErr(kind zeek.ErrorKind, field string, val []byte, err erro
 // ok=false; its partner returns the merged record with ok=true (when the
 // pending table is full, a line may instead return the oldest held half,
 // alone, while it holds the new one). Other event types and empty lines
-// return ok=false with a nil error, counted in Events and Skipped. A bad
-// line returns a *zeek.LineError naming file and line; the caller counts it
-// and goes on.
+// return ok=false with a nil error, counted in Events and Skipped; their
+// lines are read only up to event_type, so a broken alert line is counted as
+// an alert, not as bad. A bad flow or netflow line returns a
+// *zeek.LineError naming file and line; the caller counts it and goes on.
 //
 // r is overwritten entirely; its strings stay valid after the call.
 func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
