@@ -34,6 +34,7 @@ type seqRange struct{ lo, hi uint64 }
 type tcpEndpoint struct {
 	state, prevState tcpState
 	didClose         bool
+	didEOF           bool // the reassembler delivered everything up to the FIN/RST
 	windowScale      uint8
 	nblocks          uint8
 
@@ -62,6 +63,8 @@ type tcpConn struct {
 	firstPacketSeen uint8 // 1 orig, 2 resp
 	longTimeout     bool  // tcp_inactivity_timeout applies (handshake over)
 	expireOff       bool  // the periodic expire timer was cancelled
+	closeDeferred   bool  // a close waits for pending data (Zeek's close_deferred)
+	deferredGen     bool  // ... and will then count as a normal finish
 
 	attemptAt int64 // tcp_attempt_delay timer, 0 when none
 	closeAt   int64 // delete timer after a complete close, 0 when none
@@ -383,7 +386,7 @@ func (t *Table) tcpPacket(f *conn, p *Packet, isOrig bool) {
 	doClose, genEvent := c.stateMachine(t, f, ts, e, peer, p, length, deltaLast, isOrig)
 
 	if ack {
-		c.ackReceived(f, peer, relAck)
+		c.ackReceived(t, f, peer, relAck)
 	}
 	if length > 0 && len(p.Payload) >= length && !rst && !underflow {
 		relData := relSeq
@@ -392,6 +395,7 @@ func (t *Table) tcpPacket(f *conn, p *Packet, isOrig bool) {
 		}
 		e.dataSent(relData, uint64(length))
 	}
+	c.checkEOF(t, f, e)
 	// CheckPIA_FirstPacket: only a direction's first packet decides
 	// whether the connection is partial.
 	if isOrig {
@@ -592,8 +596,18 @@ func (c *tcpConn) stateMachine(t *Table, f *conn, ts int64, e, peer *tcpEndpoint
 	return doClose, genEvent
 }
 
-// connectionClosed is Zeek's TCPSessionAdapter::ConnectionClosed.
+// connectionClosed is Zeek's TCPSessionAdapter::ConnectionClosed. While
+// the closing side still has data to deliver, the close is deferred until
+// its reassembler reaches the end (checkEOF).
 func (c *tcpConn) connectionClosed(t *Table, f *conn, e, peer *tcpEndpoint, genEvent bool) {
+	if c.dataPending(e) {
+		c.closeDeferred = true
+		if !c.deferredGen {
+			c.deferredGen = genEvent
+		}
+		return
+	}
+	c.closeDeferred = false
 	if e.didClose {
 		return
 	}
@@ -601,6 +615,10 @@ func (c *tcpConn) connectionClosed(t *Table, f *conn, e, peer *tcpEndpoint, genE
 	complete := e.state == tcpReset || peer.didClose || peer.state == tcpInactive
 	if !complete {
 		return
+	}
+	if c.deferredGen {
+		genEvent = true
+		c.deferredGen = false
 	}
 	if (e.prevState != tcpInactive || peer.state != tcpInactive) && genEvent {
 		c.isActive = false // ConnectionFinished
@@ -753,9 +771,38 @@ func isClean(e *tcpEndpoint) bool {
 	return e.state == tcpEstablished || (e.state == tcpClosed && e.prevState == tcpEstablished)
 }
 
+// dataPending is Zeek's TCP_Reassembler::DataPending for e: data below its
+// last sequence number not yet delivered, or (unless e was reset) data of
+// its peer not yet acknowledged.
+func (c *tcpConn) dataPending(e *tcpEndpoint) bool {
+	delivered := uint64(e.startSeq) + e.reassem
+	last := uint64(e.seqWraps)<<32 | uint64(e.lastSeq)
+	if last < delivered {
+		return false
+	}
+	if delivered != last-1 && delivered != last {
+		return true
+	}
+	peer := c.peerOf(e)
+	return e.state != tcpReset && (peer.nblocks > 0 || peer.reassem > peer.trim)
+}
+
+// checkEOF is the reassembler's CheckEOF: once a closing side has nothing
+// pending, a deferred close goes ahead (Zeek's EndpointEOF).
+func (c *tcpConn) checkEOF(t *Table, f *conn, e *tcpEndpoint) {
+	if e.didEOF || !(e.finCnt > 0 || e.state == tcpClosed || e.state == tcpReset) || c.dataPending(e) {
+		return
+	}
+	e.didEOF = true
+	if c.closeDeferred {
+		c.closeDeferred = false
+		c.connectionClosed(t, f, e, c.peerOf(e), c.deferredGen)
+	}
+}
+
 // ackReceived is the reassembler's AckReceived for e's data: an ack beyond
 // what e was seen to send reveals a content gap.
-func (c *tcpConn) ackReceived(f *conn, e *tcpEndpoint, seq uint64) {
+func (c *tcpConn) ackReceived(t *Table, f *conn, e *tcpEndpoint, seq uint64) {
 	if e.finCnt > 0 && seq >= e.finSeq {
 		seq = e.finSeq - 1
 	}
@@ -763,6 +810,12 @@ func (c *tcpConn) ackReceived(f *conn, e *tcpEndpoint, seq uint64) {
 		return
 	}
 	e.trim = seq
+	c.fillGaps(f, e, seq)
+	c.checkEOF(t, f, e)
+}
+
+// fillGaps delivers e's data up to seq, reporting what was never seen.
+func (c *tcpConn) fillGaps(f *conn, e *tcpEndpoint, seq uint64) {
 	if seq <= e.reassem {
 		return
 	}
