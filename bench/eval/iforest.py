@@ -10,10 +10,11 @@ class (0 system <1024, 1 registered, 2 dynamic); one-hot proto, conn_state and s
 Prints one JSON object: roc_auc, pr_auc, recall and benign_alert_rate at the budget
 (--alpha: the threshold is the (1-alpha) quantile of the training scores).
 
-Usage: iforest.py [--alpha A] [--seed S] [--split F] FILE   (Zeek TSV with label columns, or IoT-23 CSV)
+Usage: iforest.py [--alpha A] [--seed S] [--split F] FILE   (Zeek TSV or JSON with label columns, or IoT-23 CSV; plain or gzip)
 """
 import argparse
 import csv
+import gzip
 import json
 import math
 import sys
@@ -26,11 +27,24 @@ except ImportError:  # pragma: no cover
     sys.exit("iforest.py needs numpy and scikit-learn: pip install numpy scikit-learn")
 
 
+def open_text(path):
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    if gz:
+        return gzip.open(path, "rt", newline="")
+    return open(path, newline="")
+
+
 def rows(path):
-    with open(path, newline="") as f:
+    with open_text(path) as f:
         first = f.read(1)
         f.seek(0)
-        if first == "#":
+        if first == "{":  # Zeek JSON lines
+            for line in f:
+                if line.strip():
+                    obj = json.loads(line)
+                    yield {k: ("" if v in ("-", None) else str(v)) for k, v in obj.items() if not isinstance(v, list)}
+        elif first == "#":
             fields = None
             for line in f:
                 line = line.rstrip("\n")

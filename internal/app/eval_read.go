@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +20,11 @@ import (
 	"github.com/mlads/mlads/internal/flow"
 )
 
-// readLabelled reads a labelled conn log, either Zeek TSV with the
-// Stratosphere `label`/`detailedlabel` columns or the IoT-23 CSV form (a
-// header row with Zeek's column names plus `label`, `detailed-label`).
+// readLabelled reads a labelled conn log (plain or gzip): Zeek TSV with
+// the Stratosphere `label`/`detailedlabel` columns (or IoT-23's
+// space-separated last three), Zeek JSON lines with the same fields, or the
+// IoT-23 CSV form (a header row with Zeek's column names plus `label`,
+// `detailed-label`).
 // Record.Label is "class/detail" ("Malicious/C&C"), or just the class.
 //
 // The evaluation reads labelled sets itself, so that it depends only on
@@ -44,10 +47,59 @@ func readLabelled(ctx context.Context, path string) ([]flow.Record, error) {
 		br = bufio.NewReaderSize(zr, 1<<16)
 	}
 	first, _ := br.Peek(1)
-	if len(first) == 1 && first[0] == '#' {
+	switch {
+	case len(first) == 1 && first[0] == '#':
 		return readLabelledTSV(ctx, path, br)
+	case len(first) == 1 && first[0] == '{':
+		return readLabelledJSON(ctx, path, br)
 	}
 	return readLabelledCSV(ctx, path, br)
+}
+
+// readLabelledJSON reads Zeek JSON lines with label fields.
+func readLabelledJSON(ctx context.Context, path string, br *bufio.Reader) ([]flow.Record, error) {
+	sc := bufio.NewScanner(br)
+	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	var out []flow.Record
+	line := 0
+	for sc.Scan() {
+		line++
+		if line%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &obj); err != nil {
+			return nil, fmt.Errorf("eval: %s line %d: %w", path, line, err)
+		}
+		cols := make([]string, 0, len(obj))
+		vals := make([]string, 0, len(obj))
+		for k, v := range obj {
+			var s string
+			switch v := v.(type) {
+			case string:
+				s = v
+			case float64:
+				s = strconv.FormatFloat(v, 'f', -1, 64)
+			case bool:
+				s = strconv.FormatBool(v)
+			default:
+				continue // sets (tunnel_parents) and nulls are not needed here
+			}
+			cols, vals = append(cols, k), append(vals, s)
+		}
+		rec, err := recordFrom(cols, vals, "-", "(empty)")
+		if err != nil {
+			return nil, fmt.Errorf("eval: %s line %d: %w", path, line, err)
+		}
+		out = append(out, rec)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("eval: %s line %d: %w", path, line, err)
+	}
+	return out, nil
 }
 
 func readLabelledTSV(ctx context.Context, path string, br *bufio.Reader) ([]flow.Record, error) {

@@ -56,6 +56,24 @@ func TestReadLabelledIoT23Spaced(t *testing.T) {
 	}
 }
 
+func TestReadLabelledJSON(t *testing.T) {
+	log := `{"ts":1545403816.962094,"uid":"CrAJ","id.orig_h":"192.168.1.195","id.orig_p":41040,"id.resp_h":"185.244.25.235","id.resp_p":80,"proto":"tcp","duration":0.5,"orig_bytes":10,"tunnel_parents":[],"label":"Malicious","detailed-label":"C&C"}
+{"ts":1545403817.5,"uid":"CrAK","id.orig_h":"192.168.1.195","id.orig_p":41041,"id.resp_h":"192.168.1.1","id.resp_p":53,"proto":"udp","label":"Benign"}
+`
+	path := filepath.Join(t.TempDir(), "conn.json")
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := readLabelled(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Label != "Malicious/C&C" || recs[0].OrigBytes != 10 || recs[0].Duration.Seconds() != 0.5 ||
+		recs[1].Label != "Benign" || recs[1].RespP != 53 || recs[1].TS.UnixMicro() != 1545403817500000 {
+		t.Errorf("got %+v", recs)
+	}
+}
+
 func TestMaliciousLabel(t *testing.T) {
 	for label, want := range map[string]bool{
 		"Malicious": true, "malicious/C&C": true, "Malicious   PartOfAHorizontalPortScan": true,
