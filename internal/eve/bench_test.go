@@ -130,7 +130,7 @@ func TestSpeedRatio(t *testing.T) {
 			}
 		}
 		ratio, rate := medianRatio(ours, std, 20000, 2000, 31)
-		t.Logf("community ID %v: parser/encoding/json median speed ratio %.2f (parser %.0f events/s in its rounds)", cid, ratio, rate)
+		t.Logf("EVE, community ID %v: parser/encoding/json median speed ratio %.2f (parser %.0f events/s in its rounds)", cid, ratio, rate)
 	}
 }
 
