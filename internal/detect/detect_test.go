@@ -360,6 +360,22 @@ func TestTooFewFlows(t *testing.T) {
 	if _, err := tr.Fit(); !errors.Is(err, ErrTooFewFlows) {
 		t.Errorf("got %v, want ErrTooFewFlows", err)
 	}
+	// a small baseline still makes a model that scores
+	tr = NewTrainer(testConfig())
+	for i := 0; i < 15; i++ {
+		o.next(&r)
+		tr.Add(&r)
+	}
+	m, err := tr.Fit()
+	if err != nil {
+		t.Fatalf("15 flows: %v", err)
+	}
+	var v Verdict
+	o.next(&r)
+	m.NewScorer(testConfig()).Score(&r, &v)
+	if !(v.PValue > 0 && v.PValue <= 1) {
+		t.Errorf("p-value %g", v.PValue)
+	}
 }
 
 // Online updates: a clearly normal flow to a new server teaches the model

@@ -40,7 +40,9 @@ const (
 	minFit       = 30  // flows a traffic group needs to get its own fit
 	minForest    = 200 // flows a traffic group needs to get its own forest
 	forestSample = 256
-	minTrain     = 20
+	minTrain     = 12 // flows a baseline needs at all
+	minFitRows   = 8  // of which fitted on
+	minCalRows   = 3  // of which held out for calibration
 	// homeShare: an originator with at least this share of the baseline's
 	// flows counts as inside the network even with a public address.
 	homeShare = 0.01
@@ -267,7 +269,19 @@ func (t *Trainer) Fit() (*Model, error) {
 			fitIdx = append(fitIdx, int32(i))
 		}
 	}
-	if len(fitIdx) < minTrain/2 || len(calIdx) < minTrain/2 {
+	if len(fitIdx) < minFitRows || len(calIdx) < minCalRows {
+		// a small baseline: an even split, so both sides get their share
+		fitIdx, calIdx = fitIdx[:0], calIdx[:0]
+		every := max(2, int(math.Round(1/cfg.CalibrationFraction)))
+		for i := 0; i < n; i++ {
+			if i%every == every-1 {
+				calIdx = append(calIdx, int32(i))
+			} else {
+				fitIdx = append(fitIdx, int32(i))
+			}
+		}
+	}
+	if len(fitIdx) < minFitRows || len(calIdx) < minCalRows {
 		return nil, fmt.Errorf("%w: %d fit and %d calibration flows", ErrTooFewFlows, len(fitIdx), len(calIdx))
 	}
 
