@@ -2,6 +2,7 @@ package detect
 
 import (
 	"cmp"
+	"math"
 	"math/rand/v2"
 	"slices"
 )
@@ -174,7 +175,7 @@ func (m *Model) nodeFor(g groupKey) *node {
 func (m *Model) groupSurprisal(g groupKey) float64 {
 	c := m.groupIdx[g]
 	root := &m.Nodes[0]
-	return -logf((float64(c) + 0.5) / (float64(root.N) + 0.5*float64(len(m.GroupKeys)+1)))
+	return -math.Log((float64(c) + 0.5) / (float64(root.N) + 0.5*float64(len(m.GroupKeys)+1)))
 }
 
 // rawScores runs the detectors on one row.

@@ -9,8 +9,6 @@ import (
 	"github.com/mlads/mlads/internal/flow"
 )
 
-func logf(x float64) float64 { return math.Log(x) }
-
 // clearlyNormal is the combined p-value above which a flow may teach the
 // model (online updates).
 const clearlyNormal = 0.5
