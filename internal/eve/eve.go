@@ -273,10 +273,10 @@ func (p *Parser) scan(line []byte) error {
 	}
 	for {
 		key, _, kind, val, err := it.Next()
-		if errors.Is(err, jscan.ErrEnd) {
-			return nil
-		}
 		if err != nil {
+			if errors.Is(err, jscan.ErrEnd) {
+				return nil
+			}
 			return p.lineErr(zeek.KindJSON, "", line, err)
 		}
 		if kind == jscan.Null {
@@ -288,7 +288,7 @@ func (p *Parser) scan(line []byte) error {
 				return p.lineErr(zeek.KindJSON, "event_type", val, errNotString)
 			}
 			ev.eventType = val
-			if s := string(val); s != "flow" && s != "netflow" {
+			if string(val) != "flow" && string(val) != "netflow" {
 				return nil
 			}
 		case "flow_id":
@@ -379,10 +379,10 @@ func (p *Parser) scanObject(which byte, obj []byte) error {
 	}
 	for {
 		key, _, kind, val, err := it.Next()
-		if errors.Is(err, jscan.ErrEnd) {
-			return nil
-		}
 		if err != nil {
+			if errors.Is(err, jscan.ErrEnd) {
+				return nil
+			}
 			return p.lineErr(zeek.KindJSON, "", obj, err)
 		}
 		var num *uint64

@@ -27,10 +27,10 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 	}
 	for {
 		key, esc, kind, val, err := it.Next()
-		if errors.Is(err, jscan.ErrEnd) {
-			break
-		}
 		if err != nil {
+			if errors.Is(err, jscan.ErrEnd) {
+				break
+			}
 			return p.lineErr(KindJSON, fIgnore, line, err)
 		}
 		if esc {
@@ -74,10 +74,10 @@ func (p *Parser) jsonID(obj []byte, r *flow.Record) error {
 	}
 	for {
 		key, _, kind, val, err := it.Next()
-		if errors.Is(err, jscan.ErrEnd) {
-			return nil
-		}
 		if err != nil {
+			if errors.Is(err, jscan.ErrEnd) {
+				return nil
+			}
 			return p.lineErr(KindJSON, fIgnore, obj, err)
 		}
 		var f field
