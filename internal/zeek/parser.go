@@ -25,6 +25,13 @@
 //     leaves them (the current conn.log plus rotated conn.*.log[.gz]), read in
 //     time order.
 //
+// Records get Source zeek and keep Zeek's uid; IPProto comes from an
+// `ip_proto` column when there is one, else from proto (icmp is 58 for IPv6
+// addresses); CommunityID from a `community_id` column, else computed
+// (Community ID v1, seed 0; Parser.ComputeCommunityID turns it off). A
+// `#path` naming another log (dns, http, ...) is an error wrapping
+// ErrNotConnLog, and ReadFile stops there.
+//
 // A `ts` masked by Zeek's test harness ("XXXXXXXXXX.XXXXXX") reads as the
 // zero time, so Zeek's own test baselines can be compared field by field.
 //
