@@ -15,9 +15,11 @@
 //   - per originating host, damped statistics at the time of the flow
 //     (half-life 5 minutes): flow rate, failure rate, bytes out, the share
 //     of flows to destinations it never contacted before (a 1024-bit bloom
-//     filter), and distinct destinations and ports in the current 5-minute
-//     window (256-bit linear-counting sketches). The state is fixed-size
-//     (BytesPerHost, about 320 bytes) in a table bounded by
+//     filter), distinct destinations and ports in the current 5-minute
+//     window (256-bit linear-counting sketches), and, per pair, the flows
+//     to the same responder in that window (64 hashed saturating
+//     counters). The state is fixed-size (BytesPerHost, about 380 bytes)
+//     in a table bounded by
 //     Config.MaxHosts with CLOCK eviction, counted in ScorerStats;
 //   - "seen before": how often the baseline saw the originator, the
 //     responder and the responder's service (address, port, proto),

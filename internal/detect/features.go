@@ -29,6 +29,7 @@ const (
 	fHostPorts
 	fHostNewDst
 	fHostBytesOut
+	fPairFlows
 	fOrigKnown
 	fRespKnown
 	fServiceKnown
@@ -42,7 +43,7 @@ var numericNames = [NumNumeric]string{
 	"orig_ip_bytes", "resp_ip_bytes", "missed_bytes",
 	"orig_bytes_per_pkt", "resp_bytes_per_pkt", "orig_byte_ratio",
 	"host_flow_rate", "host_failure_rate", "host_distinct_destinations", "host_distinct_ports",
-	"host_new_destination_rate", "host_bytes_out_rate",
+	"host_new_destination_rate", "host_bytes_out_rate", "pair_flows_in_window",
 	"orig_host_seen", "resp_host_seen", "resp_service_seen",
 }
 
@@ -50,13 +51,13 @@ var numericNames = [NumNumeric]string{
 // convert them back).
 var numericLog = [NumNumeric]bool{
 	true, true, true, true, true, true, true, true, true, true, false,
-	true, false, true, true, false, true, true, true, true,
+	true, false, true, true, false, true, true, true, true, true,
 }
 
 // numericUnit names the natural unit of each feature for explanations.
 var numericUnit = [NumNumeric]string{
 	"s", "B", "B", "pkts", "pkts", "B", "B", "B", "B/pkt", "B/pkt", "",
-	"flows", "", "hosts", "ports", "", "B", "flows", "flows", "flows",
+	"flows", "", "hosts", "ports", "", "B", "flows", "flows", "flows", "flows",
 }
 
 // The categorical features of a flow, in the order of Vector.C.

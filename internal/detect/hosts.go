@@ -14,6 +14,7 @@ const (
 	hostWindow   = 300.0 // seconds of the distinct-destination/port sketches
 	sketchBits   = 256
 	seenBits     = 1024
+	pairSlots    = 64
 )
 
 // hostState is the bounded per-host state: damped counters, two small
@@ -31,8 +32,9 @@ type hostState struct {
 	dsts     [sketchBits / 64]uint64
 	ports    [sketchBits / 64]uint64
 	seen     [seenBits / 64]uint64
-	learned  uint32 // online model updates this host has made
-	ref      bool   // CLOCK reference bit
+	pairs    [pairSlots]uint8 // flows per responder (hashed) in the current window, saturating
+	learned  uint32           // online model updates this host has made
+	ref      bool             // CLOCK reference bit
 }
 
 // hostTable holds hostState for at most max hosts; beyond it the CLOCK
@@ -157,6 +159,7 @@ func (s *hostState) observe(t float64, resp netip.Addr, respP uint16, bytesOut f
 		s.winStart = t
 		s.dsts = [sketchBits / 64]uint64{}
 		s.ports = [sketchBits / 64]uint64{}
+		s.pairs = [pairSlots]uint8{}
 	}
 	raw[fHostRate] = s.rate
 	raw[fHostFail] = 0
@@ -168,7 +171,13 @@ func (s *hostState) observe(t float64, resp netip.Addr, respP uint16, bytesOut f
 	raw[fHostDsts] = linearCount(s.dsts[:])
 	raw[fHostPorts] = linearCount(s.ports[:])
 	raw[fHostBytesOut] = s.bytesOut
-	for _, i := range [...]int{fHostRate, fHostFail, fHostDsts, fHostPorts, fHostNewDst, fHostBytesOut} {
+	hd := hash64(resp, 1)
+	slot := &s.pairs[hd>>58]
+	raw[fPairFlows] = float64(*slot)
+	if *slot < 255 {
+		*slot++
+	}
+	for _, i := range [...]int{fHostRate, fHostFail, fHostDsts, fHostPorts, fHostNewDst, fHostBytesOut, fPairFlows} {
 		if numericLog[i] {
 			x[i] = log1p(raw[i])
 		} else {
@@ -176,7 +185,6 @@ func (s *hostState) observe(t float64, resp netip.Addr, respP uint16, bytesOut f
 		}
 	}
 
-	hd := hash64(resp, 1)
 	s.rate++
 	if fail {
 		s.fail++
