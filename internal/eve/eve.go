@@ -133,6 +133,9 @@ type Parser struct {
 	ev      event
 	buf     []byte
 
+	hist    [1 << 10]string // history by (orig flags, resp flags), filled as seen
+	histSet [1 << 10]bool
+
 	pending map[uint64]*half
 	order   []orderEntry // pending flow_ids in arrival order, for eviction and Flush
 	head    int          // order[:head] is consumed
@@ -542,7 +545,7 @@ func (p *Parser) finishState(r *flow.Record, of, rf uint8, haveFlags bool, state
 	case 6:
 		if haveFlags {
 			r.ConnState = tcpState(of, rf)
-			r.History = p.strs.Intern(tcpHistory(p.buf[:0], of, rf))
+			r.History = p.history(of, rf)
 		} else {
 			r.ConnState = stateFromFlowState(state)
 		}
@@ -563,6 +566,17 @@ func (p *Parser) finishState(r *flow.Record, of, rf uint8, haveFlags bool, state
 			r.ConnState = "OTH"
 		}
 	}
+}
+
+// history returns the approximate history for the flags of each direction,
+// built once per combination of the five flags that matter (1024 at most).
+func (p *Parser) history(of, rf uint8) string {
+	const m = tcpFIN | tcpSYN | tcpRST | tcpPSH | tcpACK // 0x1f
+	i := uint16(of&m)<<5 | uint16(rf&m)
+	if !p.histSet[i] {
+		p.hist[i], p.histSet[i] = string(tcpHistory(nil, of&m, rf&m)), true
+	}
+	return p.hist[i]
 }
 
 // tcpState is the conn_state table of the package comment.
