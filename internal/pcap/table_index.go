@@ -9,10 +9,11 @@ import (
 // with linear probing over 8-byte entries (32-bit hash, slot+1), so a lookup
 // reads one cache line of the index and then the connection itself, whose
 // key is compared in place. Deletion shifts entries back (no tombstones).
-// Chosen over a Go map keyed by the same struct by BenchmarkIndex: lookups
-// cost the same within noise (both are dominated by the cache miss on the
-// connection), but the map stores every 42-byte key a second time and
-// needs about 112 bytes per key against 16.
+// Chosen over a Go map keyed by the same struct by BenchmarkIndex (64k
+// connections, random order, the two timed in alternating slices): about
+// 30% faster per lookup (470-590 against 680-840 ns on the shared 2-core
+// machine, both dominated by cache misses) and 16 bytes per key against 112,
+// because the map stores every 42-byte key a second time.
 type flowIndex struct {
 	e    []uint64
 	mask uint32
