@@ -68,7 +68,7 @@ func TestAgreeSuricata(t *testing.T) {
 	if err := json.Unmarshal(raw, &tests); err != nil {
 		t.Fatalf("expected_flows.json: %v", err)
 	}
-	var events, pktAgree, byteEvents, byteAgree int
+	var events, pktAgree, byteEvents, byteAgree, cidEvents, cidAgree int
 	var misses []string
 	for _, st := range tests {
 		rows, _ := meterRows(t, filepath.Join(base, st.Pcap), true)
@@ -111,7 +111,8 @@ func TestAgreeSuricata(t *testing.T) {
 			src, dst := normAddr(anyString(m["src_ip"])), normAddr(anyString(m["dest_ip"]))
 			sp, dp := anyString(m["src_port"]), anyString(m["dest_port"])
 			events++
-			nPkt, nByte := 0, 0
+			wantCID := anyString(m["community_id"])
+			nPkt, nByte, nCID := 0, 0, 0
 			for _, r := range rows {
 				if proto != "" && proto != r["proto"] {
 					continue
@@ -133,6 +134,9 @@ func TestAgreeSuricata(t *testing.T) {
 					okTC := netflow || !haveTC || tc == strconv.FormatUint(wantTC, 10)
 					if okTS && okTC {
 						nPkt++
+						if wantCID != "" && r["community_id_1234"] == wantCID {
+							nCID++
+						}
 						if haveB {
 							// Bytes agree when the difference is a whole
 							// link header per packet (0, Ethernet, VLAN...).
@@ -165,11 +169,18 @@ func TestAgreeSuricata(t *testing.T) {
 					byteAgree++
 				}
 			}
+			if wantCID != "" {
+				cidEvents++
+				if nCID >= count {
+					cidAgree++
+				}
+			}
 		}
 	}
 	t.Logf("Suricata expected flow events with packet counts: %d; identical per-direction packet counts: %d (%.1f%%); "+
-		"with byte counts: %d, identical up to a per-packet link header: %d (%.1f%%)",
-		events, pktAgree, pct(pktAgree, events), byteEvents, byteAgree, pct(byteAgree, byteEvents))
+		"with byte counts: %d, identical up to a per-packet link header: %d (%.1f%%); "+
+		"with a community_id (seed 1234 as suricata-verify configures): %d, identical: %d",
+		events, pktAgree, pct(pktAgree, events), byteEvents, byteAgree, pct(byteAgree, byteEvents), cidEvents, cidAgree)
 	if os.Getenv("MLADS_AGREE_VERBOSE") != "" {
 		for _, m := range misses {
 			t.Log("  " + m)

@@ -153,6 +153,9 @@ func zeekValues(r *flow.Record) zeekRow {
 		"resp_pkts": u(r.RespPkts), "resp_ip_bytes": u(r.RespIPBytes),
 		"ts":             fmt.Sprintf("%.6f", float64(r.TS.UnixNano())/1e9),
 		"tunnel_parents": strconv.Itoa(len(r.TunnelParents)),
+		"community_id":   r.CommunityID,
+		// suricata-verify runs with community-id-seed 1234.
+		"community_id_1234": flow.CommunityID(1234, r.OrigH, r.RespH, r.IPProto, r.OrigP, r.RespP),
 	}
 }
 
