@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"bytes"
+	"net/netip"
 	"time"
 )
 
@@ -187,6 +188,11 @@ func (t *Table) scanAnnouncements(f *conn, pay []byte) {
 			t.expect.add(a, port, svcFTPData, exp)
 		}
 	}
+	if bytes.HasPrefix(pay, []byte("EPRT ")) || bytes.HasPrefix(pay, []byte("eprt ")) {
+		if a, port, ok := parseEPRT(pay[5:]); ok {
+			t.expect.add(a, port, svcFTPData, exp)
+		}
+	}
 	if i := bytes.Index(pay, []byte("229 ")); i >= 0 {
 		if port, ok := parseEPSV(pay[i+4:]); ok {
 			// The server's address: the responder of the control connection.
@@ -265,6 +271,28 @@ func parseEPSV(b []byte) (uint16, bool) {
 		}
 	}
 	return uint16(n), d > 0 && n > 0
+}
+
+// parseEPRT parses an EPRT argument, "|1|10.0.0.1|6275|" or
+// "|2|2001:db8::1|5282|" (RFC 2428).
+func parseEPRT(b []byte) (addr [16]byte, port uint16, ok bool) {
+	if len(b) < 2 {
+		return addr, 0, false
+	}
+	d := b[0]
+	f := bytes.Split(b[1:], []byte{d})
+	if len(f) < 4 {
+		return addr, 0, false
+	}
+	ip, err := netip.ParseAddr(string(f[1]))
+	if err != nil {
+		return addr, 0, false
+	}
+	p, okp := atou(f[2], 65535)
+	if !okp || p == 0 {
+		return addr, 0, false
+	}
+	return ip.As16(), uint16(p), true
 }
 
 // parseDCCSend parses "name ip port ..." where ip is a decimal number.

@@ -93,6 +93,7 @@ func FuzzServiceHints(f *testing.F) {
 		_, _, _ = parseFTPHostPort(b, false)
 		_, _ = parseEPSV(b)
 		_, _, _ = parseDCCSend(b)
+		_, _, _ = parseEPRT(b)
 		tab := NewTable(DefaultTableConfig(), nil)
 		var c conn
 		c.proto = ipProtoTCP

@@ -388,3 +388,21 @@ func TestTableAdvanceEndsIdleConnections(t *testing.T) {
 		t.Fatalf("after 62 s: %d records, %d held, err %v; want the UDP flow ended", n, tab.Stats().Active, err)
 	}
 }
+
+func TestParseFTPAnnouncements(t *testing.T) {
+	a, p, ok := parseFTPHostPort([]byte("Entering Passive Mode (10,0,0,1,4,1)\r\n"), true)
+	if !ok || a != v4mapped(10, 0, 0, 1) || p != 1025 {
+		t.Errorf("227: %v %d %v", a, p, ok)
+	}
+	a, p, ok = parseEPRT([]byte("|2|2001:db8::1|5282|\r\n"))
+	if !ok || a != netip.MustParseAddr("2001:db8::1").As16() || p != 5282 {
+		t.Errorf("EPRT: %v %d %v", a, p, ok)
+	}
+	if p, ok := parseEPSV([]byte("Entering Extended Passive Mode (|||6446|)")); !ok || p != 6446 {
+		t.Errorf("229: %d %v", p, ok)
+	}
+	a, p, ok = parseDCCSend([]byte("file.bin 167772161 4000 100\x01"))
+	if !ok || a != v4mapped(10, 0, 0, 1) || p != 4000 {
+		t.Errorf("DCC SEND: %v %d %v", a, p, ok)
+	}
+}
