@@ -57,14 +57,14 @@
 //	no o SYN, r SYN, r FIN                        SHR
 //	anything else (midstream)                     OTH
 //	TCP without per-direction flags               flow.state: new→S0, established→S1, closed→SF, else OTH
-//	UDP and other transports                      packets both ways SF, only to server S0, only to client SHR
-//	ICMP                                          OTH (as Zeek)
+//	UDP                                           packets both ways SF, only to server S0, only to client SHR
+//	ICMP and other transports (SCTP, GRE, ...)    OTH, no history (as Zeek)
 //
 // History is an approximation in Zeek's letters (upper case originator,
 // lower case responder), in Zeek's usual order: S (SYN), h (SYN+ACK),
 // A (originator ACK), D/d (PSH seen, taken as data), a (responder ACK after
 // the handshake), F/f (FIN), R/r (RST). UDP gets D and/or d by which
-// direction had packets; ICMP gets none, as in Zeek.
+// direction had packets; ICMP and other transports get none, as in Zeek.
 package eve
 
 import (
@@ -549,9 +549,7 @@ func (p *Parser) finishState(r *flow.Record, of, rf uint8, haveFlags bool, state
 		} else {
 			r.ConnState = stateFromFlowState(state)
 		}
-	case 1, 58:
-		r.ConnState = "OTH"
-	default:
+	case 17:
 		switch {
 		case r.OrigPkts > 0 && r.RespPkts > 0:
 			r.ConnState = "SF"
@@ -565,6 +563,8 @@ func (p *Parser) finishState(r *flow.Record, of, rf uint8, haveFlags bool, state
 		default:
 			r.ConnState = "OTH"
 		}
+	default: // ICMP, SCTP, GRE and the rest: Zeek logs OTH without history
+		r.ConnState = "OTH"
 	}
 }
 
