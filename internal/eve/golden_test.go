@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/eve"
+	"github.com/mlads/mlads/internal/flow"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden want.ndjson files from the current output")
