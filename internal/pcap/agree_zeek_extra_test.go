@@ -27,6 +27,24 @@ func TestAgreeZeekBaselines(t *testing.T) {
 		{"core.tcp.miss-end-data", "tcp/miss_end_data.pcap", false, "tcp 192.168.122.230:60648 > 77.238.160.184:80",
 			zeekRow{"service": "http", "duration": "10.048360", "orig_bytes": "538", "resp_bytes": "2902", "conn_state": "SF",
 				"missed_bytes": "2902", "history": "ShADafgF", "orig_pkts": "5", "orig_ip_bytes": "750", "resp_pkts": "4", "resp_ip_bytes": "172"}},
+		{"scripts.base.protocols.ftp.ftp-ipv6", "ftp/ipv6.pcap", false, "tcp 2001:470:1f11:81f:c999:d94:aa7c:2e3e:49186 > 2001:470:4867:99::21:57086",
+			zeekRow{"service": "ftp-data", "duration": "0.219721", "orig_bytes": "0", "resp_bytes": "342", "conn_state": "SF",
+				"history": "ShAdfFa", "orig_pkts": "5", "orig_ip_bytes": "372", "resp_pkts": "4", "resp_ip_bytes": "642"}},
+		{"scripts.base.protocols.ftp.ftp-ipv6", "ftp/ipv6.pcap", false, "tcp 2001:470:1f11:81f:c999:d94:aa7c:2e3e:49187 > 2001:470:4867:99::21:57087",
+			zeekRow{"service": "ftp-data", "duration": "0.217501", "orig_bytes": "0", "resp_bytes": "43", "conn_state": "SF",
+				"history": "ShAdfFa", "orig_pkts": "5", "orig_ip_bytes": "372", "resp_pkts": "4", "resp_ip_bytes": "343"}},
+		{"scripts.base.protocols.ftp.ftp-ipv6", "ftp/ipv6.pcap", false, "tcp 2001:470:1f11:81f:c999:d94:aa7c:2e3e:49188 > 2001:470:4867:99::21:57088",
+			zeekRow{"service": "ftp-data", "duration": "0.217941", "orig_bytes": "0", "resp_bytes": "77", "conn_state": "SF",
+				"history": "ShAdfFa", "orig_pkts": "5", "orig_ip_bytes": "372", "resp_pkts": "4", "resp_ip_bytes": "377"}},
+		{"scripts.base.protocols.ftp.ftp-ipv6", "ftp/ipv6.pcap", false, "tcp 2001:470:4867:99::21:55785 > 2001:470:1f11:81f:c999:d94:aa7c:2e3e:49189",
+			zeekRow{"service": "ftp-data", "duration": "0.109813", "orig_bytes": "77", "resp_bytes": "0", "conn_state": "SF",
+				"history": "ShADFaf", "orig_pkts": "5", "orig_ip_bytes": "449", "resp_pkts": "4", "resp_ip_bytes": "300"}},
+		{"scripts.base.protocols.ftp.ftp-ipv6", "ftp/ipv6.pcap", false, "tcp 2001:470:1f11:81f:c999:d94:aa7c:2e3e:49185 > 2001:470:4867:99::21:21",
+			zeekRow{"service": "ftp", "duration": "26.658219", "orig_bytes": "310", "resp_bytes": "3448", "conn_state": "SF",
+				"history": "ShAdDfFa", "orig_pkts": "57", "orig_ip_bytes": "4426", "resp_pkts": "34", "resp_ip_bytes": "5908"}},
+		{"scripts.base.protocols.ftp.ftp-ipv6", "ftp/ipv6.pcap", false, "tcp 2001:470:4867:99::21:55647 > 2001:470:1f11:81f:c999:d94:aa7c:2e3e:49190",
+			zeekRow{"service": "ftp-data", "duration": "0.109181", "orig_bytes": "342", "resp_bytes": "0", "conn_state": "SF",
+				"history": "ShADFaf", "orig_pkts": "5", "orig_ip_bytes": "714", "resp_pkts": "4", "resp_ip_bytes": "300"}},
 		// core.tcp.rst-after-syn prints the endpoints: orig size 175, 4
 		// packets, 395 bytes; resp size 0, 5 packets, 236 bytes.
 		{"core.tcp.rst-after-syn", "tcp/rst-inject-rae.pcap", false, "tcp 1.2.0.2:2527 > 1.2.0.3:6649",
@@ -39,7 +57,7 @@ func TestAgreeZeekBaselines(t *testing.T) {
 				"history": "^hADadFf", "orig_pkts": "6", "resp_pkts": "7"}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.baseline, func(t *testing.T) {
+		t.Run(tc.baseline+"/"+tc.key, func(t *testing.T) {
 			rows, _ := meterRows(t, filepath.Join(dir, "zeek-btest", "traces", tc.trace), tc.noCsum)
 			var got zeekRow
 			for _, r := range rows {
