@@ -192,13 +192,22 @@ func TestTrainScoreAnalyzeEndToEnd(t *testing.T) {
 }
 
 func TestScoreModelErrors(t *testing.T) {
+	ctx := context.Background()
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.model")
-	if err := os.WriteFile(bad, []byte("MLADSMDL\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01\x00garbage, truncated"), 0o644); err != nil {
+	log, _ := writeConnLog(t, dir, "x", 1, time.Unix(1e9, 0), 200, false)
+	good := filepath.Join(dir, "good.model")
+	if _, err := Train(ctx, TrainOptions{Paths: []string{log}, Out: good, Detect: detect.DefaultConfig()}); err != nil {
 		t.Fatal(err)
 	}
-	log, _ := writeConnLog(t, dir, "x", 1, time.Unix(1e9, 0), 10, false)
-	_, err := Score(context.Background(), ScoreOptions{Paths: []string{log}, Model: bad, Detect: detect.DefaultConfig(), Out: &bytes.Buffer{}})
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.model")
+	if err := os.WriteFile(bad, b[:len(b)-100], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Score(ctx, ScoreOptions{Paths: []string{log}, Model: bad, Detect: detect.DefaultConfig(), Out: &bytes.Buffer{}})
 	if err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), bad) {
 		t.Errorf("got %v, want a corrupt-model error naming %s", err, bad)
 	}
