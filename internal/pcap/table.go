@@ -328,6 +328,12 @@ func (t *Table) create(k flowKey, p *Packet, srcLo bool, sport, dport uint16) ui
 	case ipProtoUDP:
 		flip = likelyServerPort(p.SrcPort, true) && !likelyServerPort(p.DstPort, true)
 	}
+	if flip && isBroadcastOrMulticast(p.Dst, p.V6) {
+		// A packet to a broadcast or multicast address is not a reply,
+		// whatever its ports say (Zeek btest core.udp-broadcast-no-flip,
+		// and DHCP offers to 255.255.255.255:68 stay unflipped).
+		flip = false
+	}
 	if srcLo {
 		f.origPort, f.respPort = k.loPort, k.hiPort
 	} else {
@@ -352,6 +358,15 @@ func (t *Table) create(k flowKey, p *Packet, srcLo bool, sport, dport uint16) ui
 		t.stats.Peak = n
 	}
 	return slot
+}
+
+// isBroadcastOrMulticast reports whether a is the IPv4 limited broadcast
+// address or a multicast address.
+func isBroadcastOrMulticast(a [16]byte, v6 bool) bool {
+	if v6 {
+		return a[0] == 0xff
+	}
+	return a[12]&0xf0 == 0xe0 || (a[12] == 0xff && a[13] == 0xff && a[14] == 0xff && a[15] == 0xff)
 }
 
 // flip swaps the roles of originator and responder in the middle of a
