@@ -18,7 +18,7 @@ func DetectConfig(c config.Detect) detect.Config {
 		AlertsPerDay: c.AlertsPerDay, FalsePositiveRate: c.FalsePositiveRate, Seed: c.Seed,
 		Trees: c.Trees, Trim: c.Trim, CalibrationFraction: c.CalibrationFraction,
 		MaxHosts: c.MaxHosts, MaxKnown: c.MaxKnown, OnlineUpdates: c.OnlineUpdates, OnlineHostCap: c.OnlineHostCap,
-		Combine: c.Combine,
+		Combine: c.Combine, MaxTrainFlows: c.MaxTrainFlows,
 	}
 }
 

@@ -38,6 +38,10 @@ type Detect struct {
 	// detectors) or "cauchy" (the Cauchy combination, ACAT; follows the
 	// strongest detector).
 	Combine string `mapstructure:"combine"`
+	// MaxTrainFlows bounds the flows training keeps in memory; beyond it a
+	// seeded reservoir sample of the baseline is fitted (host and "seen"
+	// statistics still count every flow). 0 keeps all.
+	MaxTrainFlows int `mapstructure:"max_train_flows"`
 }
 
 func defaultDetect() Detect {
@@ -52,6 +56,7 @@ func defaultDetect() Detect {
 		OnlineUpdates:       true,
 		OnlineHostCap:       200,
 		Combine:             "fisher",
+		MaxTrainFlows:       2000000,
 	}
 }
 
@@ -80,6 +85,9 @@ func (d *Detect) validate() []error {
 	}
 	if d.Combine != "fisher" && d.Combine != "cauchy" {
 		errs = append(errs, fmt.Errorf("detect.combine: %q is not one of fisher, cauchy", d.Combine))
+	}
+	if d.MaxTrainFlows < 0 || (d.MaxTrainFlows > 0 && d.MaxTrainFlows < 1000) {
+		errs = append(errs, fmt.Errorf("detect.max_train_flows: %d must be 0 (no limit) or at least 1000", d.MaxTrainFlows))
 	}
 	if d.OnlineHostCap < 0 {
 		errs = append(errs, fmt.Errorf("detect.online_host_cap: %d must not be negative", d.OnlineHostCap))

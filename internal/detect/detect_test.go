@@ -523,3 +523,37 @@ func TestPValuesUniformOnCleanTraffic(t *testing.T) {
 		}
 	}
 }
+
+// Beyond MaxTrainFlows the Trainer keeps a reservoir sample: bounded
+// memory, the same model for the same input, and the flow rate of the
+// whole baseline for the budget.
+func TestTrainerReservoir(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxTrainFlows = 1000
+	fit := func() *Model {
+		tr := NewTrainer(cfg)
+		o := newOffice(61, day0, 86400.0/5000)
+		var r flow.Record
+		for i := 0; i < 5000; i++ {
+			o.next(&r)
+			tr.Add(&r)
+		}
+		if tr.Len() != 5000 || tr.m.rows() != 1000 || tr.Sampled != 4000 {
+			t.Fatalf("len %d, rows %d, sampled %d", tr.Len(), tr.m.rows(), tr.Sampled)
+		}
+		m, err := tr.Fit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a, b := fit(), fit()
+	ba, _ := a.MarshalBinary()
+	bb, _ := b.MarshalBinary()
+	if !bytes.Equal(ba, bb) {
+		t.Errorf("reservoir sampling is not deterministic")
+	}
+	if a.TrainFlows != 5000 || math.Abs(a.FlowsPerDay-5000)/5000 > 0.05 {
+		t.Errorf("train flows %d, flows per day %.0f; want 5000 and about 5000", a.TrainFlows, a.FlowsPerDay)
+	}
+}

@@ -28,12 +28,16 @@ type Config struct {
 	// Combine is how detector p-values are combined: CombineFisher (the
 	// default, also when empty) or CombineCauchy.
 	Combine string
+	// MaxTrainFlows bounds the flows a Trainer keeps (a reservoir sample
+	// beyond it); 0 keeps all.
+	MaxTrainFlows int
 }
 
 // DefaultConfig returns the settings of configs/mlads.yaml's defaults.
 func DefaultConfig() Config {
 	return Config{AlertsPerDay: 50, Seed: 1, Trees: 32, Trim: 0.02, CalibrationFraction: 0.3,
-		MaxHosts: 100000, MaxKnown: 1 << 20, OnlineUpdates: true, OnlineHostCap: 200, Combine: CombineFisher}
+		MaxHosts: 100000, MaxKnown: 1 << 20, OnlineUpdates: true, OnlineHostCap: 200, Combine: CombineFisher,
+		MaxTrainFlows: 2_000_000}
 }
 
 const (
@@ -149,16 +153,21 @@ func (f *featurizer) learn() {
 // the order they happened (the order of a log or capture); host statistics
 // and "seen before" features are computed as the flows go by.
 type Trainer struct {
-	cfg   Config
-	f     *featurizer
-	m     matrix
-	orig  []uint64    // originator address hash per row (for the home set)
-	resp  []uint64    // responder address hash per row
-	local []uint8     // bit 0: originator private, bit 1: responder private
-	keys  [][3]uint64 // known-table keys per row
-	minTS float64
-	maxTS float64
-	vec   Vector
+	cfg    Config
+	f      *featurizer
+	m      matrix
+	orig   []uint64    // originator address hash per row (for the home set)
+	resp   []uint64    // responder address hash per row
+	local  []uint8     // bit 0: originator private, bit 1: responder private
+	keys   [][3]uint64 // known-table keys per row
+	minTS  float64
+	maxTS  float64
+	vec    Vector
+	seen   int        // flows added
+	sample *rand.Rand // reservoir sampling beyond MaxTrainFlows
+	// Sampled counts the flows beyond MaxTrainFlows, each either dropped or
+	// kept in place of an earlier one.
+	Sampled int
 }
 
 // NewTrainer returns a Trainer with the given settings.
@@ -170,10 +179,10 @@ func NewTrainer(cfg Config) *Trainer {
 func (t *Trainer) Add(r *flow.Record) {
 	oh, rh := t.f.vector(r, true, &t.vec)
 	t.f.learn()
-	t.keys = append(t.keys, t.f.keys)
-	t.m.add(&t.vec)
-	t.orig = append(t.orig, oh)
-	t.resp = append(t.resp, rh)
+	ts := float64(r.TS.UnixNano()) / 1e9
+	t.minTS = min(t.minTS, ts)
+	t.maxTS = max(t.maxTS, ts)
+	t.seen++
 	var l uint8
 	if isLocal(r.OrigH) {
 		l |= 1
@@ -181,14 +190,36 @@ func (t *Trainer) Add(r *flow.Record) {
 	if isLocal(r.RespH) {
 		l |= 2
 	}
-	t.local = append(t.local, l)
-	ts := float64(r.TS.UnixNano()) / 1e9
-	t.minTS = min(t.minTS, ts)
-	t.maxTS = max(t.maxTS, ts)
+	if t.cfg.MaxTrainFlows <= 0 || t.m.rows() < t.cfg.MaxTrainFlows {
+		t.keys = append(t.keys, t.f.keys)
+		t.m.add(&t.vec)
+		t.orig = append(t.orig, oh)
+		t.resp = append(t.resp, rh)
+		t.local = append(t.local, l)
+		return
+	}
+	// beyond the limit, a reservoir sample (seeded, so deterministic): every
+	// flow of the baseline had the same chance to be kept. The host and
+	// "seen" statistics still count every flow.
+	if t.sample == nil {
+		t.sample = rand.New(rand.NewPCG(uint64(t.cfg.Seed), 0x7265736572766f))
+	}
+	j := t.sample.IntN(t.seen)
+	if j >= t.cfg.MaxTrainFlows {
+		t.Sampled++
+		return
+	}
+	t.Sampled++
+	x := t.m.x(int32(j))
+	for k := range x {
+		x[k] = float32(t.vec.X[k])
+	}
+	*t.m.c(int32(j)) = t.vec.C
+	t.keys[j], t.orig[j], t.resp[j], t.local[j] = t.f.keys, oh, rh, l
 }
 
 // Len returns the number of flows added.
-func (t *Trainer) Len() int { return t.m.rows() }
+func (t *Trainer) Len() int { return t.seen }
 
 // ErrTooFewFlows is returned by Fit when the baseline is too small to learn
 // from.
@@ -291,7 +322,7 @@ func (t *Trainer) Fit() (*Model, error) {
 	}
 	m := &Model{
 		Version: ModelVersion, Seed: cfg.Seed, Trees: cfg.Trees, Combine: combine,
-		TrainFlows: n, TrainStart: t.minTS, TrainEnd: t.maxTS,
+		TrainFlows: t.seen, TrainStart: t.minTS, TrainEnd: t.maxTS,
 		Home: home,
 	}
 	for j := range t.f.vocabs {
@@ -352,7 +383,7 @@ func (t *Trainer) Fit() (*Model, error) {
 	span := t.maxTS - t.minTS
 	m.FlowsPerDay = 0
 	if span > 0 {
-		m.FlowsPerDay = float64(n) / (span / 86400)
+		m.FlowsPerDay = float64(t.seen) / (span / 86400)
 	}
 	switch {
 	case cfg.FalsePositiveRate > 0:
