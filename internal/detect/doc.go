@@ -67,7 +67,10 @@
 // per day.
 //
 // Training is robust to attacks in the baseline: it fits, drops the
-// Config.Trim most anomalous share of the fit set, and fits again.
+// Config.Trim most anomalous share of the fit set, and fits again. Its
+// memory is bounded: beyond Config.MaxTrainFlows it keeps a seeded
+// reservoir sample of the flows (the budget still uses the whole
+// baseline's flow rate).
 //
 // # Explanations
 //
