@@ -37,7 +37,8 @@ type usageError struct{ error }
 
 // globals are the flags every command shares.
 type globals struct {
-	configPath string
+	configPath      string
+	ignoreChecksums bool
 }
 
 func newRoot() *cobra.Command {
@@ -49,6 +50,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default: built-in defaults; see configs/mlads.yaml)")
+	root.PersistentFlags().BoolVarP(&g.ignoreChecksums, "ignore-checksums", "C", false, "analyse packets with bad checksums, like zeek -C (sets pcap.verify_checksums false)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newVersion(),
@@ -67,6 +69,9 @@ func (g *globals) load() (config.Config, *slog.Logger, error) {
 	cfg, err := config.Load(g.configPath, os.Environ())
 	if err != nil {
 		return cfg, nil, err
+	}
+	if g.ignoreChecksums {
+		cfg.Pcap.VerifyChecksums = false
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {

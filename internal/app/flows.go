@@ -52,9 +52,11 @@ func Flows(ctx context.Context, cfg config.Config, o FlowsOptions) error {
 	}
 	prog := NewProgress(o.Status, total)
 	pc := PcapConfig(cfg.Pcap)
-	pc.Progress = func(p pcap.Progress) { prog.Update(p.BytesRead, p.Packets, p.Flows) }
+	opts := input.Options{Pcap: &pc, Progress: func(p input.Progress) {
+		prog.Update(p.BytesRead, p.Packets, uint64(p.Records))
+	}}
 
-	sum, readErr := input.ReadFiles(ctx, o.Paths, input.Options{Pcap: &pc}, w.Write)
+	sum, readErr := input.ReadFiles(ctx, o.Paths, opts, w.Write)
 	prog.Done()
 	werr := w.Close()
 	if werr == nil {
