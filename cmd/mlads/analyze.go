@@ -10,8 +10,9 @@ import (
 
 func newAnalyze(g *globals) *cobra.Command {
 	var (
-		model    string
-		observer string
+		model      string
+		observer   string
+		everyAlert bool
 	)
 	cmd := &cobra.Command{
 		Use:   "analyze [--model MODEL] FILE...",
@@ -26,11 +27,12 @@ func newAnalyze(g *globals) *cobra.Command {
 				observer, _ = os.Hostname()
 			}
 			_, err = app.Analyze(cmd.Context(), app.AnalyzeOptions{Paths: args, Model: model, Detect: app.DetectConfig(cfg.Detect),
-				Observer: observer, Out: os.Stdout, Logger: log})
+				Observer: observer, EveryAlert: everyAlert, Out: os.Stdout, Logger: log})
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&model, "model", "", "model file written by mlads train (default: learn from the input)")
 	cmd.Flags().StringVar(&observer, "observer", "", "observer.name of the alerts (default: host name)")
+	cmd.Flags().BoolVar(&everyAlert, "every-alert", false, "write every alert as it comes instead of one incident per rule and host an hour")
 	return cmd
 }

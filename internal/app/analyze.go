@@ -23,13 +23,19 @@ type AnalyzeOptions struct {
 	Model    string
 	Detect   detect.Config
 	Observer string // observer.name of the alerts (the sensor)
-	Out      io.Writer
-	Logger   *slog.Logger
+	// EveryAlert writes every alert as it comes instead of folding repeats
+	// of the same host and rule within an hour into incidents.
+	EveryAlert bool
+	Out        io.Writer
+	Logger     *slog.Logger
 }
 
 // Analyze scores the flows of the files and writes the alerts, flow alerts
 // and behavioural findings, as JSON lines: alert documents (ECS, with the
-// explanation under mlads.*; see package alert).
+// explanation under mlads.*; see package alert). Repeats of the same rule
+// and host within an hour are folded into one incident document (its
+// count, first and last seen), written when the input ends, in the order
+// the incidents opened; EveryAlert writes each alert as it comes instead.
 func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
 	var rep ScoreReport
 	t0 := time.Now()
@@ -57,8 +63,9 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
 	w := bufio.NewWriterSize(opts.Out, 1<<16)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	out := newAlertSink(enc, !opts.EveryAlert)
 	for i := range beh.findings {
-		if err := enc.Encode(alert.FromFinding(&beh.findings[i], opts.Observer)); err != nil {
+		if err := out.add(alert.FromFinding(&beh.findings[i], opts.Observer)); err != nil {
 			return rep, fmt.Errorf("analyze: write: %w", err)
 		}
 	}
@@ -71,8 +78,11 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
 			return nil
 		}
 		beh.attach(r, &v, m.Alpha)
-		return enc.Encode(alert.FromFlow(r, &v, opts.Observer))
+		return out.add(alert.FromFlow(r, &v, opts.Observer))
 	})
+	if err == nil {
+		err = out.flush()
+	}
 	rep.BadLines = bad
 	if err == nil {
 		err = w.Flush()
@@ -110,4 +120,45 @@ func learnFromInput(ctx context.Context, paths []string, cfg detect.Config) (*de
 		return nil, nil, err
 	}
 	return m, bi, nil
+}
+
+// alertSink writes alert documents, folding them into incidents first when
+// asked. Incidents are written at the end, each in its final state: the
+// batch commands have no index to update in place.
+type alertSink struct {
+	enc    *json.Encoder
+	inc    *alert.Incidents
+	order  []string
+	latest map[string]*alert.Alert
+}
+
+func newAlertSink(enc *json.Encoder, fold bool) *alertSink {
+	s := &alertSink{enc: enc}
+	if fold {
+		s.inc = alert.NewIncidents(time.Hour, 0)
+		s.latest = map[string]*alert.Alert{}
+	}
+	return s
+}
+
+func (s *alertSink) add(a *alert.Alert) error {
+	if s.inc == nil {
+		return s.enc.Encode(a)
+	}
+	snap, _ := s.inc.Add(a)
+	id := snap.ID()
+	if _, ok := s.latest[id]; !ok {
+		s.order = append(s.order, id)
+	}
+	s.latest[id] = snap
+	return nil
+}
+
+func (s *alertSink) flush() error {
+	for _, id := range s.order {
+		if err := s.enc.Encode(s.latest[id]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -153,6 +153,7 @@ func TestTrainScoreAnalyzeEndToEnd(t *testing.T) {
 	if _, err := Analyze(ctx, AnalyzeOptions{Paths: []string{next}, Detect: cfg, Observer: "sensor-1", Out: &out}); err != nil {
 		t.Fatal(err)
 	}
+	foldedOut := out.String()
 	sc = bufio.NewScanner(&out)
 	sc.Buffer(nil, 1<<20)
 	alerts, flowAlerts, scanFindings := 0, 0, 0
@@ -188,6 +189,28 @@ func TestTrainScoreAnalyzeEndToEnd(t *testing.T) {
 	}
 	if flowAlerts == 0 || scanFindings == 0 {
 		t.Errorf("analyze gave %d flow alerts and %d scan findings; want both", flowAlerts, scanFindings)
+	}
+
+	// incidents: the folded documents account for every alert
+	out.Reset()
+	if _, err := Analyze(ctx, AnalyzeOptions{Paths: []string{next}, Detect: cfg, EveryAlert: true, Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	every := strings.Count(out.String(), "\n")
+	folded, counted := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(foldedOut), "\n") {
+		var a alert.Alert
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatal(err)
+		}
+		folded++
+		if a.MLADS.Incident == nil {
+			t.Fatalf("folded document without incident: %s", line)
+		}
+		counted += a.MLADS.Incident.Count
+	}
+	if counted != every || folded > every {
+		t.Errorf("%d incidents counting %d alerts; --every-alert wrote %d", folded, counted, every)
 	}
 }
 
