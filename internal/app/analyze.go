@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,7 +51,11 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
 		if a := m.AlphaFor(opts.Detect.AlertsPerDay, opts.Detect.FalsePositiveRate); a != m.Alpha {
 			m.SetAlpha(a)
 		}
-		beh, err = runBehavior(ctx, opts.Paths)
+		// a bad input does not stop the others: the scoring pass meets it
+		// again and reports it
+		if beh, err = runBehavior(ctx, opts.Paths); err != nil && ctx.Err() == nil {
+			err = nil
+		}
 	} else {
 		m, beh, err = learnFromInput(ctx, opts.Paths, opts.Detect)
 	}
@@ -80,12 +85,13 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
 		beh.attach(r, &v, m.Alpha)
 		return out.add(alert.FromFlow(r, &v, opts.Observer))
 	})
-	if err == nil {
-		err = out.flush()
+	// what was found is written even when an input failed
+	if ferr := out.flush(); err == nil {
+		err = ferr
 	}
 	rep.BadLines = bad
-	if err == nil {
-		err = w.Flush()
+	if ferr := w.Flush(); err == nil {
+		err = ferr
 	}
 	rep.ScoreTime = time.Since(t1)
 	rep.Stats = sc.Stats()
@@ -105,20 +111,22 @@ func learnFromInput(ctx context.Context, paths []string, cfg detect.Config) (*de
 	tr := detect.NewTrainer(cfg)
 	e := behavior.New(behavior.DefaultConfig())
 	var fs []detect.Finding
-	_, _, err := readFlows(ctx, paths, func(r *flow.Record) error {
+	_, _, readErr := readFlows(ctx, paths, func(r *flow.Record) error {
 		tr.Add(r)
 		fs = append(fs, e.Observe(r)...)
 		return nil
 	})
-	if err != nil {
-		return nil, nil, err
+	if readErr != nil && (ctx.Err() != nil || tr.Len() == 0) {
+		return nil, nil, readErr
 	}
 	fs = append(fs, e.Flush()...)
 	bi := newBehaviorIndex(fs, e.Stats())
 	m, err := tr.Fit()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, errors.Join(readErr, err)
 	}
+	// a bad input does not stop the others: the scoring pass meets it again
+	// and reports it
 	return m, bi, nil
 }
 

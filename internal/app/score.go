@@ -57,9 +57,10 @@ func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 	var beh *behaviorIndex
 	if opts.Behavior {
 		beh, err = runBehavior(ctx, opts.Paths)
-		if err != nil {
+		if err != nil && ctx.Err() != nil {
 			return rep, fmt.Errorf("score: %w", err)
 		}
+		// other input errors: the scoring pass meets them again and reports them
 		rep.Findings = len(beh.findings)
 	}
 	sc := m.NewScorer(opts.Detect)
@@ -76,8 +77,9 @@ func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 		return err
 	})
 	rep.BadLines = bad
-	if err == nil {
-		err = w.Flush()
+	// what was scored is written even when an input failed
+	if ferr := w.Flush(); err == nil {
+		err = ferr
 	}
 	rep.ScoreTime = time.Since(t1)
 	rep.Stats = sc.Stats()
@@ -160,11 +162,9 @@ func runBehavior(ctx context.Context, paths []string) (*behaviorIndex, error) {
 		fs = append(fs, e.Observe(r)...)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
 	fs = append(fs, e.Flush()...)
-	return newBehaviorIndex(fs, e.Stats()), nil
+	// the index of what could be read, with the error of what could not
+	return newBehaviorIndex(fs, e.Stats()), err
 }
 
 func newBehaviorIndex(fs []detect.Finding, st behavior.Stats) *behaviorIndex {

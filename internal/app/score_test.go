@@ -235,3 +235,33 @@ func TestScoreModelErrors(t *testing.T) {
 		t.Errorf("got %v, want a corrupt-model error naming %s", err, bad)
 	}
 }
+
+// A bad input does not stop the others: train writes a model from the good
+// one, score writes the good one's flows, and both return the error.
+func TestBadInputDoesNotStopTheOthers(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	good, _ := writeConnLog(t, dir, "good", 1, time.Unix(1e9, 0), 300, false)
+	bad := filepath.Join(dir, "missing.log")
+	model := filepath.Join(dir, "m.model")
+	cfg := detect.DefaultConfig()
+	rep, err := Train(ctx, TrainOptions{Paths: []string{bad, good}, Out: model, Detect: cfg})
+	if err == nil || !strings.Contains(err.Error(), "missing.log") {
+		t.Errorf("train: error %v does not name the bad input", err)
+	}
+	if rep.Flows != 300 || rep.ModelBytes == 0 {
+		t.Fatalf("train from the good input: %+v", rep)
+	}
+	var out bytes.Buffer
+	srep, err := Score(ctx, ScoreOptions{Paths: []string{good, bad}, Model: model, Detect: cfg, Behavior: true, Out: &out})
+	if err == nil || !strings.Contains(err.Error(), "missing.log") {
+		t.Errorf("score: error %v does not name the bad input", err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 300 || srep.Flows != 300 {
+		t.Errorf("score wrote %d lines for %d flows; want the good input's 300", n, srep.Flows)
+	}
+	out.Reset()
+	if _, err := Analyze(ctx, AnalyzeOptions{Paths: []string{bad, good}, Detect: cfg, Out: &out}); err == nil {
+		t.Errorf("analyze: no error for the bad input")
+	}
+}

@@ -43,6 +43,8 @@ type TrainReport struct {
 }
 
 // Train learns a model from the flows of the given files and writes it.
+// An input that cannot be read does not stop the others: the model is
+// written from the rest and the error is returned.
 func Train(ctx context.Context, opts TrainOptions) (TrainReport, error) {
 	var rep TrainReport
 	t0 := time.Now()
@@ -52,7 +54,9 @@ func Train(ctx context.Context, opts TrainOptions) (TrainReport, error) {
 		return nil
 	})
 	rep.BadLines = bad
-	if err != nil {
+	readErr := err
+	// a bad input does not stop training on the others; an interrupt does
+	if err != nil && (ctx.Err() != nil || tr.Len() == 0) {
 		return rep, fmt.Errorf("train: %w", err)
 	}
 	rep.Flows = tr.Len()
@@ -74,6 +78,9 @@ func Train(ctx context.Context, opts TrainOptions) (TrainReport, error) {
 		opts.Logger.Info("model written", "component", "train", "path", opts.Out, "flows", rep.Flows,
 			"bad_lines", rep.BadLines, "bytes", rep.ModelBytes, "groups", rep.Groups, "forests", rep.Forests,
 			"alpha", rep.Alpha, "read", rep.ReadTime.Round(time.Millisecond), "fit", rep.FitTime.Round(time.Millisecond))
+	}
+	if readErr != nil {
+		return rep, fmt.Errorf("train: model written from the inputs that could be read: %w", readErr)
 	}
 	return rep, nil
 }
