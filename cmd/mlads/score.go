@@ -26,7 +26,7 @@ func newScore(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = app.Score(cmd.Context(), app.ScoreOptions{Paths: args, Model: model, Detect: app.DetectConfig(cfg.Detect),
+			_, err = app.Score(cmd.Context(), app.ScoreOptions{Paths: args, Model: model, Detect: app.DetectConfig(cfg.Detect), Input: inputOf(cfg),
 				Behavior: !noBehavior, Out: os.Stdout, Logger: log})
 			return err
 		},

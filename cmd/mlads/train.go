@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlads/mlads/internal/app"
+	"github.com/mlads/mlads/internal/config"
 )
 
 func newTrain(g *globals) *cobra.Command {
@@ -22,7 +24,8 @@ func newTrain(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := app.Train(cmd.Context(), app.TrainOptions{Paths: args, Out: out, Detect: app.DetectConfig(cfg.Detect), Logger: log})
+			rep, err := app.Train(cmd.Context(), app.TrainOptions{Paths: args, Out: out, Detect: app.DetectConfig(cfg.Detect),
+				Input: inputOf(cfg), Logger: log})
 			if err != nil {
 				return err
 			}
@@ -33,4 +36,11 @@ func newTrain(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&out, "out", "", "model file to write")
 	return cmd
+}
+
+// inputOf is how the detection commands read: the configured flow meter,
+// progress and the input summary on stderr.
+func inputOf(cfg config.Config) app.Input {
+	pc := app.PcapConfig(cfg.Pcap)
+	return app.Input{Pcap: &pc, Status: os.Stderr}
 }

@@ -22,6 +22,7 @@ type AnalyzeOptions struct {
 	// Model is the model file; empty learns from the input itself (with
 	// trimming, since the input may hold attacks) and then scores it.
 	Model    string
+	Input    Input
 	Detect   detect.Config
 	Observer string // observer.name of the alerts (the sensor)
 	// EveryAlert writes every alert as it comes instead of folding repeats
@@ -53,11 +54,11 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
 		}
 		// a bad input does not stop the others: the scoring pass meets it
 		// again and reports it
-		if beh, err = runBehavior(ctx, opts.Paths); err != nil && ctx.Err() == nil {
+		if beh, err = runBehavior(ctx, opts.Input, opts.Paths); err != nil && ctx.Err() == nil {
 			err = nil
 		}
 	} else {
-		m, beh, err = learnFromInput(ctx, opts.Paths, opts.Detect)
+		m, beh, err = learnFromInput(ctx, opts.Input, opts.Paths, opts.Detect)
 	}
 	if err != nil {
 		return rep, fmt.Errorf("analyze: %w", err)
@@ -77,7 +78,7 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
 	sc := m.NewScorer(opts.Detect)
 	var v detect.Verdict
 	t1 := time.Now()
-	_, bad, err := readFlows(ctx, opts.Paths, func(r *flow.Record) error {
+	_, bad, err := opts.Input.readFlows(ctx, opts.Paths, true, func(r *flow.Record) error {
 		sc.Score(r, &v)
 		if !v.Alert {
 			return nil
@@ -107,11 +108,11 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
 
 // learnFromInput trains on the input itself, running the behavioural
 // detectors in the same pass.
-func learnFromInput(ctx context.Context, paths []string, cfg detect.Config) (*detect.Model, *behaviorIndex, error) {
+func learnFromInput(ctx context.Context, in Input, paths []string, cfg detect.Config) (*detect.Model, *behaviorIndex, error) {
 	tr := detect.NewTrainer(cfg)
 	e := behavior.New(behavior.DefaultConfig())
 	var fs []detect.Finding
-	_, _, readErr := readFlows(ctx, paths, func(r *flow.Record) error {
+	_, _, readErr := in.readFlows(ctx, paths, false, func(r *flow.Record) error {
 		tr.Add(r)
 		fs = append(fs, e.Observe(r)...)
 		return nil

@@ -20,6 +20,7 @@ import (
 type ScoreOptions struct {
 	Paths  []string
 	Model  string // model file
+	Input  Input
 	Detect detect.Config
 	// Behavior runs the behavioural detectors in a first pass over the
 	// files, so flows that make up a scan, flood or beacon carry it.
@@ -56,7 +57,7 @@ func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 	}
 	var beh *behaviorIndex
 	if opts.Behavior {
-		beh, err = runBehavior(ctx, opts.Paths)
+		beh, err = runBehavior(ctx, opts.Input, opts.Paths)
 		if err != nil && ctx.Err() != nil {
 			return rep, fmt.Errorf("score: %w", err)
 		}
@@ -69,7 +70,7 @@ func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 	var v detect.Verdict
 	var buf []byte
 	t1 := time.Now()
-	_, bad, err := readFlows(ctx, opts.Paths, func(r *flow.Record) error {
+	_, bad, err := opts.Input.readFlows(ctx, opts.Paths, true, func(r *flow.Record) error {
 		sc.Score(r, &v)
 		beh.attach(r, &v, m.Alpha)
 		buf = appendScored(buf[:0], r, &v)
@@ -155,10 +156,10 @@ type behaviorIndex struct {
 }
 
 // runBehavior runs the behavioural detectors over all files.
-func runBehavior(ctx context.Context, paths []string) (*behaviorIndex, error) {
+func runBehavior(ctx context.Context, in Input, paths []string) (*behaviorIndex, error) {
 	e := behavior.New(behavior.DefaultConfig())
 	var fs []detect.Finding
-	_, _, err := readFlows(ctx, paths, func(r *flow.Record) error {
+	_, _, err := in.readFlows(ctx, paths, false, func(r *flow.Record) error {
 		fs = append(fs, e.Observe(r)...)
 		return nil
 	})

@@ -26,6 +26,7 @@ func DetectConfig(c config.Detect) detect.Config {
 type TrainOptions struct {
 	Paths  []string
 	Out    string // model file to write
+	Input  Input
 	Detect detect.Config
 	Logger *slog.Logger
 }
@@ -49,7 +50,7 @@ func Train(ctx context.Context, opts TrainOptions) (TrainReport, error) {
 	var rep TrainReport
 	t0 := time.Now()
 	tr := detect.NewTrainer(opts.Detect)
-	_, bad, err := readFlows(ctx, opts.Paths, func(r *flow.Record) error {
+	_, bad, err := opts.Input.readFlows(ctx, opts.Paths, true, func(r *flow.Record) error {
 		tr.Add(r)
 		return nil
 	})
