@@ -23,6 +23,7 @@ import (
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/shareddata"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
@@ -479,7 +480,7 @@ func TestRunToStdout(t *testing.T) {
 // TestRunAgreesWithBatch follows real sensor logs from ../shared/data and
 // checks the daemon writes exactly the flows the batch readers give.
 func TestRunAgreesWithBatch(t *testing.T) {
-	data := filepath.Join("..", "..", "..", "shared", "data")
+	data := shareddata.Dir(t)
 	tests := []struct {
 		name, path string
 		read       func(context.Context, string, func(*flow.Record) error) error

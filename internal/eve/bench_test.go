@@ -12,6 +12,7 @@ import (
 
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/shareddata"
 )
 
 // benchFlowLine is a Suricata 7 flow event as the zeus capture's eve.json
@@ -23,10 +24,8 @@ const benchFlowLine = `{"timestamp":"2021-06-06T15:57:37.272281+0200","flow_id":
 func flowLines(b *testing.B) [][]byte {
 	b.Helper()
 	var raw []byte
-	if d := os.Getenv("MLADS_DATA"); d != "" {
+	if d, ok := shareddata.Lookup(); ok {
 		raw, _ = os.ReadFile(filepath.Join(d, "slips-dataset", "test6-malicious.suricata.json"))
-	} else if wd, err := os.Getwd(); err == nil {
-		raw, _ = os.ReadFile(filepath.Join(wd, "..", "..", "..", "shared", "data", "slips-dataset", "test6-malicious.suricata.json"))
 	}
 	var out [][]byte
 	for _, l := range bytes.Split(raw, []byte("\n")) {

@@ -9,16 +9,16 @@ import (
 
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/shareddata"
 )
 
 // fuzzSeeds returns up to n lines of each shared-data EVE file (nothing when
 // the data is absent).
 func fuzzSeeds(tb testing.TB, n int) []string {
 	tb.Helper()
-	data := os.Getenv("MLADS_DATA")
-	if data == "" {
-		wd, _ := os.Getwd()
-		data = filepath.Join(wd, "..", "..", "..", "shared", "data")
+	data, ok := shareddata.Lookup()
+	if !ok {
+		return nil
 	}
 	var out []string
 	for _, rel := range []string{"suricata-eve/menna-islam-zeus/eve.json", "slips-dataset/test6-malicious.suricata.json"} {

@@ -14,35 +14,15 @@ import (
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/input"
 	"github.com/mlads/mlads/internal/pcap"
+	"github.com/mlads/mlads/internal/shareddata"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
-// sharedData returns ../shared/data beside the checkout (or $MLADS_DATA),
-// skipping the test when it is absent.
+// sharedData returns the shared test data folder, skipping the test when
+// it is absent.
 func sharedData(tb testing.TB) string {
 	tb.Helper()
-	if d := os.Getenv("MLADS_DATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("shared data not found: no go.mod above the test")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		tb.Skipf("shared data absent (%s): set MLADS_DATA to run this test", d)
-	}
-	return d
+	return shareddata.Dir(tb)
 }
 
 func gzipTo(tb testing.TB, src, dst string) string {

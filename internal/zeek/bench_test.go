@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/shareddata"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
@@ -29,10 +30,8 @@ const (
 func benchLines(b *testing.B, rel, fallbackHeader, fallback string) (header, lines [][]byte) {
 	b.Helper()
 	var raw []byte
-	if d := os.Getenv("MLADS_DATA"); d != "" {
+	if d, ok := shareddata.Lookup(); ok {
 		raw, _ = os.ReadFile(filepath.Join(d, rel))
-	} else if wd, err := os.Getwd(); err == nil {
-		raw, _ = os.ReadFile(filepath.Join(wd, "..", "..", "..", "shared", "data", rel))
 	}
 	if raw == nil {
 		raw = []byte(fallbackHeader + fallback + "\n")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/shareddata"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
@@ -15,10 +16,9 @@ import (
 // (nothing when the data is absent).
 func fuzzSeeds(tb testing.TB, n int) []string {
 	tb.Helper()
-	data := os.Getenv("MLADS_DATA")
-	if data == "" {
-		wd, _ := os.Getwd()
-		data = filepath.Join(wd, "..", "..", "..", "shared", "data")
+	data, ok := shareddata.Lookup()
+	if !ok {
+		return nil
 	}
 	if _, err := os.Stat(data); err != nil {
 		return nil

@@ -1,0 +1,29 @@
+package shareddata
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+func TestLookupFollowsEnv(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(EnvVar, dir)
+	got, ok := Lookup()
+	if !ok || got != dir {
+		t.Fatalf("Lookup() = %q, %v; want %q, true", got, ok, dir)
+	}
+	t.Setenv(EnvVar, filepath.Join(dir, "absent"))
+	if _, ok := Lookup(); ok {
+		t.Fatal("Lookup() found a folder that does not exist")
+	}
+}
+
+func TestModuleRoot(t *testing.T) {
+	root, ok := moduleRoot()
+	if !ok {
+		t.Fatal("moduleRoot() found no go.mod above the test")
+	}
+	if want, _ := filepath.Abs(filepath.Join("..", "..")); root != want {
+		t.Errorf("moduleRoot() = %q, want %q", root, want)
+	}
+}
