@@ -11,13 +11,13 @@
 # parsers' in-process speed ratios against encoding/json and a plain tab
 # split (go test -run TestSpeedRatio), which hold on a busy machine.
 #
-# Environment: MLADS_DATA (default ../shared/data beside the checkout),
+# Environment: SHARED_DATA (default ../shared/data beside the checkout),
 # EVE_LINES (default 500000), TSV_LINES (default 2000000), WORK (default
 # ${TMPDIR:-/tmp}/mlads-bench-logs; the big files are kept there for reuse).
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-data=${MLADS_DATA:-$root/../shared/data}
+data=${SHARED_DATA:-$root/../shared/data}
 work=${WORK:-${TMPDIR:-/tmp}/mlads-bench-logs}
 eve_lines=${EVE_LINES:-500000}
 tsv_lines=${TSV_LINES:-2000000}
@@ -26,7 +26,7 @@ mkdir -p "$work"
 eve_src="$data/slips-dataset/test6-malicious.suricata.json"
 tsv_src="$data/stratosphere-labeled/security-datasets-for-testing/008-zeek-mixed/data/conn.log.labeled"
 for f in "$eve_src" "$tsv_src"; do
-	[ -r "$f" ] || { echo "compare.sh: $f not found (set MLADS_DATA)" >&2; exit 1; }
+	[ -r "$f" ] || { echo "compare.sh: $f not found (set SHARED_DATA)" >&2; exit 1; }
 done
 for tool in jq awk go; do
 	command -v $tool >/dev/null || { echo "compare.sh: $tool not installed" >&2; exit 1; }
@@ -103,5 +103,5 @@ echo "  TSV:  awk / mlads = $(ratio "$awk_cpu" "$tsv_cpu")x   (no Community ID: 
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")"
 echo
 echo "in-process median speed ratios against yardsticks (alternating short rounds; holds under load):"
-(cd "$root" && MLADS_DATA="$data" MLADS_SPEED=1 go test -count 1 -run TestSpeedRatio -v ./internal/zeek/ ./internal/eve/ 2>&1 |
+(cd "$root" && SHARED_DATA="$data" go test -count 1 -run "^$" -bench SpeedRatio -benchtime 1x -v ./internal/zeek/ ./internal/eve/ 2>&1 |
 	sed -n 's/^ *bench_test.go:[0-9]*: /  /p')
