@@ -9,7 +9,7 @@
 #   zeek-cut-style awk over the TSV    vs  logread (zeek.Parser)
 # and prints wall and CPU seconds, lines per second and the ratios; then the
 # parsers' in-process speed ratios against encoding/json and a plain tab
-# split (go test -run TestSpeedRatio), which hold on a busy machine.
+# split (go test -bench SpeedRatio), which hold on a busy machine.
 #
 # Environment: SHARED_DATA (default ../shared/data beside the checkout),
 # EVE_LINES (default 500000), TSV_LINES (default 2000000), WORK (default
