@@ -1,32 +1,44 @@
 package pcap
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // checksum adds b to the Internet checksum (RFC 1071) accumulated in
 // initial and returns the folded 16-bit ones' complement sum. A header or
 // segment whose checksum field is right sums to 0xffff.
 func checksum(b []byte, initial uint64) uint16 {
-	s := initial
+	// The ones' complement sum does not depend on byte order (RFC 1071
+	// 2(B)): add 64-bit little-endian words with end-around carry, which
+	// is a plain load and add-with-carry each, and swap the folded sum.
+	var s, c uint64
 	for len(b) >= 32 {
-		x0 := binary.BigEndian.Uint64(b)
-		x1 := binary.BigEndian.Uint64(b[8:])
-		x2 := binary.BigEndian.Uint64(b[16:])
-		x3 := binary.BigEndian.Uint64(b[24:])
-		s += x0>>32 + x0&0xffffffff + x1>>32 + x1&0xffffffff +
-			x2>>32 + x2&0xffffffff + x3>>32 + x3&0xffffffff
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(b), c)
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(b[8:]), c)
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(b[16:]), c)
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(b[24:]), c)
 		b = b[32:]
 	}
-	for len(b) >= 4 {
-		s += uint64(binary.BigEndian.Uint32(b))
-		b = b[4:]
+	for len(b) >= 8 {
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(b), c)
+		b = b[8:]
 	}
-	if len(b) >= 2 {
-		s += uint64(binary.BigEndian.Uint16(b))
-		b = b[2:]
+	if len(b) > 0 {
+		// Zero padding at the end keeps every 16-bit word in its place.
+		var tail [8]byte
+		copy(tail[:], b)
+		s, c = bits.Add64(s, binary.LittleEndian.Uint64(tail[:]), c)
 	}
-	if len(b) == 1 {
-		s += uint64(b[0]) << 8
-	}
+	s, c = bits.Add64(s, 0, c)
+	s += c
+	// Fold to 16 bits (still little-endian words), then swap to network
+	// order and add the caller's big-endian partial sum.
+	s = s>>32 + s&0xffffffff
+	s = s>>32 + s&0xffffffff
+	s = s>>16 + s&0xffff
+	s = s>>16 + s&0xffff
+	s = uint64(bits.ReverseBytes16(uint16(s))) + initial
 	for s > 0xffff {
 		s = s>>16 + s&0xffff
 	}

