@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 
 	"github.com/mlads/mlads/internal/flow"
@@ -18,13 +19,20 @@ type Config struct {
 	// default; false is Zeek's -C. It overrides Table.VerifyChecksums.
 	VerifyChecksums bool
 	// Progress, when set, is called about every 64k packets and once at the
-	// end of each file. It runs on the metering goroutine: keep it short.
+	// end of each file. It runs on the goroutine that called ReadFiles (as
+	// emit does): keep it short. With several shards, reports may be
+	// skipped while emit is busy, and Flows and Active lag a little.
 	Progress func(Progress)
+	// Shards is the number of flow tables the packets are spread over by
+	// HostPairHash, each on a goroutine of its own, with one more goroutine
+	// reading and decoding (see meter_shard.go). 1 (the default) meters on
+	// the calling goroutine alone; 0 or less means runtime.GOMAXPROCS(0).
+	Shards int
 }
 
 // DefaultConfig returns Zeek's defaults.
 func DefaultConfig() Config {
-	return Config{Table: DefaultTableConfig(), VerifyChecksums: true}
+	return Config{Table: DefaultTableConfig(), VerifyChecksums: true, Shards: 1}
 }
 
 // Progress is a snapshot of a ReadFiles run.
@@ -62,7 +70,8 @@ type Summary struct {
 	// Dropped counts state the bounded tables could not keep (tunnel ids,
 	// announced data connections).
 	Dropped uint64
-	// PeakFlows is the most flows held at once.
+	// PeakFlows is the most flows held at once (with several shards, the
+	// sum of each shard's most).
 	PeakFlows int
 
 	Decode DecodeStats // the decoder's counters, summed over files
@@ -84,19 +93,56 @@ const progressEvery = 1 << 16
 // table holds is flushed before ReadFiles returns in every case except an
 // emit error.
 func ReadFiles(ctx context.Context, paths []string, cfg Config, emit func(*flow.Record) error) (Summary, error) {
+	n := cfg.Shards
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	if n > 1 {
+		return readSharded(ctx, paths, cfg, n, emit)
+	}
 	var sum Summary
 	tc := cfg.Table
 	tc.VerifyChecksums = cfg.VerifyChecksums
 	tab := NewTable(tc, emit)
+	var fm frameMeter
+	stop := false
+	errs := readFrames(ctx, paths, cfg, &sum, func(pkts []Packet) bool {
+		if fm.meter(tab, pkts) != nil {
+			stop = true
+		}
+		return !stop
+	}, func(p *Progress) {
+		ts := tab.Stats()
+		p.Flows, p.Active = ts.Flows, ts.Active
+	})
+	if tab.Err() == nil {
+		_ = tab.Flush()
+	}
+	if err := tab.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("pcap: writing flows: %w", err))
+	}
+	sum.addTable(tab)
+	return sum.finish(errs)
+}
+
+// readFrames reads the files in order, decodes every frame and hands its
+// Packets to meter, which returns false to stop the run (an emit error).
+// It fills the reading half of sum and calls cfg.Progress, completed by
+// fill with the flow counts. It returns the errors of the files and of a
+// cancelled ctx.
+func readFrames(ctx context.Context, paths []string, cfg Config, sum *Summary,
+	meter func([]Packet) bool, fill func(*Progress)) []error {
 	opt := DefaultOptions()
 	opt.VerifyChecksums = cfg.VerifyChecksums
-
 	var errs []error
 	var bytesDone int64
 	pkts := make([]Packet, 0, maxFramePackets)
-	var refs [maxFramePackets]FlowRef
-	var tunnelOuter [maxFramePackets]bool
-
+	progress := func(p Progress) {
+		if cfg.Progress != nil {
+			fill(&p)
+			cfg.Progress(p)
+		}
+	}
 	stop := false
 	for fi, path := range paths {
 		if stop {
@@ -117,41 +163,12 @@ func ReadFiles(ctx context.Context, paths []string, cfg Config, emit func(*flow.
 				}
 				break
 			}
-			// Which packets carry an IP tunnel (GRE, IP-in-IP)? Those are not
-			// connections in Zeek; their inner packets name a tunnel id.
-			for i := range pkts {
-				tunnelOuter[i] = false
-			}
-			for i := range pkts {
-				p := &pkts[i]
-				if p.Parent >= 0 && int(p.Parent) < i && (p.Tunnel == TunnelGRE || p.Tunnel == TunnelIP) &&
-					pkts[p.Parent].IPProto != ipProtoUDP {
-					tunnelOuter[p.Parent] = true
-				}
-			}
-			for i := range pkts {
-				p := &pkts[i]
-				var parent FlowRef
-				if p.Parent >= 0 && int(p.Parent) < i {
-					parent = refs[p.Parent]
-				}
-				if tunnelOuter[i] {
-					refs[i] = tab.TunnelRef(p.Src, p.Dst, p.TS)
-					continue
-				}
-				ref, err := tab.Add(p, parent)
-				if err != nil {
-					stop = true
-					break
-				}
-				refs[i] = ref
-				if p.Parent >= 0 && int(p.Parent) < i && !tunnelOuter[p.Parent] && p.Tunnel != "" &&
-					pkts[p.Parent].IPProto == ipProtoUDP {
-					tab.MarkService(refs[p.Parent], p.Tunnel)
-				}
+			if len(pkts) == 0 {
+				continue
 			}
 			sum.Packets += uint64(len(pkts))
-			if stop {
+			if !meter(pkts) {
+				stop = true
 				break
 			}
 			if sum.Packets >= nextProgress {
@@ -161,12 +178,8 @@ func ReadFiles(ctx context.Context, paths []string, cfg Config, emit func(*flow.
 					errs = append(errs, fmt.Errorf("pcap: %s: stopped at packet %d: %w", src.Name(), src.Frame(), context.Cause(ctx)))
 					break
 				}
-				if cfg.Progress != nil {
-					ts := tab.Stats()
-					cfg.Progress(Progress{File: path, FileIndex: fi, Files: len(paths), FileRead: src.BytesRead(),
-						FileSize: src.Size(), BytesRead: bytesDone + src.BytesRead(), Packets: sum.Packets,
-						Flows: ts.Flows, Active: ts.Active})
-				}
+				progress(Progress{File: path, FileIndex: fi, Files: len(paths), FileRead: src.BytesRead(),
+					FileSize: src.Size(), BytesRead: bytesDone + src.BytesRead(), Packets: sum.Packets})
 			}
 		}
 		st := src.Stats()
@@ -177,35 +190,86 @@ func ReadFiles(ctx context.Context, paths []string, cfg Config, emit func(*flow.
 		if cerr := src.Close(); cerr != nil {
 			errs = append(errs, fmt.Errorf("pcap: %s: close: %w", src.Name(), cerr))
 		}
-		if cfg.Progress != nil {
-			ts := tab.Stats()
-			cfg.Progress(Progress{File: path, FileIndex: fi, Files: len(paths), FileRead: read,
-				FileSize: src.Size(), BytesRead: bytesDone, Packets: sum.Packets, Flows: ts.Flows, Active: ts.Active})
-		}
+		progress(Progress{File: path, FileIndex: fi, Files: len(paths), FileRead: read,
+			FileSize: src.Size(), BytesRead: bytesDone, Packets: sum.Packets})
 		if ctx.Err() != nil && !stop {
 			stop = true
 			errs = append(errs, fmt.Errorf("pcap: stopped after %s: %w", src.Name(), context.Cause(ctx)))
 		}
 	}
-
-	if tab.Err() == nil {
-		_ = tab.Flush()
-	}
-	if err := tab.Err(); err != nil {
-		errs = append(errs, fmt.Errorf("pcap: writing flows: %w", err))
-	}
-	ts := tab.Stats()
-	sum.Table = ts
-	sum.Flows = ts.Flows
-	sum.Evicted = ts.Evicted
-	sum.Dropped = ts.TunDrops + tab.expect.dropped
-	sum.PeakFlows = ts.Peak
 	sum.Bytes = uint64(bytesDone)
-	for k, c := range sum.Decode.Errors {
-		if c > 0 {
-			sum.DecodeErrors = append(sum.DecodeErrors, KindCount{Kind: ErrKind(k).String(), Count: c})
+	return errs
+}
+
+// frameMeter feeds the Packets of one frame to a Table, linking tunnelled
+// packets to their carriers.
+type frameMeter struct {
+	refs        [maxFramePackets]FlowRef
+	tunnelOuter [maxFramePackets]bool
+}
+
+// meter adds the packets of one frame (as Source.Next returns them) to tab.
+// It returns tab's error, which stops the run.
+func (m *frameMeter) meter(tab *Table, pkts []Packet) error {
+	// Which packets carry an IP tunnel (GRE, IP-in-IP)? Those are not
+	// connections in Zeek; their inner packets name a tunnel id.
+	for i := range pkts {
+		m.tunnelOuter[i] = false
+	}
+	for i := range pkts {
+		p := &pkts[i]
+		if p.Parent >= 0 && int(p.Parent) < i && (p.Tunnel == TunnelGRE || p.Tunnel == TunnelIP) &&
+			pkts[p.Parent].IPProto != ipProtoUDP {
+			m.tunnelOuter[p.Parent] = true
 		}
 	}
-	sort.Slice(sum.DecodeErrors, func(i, j int) bool { return sum.DecodeErrors[i].Kind < sum.DecodeErrors[j].Kind })
-	return sum, errors.Join(errs...)
+	for i := range pkts {
+		p := &pkts[i]
+		var parent FlowRef
+		if p.Parent >= 0 && int(p.Parent) < i {
+			parent = m.refs[p.Parent]
+		}
+		if m.tunnelOuter[i] {
+			m.refs[i] = tab.TunnelRef(p.Src, p.Dst, p.TS)
+			continue
+		}
+		ref, err := tab.Add(p, parent)
+		if err != nil {
+			return err
+		}
+		m.refs[i] = ref
+		if p.Parent >= 0 && int(p.Parent) < i && !m.tunnelOuter[p.Parent] && p.Tunnel != "" &&
+			pkts[p.Parent].IPProto == ipProtoUDP {
+			tab.MarkService(m.refs[p.Parent], p.Tunnel)
+		}
+	}
+	return nil
+}
+
+// addTable adds a flow table's counters to the summary.
+func (s *Summary) addTable(tab *Table) {
+	ts := tab.Stats()
+	s.Table.Packets += ts.Packets
+	s.Table.Flows += ts.Flows
+	s.Table.Active += ts.Active
+	s.Table.Peak += ts.Peak
+	s.Table.Evicted += ts.Evicted
+	s.Table.Tunnels += ts.Tunnels
+	s.Table.TunDrops += ts.TunDrops
+	s.Table.HistCut += ts.HistCut
+	s.Flows += ts.Flows
+	s.Evicted += ts.Evicted
+	s.Dropped += ts.TunDrops + tab.expect.dropped
+	s.PeakFlows += ts.Peak
+}
+
+// finish lists the decode problems and joins the errors.
+func (s *Summary) finish(errs []error) (Summary, error) {
+	for k, c := range s.Decode.Errors {
+		if c > 0 {
+			s.DecodeErrors = append(s.DecodeErrors, KindCount{Kind: ErrKind(k).String(), Count: c})
+		}
+	}
+	sort.Slice(s.DecodeErrors, func(i, j int) bool { return s.DecodeErrors[i].Kind < s.DecodeErrors[j].Kind })
+	return *s, errors.Join(errs...)
 }

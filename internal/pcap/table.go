@@ -221,6 +221,10 @@ func (t *Table) Err() error { return t.err }
 // makeKey builds the canonical key of p; srcLo reports whether p's source is
 // the key's lo endpoint.
 func (t *Table) makeKey(p *Packet, sport, dport uint16) (k flowKey, srcLo bool) {
+	return makeKey(p, sport, dport, t.cfg.VLANInKey)
+}
+
+func makeKey(p *Packet, sport, dport uint16, vlanInKey bool) (k flowKey, srcLo bool) {
 	c := bytes.Compare(p.Src[:], p.Dst[:])
 	srcLo = c < 0 || (c == 0 && sport <= dport)
 	if srcLo {
@@ -229,7 +233,7 @@ func (t *Table) makeKey(p *Packet, sport, dport uint16) (k flowKey, srcLo bool) 
 		k.loAddr, k.hiAddr, k.loPort, k.hiPort = p.Dst, p.Src, dport, sport
 	}
 	k.proto = p.IPProto
-	if t.cfg.VLANInKey {
+	if vlanInKey {
 		k.vlan, k.inner = p.VLAN, p.InnerVLAN
 	}
 	return k, srcLo

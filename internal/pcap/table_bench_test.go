@@ -1,12 +1,15 @@
 package pcap
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -236,4 +239,41 @@ func BenchmarkTableFlood(b *testing.B) {
 	if st.Peak > cfg.MaxFlows {
 		b.Fatalf("peak %d flows, limit %d", st.Peak, cfg.MaxFlows)
 	}
+}
+
+// BenchmarkMeterFile runs the `mlads flows --format json` path (ReadFiles
+// and the JSON writer, output discarded) over the capture named by
+// $MLADS_BENCH_PCAP, e.g. the one bench/flows/build-capture.sh builds. It
+// is skipped without it. $MLADS_BENCH_SHARDS sets Config.Shards.
+func BenchmarkMeterFile(b *testing.B) {
+	path := os.Getenv("MLADS_BENCH_PCAP")
+	if path == "" {
+		b.Skip("MLADS_BENCH_PCAP not set")
+	}
+	cfg := DefaultConfig()
+	if s := os.Getenv("MLADS_BENCH_SHARDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.Shards = n
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var pk, fl uint64
+	for n := 0; n < b.N; n++ {
+		w := flow.NewJSONWriter(bufio.NewWriterSize(io.Discard, 1<<16))
+		sum, err := ReadFiles(context.Background(), []string{path}, cfg, w.Write)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		pk, fl = sum.Packets, sum.Flows
+	}
+	b.StopTimer()
+	b.SetBytes(fileSize(path))
+	b.ReportMetric(float64(pk)*float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	b.ReportMetric(float64(fl), "flows/op")
 }

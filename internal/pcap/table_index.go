@@ -146,7 +146,20 @@ func FlowHash(p *Packet) uint32 {
 	default:
 		sport, dport = 0, 0
 	}
-	var t Table // zero config: VLANs out of the key
-	k, _ := t.makeKey(p, sport, dport)
+	k, _ := makeKey(p, sport, dport, false)
 	return hashKey(&k)
+}
+
+// HostPairHash returns a hash of p's two addresses, the same for both
+// directions and whatever the ports or protocol: every connection between
+// two hosts gets the same value. ReadFiles spreads frames over its shards
+// by it rather than by FlowHash so that an FTP data connection meets the
+// control connection that announced it (same two hosts, other ports) and an
+// inner connection stays with its tunnel when the tunnel's ports change.
+func HostPairHash(p *Packet) uint32 {
+	le := binary.LittleEndian
+	a := le.Uint64(p.Src[8:]) ^ bits.RotateLeft64(le.Uint64(p.Src[:8]), 32)
+	b := le.Uint64(p.Dst[8:]) ^ bits.RotateLeft64(le.Uint64(p.Dst[:8]), 32)
+	h := mum((a^b)^0xa0761d6478bd642f, (a+b)^0xe7037ed1a0b428db)
+	return uint32(h>>32) ^ uint32(h)
 }

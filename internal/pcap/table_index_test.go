@@ -137,6 +137,13 @@ func TestFlowHashIsSymmetric(t *testing.T) {
 		if FlowHash(&p) != FlowHash(&q) {
 			t.Errorf("%s > %s: hash differs by direction", x.from, x.to)
 		}
+		if HostPairHash(&p) != HostPairHash(&q) {
+			t.Errorf("%s > %s: host pair hash differs by direction", x.from, x.to)
+		}
+		q.SrcPort++
+		if HostPairHash(&p) != HostPairHash(&q) {
+			t.Errorf("%s > %s: host pair hash depends on a port", x.from, x.to)
+		}
 	}
 	a := tp{from: "10.0.0.1:0", to: "10.0.0.2:0", proto: ipProtoICMP, typ: 8}.packet(t)
 	b := tp{from: "10.0.0.2:0", to: "10.0.0.1:0", proto: ipProtoICMP, typ: 0}.packet(t)

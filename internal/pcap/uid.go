@@ -7,13 +7,21 @@ package pcap
 type uidGen struct {
 	seed uint64
 	n    uint64
+	step uint64 // 0 means 1
 }
 
 func (g *uidGen) init(seed uint64) { g.seed = seed }
 
+// stripe makes g number i+1, i+1+n, i+1+2n, ...: the uids of shard i of n
+// (same seed) never collide with the other shards'. Call it before next.
+func (g *uidGen) stripe(i, n int) {
+	g.step = uint64(n)
+	g.n = uint64(i) + 1 - uint64(n) // wraps; the first next adds n back
+}
+
 // next returns the next uid number (never 0).
 func (g *uidGen) next() uint64 {
-	g.n++
+	g.n += max(g.step, 1)
 	return g.n
 }
 
