@@ -32,6 +32,7 @@ func PcapConfig(c config.Pcap) pcap.Config {
 	pc.Table.UDPInactivity = c.UDPInactivity
 	pc.Table.ICMPInactivity = c.ICMPInactivity
 	pc.VerifyChecksums = c.VerifyChecksums
+	pc.Shards = c.Shards
 	return pc
 }
 

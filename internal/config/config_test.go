@@ -15,7 +15,7 @@ func TestShippedConfigsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Pcap.MaxFlows != 1_000_000 || c.Pcap.UDPInactivity != time.Minute {
+	if c.Pcap.MaxFlows != 1_000_000 || c.Pcap.UDPInactivity != time.Minute || c.Pcap.Shards != 1 {
 		t.Errorf("pcap section: got %+v", c.Pcap)
 	}
 }
@@ -34,6 +34,7 @@ func TestEnvOverrides(t *testing.T) {
 	c, err := Load(filepath.Join("..", "..", "configs", "mlads.yaml"), []string{
 		"MLADS_PCAP_MAX_FLOWS=42",
 		"MLADS_PCAP_UDP_INACTIVITY=30s",
+		"MLADS_PCAP_SHARDS=0",
 		"MLADS_RUN_INPUTS=a.log,b.log",
 		"HOME=/root", // not ours: ignored
 	})
@@ -42,6 +43,9 @@ func TestEnvOverrides(t *testing.T) {
 	}
 	if c.Pcap.MaxFlows != 42 {
 		t.Errorf("max_flows = %d, want 42", c.Pcap.MaxFlows)
+	}
+	if c.Pcap.Shards != 0 {
+		t.Errorf("shards = %d, want 0", c.Pcap.Shards)
 	}
 	if c.Pcap.UDPInactivity != 30*time.Second {
 		t.Errorf("udp_inactivity = %s, want 30s", c.Pcap.UDPInactivity)
@@ -64,6 +68,7 @@ func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
 		"unknown-key.bad.yaml":      `'pcap' has invalid keys: max_flow`,
 		"negative-timeout.bad.yaml": `pcap.udp_inactivity: -1s must be positive`,
+		"negative-shards.bad.yaml":  `pcap.shards: -2 must be in [0, 64] (0 = one per core)`,
 		"bad-level.bad.yaml":        `log.level: "loud" is not one of debug, info, warn, error`,
 		"not-yaml.bad.yaml":         `not-yaml.bad.yaml`,
 		"detect-trim.bad.yaml":      `detect.trim: 0.7 must be in [0, 0.5]`,

@@ -13,7 +13,15 @@ type Pcap struct {
 	UDPInactivity   time.Duration `mapstructure:"udp_inactivity"`   // Zeek's udp_inactivity_timeout
 	ICMPInactivity  time.Duration `mapstructure:"icmp_inactivity"`  // Zeek's icmp_inactivity_timeout
 	VerifyChecksums bool          `mapstructure:"verify_checksums"` // like Zeek without -C
+	// Shards is how many flow tables (one goroutine each, plus one reading)
+	// meter a capture; 0 means one per core. 1, the default, keeps the
+	// output in a stable order; more interleave the tables' records.
+	Shards int `mapstructure:"shards"`
 }
+
+// maxShards bounds pcap.shards: beyond a few, the single reading goroutine
+// is the limit and more tables only cost memory.
+const maxShards = 64
 
 func defaultPcap() Pcap {
 	return Pcap{
@@ -22,6 +30,7 @@ func defaultPcap() Pcap {
 		UDPInactivity:   time.Minute,
 		ICMPInactivity:  time.Minute,
 		VerifyChecksums: true,
+		Shards:          1,
 	}
 }
 
@@ -29,6 +38,9 @@ func (p *Pcap) validate() []error {
 	var errs []error
 	if p.MaxFlows < 1 {
 		errs = append(errs, fmt.Errorf("pcap.max_flows: %d must be at least 1", p.MaxFlows))
+	}
+	if p.Shards < 0 || p.Shards > maxShards {
+		errs = append(errs, fmt.Errorf("pcap.shards: %d must be in [0, %d] (0 = one per core)", p.Shards, maxShards))
 	}
 	for _, d := range []struct {
 		key string
