@@ -12,7 +12,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +68,7 @@ type Source struct {
 	count  *countingReader
 	size   int64
 
-	pr       *pcapgo.Reader   // classic pcap
+	pr       *pcapReader      // classic pcap
 	ng       *pcapgo.NgReader // pcapng: link type per interface
 	linkType layers.LinkType
 
@@ -173,7 +172,7 @@ func newSource(name string, r io.Reader, size int64, opt Options) (*Source, erro
 		}
 		s.ng, s.linkType = ng, ng.LinkType()
 	case isPcapMagic(head):
-		pr, err := newPcapReader(bufio.NewReaderSize(in, bufferSize(size, pcapReadBuffer)))
+		pr, err := newPcapRecords(in, bufferSize(size, pcapReadBuffer))
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
@@ -187,39 +186,10 @@ func newSource(name string, r io.Reader, size int64, opt Options) (*Source, erro
 	return s, nil
 }
 
-// newPcapReader opens pcapgo's reader on br, which it then reads through
-// without a buffer of its own. pcapgo accepts only version 2.4 headers;
-// tcpdump and Wireshark also read 2.0 to 2.3, which some writers still use,
-// so those headers are handed over rewritten.
-//
-// (A record reader of our own, parsing records in place in a large buffer,
-// measured half pcapgo's CPU per frame reading alone, but no faster once
-// decoding was included and pcapgo was given a large buffer; so pcapgo it
-// is.)
-func newPcapReader(br *bufio.Reader) (*pcapgo.Reader, error) {
-	hdr, err := br.Peek(24)
-	if err != nil {
-		return nil, err
-	}
-	var order binary.ByteOrder = binary.LittleEndian
-	if hdr[0] == 0xa1 {
-		order = binary.BigEndian
-	}
-	if order.Uint16(hdr[4:]) != 2 || order.Uint16(hdr[6:]) == 4 {
-		return pcapgo.NewReader(br)
-	}
-	fixed := append([]byte(nil), hdr...)
-	order.PutUint16(fixed[6:], 4)
-	if _, err := br.Discard(24); err != nil {
-		return nil, err
-	}
-	return pcapgo.NewReader(io.MultiReader(bytes.NewReader(fixed), br))
-}
-
-// pcapReadBuffer is the read buffer of a classic pcap file. Larger than
-// bufio's default: reading a file through 4 KiB reads cost about a fifth
-// more CPU per frame in BenchmarkDecode/source.
-const pcapReadBuffer = 128 << 10
+// pcapReadBuffer is the read buffer of a classic pcap file (pcapReader).
+// Larger than bufio's default: reading a file through 4 KiB reads cost
+// about a fifth more CPU per frame in BenchmarkDecode/source.
+const pcapReadBuffer = 256 << 10
 
 // bufferSize is a read buffer size for a file of the given size (0 when
 // unknown): the whole file if it is small, at most max.
@@ -260,12 +230,12 @@ func (s *Source) LinkType() layers.LinkType { return s.linkType }
 func (s *Source) Next(dst []Packet) ([]Packet, error) {
 	dst = dst[:0]
 	if s.pr != nil {
-		data, ci, err := s.pr.ZeroCopyReadPacketData()
+		data, ts, wire, err := s.pr.next()
 		if err != nil {
 			return dst, s.readErr(err)
 		}
 		s.frame++
-		return s.dec.decodeFrame(dst, s.frame, ci.Timestamp.UnixNano(), s.linkType, data, ci.Length), nil
+		return s.dec.decodeFrame(dst, s.frame, ts, s.linkType, data, wire), nil
 	}
 	data, ci, err := s.ng.ZeroCopyReadPacketData()
 	if err != nil {
