@@ -42,10 +42,8 @@ package zeek
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"net/netip"
 	"time"
 
@@ -202,6 +200,13 @@ type column struct {
 	sub []field
 }
 
+// labelEntry caches the label made of one raw (label, detail) pair.
+type labelEntry struct {
+	label, detail []byte
+	s             string
+	ok            bool
+}
+
 // Parser parses conn.log lines one at a time, keeping the header state of
 // the file it reads. It is not safe for concurrent use.
 type Parser struct {
@@ -225,6 +230,7 @@ type Parser struct {
 	jsub    jscan.Iter
 	label   []byte
 	detail  []byte
+	labels  [16]labelEntry
 	cid     []byte
 	skipped int64 // JSON records of other logs (_path not conn)
 
@@ -252,6 +258,15 @@ func (p *Parser) resetHeader() {
 	p.csv = false
 	p.cols = p.cols[:0]
 	p.haveFields = false
+	p.clearLabels()
+}
+
+// clearLabels empties the label cache, whose entries depend on the unset
+// value and the CSV flag.
+func (p *Parser) clearLabels() {
+	for i := range p.labels {
+		p.labels[i].ok = false
+	}
 }
 
 // utf8BOM is the byte order mark some editors put at the start of a file.
@@ -370,6 +385,7 @@ func (p *Parser) header(line []byte) error {
 		p.empty = append(p.empty[:0], rest...)
 	case "#unset_field":
 		p.unset = append(p.unset[:0], rest...)
+		p.clearLabels()
 	case "#path":
 		if !bytes.HasPrefix(rest, []byte("conn")) {
 			return &LineError{File: p.name, Line: p.line, Kind: KindNotConn,
@@ -399,6 +415,7 @@ func (p *Parser) setFields(names [][]byte, csv bool) {
 	}
 	p.haveFields = true
 	p.csv = csv
+	p.clearLabels()
 	if csv {
 		p.sep = []byte{','}
 	}
@@ -498,179 +515,156 @@ func (p *Parser) quotedCSV(line []byte) (col, rest []byte, more bool) {
 func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 	*r = flow.Record{Source: flow.SourceZeek}
 	p.label, p.detail = nil, nil
-	if p.csv || len(p.sep) != 1 {
-		return p.parseColsSlow(line, r)
-	}
-	if p.fast == nil {
+	if p.csv || len(p.sep) != 1 || p.fast == nil {
 		return p.parseColsSlow(line, r)
 	}
 	// Fast path: one separator byte, plain columns, one pass over the line.
+	// Numbers, times, IPv4 addresses and strings without escapes are parsed
+	// while their end is found, touching each byte once; anything unusual
+	// (unset, IPv6, a bad value) goes to setField, the general path.
 	sep := p.sep[0]
-	cols := p.fast
-	n, start := 0, 0
-	for start <= len(line) {
-		if n >= len(cols) {
+	start := 0
+	for n, f := range p.fast {
+		if start > len(line) {
 			return p.lineErr(KindColumns, fIgnore, line,
-				fmt.Errorf("more than the %d columns of the #fields header", len(cols)))
+				fmt.Errorf("%d columns, the #fields header has %d", n, len(p.cols)))
 		}
-		f := cols[n]
-		// Numbers, times and IPv4 addresses are parsed while their end is
-		// found, touching each byte once; anything unusual (unset, IPv6,
-		// a bad value) falls through to the general path below.
-		if end, ok := p.fused(f, line, start, sep, r); ok {
-			n++
-			start = end + 1
-			continue
-		}
-		i := indexByteFrom(line, start, sep)
-		if f != fIgnore {
-			if err := p.setField(f, line[start:i], r); err != nil {
-				return err
-			}
-		}
-		n++
-		start = i + 1
-	}
-	if n != len(cols) {
-		return p.lineErr(KindColumns, fIgnore, line,
-			fmt.Errorf("%d columns, the #fields header has %d", n, len(p.cols)))
-	}
-	p.finish(r)
-	return nil
-}
-
-// fused parses the column of field f starting at line[start] in the same
-// pass that finds its end, for the plain forms of numbers, times and IPv4
-// addresses. It returns the index of the separator (or len(line)) after
-// the value and ok=true when it stored the value; ok=false leaves the column
-// to the general path.
-func (p *Parser) fused(f field, line []byte, start int, sep byte, r *flow.Record) (int, bool) {
-	rest := line[start:]
-	switch f {
-	case fOrigBytes, fRespBytes, fMissedBytes, fOrigPkts, fOrigIPBytes, fRespPkts, fRespIPBytes,
-		fOrigP, fRespP:
-		v, n := leadingDigits(rest, 19)
-		if n == 0 || (n < len(rest) && rest[n] != sep) {
-			return 0, false
-		}
+		end := -1
 		switch f {
-		case fOrigBytes:
-			r.OrigBytes = v
-		case fRespBytes:
-			r.RespBytes = v
-		case fMissedBytes:
-			r.MissedBytes = v
-		case fOrigPkts:
-			r.OrigPkts = v
-		case fOrigIPBytes:
-			r.OrigIPBytes = v
-		case fRespPkts:
-			r.RespPkts = v
-		case fRespIPBytes:
-			r.RespIPBytes = v
-		case fOrigP, fRespP:
-			if v > 65535 {
-				return 0, false
+		case fIgnore:
+			end = indexByteFrom(line, start, sep)
+		case fOrigBytes, fRespBytes, fMissedBytes, fOrigPkts, fOrigIPBytes, fRespPkts, fRespIPBytes:
+			v, j := digitsAt(line, start)
+			if j == start || j-start > 19 || (j < len(line) && line[j] != sep) {
+				break
 			}
+			end = j
+			switch f {
+			case fOrigBytes:
+				r.OrigBytes = v
+			case fRespBytes:
+				r.RespBytes = v
+			case fMissedBytes:
+				r.MissedBytes = v
+			case fOrigPkts:
+				r.OrigPkts = v
+			case fOrigIPBytes:
+				r.OrigIPBytes = v
+			case fRespPkts:
+				r.RespPkts = v
+			default:
+				r.RespIPBytes = v
+			}
+		case fOrigP, fRespP:
+			v, j := digitsAt(line, start)
+			if j == start || j-start > 5 || v > 65535 || (j < len(line) && line[j] != sep) {
+				break
+			}
+			end = j
 			if f == fOrigP {
 				r.OrigP = uint16(v)
 			} else {
 				r.RespP = uint16(v)
 			}
-		}
-		return start + n, true
-	case fTS, fDuration:
-		sec, n := leadingDigits(rest, 12)
-		if n == 0 || n >= len(rest) || rest[n] != '.' || sec > 9_000_000_000 {
-			return 0, false // beyond 9e9 s the general path checks the range
-		}
-		frac, m := leadingDigits(rest[n+1:], 9)
-		end := n + 1 + m
-		if m == 0 || (end < len(rest) && rest[end] != sep) {
-			return 0, false
-		}
-		frac *= pow10[9-m]
-		if f == fTS {
-			r.TS = time.Unix(int64(sec), int64(frac)).UTC()
-		} else {
-			r.Duration = time.Duration(int64(sec)*1e9 + int64(frac))
-		}
-		return start + end, true
-	case fOrigH, fRespH:
-		a, n, ok := ipv4Prefix(rest)
-		if !ok || (n < len(rest) && rest[n] != sep) {
-			return 0, false // IPv6, or not an address: the general path
-		}
-		if f == fOrigH {
-			r.OrigH = a
-		} else {
-			r.RespH = a
-		}
-		return start + n, true
-	}
-	return 0, false
-}
-
-var pow10 = [10]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
-
-// leadingDigits returns the value of the decimal digits at the start of b,
-// at most max of them (max <= 19), and how many there were.
-func leadingDigits(b []byte, max int) (v uint64, n int) {
-	if len(b) > max {
-		b = b[:max]
-	}
-	for _, c := range b {
-		d := c - '0'
-		if d > 9 {
-			break
-		}
-		v = v*10 + uint64(d)
-		n++
-	}
-	return v, n
-}
-
-// ipv4Prefix parses the dotted quad at the start of b (octets without
-// leading zeros) and returns it with its length.
-func ipv4Prefix(b []byte) (netip.Addr, int, bool) {
-	var out [4]byte
-	i := 0
-	for part := range 4 {
-		if part > 0 {
-			if i >= len(b) || b[i] != '.' {
-				return netip.Addr{}, 0, false
+		case fTS, fDuration:
+			sec, j := digitsAt(line, start)
+			if j == start || j-start > 12 || j >= len(line) || line[j] != '.' || sec > 9_000_000_000 {
+				break // beyond 9e9 s the general path checks the range
 			}
-			i++
+			frac, k := digitsAt(line, j+1)
+			m := k - j - 1
+			if m == 0 || m > 9 || (k < len(line) && line[k] != sep) {
+				break
+			}
+			end = k
+			frac *= pow10[9-m]
+			if f == fTS {
+				r.TS = time.Unix(int64(sec), int64(frac)).UTC()
+			} else {
+				r.Duration = time.Duration(int64(sec)*1e9 + int64(frac))
+			}
+		case fOrigH, fRespH:
+			a, j, ok := ipv4At(line, start)
+			if !ok || (j < len(line) && line[j] != sep) {
+				break // IPv6, or not an address
+			}
+			end = j
+			if f == fOrigH {
+				r.OrigH = a
+			} else {
+				r.RespH = a
+			}
+		case fLabel, fDetailedLabel:
+			// Stored raw: makeLabel trims them and drops unset values.
+			end = indexByteFrom(line, start, sep)
+			if f == fLabel {
+				p.label = line[start:end]
+			} else {
+				p.detail = line[start:end]
+			}
+		case fTunnelParents:
+			j := indexByteFrom(line, start, sep)
+			if v := line[start:j]; p.isEmpty(v) || p.isUnset(v) {
+				end = j
+			}
+		case fUID, fProto, fService, fConnState, fHistory:
+			j, esc := indexSepEsc(line, start, sep)
+			if esc {
+				break
+			}
+			end = j
+			if v := line[start:j]; !p.isUnset(v) {
+				p.setString(f, v, r)
+			}
 		}
-		v, n := leadingDigits(b[i:], 3)
-		if n == 0 || v > 255 || (n > 1 && b[i] == '0') {
-			return netip.Addr{}, 0, false
+		if end < 0 {
+			end = indexByteFrom(line, start, sep)
+			if err := p.setField(f, line[start:end], r); err != nil {
+				return err
+			}
 		}
-		out[part] = byte(v)
-		i += n
+		start = end + 1
 	}
-	return netip.AddrFrom4(out), i, true
+	if start <= len(line) {
+		return p.lineErr(KindColumns, fIgnore, line,
+			fmt.Errorf("more than the %d columns of the #fields header", len(p.cols)))
+	}
+	p.finish(r)
+	return nil
 }
 
-// indexByteFrom returns the index of the first c in b at or after start,
-// or len(b). It reads eight bytes at a time (SWAR): conn.log columns are
-// short, so this beats both a byte loop and bytes.IndexByte's call overhead.
-func indexByteFrom(b []byte, start int, c byte) int {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	pat := uint64(c) * lo
-	i := start
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:]) ^ pat
-		if t := (x - lo) &^ x & hi; t != 0 {
-			return i + bits.TrailingZeros64(t)>>3
+// setString stores a string value that needs no unescaping and is not unset.
+func (p *Parser) setString(f field, v []byte, r *flow.Record) {
+	switch f {
+	case fUID:
+		r.UID = p.strs.Copy(v)
+	case fProto:
+		r.Proto = p.proto(v)
+	case fService:
+		if !p.isEmpty(v) {
+			r.Service = p.strs.Intern(v)
+		}
+	case fConnState:
+		r.ConnState = p.strs.Intern(v)
+	case fHistory:
+		if !p.isEmpty(v) {
+			r.History = p.strs.Intern(v)
 		}
 	}
-	for ; i < len(b); i++ {
-		if b[i] == c {
-			return i
-		}
+}
+
+// proto returns Zeek's transport name for v without a table lookup for the
+// usual three.
+func (p *Parser) proto(v []byte) string {
+	switch string(v) {
+	case flow.ProtoTCP:
+		return flow.ProtoTCP
+	case flow.ProtoUDP:
+		return flow.ProtoUDP
+	case flow.ProtoICMP:
+		return flow.ProtoICMP
 	}
-	return len(b)
+	return p.strs.Intern(v)
 }
 
 // parseColsSlow splits columns with nextCol: CSV quoting and separators
@@ -787,7 +781,7 @@ func (p *Parser) setField(f field, v []byte, r *flow.Record) error {
 			r.InnerVLAN = n
 		}
 	case fProto:
-		r.Proto = p.strs.Intern(v)
+		r.Proto = p.proto(v)
 	case fService:
 		if !p.isEmpty(v) {
 			r.Service = p.strs.Intern(p.str(v))
@@ -879,6 +873,19 @@ func (p *Parser) finish(r *flow.Record) {
 // makeLabel joins a label and a detailed label as "Label/Detail"; values
 // that mean "none" ("-", "(empty)", "") are dropped.
 func (p *Parser) makeLabel(label, detail []byte) string {
+	// Labelled logs repeat a few pairs: a small cache on the raw bytes
+	// skips the trimming, joining and interning.
+	e := &p.labels[(len(label)*7+len(detail))&(len(p.labels)-1)]
+	if e.ok && string(e.label) == string(label) && string(e.detail) == string(detail) {
+		return e.s
+	}
+	s := p.joinLabel(label, detail)
+	e.label, e.detail = append(e.label[:0], label...), append(e.detail[:0], detail...)
+	e.s, e.ok = s, true
+	return s
+}
+
+func (p *Parser) joinLabel(label, detail []byte) string {
 	label, detail = trimSpaces(label), trimSpaces(detail)
 	if p.noLabel(detail) {
 		if p.noLabel(label) {
@@ -925,7 +932,7 @@ func ipProto(proto string, orig netip.Addr) uint8 {
 // parseIPv4 parses a dotted quad without leading zeros; anything else is
 // left to netip.ParseAddr (ok=false).
 func parseIPv4(v []byte) (netip.Addr, bool) {
-	a, n, ok := ipv4Prefix(v)
+	a, n, ok := ipv4At(v, 0)
 	return a, ok && n == len(v)
 }
 

@@ -1,0 +1,204 @@
+package zeek
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"net/netip"
+)
+
+// The helpers below read eight bytes of a line at a time (SWAR: SIMD within
+// a register). conn.log values are short numbers, addresses and names, so
+// one or two words cover most of them and the per-byte loops with their
+// bounds checks fall away. Each has a byte-at-a-time tail for the last
+// bytes of a line.
+
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// nonDigits returns x with the high bit set in each byte that is not an
+// ASCII digit. Only the lowest flagged byte is exact (a carry out of a
+// non-digit byte may flag the bytes above it), which is all the callers use.
+func nonDigits(x uint64) uint64 {
+	t := x ^ (swarLo * '0')                 // digits become 0..9
+	return ((t + swarLo*0x76) | t) & swarHi // 10..0x7f overflow into bit 7; 0x80.. have it
+}
+
+// digits8 returns the value of the first n (0..8) bytes of x, which are
+// ASCII digits, the first one the most significant.
+func digits8(x uint64, n int) uint64 {
+	// The digits to the top bytes, zeros (leading zeros) below; a shift by
+	// 64 (n = 0) gives 0.
+	x = (x & (swarLo * 0x0f)) << uint(64-8*n)
+	x = (x*10 + x>>8) & 0x00ff00ff00ff00ff
+	x = (x*100 + x>>16) & 0x0000ffff0000ffff
+	return (x*10000 + x>>32) & 0xffffffff
+}
+
+// digitsAt returns the value of the decimal digits starting at b[i] and the
+// index of the first byte after them. The value is exact for up to 19
+// digits; callers treat a longer run as not plain.
+func digitsAt(b []byte, i int) (v uint64, j int) {
+	if i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := nonDigits(x); m != 0 {
+			n := bits.TrailingZeros64(m) >> 3
+			return digits8(x, n), i + n
+		}
+		return moreDigits(b, digits8(x, 8), i+8)
+	}
+	return moreDigits(b, 0, i)
+}
+
+// moreDigits continues digitsAt after the digits worth v, at b[j].
+func moreDigits(b []byte, v uint64, j int) (uint64, int) {
+	for k := 0; k < 2 && j+8 <= len(b); k++ {
+		x := binary.LittleEndian.Uint64(b[j:])
+		if m := nonDigits(x); m != 0 {
+			n := bits.TrailingZeros64(m) >> 3
+			return v*pow10[n] + digits8(x, n), j + n
+		}
+		v = v*1e8 + digits8(x, 8)
+		j += 8
+	}
+	for ; j < len(b); j++ {
+		d := b[j] - '0'
+		if d > 9 {
+			break
+		}
+		v = v*10 + uint64(d)
+	}
+	return v, j
+}
+
+var pow10 = [10]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
+// ipv4At parses the dotted quad starting at b[i] (octets without leading
+// zeros) and returns it with the index after it.
+func ipv4At(b []byte, i int) (netip.Addr, int, bool) {
+	if i+16 > len(b) {
+		return ipv4Bytes(b, i)
+	}
+	// Each octet is read from the four bytes at its start: the digits end at
+	// the first non-digit, and one multiplication adds up the three at most.
+	var out [4]byte
+	j := i
+	for k := range 4 {
+		x := uint64(binary.LittleEndian.Uint32(b[j:]))
+		t := x ^ (swarLo * '0' & 0xffffffff)
+		m := ((t + swarLo*0x76&0xffffffff) | t) & (swarHi & 0xffffffff)
+		n := bits.TrailingZeros64(m|1<<32) >> 3 // 4 when all four are digits
+		if n == 0 || n == 4 || (n > 1 && b[j] == '0') {
+			return netip.Addr{}, 0, false
+		}
+		// The n digits to bytes 4-n..3 (zeros below), then summed.
+		y := (x & 0x0f0f0f0f) << uint(32-8*n)
+		v := (y>>8&0xf)*100 + (y>>16&0xf)*10 + y>>24&0xf
+		if v > 255 {
+			return netip.Addr{}, 0, false
+		}
+		out[k] = byte(v)
+		j += n
+		if k < 3 {
+			if b[j] != '.' {
+				return netip.Addr{}, 0, false
+			}
+			j++
+		}
+	}
+	return netip.AddrFrom4(out), j, true
+}
+
+// ipv4Bytes is ipv4At a byte at a time, for the end of a line.
+func ipv4Bytes(b []byte, i int) (netip.Addr, int, bool) {
+	var out [4]byte
+	for k := range 4 {
+		if k > 0 {
+			if i >= len(b) || b[i] != '.' {
+				return netip.Addr{}, 0, false
+			}
+			i++
+		}
+		if i >= len(b) {
+			return netip.Addr{}, 0, false
+		}
+		v := uint(b[i] - '0')
+		if v > 9 {
+			return netip.Addr{}, 0, false
+		}
+		i++
+		if i < len(b) {
+			if d := uint(b[i] - '0'); d <= 9 {
+				if v == 0 {
+					return netip.Addr{}, 0, false // a leading zero
+				}
+				v = v*10 + d
+				i++
+				if i < len(b) {
+					if d := uint(b[i] - '0'); d <= 9 {
+						v = v*10 + d
+						i++
+						if v > 255 {
+							return netip.Addr{}, 0, false
+						}
+					}
+				}
+			}
+		}
+		out[k] = byte(v)
+	}
+	return netip.AddrFrom4(out), i, true
+}
+
+// indexByteFrom returns the index of the first c in b at or after start,
+// or len(b). conn.log columns are short, so eight bytes at a time beats
+// both a byte loop and bytes.IndexByte's call overhead.
+func indexByteFrom(b []byte, start int, c byte) int {
+	pat := uint64(c) * swarLo
+	i := start
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ pat
+		if t := (x - swarLo) &^ x & swarHi; t != 0 {
+			return i + bits.TrailingZeros64(t)>>3
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == c {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// indexSepEsc returns the index of the first c in b at or after start (or
+// len(b)) and whether a backslash comes before it: a string column without
+// one needs no unescaping, found in the same pass.
+func indexSepEsc(b []byte, start int, c byte) (int, bool) {
+	pat := uint64(c) * swarLo
+	i := start
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		x, y := w^pat, w^(swarLo*'\\')
+		if t := ((x - swarLo) &^ x) & swarHi; t != 0 {
+			i += bits.TrailingZeros64(t) >> 3
+			if u := ((y - swarLo) &^ y) & swarHi & (t&-t - 1); u != 0 {
+				return indexByteFrom(b, i, c), true
+			}
+			return i, false
+		}
+		if ((y-swarLo)&^y)&swarHi != 0 {
+			return indexByteFrom(b, i, c), true
+		}
+	}
+	esc := false
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case c:
+			return i, esc
+		case '\\':
+			esc = true
+		}
+	}
+	return len(b), esc
+}

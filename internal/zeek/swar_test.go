@@ -1,0 +1,58 @@
+package zeek
+
+import (
+	"net/netip"
+	"strconv"
+	"testing"
+)
+
+// FuzzSWAR checks the word-at-a-time helpers against the standard library
+// at every offset of the input, so both the word and the byte tails run.
+func FuzzSWAR(f *testing.F) {
+	for _, s := range []string{
+		"147.32.81.167\t62771", "1.2.3.4", "255.255.255.255\tx", "256.1.1.1\t", "01.2.3.4\t", "1.2.3.04\t",
+		"0.0.0.0\t", "1.2.3", "1..2.3\t", "1234.1.1.1\t", "10.0.0.1 abcdefgh",
+		"0\t1\t12\t123\t1234567\t12345678\t123456789\t1655071198.444458\t",
+		"18446744073709551615\t", "99999999999999999999999999", "1e5", "-1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte(s)
+		for i := 0; i <= len(b); i++ {
+			// digitsAt: the run of digits and, up to 19 of them, its value.
+			j := i
+			for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+				j++
+			}
+			v, gj := digitsAt(b, i)
+			if gj != j {
+				t.Fatalf("digitsAt(%q, %d) ends at %d, want %d", s, i, gj, j)
+			}
+			if j > i && j-i <= 19 {
+				want, err := strconv.ParseUint(s[i:j], 10, 64)
+				if err != nil || v != want {
+					t.Fatalf("digitsAt(%q, %d) = %d, want %d (%v)", s, i, v, want, err)
+				}
+			}
+			// ipv4At: when it accepts, netip agrees on the prefix it read;
+			// a valid dotted quad ending at a non-digit, non-dot byte is
+			// always accepted.
+			a, n, ok := ipv4At(b, i)
+			if ok {
+				want, err := netip.ParseAddr(s[i:n])
+				if err != nil || want != a {
+					t.Fatalf("ipv4At(%q, %d) = %v %d, netip says %v %v", s, i, a, n, want, err)
+				}
+			}
+			for e := i + 7; e <= len(b) && e <= i+15; e++ {
+				if e < len(b) && (b[e] == '.' || b[e] >= '0' && b[e] <= '9') {
+					continue
+				}
+				if want, err := netip.ParseAddr(s[i:e]); err == nil && want.Is4() && (!ok || n != e || a != want) {
+					t.Fatalf("ipv4At(%q, %d) = %v %d %v, want %v ending at %d", s, i, a, n, ok, want, e)
+				}
+			}
+		}
+	})
+}
