@@ -53,9 +53,8 @@ run_softflowd() {
 }
 run_argus()    {
   rm -f "$tmp/a.argus"
-  local rc=0
-  $pin argus -r "$cap" -w "$tmp/a.argus" 2>/dev/null || rc=$?
-  echo "$rc" >"$tmp/out/argus"
+  # An inner shell, so that bash's "Aborted" notice goes to /dev/null too.
+  $pin bash -c 'argus -r "$1" -w "$2" 2>/dev/null; echo $? >"$3"' _ "$cap" "$tmp/a.argus" "$tmp/out/argus" 2>/dev/null
 }
 run_tshark()   { $pin tshark -n -q -z conv,ip -r "$cap" 2>/dev/null | tail -c 4096 >"$tmp/out/tshark"; }
 

@@ -92,6 +92,18 @@ const progressEvery = 1 << 16
 // emitted. An error from emit, or the end of ctx, stops the run; what the
 // table holds is flushed before ReadFiles returns in every case except an
 // emit error.
+//
+// With cfg.Shards above 1, ReadFiles starts goroutines of its own: one
+// reads and decodes, each shard runs a Table, and records come back to the
+// calling goroutine, which alone calls emit and cfg.Progress. This is the
+// one stage that owns goroutines and channels, although STYLE #4 keeps
+// channels between stages in app: here they are parallelism inside the
+// stage, not a pipeline between stages, invisible to the caller (the same
+// signature, emit never concurrent, every goroutine ended on return, after
+// an emit error or the end of ctx too). One core reads and decodes about
+// as fast as it meters, so two shards and the reader use two cores well;
+// see meter_shard.go for how frames are spread and what differs from one
+// shard.
 func ReadFiles(ctx context.Context, paths []string, cfg Config, emit func(*flow.Record) error) (Summary, error) {
 	n := cfg.Shards
 	if n <= 0 {
