@@ -2,6 +2,7 @@ package zeek_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,6 +71,19 @@ func FuzzZeekLine(f *testing.F) {
 		}
 		r1, ok1, err1 := parse()
 		r2, ok2, err2 := parse()
+		// Once more on a parser that has just read the same line: the JSON
+		// reader then first tries the remembered key order.
+		p := zeek.NewParser("fuzz.log")
+		var r3 flow.Record
+		for _, h := range header {
+			p.ParseLine([]byte(h), &r3)
+		}
+		p.ParseLine(line, &r3)
+		p.SetLineNumber(p.LineNumber() - 1)
+		ok3, err3 := p.ParseLine(line, &r3)
+		if ok3 != ok1 || fmt.Sprint(err3) != fmt.Sprint(err1) || (ok1 && fmt.Sprintf("%+v", r3) != fmt.Sprintf("%+v", r1)) {
+			t.Fatalf("a second read differs: %v %v %+v / %v %v %+v", ok1, err1, r1, ok3, err3, r3)
+		}
 		if ok1 != ok2 || (err1 == nil) != (err2 == nil) {
 			t.Fatalf("not deterministic: %v %v / %v %v", ok1, err1, ok2, err2)
 		}

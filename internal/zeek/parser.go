@@ -227,6 +227,7 @@ type Parser struct {
 	scratch []byte
 	csvBuf  []byte // unquoted CSV columns of the current line
 	jit     jscan.Iter
+	jkeys   []jsonKey // key order of the last JSON line
 	jsub    jscan.Iter
 	label   []byte
 	detail  []byte

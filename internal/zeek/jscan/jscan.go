@@ -160,6 +160,40 @@ func (it *Iter) Next() (key []byte, escaped bool, kind Kind, val []byte, err err
 	return key, escaped, kind, val, err
 }
 
+// NextIf reads the next member like Next when its key is exactly key
+// (raw bytes, as Next returned them) written without white space before
+// it, and returns ok=false, having read nothing, when it is not. Readers
+// of logs whose lines repeat the same keys in the same order (Zeek, EVE)
+// try the key the previous line had at this place first, which skips
+// scanning the key and looking it up.
+func (it *Iter) NextIf(key []byte) (kind Kind, val []byte, ok bool, err error) {
+	if it.done {
+		return Invalid, nil, false, nil
+	}
+	if it.pending {
+		it.pending = false
+		it.i = it.objStart
+		if err := it.skipNested(); err != nil {
+			return Invalid, nil, false, err
+		}
+	}
+	b, i := it.b, it.i
+	if !it.first {
+		if i >= len(b) || b[i] != ',' {
+			return Invalid, nil, false, nil
+		}
+		i++
+	}
+	n := len(key)
+	if i+n+2 >= len(b) || b[i] != '"' || b[i+n+1] != '"' || b[i+n+2] != ':' || string(b[i+1:i+n+1]) != string(key) {
+		return Invalid, nil, false, nil
+	}
+	it.i, it.first = i+n+3, false
+	it.skipWS()
+	kind, val, err = it.value(true)
+	return kind, val, true, err
+}
+
 func (it *Iter) errf(msg string) error { return &Error{Offset: it.i, Msg: msg} }
 
 func (it *Iter) skipWS() {
@@ -267,9 +301,7 @@ func (it *Iter) value(lazy bool) (Kind, []byte, error) {
 		return Array, it.b[start:it.i], nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := it.i
-		for it.i < len(it.b) && numByte[it.b[it.i]] {
-			it.i++
-		}
+		it.i = numberEnd(it.b, it.i)
 		return Number, it.b[start:it.i], nil
 	case c == 't':
 		return it.lit("true", True)
@@ -288,6 +320,28 @@ func (it *Iter) lit(word string, k Kind) (Kind, []byte, error) {
 	v := it.b[it.i : it.i+len(word)]
 	it.i += len(word)
 	return k, v, nil
+}
+
+// numberEnd returns the index after the number bytes ("0123456789.eE+-")
+// starting at b[i], eight at a time while they are digits.
+func numberEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:]) ^ (lo * '0') // digits become 0..9
+		if m := ((x + lo*0x76) | x) & hi; m != 0 {
+			// The lowest flagged byte is the first that is not a digit.
+			i += bits.TrailingZeros64(m) >> 3
+			if !numByte[b[i]] {
+				return i
+			}
+			i++
+			continue
+		}
+		i += 8
+	}
+	for i < len(b) && numByte[b[i]] {
+		i++
+	}
+	return i
 }
 
 var numByte = func() (t [256]bool) {
