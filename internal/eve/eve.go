@@ -70,7 +70,6 @@ package eve
 import (
 	"errors"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
@@ -130,8 +129,10 @@ type Parser struct {
 	line    int64
 	strs    zeek.Strings
 	it, sub jscan.Iter
-	ev      event
-	buf     []byte
+	// key orders of the last event and of its flow, netflow and tcp objects
+	top, flowKeys, netKeys, tcpKeys jscan.Order
+	ev                              event
+	buf                             []byte
 
 	hist    [1 << 10]string // history by (orig flags, resp flags), filled as seen
 	histSet [1 << 10]bool
@@ -274,19 +275,21 @@ func (p *Parser) scan(line []byte) error {
 	if err := it.Init(line); err != nil {
 		return p.lineErr(zeek.KindJSON, "", line, err)
 	}
+	o := &p.top
+	o.Start()
 	for {
-		key, _, kind, val, err := it.Next()
+		key, _, code, kind, val, err := o.Next(it, topKey)
 		if err != nil {
 			if errors.Is(err, jscan.ErrEnd) {
 				return nil
 			}
 			return p.lineErr(zeek.KindJSON, "", line, err)
 		}
-		if kind == jscan.Null {
+		if kind == jscan.Null || code == kOther {
 			continue
 		}
-		switch string(key) {
-		case "event_type":
+		switch code {
+		case kEventType:
 			if kind != jscan.String {
 				return p.lineErr(zeek.KindJSON, "event_type", val, errNotString)
 			}
@@ -294,15 +297,15 @@ func (p *Parser) scan(line []byte) error {
 			if string(val) != "flow" && string(val) != "netflow" {
 				return nil
 			}
-		case "flow_id":
+		case kFlowID:
 			n, err := jscan.ParseUint(val)
 			if err != nil {
 				return p.lineErr(zeek.KindNumber, "flow_id", val, err)
 			}
 			ev.flowID, ev.haveFlowID = n, true
-		case "timestamp":
+		case kTimestamp:
 			ev.timestamp = val
-		case "src_ip", "dest_ip":
+		case kSrcIP, kDestIP:
 			if kind != jscan.String {
 				return p.lineErr(zeek.KindAddr, string(key), val, errNotString)
 			}
@@ -310,12 +313,12 @@ func (p *Parser) scan(line []byte) error {
 			if err != nil {
 				return p.lineErr(zeek.KindAddr, string(key), val, err)
 			}
-			if key[0] == 's' {
+			if code == kSrcIP {
 				ev.srcIP = a
 			} else {
 				ev.destIP = a
 			}
-		case "src_port", "dest_port", "icmp_type", "icmp_code":
+		case kSrcPort, kDestPort, kICMPType, kICMPCode:
 			n, err := jscan.ParseUint16(val)
 			if err != nil || kind != jscan.Number {
 				if err == nil {
@@ -323,23 +326,23 @@ func (p *Parser) scan(line []byte) error {
 				}
 				return p.lineErr(zeek.KindNumber, string(key), val, err)
 			}
-			switch string(key) {
-			case "src_port":
+			switch code {
+			case kSrcPort:
 				ev.srcPort = n
-			case "dest_port":
+			case kDestPort:
 				ev.destPort = n
-			case "icmp_type":
+			case kICMPType:
 				ev.icmpType, ev.haveICMP = n, true
 			default:
 				ev.icmpCode = n
 			}
-		case "proto":
+		case kProto:
 			ev.proto = val
-		case "app_proto":
+		case kAppProto:
 			ev.appProto = val
-		case "community_id":
+		case kCommunityID:
 			ev.communityID = val
-		case "vlan":
+		case kVLAN:
 			if kind == jscan.Array {
 				i := 0
 				_ = jscan.ArrayEach(val, func(k jscan.Kind, v []byte) error {
@@ -355,33 +358,37 @@ func (p *Parser) scan(line []byte) error {
 					return nil
 				})
 			}
-		case "flow", "netflow", "tcp":
+		case kFlow, kNetflow, kTCP:
 			if kind != jscan.Object {
 				return p.lineErr(zeek.KindJSON, string(key), val, errNotObject)
 			}
-			if err := p.scanObject(key[0], val); err != nil {
+			if err := p.scanObject(code, val); err != nil {
 				return err
 			}
 		}
 	}
 }
 
-// scanObject reads the nested flow, netflow or tcp object (told apart by
-// the first letter of its key, 'f', 'n' or 't').
-func (p *Parser) scanObject(which byte, obj []byte) error {
+// scanObject reads the nested flow, netflow or tcp object.
+func (p *Parser) scanObject(which uint8, obj []byte) error {
 	ev := &p.ev
 	it := &p.sub
 	if err := p.it.Enter(it); err != nil {
 		return p.lineErr(zeek.KindJSON, "", obj, err)
 	}
+	o, lookup := &p.flowKeys, flowKey
 	switch which {
-	case 'f':
+	case kFlow:
 		ev.haveFlowObj = true
-	case 'n':
+	case kNetflow:
 		ev.haveNet = true
+		o, lookup = &p.netKeys, netflowKey
+	default:
+		o, lookup = &p.tcpKeys, tcpKey
 	}
+	o.Start()
 	for {
-		key, _, kind, val, err := it.Next()
+		key, _, code, kind, val, err := o.Next(it, lookup)
 		if err != nil {
 			if errors.Is(err, jscan.ErrEnd) {
 				return nil
@@ -389,69 +396,57 @@ func (p *Parser) scanObject(which byte, obj []byte) error {
 			return p.lineErr(zeek.KindJSON, "", obj, err)
 		}
 		var num *uint64
-		switch which {
-		case 'f':
-			switch string(key) {
-			case "pkts_toserver":
-				num = &ev.pktsTS
-			case "pkts_toclient":
-				num = &ev.pktsTC
-			case "bytes_toserver":
-				num = &ev.bytesTS
-			case "bytes_toclient":
-				num = &ev.bytesTC
-			case "start":
-				ev.start = val
-			case "end":
-				ev.end = val
-			case "state":
-				ev.state = val
+		var bit uint8
+		switch code {
+		case kOther:
+			continue
+		case kPktsTS:
+			num = &ev.pktsTS
+		case kPktsTC:
+			num = &ev.pktsTC
+		case kBytesTS:
+			num = &ev.bytesTS
+		case kBytesTC:
+			num = &ev.bytesTC
+		case kPkts:
+			num = &ev.netPkts
+			ev.haveNetflowCounters = true
+		case kBytes:
+			num = &ev.netBytes
+		case kStart:
+			ev.start = val
+		case kEnd:
+			ev.end = val
+		case kState:
+			ev.state = val
+		case kTCPFlags, kTCPFlagsTS, kTCPFlagsTC:
+			f, ok := parseHex8(val)
+			if !ok {
+				return p.lineErr(zeek.KindNumber, "tcp."+string(key), val, errHexFlags)
 			}
-		case 'n':
-			switch string(key) {
-			case "pkts":
-				num = &ev.netPkts
-				ev.haveNetflowCounters = true
-			case "bytes":
-				num = &ev.netBytes
-			case "start":
-				ev.start = val
-			case "end":
-				ev.end = val
+			switch code {
+			case kTCPFlags:
+				ev.flags, ev.haveFlags = f, true
+			case kTCPFlagsTS:
+				ev.haveDirFlags = true
+				ev.flagsTS = f
+			default:
+				ev.haveDirFlags = true
+				ev.flagsTC = f
 			}
-		case 't':
-			var bit uint8
-			switch string(key) {
-			case "tcp_flags", "tcp_flags_ts", "tcp_flags_tc":
-				f, ok := parseHex8(val)
-				if !ok {
-					return p.lineErr(zeek.KindNumber, "tcp."+string(key), val, errHexFlags)
-				}
-				switch len(key) {
-				case len("tcp_flags"):
-					ev.flags, ev.haveFlags = uint8(f), true
-				default:
-					ev.haveDirFlags = true
-					if key[len(key)-1] == 's' {
-						ev.flagsTS = uint8(f)
-					} else {
-						ev.flagsTC = uint8(f)
-					}
-				}
-			case "syn":
-				bit = tcpSYN
-			case "fin":
-				bit = tcpFIN
-			case "rst":
-				bit = tcpRST
-			case "psh":
-				bit = tcpPSH
-			case "ack":
-				bit = tcpACK
-			}
-			if bit != 0 && kind == jscan.True {
-				ev.tcpBools |= bit
-			}
+		case kSYN:
+			bit = tcpSYN
+		case kFIN:
+			bit = tcpFIN
+		case kRST:
+			bit = tcpRST
+		case kPSH:
+			bit = tcpPSH
+		case kACK:
+			bit = tcpACK
+		}
+		if bit != 0 && kind == jscan.True {
+			ev.tcpBools |= bit
 		}
 		if num != nil {
 			if kind != jscan.Number {
@@ -488,8 +483,7 @@ func (p *Parser) common(r *flow.Record) error {
 	}
 	r.VLAN, r.InnerVLAN = ev.vlan, ev.innerVLAN
 	if ev.haveFlowID {
-		p.buf = append(p.buf[:0], 'E')
-		p.buf = strconv.AppendUint(p.buf, ev.flowID, 16) // a power of two: shifts, not divisions
+		p.buf = appendUID(p.buf[:0], ev.flowID)
 		r.UID = p.strs.Copy(p.buf)
 	}
 	start, end := ev.start, ev.end
@@ -735,6 +729,25 @@ func (p *Parser) service(b []byte, proto string) string {
 }
 
 func parseAddr(b []byte) (netip.Addr, error) { return zeek.ParseAddr(b) }
+
+// appendUID appends "E" and id in lower-case hex without leading zeros
+// (strconv.AppendUint(b, id, 16) without its general path).
+func appendUID(b []byte, id uint64) []byte {
+	const digits = "0123456789abcdef"
+	var buf [17]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = digits[id&15]
+		id >>= 4
+		if id == 0 {
+			break
+		}
+	}
+	i--
+	buf[i] = 'E'
+	return append(b, buf[i:]...)
+}
 
 // parseHex8 parses one or two hex digits (Suricata's tcp_flags).
 func parseHex8(b []byte) (uint8, bool) {

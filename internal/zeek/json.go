@@ -17,20 +17,9 @@ var (
 	errNoAddrs   = errors.New("no id.orig_h and id.resp_h: not a conn record")
 )
 
-// maxJSONKeys bounds the remembered key order of the last JSON line.
-const maxJSONKeys = 64
-
-// jsonKey is one member of the key order of the last JSON line.
-type jsonKey struct {
-	key []byte // raw, without quotes
-	f   field
-}
-
-// parseJSON parses one Zeek JSON conn record. Zeek writes the keys of
-// every line in the same order, so the parser remembers the last line's
-// order and first tries the key expected at each place (jscan.NextIf),
-// falling back to reading and looking up the key from the first difference
-// on; that line's order is then remembered instead.
+// parseJSON parses one Zeek JSON conn record. The keys are read through
+// a jscan.Order, which after the first lines matches each key with the one
+// expected at its place instead of scanning and looking it up.
 func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 	*r = flow.Record{Source: flow.SourceZeek}
 	p.label, p.detail = nil, nil
@@ -38,50 +27,18 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 	if err := it.Init(line); err != nil {
 		return p.lineErr(KindJSON, fIgnore, line, err)
 	}
-	k := 0           // members that matched the remembered order
-	matching := true // still matching; false: reading and remembering
-	remember := true // false after a key that cannot be remembered
+	o := &p.jkeys
+	o.Start()
 	for {
-		var (
-			key  []byte
-			kind jscan.Kind
-			val  []byte
-			f    field
-			err  error
-			ok   bool
-		)
-		if matching && k < len(p.jkeys) {
-			e := &p.jkeys[k]
-			kind, val, ok, err = it.NextIf(e.key)
-			if err != nil {
-				return p.lineErr(KindJSON, fIgnore, line, err)
+		key, esc, code, kind, val, err := o.Next(it, jsonKeyCode)
+		if err != nil {
+			if errors.Is(err, jscan.ErrEnd) {
+				break
 			}
-			if ok {
-				key, f = e.key, e.f
-				k++
-			}
+			return p.lineErr(KindJSON, fIgnore, line, err)
 		}
-		if !ok {
-			if matching {
-				matching = false
-				p.jkeys = p.jkeys[:k]
-			}
-			var esc bool
-			key, esc, kind, val, err = it.Next()
-			if err != nil {
-				if errors.Is(err, jscan.ErrEnd) {
-					break
-				}
-				return p.lineErr(KindJSON, fIgnore, line, err)
-			}
-			if esc {
-				remember = false
-				continue // no conn.log key needs an escape
-			}
-			f = lookupField(key)
-			if remember {
-				remember = p.rememberKey(key, f)
-			}
+		if esc {
+			continue // no conn.log key needs an escape
 		}
 		if kind == jscan.Object {
 			if string(key) == "id" {
@@ -91,6 +48,7 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 			}
 			continue
 		}
+		f := field(code)
 		if f == fIgnore {
 			if string(key) == "_path" && kind == jscan.String && !bytes.HasPrefix(val, []byte("conn")) {
 				// A record of another log in a mixed stream (json-streaming-logs,
@@ -111,22 +69,7 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 	return nil
 }
 
-// rememberKey appends a key to the remembered order, reusing the buffers
-// of earlier lines; it returns false when the order is full.
-func (p *Parser) rememberKey(key []byte, f field) bool {
-	n := len(p.jkeys)
-	if n >= maxJSONKeys {
-		return false
-	}
-	if n < cap(p.jkeys) {
-		p.jkeys = p.jkeys[:n+1]
-	} else {
-		p.jkeys = append(p.jkeys, jsonKey{})
-	}
-	e := &p.jkeys[n]
-	e.key, e.f = append(e.key[:0], key...), f
-	return true
-}
+func jsonKeyCode(k []byte) uint8 { return uint8(lookupField(k)) }
 
 // jsonID reads a nested "id": {"orig_h": ...} object.
 func (p *Parser) jsonID(obj []byte, r *flow.Record) error {

@@ -227,7 +227,7 @@ type Parser struct {
 	scratch []byte
 	csvBuf  []byte // unquoted CSV columns of the current line
 	jit     jscan.Iter
-	jkeys   []jsonKey // key order of the last JSON line
+	jkeys   jscan.Order // key order of the JSON lines
 	jsub    jscan.Iter
 	label   []byte
 	detail  []byte

@@ -160,13 +160,42 @@ func (it *Iter) Next() (key []byte, escaped bool, kind Kind, val []byte, err err
 	return key, escaped, kind, val, err
 }
 
-// NextIf reads the next member like Next when its key is exactly key
-// (raw bytes, as Next returned them) written without white space before
-// it, and returns ok=false, having read nothing, when it is not. Readers
-// of logs whose lines repeat the same keys in the same order (Zeek, EVE)
-// try the key the previous line had at this place first, which skips
-// scanning the key and looking it up.
-func (it *Iter) NextIf(key []byte) (kind Kind, val []byte, ok bool, err error) {
+// Key is a member key prepared for NextKey: the bytes `"key":` Next would
+// have read, and their first 24 as three words for a quick comparison.
+type Key struct {
+	lit []byte    // `"key":`
+	w   [3]uint64 // lit's first 24 bytes, zero-padded
+	m   [3]uint64 // which bytes of w lit has
+}
+
+// Set makes k the key raw (its bytes as Next returns them), reusing k's
+// buffer.
+func (k *Key) Set(raw []byte) {
+	k.lit = append(append(append(k.lit[:0], '"'), raw...), '"', ':')
+	var buf [24]byte
+	n := copy(buf[:], k.lit)
+	for j := range k.w {
+		k.w[j] = binary.LittleEndian.Uint64(buf[8*j:])
+		switch left := n - 8*j; {
+		case left >= 8:
+			k.m[j] = ^uint64(0)
+		case left <= 0:
+			k.m[j] = 0
+		default:
+			k.m[j] = 1<<(8*left) - 1
+		}
+	}
+}
+
+// Raw returns the key's bytes as Next returns them.
+func (k *Key) Raw() []byte { return k.lit[1 : len(k.lit)-2] }
+
+// NextKey reads the next member like Next when its key is k, written
+// without white space before the colon, and returns ok=false, having read
+// nothing, when it is not. Readers of logs whose lines repeat the same keys
+// in the same order (Zeek, EVE) try the key the previous line had at this
+// place first, which skips scanning the key and looking it up.
+func (it *Iter) NextKey(k *Key) (kind Kind, val []byte, ok bool, err error) {
 	if it.done {
 		return Invalid, nil, false, nil
 	}
@@ -184,11 +213,17 @@ func (it *Iter) NextIf(key []byte) (kind Kind, val []byte, ok bool, err error) {
 		}
 		i++
 	}
-	n := len(key)
-	if i+n+2 >= len(b) || b[i] != '"' || b[i+n+1] != '"' || b[i+n+2] != ':' || string(b[i+1:i+n+1]) != string(key) {
+	n := len(k.lit)
+	if n <= 24 && i+24 <= len(b) {
+		b := b[i : i+24]
+		x0, x1, x2 := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:]), binary.LittleEndian.Uint64(b[16:])
+		if (x0^k.w[0])&k.m[0]|(x1^k.w[1])&k.m[1]|(x2^k.w[2])&k.m[2] != 0 {
+			return Invalid, nil, false, nil
+		}
+	} else if i+n > len(b) || string(b[i:i+n]) != string(k.lit) {
 		return Invalid, nil, false, nil
 	}
-	it.i, it.first = i+n+3, false
+	it.i, it.first = i+n, false
 	it.skipWS()
 	kind, val, err = it.value(true)
 	return kind, val, true, err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -185,4 +187,75 @@ func walkIter(it *Iter) error {
 			}
 		}
 	}
+}
+
+// TestNextKey reads objects with NextKey against keys of every length
+// class (within one word, two words, longer), falling back to Next like
+// the readers do, and checks that the members come out as Next gives them.
+func TestNextKey(t *testing.T) {
+	obj := `{"a":1,"ts":"x","tcp_flags_ts":"1b","bytes_toserver":42,"a_key_longer_than_sixteen":null,"o":{"p":[1]},"tcp":true}`
+	var want []string
+	var it Iter
+	if err := it.Init([]byte(obj)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		k, _, kind, v, err := it.Next()
+		if err != nil {
+			break
+		}
+		want = append(want, fmt.Sprintf("%s %v %s", k, kind, v))
+	}
+	for _, guess := range [][]string{
+		{"a", "ts", "tcp_flags_ts", "bytes_toserver", "a_key_longer_than_sixteen", "o", "tcp"},
+		{"a", "t", "tcp_flags", "bytes_toserver_", "a_key_longer_than_sixteeN", "o", "tcp"},
+		{"b", "tcp", "ts", "", "o", "p"},
+	} {
+		keys := make([]Key, len(guess))
+		for i, g := range guess {
+			keys[i].Set([]byte(g))
+		}
+		if err := it.Init([]byte(obj)); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := 0; ; i++ {
+			if i < len(keys) {
+				kind, v, ok, err := it.NextKey(&keys[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok {
+					got = append(got, fmt.Sprintf("%s %v %s", keys[i].Raw(), kind, v))
+					continue
+				}
+			}
+			k, _, kind, v, err := it.Next()
+			if err != nil {
+				break
+			}
+			got = append(got, fmt.Sprintf("%s %v %s", k, kind, v))
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("guess %q:\n got %q\nwant %q", guess, got, want)
+		}
+	}
+}
+
+// FuzzParseISOFast: whatever the fast path accepts, time.Parse reads alike
+// (but for leap seconds).
+func FuzzParseISOFast(f *testing.F) {
+	f.Add([]byte("2024-12-17T19:19:11.815121-0500"))
+	f.Add([]byte("2024-12-17T19:19:11.8151a1-0500"))
+	f.Add([]byte("2024-12-17T19:19:11.815121+05\xff0"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := parseISOFast(b)
+		if !ok || string(b[17:19]) == "60" { // a leap second, which time.Parse refuses
+			return
+		}
+		want, err := time.Parse("2006-01-02T15:04:05.000000-0700", string(b))
+		if err != nil || !want.Equal(got) {
+			t.Fatalf("%q: fast %v, time.Parse %v %v", b, got, want, err)
+		}
+	})
 }

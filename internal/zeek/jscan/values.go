@@ -1,6 +1,7 @@
 package jscan
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"strconv"
@@ -244,31 +245,41 @@ func parseISOFast(b []byte) (time.Time, bool) {
 		b[19] != '.' || (b[26] != '+' && b[26] != '-') {
 		return time.Time{}, false
 	}
-	_ = b[30]
-	bad := false
-	dig := func(i int) int64 {
-		d := b[i] - '0'
-		bad = bad || d > 9
-		return int64(d)
+	b = b[:31]
+	// Every other byte must be a digit: test them eight at a time. The
+	// separators (checked above) are below 0x8a after the xor, so they
+	// carry nothing into the digit bytes above them.
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	nonDigit := func(x uint64) uint64 {
+		t := x ^ (lo * '0')
+		return ((t + lo*0x76) | t) & hi
 	}
-	two := func(i int) int64 { return dig(i)*10 + dig(i+1) }
+	w0 := binary.LittleEndian.Uint64(b[0:])  // "2024-12-"
+	w1 := binary.LittleEndian.Uint64(b[8:])  // "17T19:19"
+	w2 := binary.LittleEndian.Uint64(b[16:]) // ":11.8151"
+	w3 := binary.LittleEndian.Uint64(b[23:]) // "121-0500"
+	if nonDigit(w0)&0x0080800080808080|nonDigit(w1)&0x8080008080008080|
+		nonDigit(w2)&0x8080808000808000|nonDigit(w3)&0x8080808000808080 != 0 {
+		return time.Time{}, false
+	}
+	two := func(i int) int64 { return int64(b[i]-'0')*10 + int64(b[i+1]-'0') }
 	year := two(0)*100 + two(2)
 	month, day := two(5), two(8)
 	hour, minute, sec := two(11), two(14), two(17)
 	oh, om := two(27), two(29)
-	if bad || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 || oh > 23 || om > 59 {
+	if month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 || oh > 23 || om > 59 {
 		return time.Time{}, false
 	}
 	usec := two(20)*10000 + two(22)*100 + two(24)
-	if bad {
-		return time.Time{}, false
-	}
 	// Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
 	y := year
 	if month <= 2 {
 		y--
 	}
 	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400 // floor division: year 0's January and February
+	}
 	yoe := y - era*400
 	mp := (month + 9) % 12
 	doy := (153*mp+2)/5 + day - 1
