@@ -210,11 +210,16 @@ func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 	if p.line == 1 && len(line) >= 3 && line[0] == 0xef && line[1] == 0xbb && line[2] == 0xbf {
 		line = line[3:] // a UTF-8 byte order mark
 	}
-	for n := len(line); n > 0 && (line[n-1] == ' ' || line[n-1] == '\t' || line[n-1] == '\r'); n-- {
-		line = line[:n-1]
-	}
-	if len(line) == 0 {
-		return false, nil
+	if len(line) == 0 || line[0] != '{' {
+		// Only a line of blanks needs trimming here: after an object, the
+		// scanner skips them itself (and reading a line from its start
+		// only is kinder to the cache).
+		for n := len(line); n > 0 && (line[n-1] == ' ' || line[n-1] == '\t' || line[n-1] == '\r'); n-- {
+			line = line[:n-1]
+		}
+		if len(line) == 0 {
+			return false, nil
+		}
 	}
 	ev := &p.ev
 	*ev = event{}
