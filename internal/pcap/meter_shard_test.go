@@ -73,13 +73,17 @@ func TestShardsSameFlows(t *testing.T) {
 	tunnels, _ := filepath.Glob(filepath.Join(traces, "tunnels", "*.pcap"))
 	tunnels = slices.DeleteFunc(tunnels, func(p string) bool { return strings.Contains(strings.ToLower(p), "teredo") })
 	cases = append(cases, tunnels)
+	// Good and bad TCP, UDP and ICMP checksums: history C survives the
+	// copy into the shards' batches.
+	chksums, _ := filepath.Glob(filepath.Join(traces, "chksums", "*.pcap"))
+	cases = append(cases, chksums)
 	for _, paths := range cases {
 		name := filepath.Base(paths[0])
 		switch {
 		case len(paths) > 1 && &paths[0] == &largest[0]:
 			name = fmt.Sprintf("%d largest traces", len(paths))
 		case len(paths) > 1:
-			name = fmt.Sprintf("%d tunnel traces", len(paths))
+			name = fmt.Sprintf("%d %s traces", len(paths), filepath.Base(filepath.Dir(paths[0])))
 		}
 		t.Run(name, func(t *testing.T) {
 			if _, err := os.Stat(paths[0]); err != nil {
@@ -88,6 +92,12 @@ func TestShardsSameFlows(t *testing.T) {
 			want, _ := shardFlows(t, paths, 1)
 			if len(want) == 0 {
 				t.Fatal("no flows")
+			}
+			if strings.Contains(name, "chksums") && !slices.ContainsFunc(want, func(l string) bool {
+				f := strings.Fields(l)
+				return f[1] == "tcp" && strings.Contains(f[5], "C")
+			}) {
+				t.Error("no TCP flow with a bad checksum (history C): the case tests nothing")
 			}
 			for _, n := range []int{2, 3} {
 				got, uids := shardFlows(t, paths, n)
