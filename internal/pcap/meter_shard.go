@@ -64,7 +64,11 @@ const (
 )
 
 // pktBatch is a run of whole frames for one shard. Payload slices of pkts
-// point into buf, which the reader filled and the shard only reads.
+// point into buf, which the reader filled and the shard only reads. Whole
+// payloads are copied, not only the first bytes the service classifier
+// reads: the TCP code compares len(Payload) with PayloadLen to tell data
+// cut by the snaplen, and FTP/IRC announcements are searched for anywhere
+// in a control packet.
 type pktBatch struct {
 	pkts []Packet
 	ends []int32 // end index in pkts of every frame
