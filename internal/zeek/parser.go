@@ -568,6 +568,13 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 				r.RespP = uint16(v)
 			}
 		case fTS, fDuration:
+			if f == fTS {
+				if t, ok := tsAt(line, start, sep); ok {
+					r.TS = t
+					end = start + 17
+					break
+				}
+			}
 			sec, j := digitsAt(line, start)
 			if j == start || j-start > 12 || j >= len(line) || line[j] != '.' || sec > 9_000_000_000 {
 				break // beyond 9e9 s the general path checks the range

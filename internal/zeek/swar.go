@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"net/netip"
+	"time"
 )
 
 // The helpers below read eight bytes of a line at a time (SWAR: SIMD within
@@ -70,6 +71,27 @@ func moreDigits(b []byte, v uint64, j int) (uint64, int) {
 		v = v*10 + uint64(d)
 	}
 	return v, j
+}
+
+// tsAt reads the form Zeek writes ts in, ten digits, a dot and six
+// ("1655071198.444458"), followed by sep or the end of b, in two words.
+func tsAt(b []byte, i int, sep byte) (time.Time, bool) {
+	if i+17 > len(b) || (i+17 < len(b) && b[i+17] != sep) {
+		return time.Time{}, false
+	}
+	v := b[i : i+17]
+	lo := binary.LittleEndian.Uint64(v)     // the first eight digits
+	hi := binary.LittleEndian.Uint64(v[9:]) // the tenth digit, the dot, six digits
+	d8 := uint64(v[8] - '0')
+	if nonDigits(lo)|nonDigits(hi)&^(0x80<<8) != 0 || v[10] != '.' || d8 > 9 {
+		return time.Time{}, false
+	}
+	sec := digits8(lo, 8)*100 + d8*10 + hi&0x0f
+	if sec > 9_000_000_000 {
+		return time.Time{}, false // the general path checks the range
+	}
+	usec := digits8(hi>>16, 6)
+	return time.Unix(int64(sec), int64(usec)*1000).UTC(), true
 }
 
 var pow10 = [10]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}

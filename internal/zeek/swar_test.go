@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"testing"
+
+	"github.com/mlads/mlads/internal/zeek/jscan"
 )
 
 // FuzzSWAR checks the word-at-a-time helpers against the standard library
@@ -13,7 +15,7 @@ func FuzzSWAR(f *testing.F) {
 		"147.32.81.167\t62771", "1.2.3.4", "255.255.255.255\tx", "256.1.1.1\t", "01.2.3.4\t", "1.2.3.04\t",
 		"0.0.0.0\t", "1.2.3", "1..2.3\t", "1234.1.1.1\t", "10.0.0.1 abcdefgh",
 		"0\t1\t12\t123\t1234567\t12345678\t123456789\t1655071198.444458\t",
-		"18446744073709551615\t", "99999999999999999999999999", "1e5", "-1",
+		"18446744073709551615\t", "1655071198.444458", "9999999999.999999\t", "165507119a.444458\t", "1655071198,444458\t", "99999999999999999999999999", "1e5", "-1",
 	} {
 		f.Add(s)
 	}
@@ -33,6 +35,13 @@ func FuzzSWAR(f *testing.F) {
 				want, err := strconv.ParseUint(s[i:j], 10, 64)
 				if err != nil || v != want {
 					t.Fatalf("digitsAt(%q, %d) = %d, want %d (%v)", s, i, v, want, err)
+				}
+			}
+			// tsAt: when it accepts, the general time parser agrees.
+			if got, ok := tsAt(b, i, '\t'); ok {
+				want, err := jscan.ParseTime(b[i : i+17])
+				if err != nil || !want.Equal(got) || len(b) > i+17 && b[i+17] != '\t' {
+					t.Fatalf("tsAt(%q, %d) = %v, ParseTime says %v %v", s, i, got, want, err)
 				}
 			}
 			// ipv4At: when it accepts, netip agrees on the prefix it read;
