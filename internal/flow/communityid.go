@@ -2,7 +2,7 @@ package flow
 
 import (
 	"crypto/sha1" // Community ID v1 is defined on SHA-1: an identifier, not a security control
-	"encoding/base64"
+	"encoding/binary"
 	"net/netip"
 )
 
@@ -51,7 +51,22 @@ func AppendCommunityID(b []byte, seed uint16, src, dst netip.Addr, proto uint8, 
 		return b
 	}
 	b = append(b, communityIDVersion...)
-	return base64.StdEncoding.AppendEncode(b, sum[:])
+	return appendBase64Sum(b, &sum)
+}
+
+// appendBase64Sum appends the standard base64 of a SHA-1 digest (28
+// characters, one '='): the same as base64.StdEncoding.AppendEncode, in a
+// third of its time for this one fixed length.
+func appendBase64Sum(b []byte, s *[sha1.Size]byte) []byte {
+	const enc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	var out [28]byte
+	for i := range 6 {
+		v := uint(s[3*i])<<16 | uint(s[3*i+1])<<8 | uint(s[3*i+2])
+		out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = enc[v>>18&63], enc[v>>12&63], enc[v>>6&63], enc[v&63]
+	}
+	v := uint(s[18])<<16 | uint(s[19])<<8
+	out[24], out[25], out[26], out[27] = enc[v>>18&63], enc[v>>12&63], enc[v>>6&63], '='
+	return append(b, out[:]...)
 }
 
 // SetCommunityID sets r.CommunityID to the Community ID v1 (seed 0) of the
@@ -111,26 +126,40 @@ func communityIDSum(seed uint16, src, dst netip.Addr, proto uint8, sport, dport 
 		sport, dport = 0, 0
 	}
 
-	a16, b16 := src.As16(), dst.As16()
-	a, b := a16[:], b16[:]
-	if src.Is4() {
-		a, b = a16[12:], b16[12:]
-	}
 	// Order the endpoints so the smaller address (then port) comes first,
 	// which makes both directions of a flow hash alike. One-way ICMP
-	// messages keep the direction they were seen in.
-	if !oneWay && lessEndpoint(b, dport, a, sport) {
-		a, b = b, a
-		sport, dport = dport, sport
-	}
-
+	// messages keep the direction they were seen in. Addresses compare as
+	// big-endian numbers: IPv4 as one word, IPv6 as two.
+	//
 	// seed(2) addr(4|16) addr(4|16) proto(1) pad(1) [sport(2) dport(2)]:
 	// always a multiple of 4 bytes, at most 40.
 	var in [40]byte
 	in[0], in[1] = byte(seed>>8), byte(seed)
-	n := 2
-	n += copy(in[n:], a)
-	n += copy(in[n:], b)
+	var n int // bytes written
+	if src.Is4() {
+		a4, b4 := src.As4(), dst.As4()
+		a, b := binary.BigEndian.Uint32(a4[:]), binary.BigEndian.Uint32(b4[:])
+		if !oneWay && (b < a || b == a && dport < sport) {
+			a, b = b, a
+			sport, dport = dport, sport
+		}
+		binary.BigEndian.PutUint32(in[2:], a)
+		binary.BigEndian.PutUint32(in[6:], b)
+		n = 10
+	} else {
+		a16, b16 := src.As16(), dst.As16()
+		ah, al := binary.BigEndian.Uint64(a16[:8]), binary.BigEndian.Uint64(a16[8:])
+		bh, bl := binary.BigEndian.Uint64(b16[:8]), binary.BigEndian.Uint64(b16[8:])
+		if !oneWay && (bh < ah || bh == ah && (bl < al || bl == al && dport < sport)) {
+			ah, al, bh, bl = bh, bl, ah, al
+			sport, dport = dport, sport
+		}
+		binary.BigEndian.PutUint64(in[2:], ah)
+		binary.BigEndian.PutUint64(in[10:], al)
+		binary.BigEndian.PutUint64(in[18:], bh)
+		binary.BigEndian.PutUint64(in[26:], bl)
+		n = 34
+	}
 	in[n], in[n+1] = proto, 0
 	n += 2
 	if hasPorts {
@@ -139,17 +168,6 @@ func communityIDSum(seed uint16, src, dst netip.Addr, proto uint8, sport, dport 
 		n += 4
 	}
 	return sha1.Sum(in[:n]), true
-}
-
-// lessEndpoint reports whether (a, ap) sorts strictly before (b, bp), with
-// addresses compared as big-endian numbers of equal length.
-func lessEndpoint(a []byte, ap uint16, b []byte, bp uint16) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return ap < bp
 }
 
 // icmpPorts maps an ICMP type and code to the port pair Community ID hashes:

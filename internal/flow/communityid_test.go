@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"net/netip"
 	"testing"
@@ -211,4 +212,17 @@ func BenchmarkAppendCommunityID(b *testing.B) {
 		buf = AppendCommunityID(buf[:0], 0, src, dst, 17, 54585, 53)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ids/s")
+}
+
+// TestAppendBase64Sum checks the fixed-length encoder against encoding/base64.
+func TestAppendBase64Sum(t *testing.T) {
+	var s [20]byte
+	for i := range 2000 {
+		for j := range s {
+			s[j] = byte(i*31 + j*j*7 + i*j)
+		}
+		if got, want := string(appendBase64Sum([]byte("x"), &s)), "x"+base64.StdEncoding.EncodeToString(s[:]); got != want {
+			t.Fatalf("%x: got %s, want %s", s, got, want)
+		}
+	}
 }
