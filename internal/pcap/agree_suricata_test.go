@@ -181,7 +181,7 @@ func TestAgreeSuricata(t *testing.T) {
 		"with byte counts: %d, identical up to a per-packet link header: %d (%.1f%%); "+
 		"with a community_id (seed 1234 as suricata-verify configures): %d, identical: %d",
 		events, pktAgree, pct(pktAgree, events), byteEvents, byteAgree, pct(byteAgree, byteEvents), cidEvents, cidAgree)
-	if os.Getenv("MLADS_AGREE_VERBOSE") != "" {
+	if os.Getenv("AGREE_VERBOSE") != "" {
 		for _, m := range misses {
 			t.Log("  " + m)
 		}

@@ -13,19 +13,14 @@ import (
 	"testing"
 
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/shareddata"
 )
 
-// agreeDataDir returns ../shared/data beside the checkout, or skips.
+// agreeDataDir returns the shared data folder, or skips.
 func agreeDataDir(tb testing.TB) string {
 	tb.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "data")
-	if d := os.Getenv("MLADS_SHARED_DATA"); d != "" {
-		dir = d
-	}
-	if _, err := os.Stat(filepath.Join(dir, "zeek-btest", "MANIFEST.md")); err != nil {
-		tb.Skipf("shared test data not found at %s (set MLADS_SHARED_DATA): %v", dir, err)
-	}
-	return dir
+	shareddata.Path(tb, "zeek-btest", "MANIFEST.md") // skips when absent
+	return shareddata.Dir(tb)
 }
 
 // agreePair is a capture and the conn.log Zeek wrote for it.
@@ -328,10 +323,10 @@ func compareZeek(tb testing.TB, p agreePair, zeek, ours []zeekRow, verbose bool)
 
 // TestAgreeZeek meters every capture that has a Zeek conn.log in the shared
 // data and compares the records field by field. Run with -v to see the
-// table, and MLADS_AGREE_VERBOSE=1 to see every difference.
+// table, and AGREE_VERBOSE=1 to see every difference.
 func TestAgreeZeek(t *testing.T) {
 	dir := agreeDataDir(t)
-	verbose := os.Getenv("MLADS_AGREE_VERBOSE") != ""
+	verbose := os.Getenv("AGREE_VERBOSE") != ""
 	var total agreeCounts
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%-72s %5s %5s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n", "capture (conn log)", "zeek", "match",

@@ -13,6 +13,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/mlads/mlads/internal/shareddata"
 )
 
 // benchFrame is one Ethernet frame held in memory.
@@ -29,12 +31,8 @@ const maxBenchFrames = 200000
 // synthetic mix when the shared data is absent.
 func benchFrames(tb testing.TB) []benchFrame {
 	tb.Helper()
-	dir := os.Getenv("MLADS_SHARED_DATA")
-	if dir == "" {
-		dir = sharedData
-	}
 	var frames []benchFrame
-	if _, err := os.Stat(dir); err == nil {
+	if dir, ok := shareddata.Lookup(); ok {
 		for _, path := range sharedCaptures(tb, dir) {
 			s, err := OpenFile(path)
 			if err != nil || s.LinkType() != layers.LinkTypeEthernet || s.ng != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/mlads/mlads/internal/shareddata"
 )
 
 // maxSharedSeeds bounds the frames taken from the shared captures as seeds,
@@ -60,11 +62,8 @@ func generatedSeeds(tb testing.TB) []frame {
 // sharedSeeds returns the first frames of the shared captures, if present.
 func sharedSeeds(tb testing.TB) []frame {
 	tb.Helper()
-	dir := os.Getenv("MLADS_SHARED_DATA")
-	if dir == "" {
-		dir = sharedData
-	}
-	if _, err := os.Stat(dir); err != nil {
+	dir, ok := shareddata.Lookup()
+	if !ok {
 		return nil
 	}
 	var seeds []frame

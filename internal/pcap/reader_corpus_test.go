@@ -9,22 +9,15 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/mlads/mlads/internal/shareddata"
 )
 
 // sharedData is the project's shared test data folder, beside the checkout.
-const sharedData = "../../../shared/data"
-
 // sharedDataDir returns the shared data folder or skips the test.
 func sharedDataDir(tb testing.TB) string {
 	tb.Helper()
-	dir := os.Getenv("MLADS_SHARED_DATA")
-	if dir == "" {
-		dir = sharedData
-	}
-	if _, err := os.Stat(dir); err != nil {
-		tb.Skipf("shared test data not found at %s (set MLADS_SHARED_DATA): %v", dir, err)
-	}
-	return dir
+	return shareddata.Dir(tb)
 }
 
 // sharedCaptures lists every file under dir whose content looks like a

@@ -243,15 +243,15 @@ func BenchmarkTableFlood(b *testing.B) {
 
 // BenchmarkMeterFile runs the `mlads flows --format json` path (ReadFiles
 // and the JSON writer, output discarded) over the capture named by
-// $MLADS_BENCH_PCAP, e.g. the one bench/flows/build-capture.sh builds. It
-// is skipped without it. $MLADS_BENCH_SHARDS sets Config.Shards.
+// $BENCH_PCAP, e.g. the one bench/flows/build-capture.sh builds. It
+// is skipped without it. $BENCH_SHARDS sets Config.Shards.
 func BenchmarkMeterFile(b *testing.B) {
-	path := os.Getenv("MLADS_BENCH_PCAP")
+	path := os.Getenv("BENCH_PCAP")
 	if path == "" {
-		b.Skip("MLADS_BENCH_PCAP not set")
+		b.Skip("BENCH_PCAP not set")
 	}
 	cfg := DefaultConfig()
-	if s := os.Getenv("MLADS_BENCH_SHARDS"); s != "" {
+	if s := os.Getenv("BENCH_SHARDS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			b.Fatal(err)
