@@ -42,8 +42,10 @@ package zeek
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"time"
 
@@ -534,9 +536,36 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 		switch f {
 		case fIgnore:
 			end = indexByteFrom(line, start, sep)
-		case fOrigBytes, fRespBytes, fMissedBytes, fOrigPkts, fOrigIPBytes, fRespPkts, fRespIPBytes:
-			v, j := digitsAt(line, start)
-			if j == start || j-start > 19 || (j < len(line) && line[j] != sep) {
+		case fOrigBytes, fRespBytes, fMissedBytes, fOrigPkts, fOrigIPBytes, fRespPkts, fRespIPBytes, fOrigP, fRespP:
+			// Most counts and ports end within the next eight bytes: that
+			// case is written out here, without a call.
+			v, j := uint64(0), -1
+			if start+8 <= len(line) {
+				x := binary.LittleEndian.Uint64(line[start:])
+				if m := nonDigits(x); m != 0 {
+					if n := bits.TrailingZeros64(m) >> 3; n > 0 && line[start+n] == sep {
+						v, j = digits8(x, n), start+n
+					}
+				}
+			}
+			if j < 0 {
+				var k int
+				v, k = digitsAt(line, start)
+				if k == start || k-start > 19 || (k < len(line) && line[k] != sep) {
+					break
+				}
+				j = k
+			}
+			if f == fOrigP || f == fRespP {
+				if j-start > 5 || v > 65535 {
+					break
+				}
+				if f == fOrigP {
+					r.OrigP = uint16(v)
+				} else {
+					r.RespP = uint16(v)
+				}
+				end = j
 				break
 			}
 			end = j
@@ -555,17 +584,6 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 				r.RespPkts = v
 			default:
 				r.RespIPBytes = v
-			}
-		case fOrigP, fRespP:
-			v, j := digitsAt(line, start)
-			if j == start || j-start > 5 || v > 65535 || (j < len(line) && line[j] != sep) {
-				break
-			}
-			end = j
-			if f == fOrigP {
-				r.OrigP = uint16(v)
-			} else {
-				r.RespP = uint16(v)
 			}
 		case fTS, fDuration:
 			if f == fTS {
