@@ -1,18 +1,14 @@
 package zeek_test
 
 import (
-	"bytes"
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/golden"
 	"github.com/mlads/mlads/internal/zeek"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden want.ndjson files from the current output")
 
 // TestGoldenCases reads testdata/cases/<name>/input (written by hand: one
 // case per format variant) and compares the records, as flow's JSON lines,
@@ -36,37 +32,7 @@ func TestGoldenCases(t *testing.T) {
 			if st.Bad != 0 {
 				t.Errorf("bad lines: %v", st.Examples)
 			}
-			wantPath := filepath.Join(dir, "want.ndjson")
-			if *update {
-				if err := os.WriteFile(wantPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(wantPath)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			diffLines(t, got, want)
+			golden.Check(t, filepath.Join(dir, "want.ndjson"), got)
 		})
-	}
-}
-
-// diffLines reports the lines that differ as -got +want.
-func diffLines(tb testing.TB, got, want []byte) {
-	tb.Helper()
-	g := bytes.Split(bytes.TrimSuffix(got, []byte("\n")), []byte("\n"))
-	w := bytes.Split(bytes.TrimSuffix(want, []byte("\n")), []byte("\n"))
-	for i := 0; i < max(len(g), len(w)); i++ {
-		var gl, wl []byte
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if !bytes.Equal(gl, wl) {
-			tb.Errorf("record %d:\n-%s\n+%s", i+1, gl, wl)
-		}
 	}
 }

@@ -1,0 +1,44 @@
+// Package golden compares what a test produced with a golden file kept in
+// testdata, and rewrites the file instead when the test runs with -update.
+// It is for tests only.
+package golden
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files from the current output")
+
+// Check compares got with the file at path line by line, reporting each
+// line that differs as -got +want; with -update it writes got to path
+// instead. Review the diff of a rewritten file before committing it.
+func Check(tb testing.TB, path string, got []byte) {
+	tb.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("%v (run the test with -update to create it)", err)
+	}
+	g := bytes.Split(bytes.TrimSuffix(got, []byte("\n")), []byte("\n"))
+	w := bytes.Split(bytes.TrimSuffix(want, []byte("\n")), []byte("\n"))
+	for i := 0; i < max(len(g), len(w)); i++ {
+		var gl, wl []byte
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if !bytes.Equal(gl, wl) {
+			tb.Errorf("%s line %d:\n-%s\n+%s", path, i+1, gl, wl)
+		}
+	}
+}
