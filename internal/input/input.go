@@ -295,6 +295,7 @@ func ReadFiles(ctx context.Context, paths []string, opts Options, emit func(*flo
 			errs = append(errs, fs.Err)
 			continue
 		}
+		var err error // the error that ended this path (or run of captures) early
 		switch formats[i] {
 		case Pcap, Pcapng:
 			j := i
@@ -316,53 +317,35 @@ func ReadFiles(ctx context.Context, paths []string, opts Options, emit func(*flo
 				}
 			}
 			startPackets := packets
-			ps, err := pcap.ReadFiles(ctx, paths[i:j], runCfg, counting(fs))
+			ps, perr := pcap.ReadFiles(ctx, paths[i:j], runCfg, counting(fs))
 			sum.Pcap = append(sum.Pcap, ps)
 			packets = startPackets + ps.Packets
 			done += int64(ps.Bytes)
-			if stopErr != nil {
-				return sum, stopErr
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return sum, ctx.Err()
-				}
-				fs.Err = err
-				errs = append(errs, err)
-			}
+			err = perr
 			i = j - 1
 		case ZeekTSV, ZeekJSON, ZeekDir:
-			st, err := zeek.ReadFileWith(ctx, paths[i], logOpts(i), counting(fs))
+			st, zerr := zeek.ReadFileWith(ctx, paths[i], logOpts(i), counting(fs))
 			done += pathSize(paths[i])
 			sum.Zeek.Add(st)
 			fs.Bad = st.Bad
-			sum.Bad += st.Bad
-			if stopErr != nil {
-				return sum, stopErr
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return sum, ctx.Err()
-				}
-				fs.Err = err
-				errs = append(errs, err)
-			}
+			err = zerr
 		case EVE:
-			st, err := eve.ReadFileWith(ctx, paths[i], logOpts(i), counting(fs))
+			st, eerr := eve.ReadFileWith(ctx, paths[i], logOpts(i), counting(fs))
 			done += pathSize(paths[i])
 			sum.EVE.Add(st)
 			fs.Bad = st.Bad
-			sum.Bad += st.Bad
-			if stopErr != nil {
-				return sum, stopErr
+			err = eerr
+		}
+		sum.Bad += fs.Bad
+		if stopErr != nil {
+			return sum, stopErr
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return sum, ctx.Err()
 			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return sum, ctx.Err()
-				}
-				fs.Err = err
-				errs = append(errs, err)
-			}
+			fs.Err = err
+			errs = append(errs, err)
 		}
 	}
 	return sum, errors.Join(errs...)
