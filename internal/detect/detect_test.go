@@ -278,6 +278,13 @@ func TestAttacksAlertWithExplanations(t *testing.T) {
 	if !sawCat {
 		t.Errorf("inbound probe explanation names no unusual category: %+v", v.Features)
 	}
+	// The prober has no history: "its flow rate is lower than typical" is
+	// not a reason, so no host statistic below its baseline is listed.
+	for _, f := range v.Features {
+		if strings.HasPrefix(f.Name, "host_") && f.Z < 0 {
+			t.Errorf("explanation lists a host statistic below typical: %s", f.Text)
+		}
+	}
 }
 
 // Flows that never alert must not allocate (hot path).

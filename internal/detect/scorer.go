@@ -154,7 +154,14 @@ func (s *Scorer) explainInto(n *node, g groupKey, v *Verdict) {
 	k := 0
 	for j := 0; j < NumNumeric; j++ {
 		z := (s.vec.X[j] - n.Median[j]) / n.Spread[j]
-		cs[k] = cand{j, false, math.Abs(z)}
+		w := math.Abs(z)
+		if j >= fHostRate && j <= fHostBytesOut && z < 0 {
+			// A host quieter than typical (most often one whose first
+			// flows these are, with no history yet) explains nothing an
+			// analyst would act on: only a busier host is listed.
+			w = 0
+		}
+		cs[k] = cand{j, false, w}
 		k++
 	}
 	for j := 0; j < NumCategorical; j++ {
