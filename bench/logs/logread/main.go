@@ -39,6 +39,7 @@ func run(paths []string, cid bool) error {
 		sink += r.OrigPkts // touch the record
 		return nil
 	}
+	opts := zeek.ReadOptions{NoCommunityID: !cid}
 	start := time.Now()
 	for _, p := range paths {
 		format, err := input.Detect(p)
@@ -47,13 +48,13 @@ func run(paths []string, cid bool) error {
 		}
 		switch format {
 		case input.EVE:
-			st, err := readEVE(ctx, p, cid, emit)
+			st, err := eve.ReadFileWith(ctx, p, opts, emit)
 			if err != nil {
 				return err
 			}
 			records, lines, bad = records+st.Records, lines+st.Lines, bad+st.Bad
 		case input.ZeekTSV, input.ZeekJSON:
-			st, err := readZeek(ctx, p, cid, emit)
+			st, err := zeek.ReadFileWith(ctx, p, opts, emit)
 			if err != nil {
 				return err
 			}
@@ -67,59 +68,4 @@ func run(paths []string, cid bool) error {
 		lines, records, bad, el.Seconds(), float64(lines)/el.Seconds())
 	_ = sink
 	return nil
-}
-
-// readZeek is zeek.ReadFile with the Community ID switch.
-func readZeek(ctx context.Context, path string, cid bool, emit func(*flow.Record) error) (zeek.Stats, error) {
-	var st zeek.Stats
-	rc, err := zeek.Open(path)
-	if err != nil {
-		return st, err
-	}
-	defer func() { _ = rc.Close() }() // read only: nothing to lose
-	p := zeek.NewParser(path)
-	p.ComputeCommunityID = cid
-	var r flow.Record
-	err = zeek.EachLine(ctx, rc, func(line []byte, tooLong bool) error {
-		st.Lines++
-		ok, err := p.ParseLine(line, &r)
-		switch {
-		case err != nil:
-			st.AddBad(err)
-		case ok:
-			st.Records++
-			return emit(&r)
-		}
-		return nil
-	})
-	return st, err
-}
-
-// readEVE is eve.ReadFile with the Community ID switch.
-func readEVE(ctx context.Context, path string, cid bool, emit func(*flow.Record) error) (zeek.Stats, error) {
-	var st zeek.Stats
-	rc, err := zeek.Open(path)
-	if err != nil {
-		return st, err
-	}
-	defer func() { _ = rc.Close() }() // read only: nothing to lose
-	p := eve.NewParser(path)
-	p.ComputeCommunityID = cid
-	var r flow.Record
-	err = zeek.EachLine(ctx, rc, func(line []byte, tooLong bool) error {
-		st.Lines++
-		ok, err := p.ParseLine(line, &r)
-		switch {
-		case err != nil:
-			st.AddBad(err)
-		case ok:
-			st.Records++
-			return emit(&r)
-		}
-		return nil
-	})
-	if err == nil {
-		err = p.Flush(func(r *flow.Record) error { st.Records++; return emit(r) })
-	}
-	return st, err
 }
