@@ -6,10 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/mlads/mlads/internal/benchmeter"
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/tail"
@@ -103,7 +102,7 @@ func (s stopAfter) Line(l *tail.Line) error {
 func measureFlows(b *testing.B, size int64, run func() int64) {
 	b.Helper()
 	b.SetBytes(size)
-	cpu0 := cpuTime()
+	cpu0 := benchmeter.CPU()
 	b.ResetTimer()
 	for range b.N {
 		if n := run(); n != benchFlows {
@@ -113,14 +112,5 @@ func measureFlows(b *testing.B, size int64, run func() int64) {
 	b.StopTimer()
 	lines := float64(benchFlows) * float64(b.N)
 	b.ReportMetric(lines/b.Elapsed().Seconds(), "lines/s")
-	b.ReportMetric(lines/(cpuTime()-cpu0).Seconds(), "cpu-lines/s")
-}
-
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(lines/(benchmeter.CPU()-cpu0).Seconds(), "cpu-lines/s")
 }

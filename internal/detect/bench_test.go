@@ -1,10 +1,10 @@
 package detect
 
 import (
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mlads/mlads/internal/benchmeter"
 	"github.com/mlads/mlads/internal/flow"
 )
 
@@ -21,7 +21,7 @@ func BenchmarkScore(b *testing.B) {
 	var v Verdict
 	b.ReportAllocs()
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0 := benchmeter.CPU()
 	span := recs[len(recs)-1].TS.Sub(recs[0].TS) + time.Second
 	for i := 0; i < b.N; i++ {
 		k := i % len(recs)
@@ -35,7 +35,7 @@ func BenchmarkScore(b *testing.B) {
 	}
 	// per CPU-second of this process, so a busy shared machine does not
 	// understate the per-core rate
-	b.ReportMetric(float64(b.N)/(cpuTime()-c0).Seconds(), "flows/s")
+	b.ReportMetric(float64(b.N)/(benchmeter.CPU()-c0).Seconds(), "flows/s")
 	b.ReportMetric(float64(BytesPerHost()), "bytes/host")
 }
 
@@ -51,7 +51,7 @@ func BenchmarkTrain1M(b *testing.B) {
 	cfg := DefaultConfig()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		t0, c0 := time.Now(), cpuTime()
+		t0, c0 := time.Now(), benchmeter.CPU()
 		tr := NewTrainer(cfg)
 		for j := range recs {
 			tr.Add(&recs[j])
@@ -61,7 +61,7 @@ func BenchmarkTrain1M(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(time.Since(t0).Seconds(), "s/1M-flows")
-		b.ReportMetric((cpuTime() - c0).Seconds(), "cpu-s/1M-flows")
+		b.ReportMetric((benchmeter.CPU() - c0).Seconds(), "cpu-s/1M-flows")
 		buf, _ := m.MarshalBinary()
 		b.ReportMetric(float64(len(buf)), "model-bytes")
 		t1 := time.Now()
@@ -70,13 +70,4 @@ func BenchmarkTrain1M(b *testing.B) {
 		}
 		b.ReportMetric(float64(time.Since(t1).Microseconds())/1e3, "load-ms")
 	}
-}
-
-// cpuTime is the user+system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

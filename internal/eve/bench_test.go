@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/mlads/mlads/internal/benchmeter"
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/shareddata"
@@ -59,26 +57,16 @@ func benchEVE(b *testing.B, communityID bool) {
 	p.ComputeCommunityID = communityID
 	var r flow.Record
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := benchmeter.CPU()
 	for i := 0; b.Loop(); i++ {
 		if _, err := p.ParseLine(lines[i%len(lines)], &r); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := benchmeter.CPU() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
 	}
-}
-
-// cpuTime returns the user+system CPU time of the process so far: on a
-// shared machine events/cpu-s is what one core does.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkEVEFlowEncodingJSON decodes the same events with encoding/json
@@ -89,7 +77,7 @@ func BenchmarkEVEFlowEncodingJSON(b *testing.B) {
 	lines := flowLines(b)
 	var e evFlow
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := benchmeter.CPU()
 	for i := 0; b.Loop(); i++ {
 		e = evFlow{}
 		if err := json.Unmarshal(lines[i%len(lines)], &e); err != nil {
@@ -97,7 +85,7 @@ func BenchmarkEVEFlowEncodingJSON(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := benchmeter.CPU() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
 	}
 }
@@ -127,28 +115,8 @@ func BenchmarkSpeedRatio(b *testing.B) {
 				json.Unmarshal(lines[i%len(lines)], &e)
 			}
 		}
-		ratio, rate := medianRatio(ours, std, 20000, 2000, 31)
+		ratio, rate := benchmeter.MedianRatio(ours, std, 20000, 2000, 31)
 		b.Logf("EVE, community ID %v: parser/encoding/json median speed ratio %.2f (parser %.0f events/s in its rounds)", cid, ratio, rate)
 		b.ReportMetric(ratio, fmt.Sprintf("x-encoding/json(cid=%v)", cid))
 	}
-}
-
-// medianRatio runs a (n rounds of na items) and b (nb items) alternately and
-// returns the median of (a items/s)/(b items/s) and a's median rate.
-func medianRatio(a, b func(int), na, nb, rounds int) (float64, float64) {
-	var ratios, rates []float64
-	for i := 0; i < rounds; i++ {
-		t0 := time.Now()
-		a(na)
-		t1 := time.Now()
-		b(nb)
-		t2 := time.Now()
-		ra := float64(na) / t1.Sub(t0).Seconds()
-		rb := float64(nb) / t2.Sub(t1).Seconds()
-		ratios = append(ratios, ra/rb)
-		rates = append(rates, ra)
-	}
-	sort.Float64s(ratios)
-	sort.Float64s(rates)
-	return ratios[len(ratios)/2], rates[len(rates)/2]
 }

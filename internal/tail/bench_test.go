@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/mlads/mlads/internal/benchmeter"
 )
 
 // benchFile writes n conn.log-sized lines (about 130 bytes) once per
@@ -112,7 +112,7 @@ func BenchmarkFollow(b *testing.B) {
 func measure(b *testing.B, size int64, read func() (lines int64)) {
 	b.Helper()
 	b.SetBytes(size)
-	cpu0 := cpuTime()
+	cpu0 := benchmeter.CPU()
 	b.ResetTimer()
 	for range b.N {
 		if n := read(); n != benchLines {
@@ -122,16 +122,7 @@ func measure(b *testing.B, size int64, read func() (lines int64)) {
 	b.StopTimer()
 	lines := float64(benchLines) * float64(b.N)
 	b.ReportMetric(lines/b.Elapsed().Seconds(), "lines/s")
-	b.ReportMetric(lines/(cpuTime()-cpu0).Seconds(), "cpu-lines/s")
-}
-
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(lines/(benchmeter.CPU()-cpu0).Seconds(), "cpu-lines/s")
 }
 
 // stopSink cancels the tailer once it has every line.

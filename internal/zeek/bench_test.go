@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/mlads/mlads/internal/benchmeter"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/shareddata"
 	"github.com/mlads/mlads/internal/zeek"
@@ -64,32 +62,13 @@ func benchParse(b *testing.B, header, lines [][]byte, communityID bool) {
 	}
 	b.SetBytes(bytesPerLoop / int64(len(lines)))
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := benchmeter.CPU()
 	for i := 0; b.Loop(); i++ {
 		if _, err := p.ParseLine(lines[i%len(lines)], &r); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportRates(b, cpu0, "lines")
-}
-
-// reportRates reports items per wall-clock second and per second of CPU
-// time used by the process: on a shared machine the second is what one core
-// does, the first also counts the time other processes took the core.
-func reportRates(b *testing.B, cpu0 time.Duration, unit string) {
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), unit+"/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
-		b.ReportMetric(float64(b.N)/cpu.Seconds(), unit+"/cpu-s")
-	}
-}
-
-// cpuTime returns the user+system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	benchmeter.ReportRates(b, cpu0, "lines")
 }
 
 // BenchmarkZeekTSV parses real conn.log lines (Stratosphere CTU-Normal-40,
@@ -126,7 +105,7 @@ func BenchmarkZeekJSONNoCommunityID(b *testing.B) {
 func BenchmarkZeekTSVSplit(b *testing.B) {
 	_, lines := benchLines(b, "stratosphere-labeled/security-datasets-for-testing/008-zeek-mixed/data/conn.log.labeled", benchHeader, benchTSVLine)
 	var fields [32][]byte
-	cpu0 := cpuTime()
+	cpu0 := benchmeter.CPU()
 	for i := 0; b.Loop(); i++ {
 		l := lines[i%len(lines)]
 		n := 0
@@ -140,7 +119,7 @@ func BenchmarkZeekTSVSplit(b *testing.B) {
 			n++
 		}
 	}
-	reportRates(b, cpu0, "lines")
+	benchmeter.ReportRates(b, cpu0, "lines")
 }
 
 // BenchmarkSpeedRatio times the parser against yardsticks in
@@ -211,30 +190,11 @@ func BenchmarkSpeedRatio(b *testing.B) {
 				}
 			}
 		}
-		ratio, rate := medianRatio(parser(th, tl), split, 20000, 20000, 31)
+		ratio, rate := benchmeter.MedianRatio(parser(th, tl), split, 20000, 20000, 31)
 		b.Logf("TSV, community ID %v: parser/tab-split median speed ratio %.2f (parser %.0f lines/s in its rounds)", cid, ratio, rate)
 		b.ReportMetric(ratio, fmt.Sprintf("x-tab-split(tsv,cid=%v)", cid))
-		ratio, rate = medianRatio(parser(jh, jl), stdJSON, 20000, 4000, 31)
+		ratio, rate = benchmeter.MedianRatio(parser(jh, jl), stdJSON, 20000, 4000, 31)
 		b.Logf("JSON, community ID %v: parser/encoding/json median speed ratio %.2f (parser %.0f lines/s in its rounds)", cid, ratio, rate)
 		b.ReportMetric(ratio, fmt.Sprintf("x-encoding/json(json,cid=%v)", cid))
 	}
-}
-
-// medianRatio runs a (na items) and b (nb items) alternately for rounds
-// rounds and returns the median of (a items/s)/(b items/s) and a's median rate.
-func medianRatio(a, b func(int), na, nb, rounds int) (float64, float64) {
-	var ratios, rates []float64
-	for i := 0; i < rounds; i++ {
-		t0 := time.Now()
-		a(na)
-		t1 := time.Now()
-		b(nb)
-		t2 := time.Now()
-		ra := float64(na) / t1.Sub(t0).Seconds()
-		ratios = append(ratios, ra/(float64(nb)/t2.Sub(t1).Seconds()))
-		rates = append(rates, ra)
-	}
-	sort.Float64s(ratios)
-	sort.Float64s(rates)
-	return ratios[len(ratios)/2], rates[len(rates)/2]
 }

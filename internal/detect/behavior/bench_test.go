@@ -4,10 +4,10 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mlads/mlads/internal/benchmeter"
 	"github.com/mlads/mlads/internal/flow"
 )
 
@@ -65,7 +65,7 @@ func BenchmarkObserve(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&m0)
 	e := New(DefaultConfig())
-	cpu0 := cpuTime()
+	cpu0 := benchmeter.CPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		k := i % n
@@ -77,7 +77,7 @@ func BenchmarkObserve(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
 	// On a shared machine wall time overstates the cost; CPU time of the
 	// process (GC included) is reported beside it.
-	if c := cpuTime() - cpu0; c > 0 {
+	if c := benchmeter.CPU() - cpu0; c > 0 {
 		b.ReportMetric(float64(b.N)/c.Seconds(), "flows/cpu-s")
 	}
 	runtime.GC()
@@ -90,13 +90,4 @@ func BenchmarkObserve(b *testing.B) {
 	}
 	runtime.KeepAlive(e)
 	runtime.KeepAlive(rs) // else its 40 MB are freed before the second reading
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
