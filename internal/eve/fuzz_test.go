@@ -1,10 +1,7 @@
 package eve_test
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,33 +12,15 @@ import (
 
 // fuzzSeeds returns up to n lines of each shared-data EVE file (nothing when
 // the data is absent).
-func fuzzSeeds(tb testing.TB, n int) []string {
-	tb.Helper()
-	data, ok := shareddata.Lookup()
-	if !ok {
-		return nil
-	}
-	var out []string
-	for _, rel := range []string{"suricata-eve/menna-islam-zeus/eve.json", "slips-dataset/test6-malicious.suricata.json"} {
-		f, err := os.Open(filepath.Join(data, rel))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for i := 0; i < n && sc.Scan(); i++ {
-			out = append(out, sc.Text())
-		}
-		f.Close()
-	}
-	return out
+func fuzzSeeds(n int) []string {
+	return shareddata.Lines(n, "suricata-eve/menna-islam-zeus/eve.json", "slips-dataset/test6-malicious.suricata.json")
 }
 
 // FuzzEVELine feeds arbitrary lines to the EVE parser, twice (the second
 // time so a netflow half can pair with itself), then flushes: it must never
 // panic, and errors must name the file and line.
 func FuzzEVELine(f *testing.F) {
-	for _, s := range fuzzSeeds(f, 20) {
+	for _, s := range fuzzSeeds(20) {
 		f.Add([]byte(s))
 	}
 	f.Add([]byte(`{"flow_id":7,"event_type":"netflow","src_ip":"10.16.1.11","src_port":46652,"dest_ip":"82.165.177.154","dest_port":80,"proto":"TCP","app_proto":"http","netflow":{"pkts":6,"bytes":425,"start":"2016-05-27T06:56:11.304062+0000","end":"2016-05-27T06:56:11.900923+0000"},"tcp":{"tcp_flags":"1b"}}`))

@@ -5,6 +5,7 @@
 package shareddata
 
 import (
+	"bufio"
 	"os"
 	"path/filepath"
 	"testing"
@@ -48,6 +49,30 @@ func Path(tb testing.TB, elem ...string) string {
 		tb.Skipf("shared test data: %v", err)
 	}
 	return p
+}
+
+// Lines returns up to n lines from the start of each named file inside the
+// data folder, for seeding fuzz tests: files that are absent (or the whole
+// folder) give nothing.
+func Lines(n int, rel ...string) []string {
+	dir, ok := Lookup()
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, r := range rel {
+		f, err := os.Open(filepath.Join(dir, r))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for i := 0; i < n && sc.Scan(); i++ {
+			out = append(out, sc.Text())
+		}
+		_ = f.Close() // read only
+	}
+	return out
 }
 
 // moduleRoot walks up from the working directory (a test runs in its

@@ -1,6 +1,7 @@
 package shareddata
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -25,5 +26,17 @@ func TestModuleRoot(t *testing.T) {
 	}
 	if want, _ := filepath.Abs(filepath.Join("..", "..")); root != want {
 		t.Errorf("moduleRoot() = %q, want %q", root, want)
+	}
+}
+
+func TestLines(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(EnvVar, dir)
+	if err := os.WriteFile(filepath.Join(dir, "a.log"), []byte("1\n2\n3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := Lines(2, "a.log", "absent.log")
+	if len(got) != 2 || got[0] != "1" || got[1] != "2" {
+		t.Errorf("Lines(2, a.log, absent.log) = %q, want [1 2]", got)
 	}
 }

@@ -1,10 +1,7 @@
 package zeek_test
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,43 +12,22 @@ import (
 
 // fuzzSeeds returns up to n lines from each of the shared-data conn logs
 // (nothing when the data is absent).
-func fuzzSeeds(tb testing.TB, n int) []string {
-	tb.Helper()
-	data, ok := shareddata.Lookup()
-	if !ok {
-		return nil
-	}
-	if _, err := os.Stat(data); err != nil {
-		return nil
-	}
-	var out []string
-	for _, rel := range []string{
+func fuzzSeeds(n int) []string {
+	return shareddata.Lines(n,
 		"zeek-btest/conn/core.tunnels.ayiya__conn.log",
 		"zeek-btest/conn/scripts.policy.protocols.conn.vlan-logging__conn.log",
 		"stratosphere-labeled/security-datasets-for-testing/008-zeek-mixed/data/conn.log.labeled",
 		"stratosphere-labeled/security-datasets-for-testing/002-zeek-scenario-port-scanning/conn.log",
 		"slips-dataset/test9-mixed-zeek-dir/conn.log",
 		"iot23-csv/CTU-Honeypot-Capture-4-1-labeled.csv",
-	} {
-		f, err := os.Open(filepath.Join(data, rel))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for i := 0; i < n && sc.Scan(); i++ {
-			out = append(out, sc.Text())
-		}
-		f.Close()
-	}
-	return out
+	)
 }
 
 // FuzzZeekLine feeds arbitrary lines to a parser primed with a conn.log
 // header: it must never panic, and a line it accepts must give the same
 // record when parsed again.
 func FuzzZeekLine(f *testing.F) {
-	for _, s := range fuzzSeeds(f, 12) {
+	for _, s := range fuzzSeeds(12) {
 		f.Add([]byte(s))
 	}
 	f.Add([]byte("1.5\tC1\t10.0.0.1\t1\t::1\t2\ttcp\tssl,http\t0.1\t1\t2\tSF\tT\tF\t0\tShAD\t1\t2\t3\t4\tCa,Cb"))
