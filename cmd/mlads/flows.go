@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,7 @@ func newFlows(g *globals) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != flow.FormatJSON && format != flow.FormatZeek {
-				return usageError{errorf("--format %q: want json or zeek", format)}
+				return usageError{fmt.Errorf("--format %q: want json or zeek", format)}
 			}
 			cfg, _, err := g.load()
 			if err != nil {

@@ -22,12 +22,10 @@ func main() {
 	err := newRoot().ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintln(os.Stderr, "mlads:", err)
+		fmt.Fprintln(os.Stderr, "mlads:", err)
+		if errors.As(err, new(usageError)) {
 			os.Exit(2)
 		}
-		fmt.Fprintln(os.Stderr, "mlads:", err)
 		os.Exit(1)
 	}
 }
@@ -84,5 +82,3 @@ func (g *globals) load() (config.Config, *slog.Logger, error) {
 	}
 	return cfg, slog.New(h), nil
 }
-
-func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
