@@ -94,16 +94,8 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
-	rep.ScoreTime = time.Since(t1)
-	rep.Stats = sc.Stats()
-	rep.Flows, rep.Alerts = rep.Stats.Flows, rep.Stats.Alerts
-	if err != nil {
-		return rep, fmt.Errorf("analyze: %w", err)
-	}
-	if opts.Logger != nil {
-		logScore(opts.Logger, "analyze", rep)
-	}
-	return rep, nil
+	err = rep.finish("analyze", sc, t1, opts.Logger, err) // before rep is returned: it fills rep
+	return rep, err
 }
 
 // learnFromInput trains on the input itself, running the behavioural

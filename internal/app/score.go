@@ -82,16 +82,24 @@ func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
-	rep.ScoreTime = time.Since(t1)
+	err = rep.finish("score", sc, t1, opts.Logger, err) // before rep is returned: it fills rep
+	return rep, err
+}
+
+// finish completes a score or analyze report once the input is read: the
+// scoring time and the scorer's counts. It wraps err with the command's
+// name, or logs the report when there is none.
+func (rep *ScoreReport) finish(cmd string, sc *detect.Scorer, start time.Time, l *slog.Logger, err error) error {
+	rep.ScoreTime = time.Since(start)
 	rep.Stats = sc.Stats()
 	rep.Flows, rep.Alerts = rep.Stats.Flows, rep.Stats.Alerts
 	if err != nil {
-		return rep, fmt.Errorf("score: %w", err)
+		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	if opts.Logger != nil {
-		logScore(opts.Logger, "score", rep)
+	if l != nil {
+		logScore(l, cmd, *rep)
 	}
-	return rep, nil
+	return nil
 }
 
 func logScore(l *slog.Logger, cmd string, rep ScoreReport) {
