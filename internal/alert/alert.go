@@ -178,7 +178,7 @@ func FromFlow(r *flow.Record, v *detect.Verdict, observer string) *Alert {
 	a.Source = &Endpoint{IP: addr(r.OrigH), Port: int(r.OrigP), Bytes: r.OrigIPBytes, Packets: r.OrigPkts}
 	a.Destination = &Endpoint{IP: addr(r.RespH), Port: int(r.RespP), Bytes: r.RespIPBytes, Packets: r.RespPkts}
 	a.Network = &Network{
-		Transport: r.Proto, Protocol: r.Service, CommunityID: r.CommunityID,
+		Transport: r.Proto, Protocol: r.Service, CommunityID: r.CommunityIDOrDerived(),
 		Bytes: r.OrigIPBytes + r.RespIPBytes, Packets: r.OrigPkts + r.RespPkts,
 	}
 	if r.IPProto != 0 {

@@ -21,7 +21,7 @@
 //	flow.bytes_toserver/_toclient         OrigIPBytes/RespIPBytes (see below)
 //	netflow.pkts/bytes of each half       Orig*/Resp* of the merged record
 //	app_proto                             Service, in Zeek's names (table below); "failed" and "unknown" → ""
-//	community_id                          CommunityID, kept as written (computed, seed 0, when absent)
+//	community_id                          CommunityID, kept as written (derived when written out, when absent)
 //	vlan [outer, inner]                   VLAN, InnerVLAN
 //	flow_id                               UID "E" + flow_id in hex (EVE has no Zeek uid)
 //	(none)                                OrigBytes, RespBytes, MissedBytes stay 0: EVE has no payload counts
@@ -147,9 +147,6 @@ type Parser struct {
 	events          map[string]int64 // other event types
 	// Skipped counts events of types that carry no flow.
 	Skipped int64
-	// ComputeCommunityID makes the parser compute the Community ID of
-	// events written without community_id (NewParser sets it).
-	ComputeCommunityID bool
 
 	// Merged counts netflow records built from two halves; Unpaired those
 	// emitted from one half (evicted from a full table, flushed, or without
@@ -168,7 +165,7 @@ type half struct {
 
 // NewParser returns a parser for the file called name (used in errors).
 func NewParser(name string) *Parser {
-	return &Parser{name: name, pending: make(map[uint64]*half), events: make(map[string]int64), ComputeCommunityID: true}
+	return &Parser{name: name, pending: make(map[uint64]*half), events: make(map[string]int64)}
 }
 
 // SetLineNumber sets the number of the last line read, so the next line
@@ -482,9 +479,6 @@ func (p *Parser) common(r *flow.Record) error {
 	r.Service = p.service(ev.appProto, r.Proto)
 	if len(ev.communityID) > 0 {
 		r.CommunityID = p.strs.Copy(ev.communityID)
-	} else if p.ComputeCommunityID {
-		p.buf = zeek.AppendCommunityID(p.buf[:0], r)
-		r.CommunityID = p.strs.Copy(p.buf)
 	}
 	r.VLAN, r.InnerVLAN = ev.vlan, ev.innerVLAN
 	if ev.haveFlowID {

@@ -166,7 +166,8 @@ func checkAgainstJSON(t *testing.T, path string, recs []flow.Record) {
 			{"resp_ip_bytes", r.RespIPBytes, e.Flow.BytesToClient},
 			{"ts", r.TS.UnixNano(), start.UnixNano()},
 			{"duration", r.Duration, end.Sub(start)},
-			{"community_id", r.CommunityID, orComputed(e.CommunityID, r)},
+			{"community_id", r.CommunityID, e.CommunityID},
+			{"derived community_id", r.CommunityIDOrDerived(), orComputed(e.CommunityID, r)},
 			{"proto", r.Proto, map[string]string{"TCP": "tcp", "UDP": "udp", "ICMP": "icmp", "IPv6-ICMP": "icmp"}[e.Proto] + unknownIf(e.Proto)},
 			{"source", r.Source, flow.SourceEVE},
 		}
@@ -383,9 +384,11 @@ func TestNetflowMerge(t *testing.T) {
 		OrigPkts: 6, OrigIPBytes: 425, RespPkts: 4, RespIPBytes: 1200,
 		Source: flow.SourceEVE,
 	}
-	want.CommunityID = flow.CommunityID(0, want.OrigH, want.RespH, 6, want.OrigP, want.RespP)
 	if diff := recordDiff(r, want); diff != "" {
 		t.Errorf("merged record (-got +want):\n%s", diff)
+	}
+	if got, want := r.CommunityIDOrDerived(), flow.CommunityID(0, want.OrigH, want.RespH, 6, want.OrigP, want.RespP); got != want {
+		t.Errorf("derived community_id %s, want %s", got, want)
 	}
 	if p.Pending() != 0 || p.Merged != 1 {
 		t.Errorf("pending %d merged %d", p.Pending(), p.Merged)

@@ -56,7 +56,6 @@ func ReadFileWith(ctx context.Context, path string, opts zeek.ReadOptions, emit 
 	defer func() { _ = rc.Close() }() // read only: nothing to lose
 	st.Files = 1
 	p := NewParser(filepath.Base(path))
-	p.ComputeCommunityID = !opts.NoCommunityID
 	var r flow.Record
 	err = zeek.EachLine(ctx, rc, func(line []byte, tooLong bool) error {
 		st.Lines++

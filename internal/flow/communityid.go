@@ -69,16 +69,33 @@ func appendBase64Sum(b []byte, s *[sha1.Size]byte) []byte {
 	return append(b, out[:]...)
 }
 
-// SetCommunityID sets r.CommunityID to the Community ID v1 (seed 0) of the
-// record's addresses, ports and IP protocol (see Record.IPProtocol). It sets
-// "" when the record has no known IP protocol or no valid address pair.
-func (r *Record) SetCommunityID() {
+// AppendCommunityID appends the record's Community ID to b: r.CommunityID
+// when its source carried one, else the Community ID v1 (seed 0) of its
+// addresses, ports and IP protocol (see Record.IPProtocol), or nothing when
+// the record has no known IP protocol or no valid address pair.
+//
+// The ID is derived data: readers of logs without a community_id column
+// leave CommunityID empty, and the writers and alerts derive it here, when
+// a record is written out, straight into their output buffer. A record that
+// is read, scored and never written costs no hash.
+func (r *Record) AppendCommunityID(b []byte) []byte {
+	if r.CommunityID != "" {
+		return append(b, r.CommunityID...)
+	}
 	proto := r.IPProtocol()
 	if proto == 0 {
-		r.CommunityID = ""
-		return
+		return b
 	}
-	r.CommunityID = CommunityID(0, r.OrigH, r.RespH, proto, r.OrigP, r.RespP)
+	return AppendCommunityID(b, 0, r.OrigH, r.RespH, proto, r.OrigP, r.RespP)
+}
+
+// CommunityIDOrDerived returns what AppendCommunityID appends, as a string.
+func (r *Record) CommunityIDOrDerived() string {
+	if r.CommunityID != "" {
+		return r.CommunityID
+	}
+	var buf [CommunityIDLen]byte
+	return string(r.AppendCommunityID(buf[:0]))
 }
 
 // IPProtocol returns r.IPProto when it is set. Otherwise it derives the

@@ -160,7 +160,7 @@ func TestCommunityIDEdgeCases(t *testing.T) {
 	}
 }
 
-func TestSetCommunityID(t *testing.T) {
+func TestRecordCommunityID(t *testing.T) {
 	a, b := netip.MustParseAddr("1.2.3.4"), netip.MustParseAddr("5.6.7.8")
 	v6a := netip.MustParseAddr("fe80:0001:0203:0405:0607:0809:0A0B:0C0D")
 	v6b := netip.MustParseAddr("fe80:1011:1213:1415:1617:1819:1A1B:1C1D")
@@ -176,13 +176,12 @@ func TestSetCommunityID(t *testing.T) {
 		{"icmp6 by name", Record{OrigH: v6a, OrigP: 128, RespH: v6b, RespP: 0, Proto: ProtoICMP}, "1:0bf7hyMJUwt3fMED7z8LIfRpBeo="},
 		{"sctp", Record{OrigH: a, OrigP: 1122, RespH: b, RespP: 3344, Proto: ProtoUnknown, IPProto: 132}, "1:EKt4MsxuyaE6mL+hmrEkQ9csDD8="},
 		{"rsvp", Record{OrigH: a, RespH: b, Proto: ProtoUnknown, IPProto: 46}, "1:ikv3kmf89luf73WPz1jOs49S768="},
-		{"unknown transport without number", Record{OrigH: a, RespH: b, Proto: ProtoUnknown, CommunityID: "stale"}, ""},
+		{"unknown transport without number", Record{OrigH: a, RespH: b, Proto: ProtoUnknown}, ""},
+		{"given by the source", Record{OrigH: a, OrigP: 1122, RespH: b, RespP: 3344, Proto: ProtoTCP, CommunityID: "1:given"}, "1:given"},
 	}
 	for _, tt := range tests {
-		r := tt.r
-		r.SetCommunityID()
-		if r.CommunityID != tt.want {
-			t.Errorf("%s: got %q, want %q", tt.name, r.CommunityID, tt.want)
+		if got := tt.r.CommunityIDOrDerived(); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

@@ -130,6 +130,15 @@ func AppendJSON(b []byte, r *Record) []byte {
 	if r.CommunityID != "" {
 		b = append(b, `,"community_id":`...)
 		b = appendJSONString(b, r.CommunityID)
+	} else {
+		n := len(b)
+		b = append(b, `,"community_id":"`...)
+		m := len(b)
+		if b = r.AppendCommunityID(b); len(b) > m {
+			b = append(b, '"') // derived: base64, nothing to escape
+		} else {
+			b = b[:n] // no ID for this flow
+		}
 	}
 	if r.VLAN != 0 {
 		b = append(b, `,"vlan":`...)

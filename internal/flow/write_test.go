@@ -67,8 +67,8 @@ func sampleRecords() []Record {
 
 func sampleRecordsWithIDs() []Record {
 	recs := sampleRecords()
-	for i := range recs[:5] {
-		recs[i].SetCommunityID()
+	for i := range recs {
+		recs[i].CommunityID = recs[i].CommunityIDOrDerived()
 	}
 	return recs
 }
@@ -498,3 +498,22 @@ var (
 
 // regexpOpen matches Zeek's #open/#close value.
 var regexpOpen = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}$`)
+
+// TestWritersDeriveCommunityID: a record without a Community ID (read from a
+// log without the column) is written exactly as if it carried the derived
+// one, and one that cannot have an ID is written without it.
+func TestWritersDeriveCommunityID(t *testing.T) {
+	for i, without := range sampleRecords() {
+		without.CommunityID = ""
+		with := without
+		with.CommunityID = without.CommunityIDOrDerived()
+		for _, w := range []struct {
+			name   string
+			append func([]byte, *Record) []byte
+		}{{"json", AppendJSON}, {"zeek", AppendZeek}} {
+			if got, want := string(w.append(nil, &without)), string(w.append(nil, &with)); got != want {
+				t.Errorf("record %d, %s: without an ID\n got %s\nwant %s", i, w.name, got, want)
+			}
+		}
+	}
+}

@@ -222,7 +222,11 @@ func AppendZeek(b []byte, r *Record) []byte {
 		b = append(b, zeekUnsetField...)
 	}
 	b = append(b, sep)
-	b = appendZeekOptString(b, r.CommunityID)
+	if n := len(b); r.CommunityID != "" {
+		b = appendZeekString(b, r.CommunityID, false)
+	} else if b = r.AppendCommunityID(b); len(b) == n { // derived: base64, nothing to escape
+		b = append(b, zeekUnsetField...) // no ID for this flow
+	}
 	b = append(b, sep)
 	b = appendZeekOptCount(b, uint64(r.VLAN))
 	b = append(b, sep)

@@ -216,7 +216,7 @@ func TestZeekLogAgreesWithCapture(t *testing.T) {
 				cmp("orig_ip_bytes", l.OrigIPBytes, m.OrigIPBytes)
 				cmp("resp_pkts", l.RespPkts, m.RespPkts)
 				cmp("resp_ip_bytes", l.RespIPBytes, m.RespIPBytes)
-				cmp("community_id", l.CommunityID, m.CommunityID)
+				cmp("community_id", l.CommunityIDOrDerived(), m.CommunityIDOrDerived())
 				if len(diffs) == 0 {
 					same++
 				} else {

@@ -137,9 +137,6 @@ type ReadOptions struct {
 	// about every ProgressLines lines and at the end of each file. It runs
 	// on the reading goroutine: keep it short.
 	Progress func(bytesRead int64)
-	// NoCommunityID leaves CommunityID empty when a log has no
-	// community_id column, instead of computing it (Parser.ComputeCommunityID).
-	NoCommunityID bool
 }
 
 // ProgressLines is how many lines pass between ReadOptions.Progress calls.
@@ -171,7 +168,6 @@ func ReadFileWith(ctx context.Context, path string, opts ReadOptions, emit func(
 	defer func() { _ = rc.Close() }() // read only: nothing to lose
 	st.Files = 1
 	p := NewParser(filepath.Base(path))
-	p.ComputeCommunityID = !opts.NoCommunityID
 	var r flow.Record
 	err = EachLine(ctx, rc, func(line []byte, tooLong bool) error {
 		st.Lines++

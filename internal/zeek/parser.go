@@ -27,8 +27,8 @@
 //
 // Records get Source zeek and keep Zeek's uid; IPProto comes from an
 // `ip_proto` column when there is one, else from proto (icmp is 58 for IPv6
-// addresses); CommunityID from a `community_id` column, else computed
-// (Community ID v1, seed 0; Parser.ComputeCommunityID turns it off). A
+// addresses); CommunityID from a `community_id` column, else it stays empty
+// and the writers derive it (flow.Record.AppendCommunityID). A
 // `#path` naming another log (dns, http, ...) is an error wrapping
 // ErrNotConnLog, and ReadFile stops there.
 //
@@ -234,21 +234,15 @@ type Parser struct {
 	label   []byte
 	detail  []byte
 	labels  [16]labelEntry
-	cid     []byte
-	skipped int64 // JSON records of other logs (_path not conn)
-
-	// ComputeCommunityID makes the parser compute the Community ID of
-	// records whose log has no community_id column (NewParser sets it).
-	// The SHA-1 costs about as much as parsing the rest of a TSV line (see
-	// BenchmarkZeekTSVNoCommunityID); a caller that never looks at the ID
-	// may turn it off.
-	ComputeCommunityID bool
+	addrs   addrCache // IPv4 addresses by their text
+	words   strCache  // proto, service, conn_state and history by their text
+	skipped int64     // JSON records of other logs (_path not conn)
 }
 
 // NewParser returns a parser for the file called name (used in errors),
 // with Zeek's default header values until the file's own headers arrive.
 func NewParser(name string) *Parser {
-	p := &Parser{name: name, ComputeCommunityID: true}
+	p := &Parser{name: name}
 	p.resetHeader()
 	return p
 }
@@ -610,7 +604,7 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 				r.Duration = time.Duration(int64(sec)*1e9 + int64(frac))
 			}
 		case fOrigH, fRespH:
-			a, j, ok := ipv4At(line, start)
+			a, j, ok := p.addrs.ipv4(line, start, sep)
 			if !ok || (j < len(line) && line[j] != sep) {
 				break // IPv6, or not an address
 			}
@@ -633,7 +627,14 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 			if v := line[start:j]; p.isEmpty(v) || p.isUnset(v) {
 				end = j
 			}
-		case fUID, fProto, fService, fConnState, fHistory:
+		case fProto, fService, fConnState, fHistory:
+			if s, j, ok := p.words.str(line, start, sep, &p.strs); ok {
+				end = j
+				p.setWord(f, s, r)
+				break
+			}
+			fallthrough // long, escaped or at the end of the line
+		case fUID:
 			j, esc := indexSepEsc(line, start, sep)
 			if esc {
 				break
@@ -675,6 +676,28 @@ func (p *Parser) setString(f field, v []byte, r *flow.Record) {
 	case fHistory:
 		if !p.isEmpty(v) {
 			r.History = p.strs.Intern(v)
+		}
+	}
+}
+
+// setWord stores a short string value from the word cache: like setString,
+// with the unset and empty checks on the string.
+func (p *Parser) setWord(f field, s string, r *flow.Record) {
+	if s == string(p.unset) {
+		return
+	}
+	switch f {
+	case fProto:
+		r.Proto = s
+	case fService:
+		if s != string(p.empty) {
+			r.Service = s
+		}
+	case fConnState:
+		r.ConnState = s
+	case fHistory:
+		if s != string(p.empty) {
+			r.History = s
 		}
 	}
 }
@@ -893,7 +916,6 @@ func (p *Parser) finish(r *flow.Record) {
 	if len(p.label) > 0 || len(p.detail) > 0 {
 		r.Label = p.makeLabel(p.label, p.detail)
 	}
-	p.fillCommunityID(r)
 }
 
 // makeLabel joins a label and a detailed label as "Label/Detail"; values

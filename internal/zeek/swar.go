@@ -224,3 +224,95 @@ func indexSepEsc(b []byte, start int, c byte) (int, bool) {
 	}
 	return len(b), esc
 }
+
+// wordKey is the text of a short column (1 to 15 bytes) as two
+// little-endian words, the bytes past its length zeroed, and its length:
+// the key of the word caches, compared in three instructions.
+type wordKey struct {
+	w0, w1 uint64
+	n      int
+}
+
+// columnKey returns the key of the column that starts at b[i] and ends at
+// sep. ok is false when fewer than 16 bytes of b are left (the tail of a
+// line), the column is empty or 16 bytes or longer, or it holds a
+// backslash (an escape, for the general path).
+func columnKey(b []byte, i int, sep byte) (k wordKey, ok bool) {
+	if i+16 > len(b) {
+		return k, false
+	}
+	w0, w1 := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+	pat := uint64(sep) * swarLo
+	if x := w0 ^ pat; (x-swarLo)&^x&swarHi != 0 {
+		k.n = bits.TrailingZeros64((x-swarLo)&^x&swarHi) >> 3
+		k.w0 = w0 & (1<<(8*k.n) - 1) // n < 8
+	} else if y := w1 ^ pat; (y-swarLo)&^y&swarHi != 0 {
+		k.n = 8 + bits.TrailingZeros64((y-swarLo)&^y&swarHi)>>3
+		k.w0, k.w1 = w0, w1&(1<<(8*(k.n-8))-1)
+	}
+	// Bytes past n are zero, so only the column's own can match.
+	const bs = swarLo * '\\'
+	x, y := k.w0^bs, k.w1^bs
+	if k.n == 0 || ((x-swarLo)&^x|(y-swarLo)&^y)&swarHi != 0 {
+		return k, false
+	}
+	return k, true
+}
+
+// slot returns the index of k in a 256-entry direct-mapped cache.
+func (k wordKey) slot() uint8 {
+	return uint8((k.w0*0x9E3779B97F4A7C15 ^ k.w1*0xC2B2AE3D27D4EB4F) >> 56)
+}
+
+// addrCache and strCache map the text of short columns that repeat to what
+// it parses to: addresses, and proto, service, conn_state and history. In
+// the CTU-Normal-40 log the 256 most frequent of 1757 addresses make 84 %
+// of the address columns. A hit costs two word loads and a compare instead
+// of parsing the text or hashing it into the intern table; the last value
+// stored in a slot wins.
+type (
+	addrCache [256]struct {
+		k wordKey
+		a netip.Addr
+	}
+	strCache [256]struct {
+		k wordKey
+		s string
+	}
+)
+
+// ipv4 parses the IPv4 address in b[i:] that ends at sep (or at the end of
+// b), like ipv4At, through the cache. It returns the address and the index
+// after it; ok is false when the column does not start with an IPv4
+// address (IPv6, a placeholder, garbage), and the caller must then check
+// what follows, as after ipv4At.
+func (c *addrCache) ipv4(b []byte, i int, sep byte) (netip.Addr, int, bool) {
+	k, ok := columnKey(b, i, sep)
+	if !ok || k.n < len("1.1.1.1") {
+		return ipv4At(b, i)
+	}
+	e := &c[k.slot()]
+	if e.k == k {
+		return e.a, i + k.n, true
+	}
+	a, j, ok := ipv4At(b, i)
+	if ok && j == i+k.n {
+		e.k, e.a = k, a
+	}
+	return a, j, ok
+}
+
+// str returns the column that starts at b[i] and ends at sep as a string
+// interned in strs, and the index of its end. ok is false when columnKey
+// refuses the column; the caller then takes the general path.
+func (c *strCache) str(b []byte, i int, sep byte, strs *Strings) (string, int, bool) {
+	k, ok := columnKey(b, i, sep)
+	if !ok {
+		return "", 0, false
+	}
+	e := &c[k.slot()]
+	if e.k != k {
+		e.k, e.s = k, strs.Intern(b[i:i+k.n])
+	}
+	return e.s, i + k.n, true
+}

@@ -11,6 +11,7 @@ import (
 // FuzzSWAR checks the word-at-a-time helpers against the standard library
 // at every offset of the input, so both the word and the byte tails run.
 func FuzzSWAR(f *testing.F) {
+	var cache addrCache // shared across inputs, so hits come from earlier ones
 	for _, s := range []string{
 		"147.32.81.167\t62771", "1.2.3.4", "255.255.255.255\tx", "256.1.1.1\t", "01.2.3.4\t", "1.2.3.04\t",
 		"0.0.0.0\t", "1.2.3", "1..2.3\t", "1234.1.1.1\t", "10.0.0.1 abcdefgh",
@@ -52,6 +53,13 @@ func FuzzSWAR(f *testing.F) {
 				want, err := netip.ParseAddr(s[i:n])
 				if err != nil || want != a {
 					t.Fatalf("ipv4At(%q, %d) = %v %d, netip says %v %v", s, i, a, n, want, err)
+				}
+			}
+			// The address cache answers exactly as ipv4At, hit or miss (the
+			// second call hits when the first stored the address).
+			for range 2 {
+				if ca, cn, cok := cache.ipv4(b, i, '\t'); cok != ok || cok && (ca != a || cn != n) {
+					t.Fatalf("addrCache.ipv4(%q, %d) = %v %d %v, ipv4At says %v %d %v", s, i, ca, cn, cok, a, n, ok)
 				}
 			}
 			for e := i + 7; e <= len(b) && e <= i+15; e++ {

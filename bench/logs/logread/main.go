@@ -1,8 +1,9 @@
 // Command logread reads Zeek conn logs or Suricata EVE files with mlads'
 // readers and prints how many records it read and how fast. It is the Go
-// side of bench/logs/compare.sh.
+// side of bench/logs/compare.sh. With -community-id it also derives each
+// record's Community ID, as the writers do for logs without the column.
 //
-//	logread [-no-community-id] FILE...
+//	logread [-community-id] FILE...
 package main
 
 import (
@@ -19,13 +20,13 @@ import (
 )
 
 func main() {
-	noCID := flag.Bool("no-community-id", false, "do not compute Community IDs missing from the logs")
+	cid := flag.Bool("community-id", false, "derive the Community ID of every record, as the writers do")
 	flag.Parse()
 	if flag.NArg() == 0 {
-		fmt.Fprintln(os.Stderr, "usage: logread [-no-community-id] FILE...")
+		fmt.Fprintln(os.Stderr, "usage: logread [-community-id] FILE...")
 		os.Exit(2)
 	}
-	if err := run(flag.Args(), !*noCID); err != nil {
+	if err := run(flag.Args(), *cid); err != nil {
 		fmt.Fprintln(os.Stderr, "logread:", err)
 		os.Exit(1)
 	}
@@ -35,11 +36,16 @@ func run(paths []string, cid bool) error {
 	ctx := context.Background()
 	var records, lines, bad int64
 	var sink uint64
+	var buf []byte
 	emit := func(r *flow.Record) error {
 		sink += r.OrigPkts // touch the record
+		if cid {
+			buf = r.AppendCommunityID(buf[:0])
+			sink += uint64(len(buf))
+		}
 		return nil
 	}
-	opts := zeek.ReadOptions{NoCommunityID: !cid}
+	var opts zeek.ReadOptions
 	start := time.Now()
 	for _, p := range paths {
 		format, err := input.Detect(p)
