@@ -587,6 +587,12 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 					break
 				}
 			}
+			if f == fDuration {
+				if d, j, ok := durationAt(line, start, sep); ok {
+					r.Duration, end = d, j
+					break
+				}
+			}
 			sec, j := digitsAt(line, start)
 			if j == start || j-start > 12 || j >= len(line) || line[j] != '.' || sec > 9_000_000_000 {
 				break // beyond 9e9 s the general path checks the range

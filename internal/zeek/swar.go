@@ -94,6 +94,32 @@ func tsAt(b []byte, i int, sep byte) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(usec)*1000).UTC(), true
 }
 
+// durationAt reads the form Zeek writes an interval in, one to seven
+// digits, a dot and one to seven more ("0.012166", "3599.000123"),
+// followed by sep, in two words. ok is false for anything else (longer
+// values, the end of the line), which the general path reads.
+func durationAt(b []byte, i int, sep byte) (d time.Duration, end int, ok bool) {
+	if i+8 > len(b) {
+		return 0, 0, false
+	}
+	x := binary.LittleEndian.Uint64(b[i:])
+	m := nonDigits(x)
+	k := bits.TrailingZeros64(m) >> 3 // digits before the dot; 8 when none is found
+	if k == 0 || k == 8 || b[i+k] != '.' {
+		return 0, 0, false
+	}
+	j := i + k + 1
+	if j+8 > len(b) {
+		return 0, 0, false
+	}
+	y := binary.LittleEndian.Uint64(b[j:])
+	n := bits.TrailingZeros64(nonDigits(y)) >> 3 // fraction digits
+	if n == 0 || n == 8 || b[j+n] != sep {
+		return 0, 0, false
+	}
+	return time.Duration(digits8(x, k)*1e9 + digits8(y, n)*pow10[9-n]), j + n, true
+}
+
 var pow10 = [10]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
 
 // ipv4At parses the dotted quad starting at b[i] (octets without leading

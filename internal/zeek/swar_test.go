@@ -3,7 +3,9 @@ package zeek
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlads/mlads/internal/zeek/jscan"
 )
@@ -16,7 +18,7 @@ func FuzzSWAR(f *testing.F) {
 		"147.32.81.167\t62771", "1.2.3.4", "255.255.255.255\tx", "256.1.1.1\t", "01.2.3.4\t", "1.2.3.04\t",
 		"0.0.0.0\t", "1.2.3", "1..2.3\t", "1234.1.1.1\t", "10.0.0.1 abcdefgh",
 		"0\t1\t12\t123\t1234567\t12345678\t123456789\t1655071198.444458\t",
-		"18446744073709551615\t", "1655071198.444458", "9999999999.999999\t", "165507119a.444458\t", "1655071198,444458\t", "99999999999999999999999999", "1e5", "-1",
+		"18446744073709551615\t", "0.012166\t1\t2\t3\t4", "3599.1234567\tabcdefgh", "12345678.1\tabcdefghijk", "1655071198.444458", "9999999999.999999\t", "165507119a.444458\t", "1655071198,444458\t", "99999999999999999999999999", "1e5", "-1",
 	} {
 		f.Add(s)
 	}
@@ -43,6 +45,17 @@ func FuzzSWAR(f *testing.F) {
 				want, err := jscan.ParseTime(b[i : i+17])
 				if err != nil || !want.Equal(got) || len(b) > i+17 && b[i+17] != '\t' {
 					t.Fatalf("tsAt(%q, %d) = %v, ParseTime says %v %v", s, i, got, want, err)
+				}
+			}
+			// durationAt: when it accepts, the text is digits, a dot and
+			// digits ending at a tab, worth what it reads.
+			if d, e, ok := durationAt(b, i, '\t'); ok {
+				sec, frac, dot := strings.Cut(s[i:e], ".")
+				si, err1 := strconv.ParseUint(sec, 10, 64)
+				fi, err2 := strconv.ParseUint(frac, 10, 64)
+				if !dot || err1 != nil || err2 != nil || strings.ContainsAny(s[i:e], "+-") || b[e] != '\t' ||
+					d != time.Duration(si*1e9+fi*pow10[9-len(frac)]) {
+					t.Fatalf("durationAt(%q, %d) = %v ending at %d", s, i, d, e)
 				}
 			}
 			// ipv4At: when it accepts, netip agrees on the prefix it read;
