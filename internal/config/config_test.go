@@ -72,6 +72,7 @@ func TestBadConfigs(t *testing.T) {
 		"bad-level.bad.yaml":        `log.level: "loud" is not one of debug, info, warn, error`,
 		"not-yaml.bad.yaml":         `not-yaml.bad.yaml`,
 		"detect-trim.bad.yaml":      `detect.trim: 0.7 must be in [0, 0.5]`,
+		"run-start-at.bad.yaml":     `run.start_at: "tail" must be "beginning" or "end"`,
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "config", "*.bad.yaml"))
 	if err != nil {

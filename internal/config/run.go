@@ -28,7 +28,18 @@ type Run struct {
 	CommitInterval time.Duration `mapstructure:"commit_interval"`
 	// StatsInterval is how often counters are logged; 0 turns that off.
 	StatsInterval time.Duration `mapstructure:"stats_interval"`
+	// StartAt is where a first start (no positions saved yet) begins in
+	// the files already there: "beginning" reads them whole, "end" only
+	// what is written from now on. Later files and restarts lose nothing
+	// either way.
+	StartAt string `mapstructure:"start_at"`
 }
+
+// Values of Run.StartAt.
+const (
+	StartAtBeginning = "beginning"
+	StartAtEnd       = "end"
+)
 
 func defaultRun() Run {
 	return Run{
@@ -38,6 +49,7 @@ func defaultRun() Run {
 		PollInterval:   200 * time.Millisecond,
 		CommitInterval: time.Second,
 		StatsInterval:  time.Minute,
+		StartAt:        StartAtBeginning,
 	}
 }
 
@@ -57,6 +69,9 @@ func (r *Run) validate() []error {
 	}
 	if r.CommitInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("run.commit_interval: %s must be at least 1ms", r.CommitInterval))
+	}
+	if r.StartAt != StartAtBeginning && r.StartAt != StartAtEnd {
+		errs = append(errs, fmt.Errorf("run.start_at: %q must be %q or %q", r.StartAt, StartAtBeginning, StartAtEnd))
 	}
 	if r.StatsInterval < 0 {
 		errs = append(errs, fmt.Errorf("run.stats_interval: %s must not be negative", r.StatsInterval))

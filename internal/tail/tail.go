@@ -43,6 +43,12 @@ type Config struct {
 	// ForgetAfter is how long the position of a file that no glob matches
 	// any more is kept. Default 10m.
 	ForgetAfter time.Duration
+	// StartAtEnd makes a first start (no positions saved yet) skip what
+	// the files found by the first scan already hold, as `tail -n0 -F`
+	// does: reading begins after their last complete line, with their
+	// header lines replayed. Files that appear later, rotations included,
+	// and every start with saved positions, lose nothing.
+	StartAtEnd bool
 	// Logger receives warnings (throttled) and rotation notices; nil
 	// discards them.
 	Logger *slog.Logger
@@ -148,6 +154,7 @@ type Tailer struct {
 	dirty      bool
 	lastCommit time.Time
 	fdWait     bool            // a file could not be opened: MaxOpenFiles reached
+	startAtEnd bool            // Config.StartAtEnd on a first start, until the first scan ends
 	ignored    map[devIno]bool // compressed files: not followed
 	lastWarn   map[string]time.Time
 	suppressed map[string]int64
@@ -208,6 +215,7 @@ func New(cfg Config, open func(checkpoint []byte) (Sink, error)) (*Tailer, error
 		suppressed: map[string]int64{},
 		buf:        make([]byte, min(256<<10, cfg.MaxLineBytes+1)),
 		head:       make([]byte, cfg.FingerprintBytes),
+		startAtEnd: cfg.StartAtEnd,
 	}
 	if cfg.Positions != "" {
 		if err := os.MkdirAll(filepath.Dir(cfg.Positions), 0o755); err != nil {
@@ -234,6 +242,9 @@ func New(cfg Config, open func(checkpoint []byte) (Sink, error)) (*Tailer, error
 			})
 		}
 		t.checkpoint = saved.Checkpoint
+		if len(saved.Files) > 0 {
+			t.startAtEnd = false // not a first start: resume, skip nothing
+		}
 	}
 	sink, err := open(t.checkpoint)
 	if err != nil {
@@ -484,10 +495,16 @@ func (t *Tailer) scan(now time.Time) {
 		s := &state{seq: t.seq, file: &File{Path: c.path}, id: c.id, bound: true,
 			seenGen: t.gen, lastSeen: now}
 		s.setHead(head)
+		if t.startAtEnd {
+			if err := t.skipExisting(s, c.path); err != nil {
+				t.warn("cannot skip to the end; reading from the beginning", "path", c.path, "err", err)
+			}
+		}
 		t.files = append(t.files, s)
 		t.open(s, c.path, now)
 		t.dirty = true
 	}
+	t.startAtEnd = false
 	for id, g := range t.deferred {
 		if g < t.gen-2*deferScans {
 			delete(t.deferred, id)
@@ -798,6 +815,36 @@ func (t *Tailer) headUnchanged(s *state) bool {
 		return false
 	}
 	return s.matches(head)
+}
+
+// skipExisting moves a new file's position past its last complete line
+// (Config.StartAtEnd), counting the lines skipped so that later line
+// numbers stay true, and marks its header for replay.
+func (t *Tailer) skipExisting(s *state, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }() // read-only
+	var pos, lines, end int64
+	for {
+		n, err := f.ReadAt(t.buf, pos)
+		chunk := t.buf[:n]
+		lines += int64(bytes.Count(chunk, []byte{'\n'}))
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			end = pos + int64(i) + 1
+		}
+		pos += int64(n)
+		if errors.Is(err, io.EOF) || n == 0 {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("tail: %s: %w", path, err)
+		}
+	}
+	s.offset, s.line, s.replay = end, lines, end > 0
+	t.log.Info("starting at the end of the file (run.start_at: end)", "path", path, "skipped_bytes", end, "skipped_lines", lines)
+	return nil
 }
 
 // replayHeader hands the header lines at the top of a file resumed mid-way

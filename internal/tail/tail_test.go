@@ -527,3 +527,90 @@ func TestPositionsFileLocked(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// numSink records "num:text" of each line, replayed ones marked "R".
+type numSink struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (n *numSink) Line(l *Line) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	mark := ""
+	if l.Replay {
+		mark = "R"
+	}
+	n.lines = append(n.lines, fmt.Sprintf("%s%d:%s", mark, l.Num, l.Bytes))
+	return nil
+}
+
+func (n *numSink) Commit() ([]byte, error) { return nil, nil }
+
+func (n *numSink) got() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.lines)
+}
+
+// TestStartAtEnd: on a first start, the files already there are read from
+// their last complete line on, with their headers replayed and true line
+// numbers; a file that appears later is read whole; and a restart with
+// saved positions skips nothing written while it was down.
+func TestStartAtEnd(t *testing.T) {
+	dir := t.TempDir()
+	conn := filepath.Join(dir, "conn.log")
+	positions := filepath.Join(dir, "pos.json")
+	appendFile(t, conn, "#separator \\x09\n#fields\tts\tuid\nold-1\nold-2\npartial")
+	cfg := Config{Inputs: []string{filepath.Join(dir, "*.log")}, Positions: positions, StartAtEnd: true,
+		PollInterval: 5 * time.Millisecond, CommitInterval: 10 * time.Millisecond}
+
+	run := func(until func(got []string) bool) []string {
+		t.Helper()
+		sink := &numSink{}
+		tl, err := New(cfg, func([]byte) (Sink, error) { return sink, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- tl.Run(ctx) }()
+		deadline := time.Now().Add(5 * time.Second)
+		for !until(sink.got()) {
+			if time.Now().After(deadline) {
+				t.Fatalf("lines so far: %q", sink.got())
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return sink.got()
+	}
+	has := func(want string) func([]string) bool {
+		return func(got []string) bool { return slices.Contains(got, want) }
+	}
+
+	appendedOnce := false
+	got := run(func(got []string) bool {
+		if !appendedOnce && slices.Contains(got, "R2:#fields\tts\tuid") {
+			appendedOnce = true
+			appendFile(t, conn, "-end\nnew-1\n")
+			appendFile(t, filepath.Join(dir, "later.log"), "later-1\n")
+		}
+		return slices.Contains(got, "6:new-1") && slices.Contains(got, "1:later-1")
+	})
+	// old-1 and old-2 (lines 3 and 4) are skipped; the partial line 5 was not complete.
+	want := []string{"R1:#separator \\x09", "R2:#fields\tts\tuid", "5:partial-end", "6:new-1", "1:later-1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("first start: got %q\nwant %q", got, want)
+	}
+
+	// Written while stopped: a restart resumes, it does not skip.
+	appendFile(t, conn, "while-down\n")
+	got = run(has("7:while-down"))
+	if want := []string{"R1:#separator \\x09", "R2:#fields\tts\tuid", "7:while-down"}; !slices.Equal(got, want) {
+		t.Errorf("restart: got %q\nwant %q", got, want)
+	}
+}
