@@ -46,7 +46,7 @@ func (m *memSink) got() []string {
 }
 
 // follow starts a tailer on cfg; stop ends it and returns the error of Run.
-func follow(tb testing.TB, cfg Config, sink *memSink) (t *Tailer, stop func() error) {
+func follow(tb testing.TB, cfg Config, sink Sink) (t *Tailer, stop func() error) {
 	tb.Helper()
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 5 * time.Millisecond
@@ -562,19 +562,12 @@ func TestStartAtEnd(t *testing.T) {
 	conn := filepath.Join(dir, "conn.log")
 	positions := filepath.Join(dir, "pos.json")
 	appendFile(t, conn, "#separator \\x09\n#fields\tts\tuid\nold-1\nold-2\npartial")
-	cfg := Config{Inputs: []string{filepath.Join(dir, "*.log")}, Positions: positions, StartAtEnd: true,
-		PollInterval: 5 * time.Millisecond, CommitInterval: 10 * time.Millisecond}
+	cfg := Config{Inputs: []string{filepath.Join(dir, "*.log")}, Positions: positions, StartAtEnd: true}
 
 	run := func(until func(got []string) bool) []string {
 		t.Helper()
 		sink := &numSink{}
-		tl, err := New(cfg, func([]byte) (Sink, error) { return sink, nil })
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- tl.Run(ctx) }()
+		_, stop := follow(t, cfg, sink)
 		deadline := time.Now().Add(5 * time.Second)
 		for !until(sink.got()) {
 			if time.Now().After(deadline) {
@@ -582,8 +575,7 @@ func TestStartAtEnd(t *testing.T) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
 		return sink.got()
