@@ -102,6 +102,5 @@ echo "  EVE:  jq / mlads = $(ratio "$jq_cpu" "$eve_cpu")x   (with the Community 
 echo "  TSV:  awk / mlads = $(ratio "$awk_cpu" "$tsv_cpu")x   (with the Community ID derived: $(ratio "$awk_cpu" "$tsvcid_cpu")x)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")"
 echo
-echo "in-process median speed ratios against yardsticks (alternating short rounds; holds under load):"
-(cd "$root" && SHARED_DATA="$data" go test -count 1 -run "^$" -bench SpeedRatio -benchtime 1x -v ./internal/zeek/ ./internal/eve/ 2>&1 |
-	sed -n 's/^ *bench_test.go:[0-9]*: /  /p')
+echo "in-process speed ratios against yardsticks (alternating short rounds, median over 5 runs; holds under load better than the rates above):"
+SHARED_DATA="$data" "$root/bench/logs/ratios.sh" 5 | sed 's/^/  /'
