@@ -35,10 +35,21 @@ import (
 // lines handed over so far; a second goroutine only logs counters. When the
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
-// nor repeats a flow (see package tail). One exception: EVE netflow halves
-// waiting for their partner are held in memory; a graceful stop writes them
-// out one-sided, a crash loses those whose line was already committed
-// (flow events are not affected).
+// nor repeats a flow (see package tail).
+//
+// EVE netflow halves wait for their partner in one eve.Pairer shared by all
+// the EVE files followed (a rotation may fall between two halves). The
+// halves waiting at a commit, as their lines, and the Pairer's event-time
+// clock are part of the checkpoint, and are put back into the Pairer on
+// start before any line is read: the lines after the saved positions then
+// pair as they would have without the crash. A half whose partner never
+// comes is written one-sided once event time has moved a minute past it
+// (eve.IdleTimeout), when 16,384 newer halves wait, or when the daemon
+// stops. A pair split by a rotation merges when the files are read in
+// order; but the tailer takes the new files of one scan in path order, so
+// after two rotations while the daemon was down (or between two scans) the
+// newest file can be read before an older one, and such a pair then comes
+// out as two one-sided flows (or with its sides swapped).
 type Daemon struct {
 	cfg     config.Run
 	stdout  io.Writer
@@ -56,7 +67,7 @@ func NewDaemon(cfg config.Run, stdout io.Writer, log *slog.Logger) *Daemon {
 // positions and returns nil; or returns the first output or positions
 // error.
 func (d *Daemon) Run(ctx context.Context) (err error) {
-	s := &runSink{cfg: d.cfg, stdout: d.stdout, log: d.log}
+	s := &runSink{cfg: d.cfg, stdout: d.stdout, log: d.log, pairer: eve.NewPairer()}
 	t, err := tail.New(tail.Config{
 		Inputs:         d.cfg.Inputs,
 		Positions:      d.cfg.Positions,
@@ -112,10 +123,13 @@ func (d *Daemon) logStats(msg string, t *tail.Tailer, s *runSink) {
 }
 
 // checkpoint is what the daemon commits with the positions: the output
-// file and its length.
+// file and its length (none for stdout), and the EVE netflow halves waiting
+// for their partner (absent before any netflow was read, and in the
+// checkpoints of versions that did not save them).
 type checkpoint struct {
-	Output string `json:"output"`
-	Offset int64  `json:"offset"`
+	Output  string          `json:"output"`
+	Offset  int64           `json:"offset"`
+	Netflow eve.PairerState `json:"netflow,omitzero"`
 }
 
 // lineParser turns one log line into a record: zeek.Parser (TSV and JSON)
@@ -128,6 +142,7 @@ type lineParser interface {
 // runFile is the sink's state for one followed file.
 type runFile struct {
 	p    lineParser
+	eve  bool // p is an eve.Parser of the sink's Pairer
 	skip bool // not a conn log or a capture: lines counted, not parsed
 }
 
@@ -144,16 +159,29 @@ type runSink struct {
 	rec  flow.Record
 	buf  []byte
 
-	eves []*eve.Parser // EVE parsers, drained when the daemon stops
+	pairer *eve.Pairer // netflow halves of all EVE files, committed with the positions
 
 	flows, bad, skipped atomic.Int64
 	warned              time.Time
 	badSince            int64
 }
 
-// open opens the output and cuts it back to the committed length: the
-// bytes after it belong to lines after the saved positions, read again.
+// open puts the committed netflow halves back into the Pairer, opens the
+// output and cuts it back to the committed length: the bytes after it
+// belong to lines after the saved positions, read again.
 func (s *runSink) open(cp []byte) (tail.Sink, error) {
+	var c checkpoint
+	if len(cp) > 0 {
+		if err := json.Unmarshal(cp, &c); err != nil {
+			return nil, fmt.Errorf("positions file %s: checkpoint %.200s: %w", s.cfg.Positions, cp, err)
+		}
+	}
+	if err := s.pairer.Restore(c.Netflow); err != nil {
+		return nil, fmt.Errorf("positions file %s: checkpoint: netflow halves: %w", s.cfg.Positions, err)
+	}
+	if n := s.pairer.Pending(); n > 0 {
+		s.log.Info("EVE netflow halves waiting for their partner restored from the positions file", "halves", n)
+	}
 	if s.cfg.Output == "-" {
 		s.w = bufio.NewWriterSize(s.stdout, 256<<10)
 		return s, nil
@@ -173,13 +201,6 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 		return nil, fmt.Errorf("output: %w", err)
 	}
 	size := fi.Size()
-	var c checkpoint
-	if len(cp) > 0 {
-		if err := json.Unmarshal(cp, &c); err != nil {
-			_ = f.Close() // the first error is the one to report
-			return nil, fmt.Errorf("positions file %s: checkpoint %s: %w", s.cfg.Positions, cp, err)
-		}
-	}
 	switch {
 	case c.Output != abs:
 		if size > 0 {
@@ -240,10 +261,15 @@ func (s *runSink) Line(l *tail.Line) error {
 		}
 		return nil
 	}
-	if !ok || l.Replay {
-		return nil
+	if ok && !l.Replay {
+		if err := s.write(&s.rec); err != nil {
+			return err
+		}
 	}
-	return s.write(&s.rec)
+	if rf.eve {
+		return s.pairer.FlushIdle(s.write)
+	}
+	return nil
 }
 
 // write writes one flow as a JSON line.
@@ -261,14 +287,7 @@ func (s *runSink) write(r *flow.Record) error {
 
 // Drain writes the EVE netflow halves still waiting for their partner, each
 // as a one-sided flow, when the daemon stops (tail.Drainer).
-func (s *runSink) Drain() error {
-	for _, p := range s.eves {
-		if err := p.Flush(s.write); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (s *runSink) Drain() error { return s.pairer.Flush(s.write) }
 
 // newFile picks the parser for a file from its first line, with
 // input.DetectBytes: EVE, or Zeek (TSV, CSV or JSON; also the fallback, so
@@ -277,9 +296,7 @@ func (s *runSink) Drain() error {
 func (s *runSink) newFile(l *tail.Line) *runFile {
 	switch f := input.DetectBytes(l.Bytes); f {
 	case input.EVE:
-		p := eve.NewParser(l.File.Path)
-		s.eves = append(s.eves, p)
-		return &runFile{p: p}
+		return &runFile{p: s.pairer.NewParser(l.File.Path), eve: true}
 	case input.Pcap, input.Pcapng:
 		s.log.Warn("a capture matches the inputs; captures are read by `mlads flows`, not followed", "path", l.File.Path, "format", f)
 		return &runFile{skip: true}
@@ -299,16 +316,24 @@ func (s *runSink) warnBad(err error) {
 	s.warned, s.badSince = now, 0
 }
 
-// Commit flushes and syncs the output and returns its length.
+// Commit flushes and syncs the output and returns its length with the
+// netflow halves waiting; for stdout, only the halves (if any).
 func (s *runSink) Commit() ([]byte, error) {
 	if err := s.w.Flush(); err != nil {
 		return nil, fmt.Errorf("output %s: %w", s.cfg.Output, err)
 	}
-	if s.f == nil {
+	c := checkpoint{Netflow: s.pairer.State()}
+	if s.f != nil {
+		if err := s.f.Sync(); err != nil {
+			return nil, fmt.Errorf("output %s: sync: %w", s.path, err)
+		}
+		c.Output, c.Offset = s.path, s.off
+	} else if c.Netflow.IsZero() {
 		return nil, nil
 	}
-	if err := s.f.Sync(); err != nil {
-		return nil, fmt.Errorf("output %s: sync: %w", s.path, err)
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	return json.Marshal(checkpoint{Output: s.path, Offset: s.off})
+	return b, nil
 }

@@ -43,8 +43,16 @@ func appendConnLine(b []byte, i int) []byte {
 	return b
 }
 
-// daemonConfig writes a configuration for a daemon following dir/logs.
+// daemonConfig writes a configuration for a daemon following
+// dir/logs/conn.log*.
 func daemonConfig(tb testing.TB, dir string, extra string) string {
+	tb.Helper()
+	return followConfig(tb, dir, "conn.log*", extra)
+}
+
+// followConfig writes a configuration for a daemon following the files of
+// dir/logs that match glob, writing dir/out.ndjson.
+func followConfig(tb testing.TB, dir, glob, extra string) string {
 	tb.Helper()
 	p := filepath.Join(dir, "mlads.yaml")
 	y := fmt.Sprintf(`log:
@@ -56,7 +64,7 @@ run:
   poll_interval: 20ms
   commit_interval: 100ms
   stats_interval: 0s
-%s`, filepath.Join(dir, "logs", "conn.log*"), filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "positions.json"), extra)
+%s`, filepath.Join(dir, "logs", glob), filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "positions.json"), extra)
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		tb.Fatal(err)
 	}
@@ -66,8 +74,9 @@ run:
 	return p
 }
 
-// TestRunChild is the daemon process of TestRunKillRestart: the test binary
-// run again with MLADSTEST_CHILD_CONFIG set. It stops on SIGTERM.
+// TestRunChild is the daemon process of the kill tests (killRestart): the
+// test binary run again with MLADSTEST_CHILD_CONFIG set. It stops on
+// SIGTERM.
 func TestRunChild(t *testing.T) {
 	path := os.Getenv("MLADSTEST_CHILD_CONFIG")
 	if path == "" {
@@ -246,31 +255,53 @@ func TestRunKillRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const minKills = 10
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d, %d lines", seed, n)
 	rng := rand.New(rand.NewPCG(seed, 1))
 
 	dir := t.TempDir()
 	cfg := daemonConfig(t, dir, "")
-	logs := filepath.Join(dir, "logs")
-
-	type result struct {
-		rotations int
-		err       error
-	}
-	wdone := make(chan result, 1)
-	start := time.Now()
+	wdone := make(chan error, 1)
+	var rotations int // set before wdone is sent on
 	go func() {
-		r, err := connWriter(logs, n, rand.New(rand.NewPCG(seed, 2)))
-		wdone <- result{r, err}
+		var err error
+		rotations, err = connWriter(filepath.Join(dir, "logs"), n, rand.New(rand.NewPCG(seed, 2)))
+		wdone <- err
 	}()
-	var written *result
+	runs := killRestart(t, dir, cfg, wdone, rng)
+	t.Logf("%d lines written, %d rotations", n, rotations)
 
-	run := 0
+	seen, flows := countUIDs(t, filepath.Join(dir, "out.ndjson"), n)
+	var missing, dup []int
+	for i, c := range seen {
+		switch {
+		case c == 0:
+			missing = append(missing, i)
+		case c > 1:
+			dup = append(dup, i)
+		}
+	}
+	if len(missing) > 0 || len(dup) > 0 || flows != n {
+		t.Errorf("%d flows for %d uids: %d missing (first %v), %d duplicated (first %v)",
+			flows, n, len(missing), missing[:min(len(missing), 5)], len(dup), dup[:min(len(dup), 5)])
+		showChildLogs(t, dir, runs)
+	}
+}
+
+// killRestart is the loop of the kill tests: it runs the daemon of cfg in a
+// child process (TestRunChild) again and again, killing each run with
+// SIGKILL after a random 30-430 ms, until the writer is done (wdone gives
+// its error) and at least 10 runs were killed; it then lets one last run
+// read dir/logs to its end and stops it with SIGTERM. It returns the
+// number of runs; the stderr of run i is dir/child-<i>.log.
+func killRestart(t *testing.T, dir, cfg string, wdone <-chan error, rng *rand.Rand) (runs int) {
+	t.Helper()
+	const minKills = 10
+	logs := filepath.Join(dir, "logs")
+	start := time.Now()
 	startChild := func() (*exec.Cmd, string) {
-		run++
-		errPath := filepath.Join(dir, fmt.Sprintf("child-%02d.log", run))
+		runs++
+		errPath := filepath.Join(dir, fmt.Sprintf("child-%02d.log", runs))
 		stderr, err := os.Create(errPath)
 		if err != nil {
 			t.Fatal(err)
@@ -289,22 +320,23 @@ func TestRunKillRestart(t *testing.T) {
 		t.Logf("%s:\n%s", filepath.Base(path), b)
 	}
 
-	kills := 0
+	written, kills := false, 0
 	for {
 		cmd, errPath := startChild()
 		time.Sleep(time.Duration(30+rng.IntN(400)) * time.Millisecond)
-		if written == nil {
+		if !written {
 			select {
-			case r := <-wdone:
-				written = &r
-				if r.err != nil {
-					t.Fatalf("writer: %v", r.err)
+			case err := <-wdone:
+				if err != nil {
+					_ = cmd.Process.Kill()
+					_ = cmd.Wait()
+					t.Fatalf("writer: %v", err)
 				}
-				t.Logf("writer done after %s: %d lines, %d rotations", time.Since(start).Round(time.Millisecond), n, r.rotations)
+				written = true
 			default:
 			}
 		}
-		if written != nil && kills >= minKills {
+		if written && kills >= minKills {
 			// The last run: wait until everything is read, then stop it.
 			deadline := time.Now().Add(2 * time.Minute)
 			for !caughtUp(t, filepath.Join(dir, "positions.json"), logs) {
@@ -330,28 +362,20 @@ func TestRunKillRestart(t *testing.T) {
 		}
 		if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
 			showLog(errPath)
-			t.Fatalf("run %d ended before it was killed: %v", run, err)
+			t.Fatalf("run %d ended before it was killed: %v", runs, err)
 		}
 		kills++
 	}
-	t.Logf("%d runs, %d killed with SIGKILL, caught up after %s", run, kills, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d runs, %d killed with SIGKILL, caught up after %s", runs, kills, time.Since(start).Round(time.Millisecond))
+	return runs
+}
 
-	seen, flows := countUIDs(t, filepath.Join(dir, "out.ndjson"), n)
-	var missing, dup []int
-	for i, c := range seen {
-		switch {
-		case c == 0:
-			missing = append(missing, i)
-		case c > 1:
-			dup = append(dup, i)
-		}
-	}
-	if len(missing) > 0 || len(dup) > 0 || flows != n {
-		t.Errorf("%d flows for %d uids: %d missing (first %v), %d duplicated (first %v)",
-			flows, n, len(missing), missing[:min(len(missing), 5)], len(dup), dup[:min(len(dup), 5)])
-		for i := 1; i <= run; i++ {
-			showLog(filepath.Join(dir, fmt.Sprintf("child-%02d.log", i)))
-		}
+// showChildLogs logs the stderr of the runs of killRestart.
+func showChildLogs(t *testing.T, dir string, runs int) {
+	t.Helper()
+	for i := 1; i <= runs; i++ {
+		b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("child-%02d.log", i)))
+		t.Logf("child-%02d.log:\n%s", i, b)
 	}
 }
 

@@ -126,3 +126,43 @@ func BenchmarkSpeedRatio(b *testing.B) {
 		b.ReportMetric(ratio, fmt.Sprintf("x-encoding/json(cid=%v)", cid))
 	}
 }
+
+// netflowLines returns n netflow half pairs, the to-server half of each
+// right before its to-client half, with distinct flow_ids.
+func netflowLines(n int) [][]byte {
+	const half = `{"timestamp":"2016-05-27T06:56:%02d.900923+0000","flow_id":%d,"event_type":"netflow","src_ip":"%s","src_port":%d,"dest_ip":"%s","dest_port":%d,"proto":"TCP","app_proto":"http","netflow":{"pkts":%d,"bytes":%d,"start":"2016-05-27T06:56:%02d.304062+0000","end":"2016-05-27T06:56:%02d.900923+0000","age":0,"min_ttl":64,"max_ttl":64},"tcp":{"tcp_flags":"1b","syn":true,"fin":true,"psh":true,"ack":true}}`
+	out := make([][]byte, 0, 2*n)
+	for i := range n {
+		s := i % 60
+		client := fmt.Sprintf("10.16.%d.%d", i>>8&255, i&255)
+		out = append(out,
+			fmt.Appendf(nil, half, s, 1000+i, client, 40000+i%20000, "82.165.177.154", 80, 6, 425, s, s),
+			fmt.Appendf(nil, half, s, 1000+i, "82.165.177.154", 80, client, 40000+i%20000, 4, 1200, s, s))
+	}
+	return out
+}
+
+// BenchmarkEVENetflow parses netflow half pairs (each event counted once)
+// as the readers do: holding the first half, merging it with the second,
+// and looking for idle halves after each line.
+func BenchmarkEVENetflow(b *testing.B) {
+	lines := netflowLines(2048)
+	var total int
+	for _, l := range lines {
+		total += len(l) + 1
+	}
+	b.SetBytes(int64(total / len(lines)))
+	p := eve.NewParser("bench.json")
+	var r flow.Record
+	discard := func(*flow.Record) error { return nil }
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := p.ParseLine(lines[i%len(lines)], &r); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Pairer().FlushIdle(discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}

@@ -2,10 +2,8 @@
 //
 // Two event types carry flows. A `flow` event is bidirectional and becomes
 // one record. `netflow` events come in unidirectional halves sharing a
-// flow_id (to-server first, then to-client when the flow had replies); the
-// parser holds the first half in a bounded table until the second arrives
-// and emits the merged record, and Flush emits halves still waiting. Every
-// other event type is skipped and counted.
+// flow_id, which a Pairer merges into one record (see Netflow pairing).
+// Every other event type is skipped and counted.
 //
 // # Mapping
 //
@@ -20,6 +18,7 @@
 //	flow.pkts_toserver/_toclient          OrigPkts/RespPkts
 //	flow.bytes_toserver/_toclient         OrigIPBytes/RespIPBytes (see below)
 //	netflow.pkts/bytes of each half       Orig*/Resp* of the merged record
+//	netflow half alone (Netflow pairing)  Orig* only, Resp* 0: a one-sided record
 //	app_proto                             Service, in Zeek's names (table below); "failed" and "unknown" → ""
 //	community_id                          CommunityID, kept as written (derived when written out, when absent)
 //	vlan [outer, inner]                   VLAN, InnerVLAN
@@ -35,6 +34,37 @@
 // bittorrent-dht→bittorrent; http, dns, ftp, ftp-data, ssh, smtp, imap, pop3,
 // dhcp, ntp, snmp, sip, rdp, mqtt, modbus, nfs, tftp, quic, irc, mysql, ldap
 // and others keep their name.
+//
+// # Netflow pairing
+//
+// Suricata writes the to-server half of a flow and, when the flow had
+// replies, the to-client half at the same moment, with the same flow_id
+// (lines of other threads may come between). A Pairer holds a half until
+// its partner arrives and then emits the merged record, taking the half
+// read first as the to-server one (counted in Merged). A half is emitted alone, one-sided (counted
+// in Unpaired), when:
+//
+//   - it has no flow_id;
+//   - event time has moved more than IdleTimeout (60 s) past the moment
+//     it was read (Pairer.FlushIdle, called after each line): its partner
+//     is not coming, the flow was one-way;
+//   - the table is full (MaxPending, 16,384 halves) and it is the oldest;
+//   - the input ends (Pairer.Flush), or the daemon stops.
+//
+// Event time is the newest end (else start, else timestamp; years 1970 to
+// 9999) of the halves the Pairer has read, not the wall clock: a file read hours after it was
+// written pairs the same as one followed live, and the idle rule compares
+// a half's wait with later events, not with the age of its own flow
+// (Suricata logs a flow when it times out, long after its last packet). As
+// long as no later half arrives, event time stands still and a half keeps
+// waiting.
+//
+// One Pairer may serve the parsers of several files (Pairer.NewParser):
+// the daemon shares one across the EVE files it follows, as a rotation can
+// fall between the halves of a pair. Its content can be saved
+// (Pairer.State) and put back (Pairer.Restore); the daemon commits it with
+// its read positions, so that a half read before a crash is neither lost
+// nor read twice.
 //
 // # conn_state and history
 //
@@ -70,16 +100,11 @@ package eve
 import (
 	"errors"
 	"net/netip"
-	"time"
 
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/zeek"
 	"github.com/mlads/mlads/internal/zeek/jscan"
 )
-
-// MaxPending bounds the netflow halves waiting for their partner. When it
-// is full the oldest half is emitted alone (and counted) to make room.
-const MaxPending = 16384
 
 // maxEventTypes bounds the distinct event_type names counted by name; the
 // rest are counted under "other".
@@ -133,40 +158,21 @@ type Parser struct {
 	top, flowKeys, netKeys, tcpKeys jscan.Order
 	ev                              event
 	buf                             []byte
-
-	hist    [1 << 10]string // history by (orig flags, resp flags), filled as seen
-	histSet [1 << 10]bool
-
-	pending map[uint64]*half
-	order   []orderEntry // pending flow_ids in arrival order, for eviction and Flush
-	head    int          // order[:head] is consumed
-	seq     uint64
-	free    []*half
+	pair                            *Pairer // where netflow halves wait
 
 	flows, netflows int64
 	events          map[string]int64 // other event types
 	// Skipped counts events of types that carry no flow.
 	Skipped int64
-
-	// Merged counts netflow records built from two halves; Unpaired those
-	// emitted from one half (evicted from a full table, flushed, or without
-	// flow_id).
-	Merged, Unpaired int64
 }
 
-// half is a netflow half waiting for its partner.
-type half struct {
-	r     flow.Record
-	flags uint8
-	start time.Time
-	end   time.Time
-	seq   uint64
-}
+// NewParser returns a parser for the file called name (used in errors),
+// with a Pairer of its own.
+func NewParser(name string) *Parser { return NewPairer().NewParser(name) }
 
-// NewParser returns a parser for the file called name (used in errors).
-func NewParser(name string) *Parser {
-	return &Parser{name: name, pending: make(map[uint64]*half), events: make(map[string]int64)}
-}
+// Pairer returns the Pairer where the parser's netflow halves wait: its
+// own, or the one that made it.
+func (p *Parser) Pairer() *Pairer { return p.pair }
 
 // SetLineNumber sets the number of the last line read, so the next line
 // parsed is n+1. The tailer calls it when it resumes mid-file.
@@ -174,9 +180,6 @@ func (p *Parser) SetLineNumber(n int64) { p.line = n }
 
 // LineNumber returns the number of the last line parsed.
 func (p *Parser) LineNumber() int64 { return p.line }
-
-// Pending returns how many netflow halves wait for their partner.
-func (p *Parser) Pending() int { return len(p.pending) }
 
 var (
 	errNoAddrs   = errors.New("flow event without src_ip and dest_ip")
@@ -192,10 +195,12 @@ func (p *Parser) lineErr(kind zeek.ErrorKind, field string, val []byte, err erro
 }
 
 // ParseLine parses one line (without its newline). A flow event fills r and
-// returns ok=true. The first half of a netflow pair is held and returns
-// ok=false; its partner returns the merged record with ok=true (when the
-// pending table is full, a line may instead return the oldest held half,
-// alone, while it holds the new one). Other event types and empty lines
+// returns ok=true. The first half of a netflow pair is held in the Pairer
+// and returns ok=false; its partner returns the merged record with ok=true
+// (when the pending table is full, a line may instead return the oldest
+// held half, alone, while it holds the new one; a half without flow_id
+// returns itself, alone). After each line, Pairer.FlushIdle emits the
+// halves given up on. Other event types and empty lines
 // return ok=false with a nil error, counted in Events and Skipped; their
 // lines are read only up to event_type, so a broken alert line is counted as
 // an alert, not as bad. A bad flow or netflow line returns a
@@ -232,7 +237,7 @@ func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 		return true, nil
 	case "netflow":
 		p.netflows++
-		return p.netflow(r)
+		return p.netflow(line, r)
 	case "":
 		return false, p.lineErr(zeek.KindMissing, "", line, errNoEvent)
 	}
@@ -528,17 +533,17 @@ func (p *Parser) build(r *flow.Record) error {
 		}
 		have = true
 	}
-	p.finishState(r, of, rf, have, ev.state)
+	finishState(r, of, rf, have, ev.state)
 	return nil
 }
 
 // finishState sets ConnState and History from the flags of each direction.
-func (p *Parser) finishState(r *flow.Record, of, rf uint8, haveFlags bool, state []byte) {
+func finishState(r *flow.Record, of, rf uint8, haveFlags bool, state []byte) {
 	switch r.IPProto {
 	case 6:
 		if haveFlags {
 			r.ConnState = tcpState(of, rf)
-			r.History = p.history(of, rf)
+			r.History = history(of, rf)
 		} else {
 			r.ConnState = stateFromFlowState(state)
 		}
@@ -561,15 +566,29 @@ func (p *Parser) finishState(r *flow.Record, of, rf uint8, haveFlags bool, state
 	}
 }
 
-// history returns the approximate history for the flags of each direction,
-// built once per combination of the five flags that matter (1024 at most).
-func (p *Parser) history(of, rf uint8) string {
-	const m = tcpFIN | tcpSYN | tcpRST | tcpPSH | tcpACK // 0x1f
-	i := uint16(of&m)<<5 | uint16(rf&m)
-	if !p.histSet[i] {
-		p.hist[i], p.histSet[i] = string(tcpHistory(nil, of&m, rf&m)), true
+// histFlags are the five flags that matter to history.
+const histFlags = tcpFIN | tcpSYN | tcpRST | tcpPSH | tcpACK // 0x1f
+
+// histories holds the history of every combination of histFlags in each
+// direction, at (orig flags)<<5 | (resp flags): 1024 substrings of one
+// string, built once.
+var histories = func() (t [1 << 10]string) {
+	var all []byte
+	var ends [len(t)]int
+	for i := range t {
+		all = tcpHistory(all, uint8(i>>5), uint8(i&histFlags))
+		ends[i] = len(all)
 	}
-	return p.hist[i]
+	s, start := string(all), 0
+	for i, end := range ends {
+		t[i], start = s[start:end], end
+	}
+	return t
+}()
+
+// history returns the approximate history for the flags of each direction.
+func history(of, rf uint8) string {
+	return histories[uint16(of&histFlags)<<5|uint16(rf&histFlags)]
 }
 
 // tcpState is the conn_state table of the package comment.

@@ -238,7 +238,7 @@ func TestSuricataVerifyExpectedFlows(t *testing.T) {
 				continue
 			}
 			if !ok { // a netflow half: flush it
-				if err := p.Flush(func(fr *flow.Record) error { r = *fr; ok = true; return nil }); err != nil || !ok {
+				if err := p.Pairer().Flush(func(fr *flow.Record) error { r = *fr; ok = true; return nil }); err != nil || !ok {
 					t.Errorf("%s #%d: netflow half not flushed", tc.Test, i)
 					continue
 				}
@@ -364,12 +364,13 @@ func TestNetflowMerge(t *testing.T) {
 	ts := `{"timestamp":"2016-05-27T06:56:11.900923+0000","flow_id":7,"event_type":"netflow","src_ip":"10.16.1.11","src_port":46652,"dest_ip":"82.165.177.154","dest_port":80,"proto":"TCP","app_proto":"http","netflow":{"pkts":6,"bytes":425,"start":"2016-05-27T06:56:11.304062+0000","end":"2016-05-27T06:56:11.900923+0000","age":0,"min_ttl":64,"max_ttl":64},"tcp":{"tcp_flags":"1b","syn":true,"fin":true,"psh":true,"ack":true}}`
 	tc := `{"timestamp":"2016-05-27T06:56:11.900923+0000","flow_id":7,"event_type":"netflow","src_ip":"82.165.177.154","src_port":80,"dest_ip":"10.16.1.11","dest_port":46652,"proto":"TCP","app_proto":"http","netflow":{"pkts":4,"bytes":1200,"start":"2016-05-27T06:56:11.404062+0000","end":"2016-05-27T06:56:11.950923+0000","age":0,"min_ttl":50,"max_ttl":50},"tcp":{"tcp_flags":"1b","syn":true,"fin":true,"psh":true,"ack":true}}`
 	p := eve.NewParser("eve.json")
+	pr := p.Pairer()
 	var r flow.Record
 	if ok, err := p.ParseLine([]byte(ts), &r); ok || err != nil {
 		t.Fatalf("first half: ok=%v err=%v, want held", ok, err)
 	}
-	if p.Pending() != 1 {
-		t.Fatalf("pending %d", p.Pending())
+	if pr.Pending() != 1 {
+		t.Fatalf("pending %d", pr.Pending())
 	}
 	ok, err := p.ParseLine([]byte(tc), &r)
 	if !ok || err != nil {
@@ -390,8 +391,8 @@ func TestNetflowMerge(t *testing.T) {
 	if got, want := r.CommunityIDOrDerived(), flow.CommunityID(0, want.OrigH, want.RespH, 6, want.OrigP, want.RespP); got != want {
 		t.Errorf("derived community_id %s, want %s", got, want)
 	}
-	if p.Pending() != 0 || p.Merged != 1 {
-		t.Errorf("pending %d merged %d", p.Pending(), p.Merged)
+	if pr.Pending() != 0 || pr.Merged != 1 {
+		t.Errorf("pending %d merged %d", pr.Pending(), pr.Merged)
 	}
 
 	// A lone half comes out of Flush.
@@ -399,7 +400,7 @@ func TestNetflowMerge(t *testing.T) {
 		t.Fatal("lone half emitted early")
 	}
 	var flushed []flow.Record
-	if err := p.Flush(func(r *flow.Record) error { flushed = append(flushed, *r); return nil }); err != nil {
+	if err := pr.Flush(func(r *flow.Record) error { flushed = append(flushed, *r); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(flushed) != 1 || flushed[0].OrigPkts != 6 || flushed[0].RespPkts != 0 || flushed[0].ConnState != "SH" {
@@ -419,8 +420,8 @@ func TestNetflowMerge(t *testing.T) {
 			emitted++
 		}
 	}
-	if emitted != 10 || p.Pending() != eve.MaxPending {
-		t.Errorf("emitted %d pending %d, want 10 and %d", emitted, p.Pending(), eve.MaxPending)
+	if emitted != 10 || p.Pairer().Pending() != eve.MaxPending {
+		t.Errorf("emitted %d pending %d, want 10 and %d", emitted, p.Pairer().Pending(), eve.MaxPending)
 	}
 }
 

@@ -35,10 +35,11 @@ func (s *Stats) Add(o Stats) {
 }
 
 // ReadFile reads a whole EVE file (plain or gzip) and calls emit for each
-// flow record, flushing unpaired netflow halves at the end. Bad lines are
-// counted in Stats (by kind, with the first few errors naming file and line)
-// and skipped. emit's error stops the read and is returned as is; so is the
-// context's.
+// flow record. Netflow halves are paired within the file; those given up
+// on (Pairer.FlushIdle) are emitted alone as the read goes, and those still
+// waiting at the end are flushed. Bad lines are counted in Stats (by kind,
+// with the first few errors naming file and line) and skipped. emit's
+// error stops the read and is returned as is; so is the context's.
 //
 // emit receives a record that ReadFile reuses: it must copy *r to keep it.
 func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (Stats, error) {
@@ -55,8 +56,18 @@ func ReadFileWith(ctx context.Context, path string, opts zeek.ReadOptions, emit 
 	}
 	defer func() { _ = rc.Close() }() // read only: nothing to lose
 	st.Files = 1
-	p := NewParser(filepath.Base(path))
+	pr := NewPairer()
+	p := pr.NewParser(filepath.Base(path))
 	var r flow.Record
+	// out counts and emits a record; emit's error is marked to come back
+	// as is.
+	out := func(r *flow.Record) error {
+		st.Records++
+		if err := emit(r); err != nil {
+			return emitError{err}
+		}
+		return nil
+	}
 	err = zeek.EachLine(ctx, rc, func(line []byte, tooLong bool) error {
 		st.Lines++
 		if opts.Progress != nil && st.Lines%zeek.ProgressLines == 0 {
@@ -74,23 +85,16 @@ func ReadFileWith(ctx context.Context, path string, opts zeek.ReadOptions, emit 
 			return nil
 		}
 		if ok {
-			st.Records++
-			if err := emit(&r); err != nil {
-				return emitError{err}
+			if err := out(&r); err != nil {
+				return err
 			}
 		}
-		return nil
+		return pr.FlushIdle(out)
 	})
 	if err == nil {
-		err = p.Flush(func(r *flow.Record) error {
-			st.Records++
-			if err := emit(r); err != nil {
-				return emitError{err}
-			}
-			return nil
-		})
+		err = pr.Flush(out)
 	}
-	st.Events, st.Skipped, st.Merged, st.Unpaired = p.Events(), p.Skipped, p.Merged, p.Unpaired
+	st.Events, st.Skipped, st.Merged, st.Unpaired = p.Events(), p.Skipped, pr.Merged, pr.Unpaired
 	if opts.Progress != nil {
 		opts.Progress(nread)
 	}

@@ -1,6 +1,7 @@
 package eve_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -18,7 +19,8 @@ func fuzzSeeds(n int) []string {
 
 // FuzzEVELine feeds arbitrary lines to the EVE parser, twice (the second
 // time so a netflow half can pair with itself), then flushes: it must never
-// panic, and errors must name the file and line.
+// panic, and errors must name the file and line. A half read once must
+// save and restore into the same record.
 func FuzzEVELine(f *testing.F) {
 	for _, s := range fuzzSeeds(20) {
 		f.Add([]byte(s))
@@ -40,7 +42,7 @@ func FuzzEVELine(f *testing.F) {
 				t.Fatalf("source %v", r.Source)
 			}
 		}
-		if err := p.Flush(func(r *flow.Record) error { return nil }); err != nil {
+		if err := p.Pairer().Flush(func(r *flow.Record) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		// A parser that has read a flow event of another shape first (its
@@ -54,8 +56,29 @@ func FuzzEVELine(f *testing.F) {
 		if ok1 != ok2 || fmt.Sprint(err1) != fmt.Sprint(err2) || (ok1 && fmt.Sprintf("%+v", r1) != fmt.Sprintf("%+v", r2)) {
 			t.Fatalf("a primed parser differs: %v %v %+v / %v %v %+v", ok1, err1, r1, ok2, err2, r2)
 		}
-		if p.Pending() != 0 {
-			t.Fatalf("pending %d after Flush", p.Pending())
+		if n := p.Pairer().Pending(); n != 0 {
+			t.Fatalf("pending %d after Flush", n)
+		}
+
+		// A half waiting in fresh can be saved and restored, as the daemon
+		// does, and comes out of either Pairer the same.
+		b, err := json.Marshal(fresh.Pairer().State())
+		if err != nil {
+			t.Fatalf("state: %v", err)
+		}
+		var st eve.PairerState
+		if err := json.Unmarshal(b, &st); err != nil {
+			t.Fatal(err)
+		}
+		restored := eve.NewPairer()
+		if err := restored.Restore(st); err != nil || restored.Pending() != fresh.Pairer().Pending() {
+			t.Fatalf("restore: %v, %d halves of %d\n%s", err, restored.Pending(), fresh.Pairer().Pending(), b)
+		}
+		var want, got []string
+		fresh.Pairer().Flush(func(r *flow.Record) error { want = append(want, fmt.Sprintf("%+v", *r)); return nil })
+		restored.Flush(func(r *flow.Record) error { got = append(got, fmt.Sprintf("%+v", *r)); return nil })
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("restored half differs:\n%v\n%v", got, want)
 		}
 	})
 }

@@ -76,9 +76,10 @@
 // checkpoint and those lines are read and written again. Inside the
 // process delivery is at least once; at the output, through the
 // checkpoint, exactly once. A sink that cannot truncate (stdout) gets at
-// least once. A sink holding records back between lines (EVE netflow
-// halves) implements Drainer; a graceful stop drains it before the last
-// commit.
+// least once. A sink holding records back between lines (the daemon's EVE
+// netflow halves waiting for their partner) keeps them in its checkpoint,
+// so that a crash loses none of them, and implements Drainer: a graceful
+// stop drains it before the last commit.
 //
 // Known limits: lines written to a file between the copy and the truncation
 // of a copytruncate are lost by the rotation itself (logrotate documents
