@@ -118,6 +118,7 @@ func (d *Daemon) logStats(msg string, t *tail.Tailer, s *runSink) {
 	st := t.Stats()
 	d.log.Info(msg, "files", st.Files, "lines", st.Lines, "bytes", st.Bytes,
 		"flows", s.flows.Load(), "bad_lines", s.bad.Load(), "skipped_lines", s.skipped.Load(),
+		"netflow_halves_waiting", s.waiting.Load(),
 		"long_lines", st.LongLines, "rotations", st.Rotations, "truncations", st.Truncations,
 		"lost_truncations", st.LostTruncations, "commits", st.Commits)
 }
@@ -162,6 +163,7 @@ type runSink struct {
 	pairer *eve.Pairer // netflow halves of all EVE files, committed with the positions
 
 	flows, bad, skipped atomic.Int64
+	waiting             atomic.Int64 // netflow halves in the last checkpoint
 	warned              time.Time
 	badSince            int64
 }
@@ -323,6 +325,7 @@ func (s *runSink) Commit() ([]byte, error) {
 		return nil, fmt.Errorf("output %s: %w", s.cfg.Output, err)
 	}
 	c := checkpoint{Netflow: s.pairer.State()}
+	s.waiting.Store(int64(len(c.Netflow.Held)))
 	if s.f != nil {
 		if err := s.f.Sync(); err != nil {
 			return nil, fmt.Errorf("output %s: sync: %w", s.path, err)
