@@ -41,8 +41,8 @@
 // replies, the to-client half at the same moment, with the same flow_id
 // (lines of other threads may come between). A Pairer holds a half until
 // its partner arrives and then emits the merged record, taking the half
-// read first as the to-server one (counted in Merged). A half is emitted alone, one-sided (counted
-// in Unpaired), when:
+// read first as the to-server one (counted in Merged). A half is emitted
+// alone, one-sided (counted in Unpaired), when:
 //
 //   - it has no flow_id;
 //   - event time has moved more than IdleTimeout (60 s) past the moment
@@ -51,13 +51,16 @@
 //   - the table is full (MaxPending, 16,384 halves) and it is the oldest;
 //   - the input ends (Pairer.Flush), or the daemon stops.
 //
-// Event time is the newest end (else start, else timestamp; years 1970 to
-// 9999) of the halves the Pairer has read, not the wall clock: a file read hours after it was
+// Event time is the newest end (else start, else timestamp) of the halves
+// the Pairer has read, not the wall clock: a file read hours after it was
 // written pairs the same as one followed live, and the idle rule compares
 // a half's wait with later events, not with the age of its own flow
 // (Suricata logs a flow when it times out, long after its last packet). As
 // long as no later half arrives, event time stands still and a half keeps
-// waiting.
+// waiting. Ends before 1970 or more than a day past the wall clock are
+// garbage and do not move event time: one such timestamp would otherwise
+// flush every waiting half at once and stop idle flushing until real
+// events caught up with it.
 //
 // One Pairer may serve the parsers of several files (Pairer.NewParser):
 // the daemon shares one across the EVE files it follows, as a rotation can

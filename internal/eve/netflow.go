@@ -45,12 +45,29 @@ type Pairer struct {
 	seq     uint64
 	free    []*half
 	clock   time.Time   // event time: the newest end of the halves read
+	future  time.Time   // wall clock + maxAhead when last looked at: ends beyond it are garbage
 	rec     flow.Record // the record FlushIdle emits
 
 	// Merged counts netflow records built from two halves; Unpaired those
 	// emitted from one half (without flow_id, idle, evicted from a full
 	// table, or flushed).
 	Merged, Unpaired int64
+}
+
+// maxAhead is how far past the wall clock an event's end may lie and still
+// move event time: a garbage timestamp years ahead would otherwise flush
+// every waiting half at once and stop idle flushing until real events
+// caught up with it.
+const maxAhead = 24 * time.Hour
+
+// plausible reports whether t is at most maxAhead past the wall clock. The
+// wall clock is read only when t passes the bound last computed, so
+// monotonically advancing event time costs one comparison per half.
+func (pr *Pairer) plausible(t time.Time) bool {
+	if t.After(pr.future) {
+		pr.future = time.Now().Add(maxAhead)
+	}
+	return !t.After(pr.future)
 }
 
 // half is a netflow half waiting for its partner.
@@ -98,8 +115,8 @@ func (p *Parser) netflow(line []byte, r *flow.Record) (bool, error) {
 	h.r.OrigPkts, h.r.OrigIPBytes = ev.netPkts, ev.netBytes
 	h.flags = ev.flags | ev.tcpBools
 	h.start, h.end = h.r.TS, h.r.TS.Add(h.r.Duration)
-	if h.end.After(pr.clock) && h.end.Year() >= 1970 && h.end.Year() <= 9999 {
-		pr.clock = h.end // other years are garbage, and State could not save them
+	if h.end.After(pr.clock) && h.end.Year() >= 1970 && pr.plausible(h.end) {
+		pr.clock = h.end // earlier years are garbage, and State could not save them
 	}
 	if !ev.haveFlowID {
 		pr.single(h, r)

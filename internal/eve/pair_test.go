@@ -146,6 +146,26 @@ func TestIdleFlush(t *testing.T) {
 	}
 }
 
+// TestIdleFlushIgnoresFutureTimestamps: a half stamped far past the wall
+// clock (garbage, in range) does not move event time, so it neither
+// flushes the halves waiting nor stops idle flushing afterwards.
+func TestIdleFlushIgnoresFutureTimestamps(t *testing.T) {
+	p := eve.NewParser("eve.json")
+	pr := p.Pairer()
+	feed(t, p, []string{netflowHalf(1, true, t0, 1)})
+	if got := feed(t, p, []string{netflowHalf(2, true, time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC), 1)}); len(got) != 0 {
+		t.Fatalf("a year-2999 half flushed %+v", got)
+	}
+	// Both waiting halves arrived at event time t0: both are due now.
+	got := feed(t, p, []string{netflowHalf(3, true, t0.Add(eve.IdleTimeout+time.Second), 1)})
+	if len(got) != 2 || got[0].UID != "E1" || got[1].UID != "E2" {
+		t.Fatalf("event time past IdleTimeout: %+v, want the lone halves of flows 1 and 2", got)
+	}
+	if pr.Pending() != 1 { // flow 3
+		t.Errorf("pending %d, want 1", pr.Pending())
+	}
+}
+
 // netflowStream returns the lines of n flows, in the order Suricata could
 // write them: event time advances 100 ms a flow; most pairs are adjacent,
 // some have other lines between their halves, some flows are one-way (a
