@@ -45,11 +45,12 @@ import (
 // pair as they would have without the crash. A half whose partner never
 // comes is written one-sided once event time has moved a minute past it
 // (eve.IdleTimeout), when 16,384 newer halves wait, or when the daemon
-// stops. A pair split by a rotation merges when the files are read in
-// order; but the tailer takes the new files of one scan in path order, so
-// after two rotations while the daemon was down (or between two scans) the
-// newest file can be read before an older one, and such a pair then comes
-// out as two one-sided flows (or with its sides swapped).
+// stops. A pair split by a rotation merges, as the tailer reads files in
+// the order they were written: the new files of one scan (several
+// rotations while the daemon was down) oldest first by modification time.
+// Only files whose times tie within the filesystem's timestamp granularity
+// (a few ms) can be read out of order; a pair split between those comes
+// out as two one-sided flows, or merged with its sides swapped.
 type Daemon struct {
 	cfg     config.Run
 	stdout  io.Writer
@@ -74,6 +75,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		MaxLineBytes:   d.cfg.MaxLineBytes,
 		PollInterval:   d.cfg.PollInterval,
 		CommitInterval: d.cfg.CommitInterval,
+		StartAtEnd:     d.cfg.StartAt == config.StartAtEnd,
 		Logger:         d.tailLog,
 	}, s.open)
 	if err != nil {

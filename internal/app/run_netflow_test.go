@@ -152,8 +152,8 @@ func eveWriter(dir string, n int, rng *rand.Rand) (eveLog, error) {
 // restarted. At the end every flow came out exactly once: merged when both
 // halves were written, one-sided when only one was. A pair split by a
 // rotation may also come out with its sides swapped, or as its two halves
-// one-sided when a newer file was read before the older one (see the
-// Daemon doc); each half still comes out once.
+// one-sided, when two files' modification times tie and the newer is read
+// first (see the Daemon doc); each half still comes out once.
 // MLADSTEST_KILL_FLOWS changes the number of flows (default 50,000; 10,000
 // with -short).
 func TestRunKillRestartNetflow(t *testing.T) {
@@ -260,6 +260,6 @@ func TestRunKillRestartNetflow(t *testing.T) {
 		showChildLogs(t, dir, runs)
 	}
 	if splitApart > 0 {
-		t.Logf("%d pairs split by a rotation came out as two one-sided records (a newer file read before an older one)", splitApart)
+		t.Logf("%d pairs split by a rotation came out as two one-sided records (files with tied modification times read out of order)", splitApart)
 	}
 }

@@ -589,3 +589,65 @@ func TestRunDrainsNetflowHalves(t *testing.T) {
 		t.Errorf("output: %s\nlog:\n%s", out, logBuf.String())
 	}
 }
+
+// TestRunStartAtEnd: with run.start_at: end, a first start writes only the
+// flows logged after it; the header of the file is still read (the lines
+// after it parse), and a restart resumes without skipping.
+func TestRunStartAtEnd(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Load(daemonConfig(t, dir, ""), []string{"MLADS_RUN_START_AT=end"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "logs", "conn.log")
+	if err := os.WriteFile(logPath, appendConnLine(appendConnLine([]byte(connHeader), 1), 2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	appendLine := func(i int) {
+		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(appendConnLine(nil, i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- NewDaemon(c.Run, nil, slog.New(slog.DiscardHandler)).Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for { // the first commit writes the positions: the existing lines are behind it
+		if _, err := os.Stat(c.Run.Positions); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no positions file after 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	appendLine(3)
+	for {
+		if _, flows := countUIDs(t, c.Run.Output, 10); flows >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the appended line did not come out in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	appendLine(4) // while stopped: the restart resumes, it skips nothing
+	runDaemon(t, c.Run, nil, 2)
+	seen, flows := countUIDs(t, c.Run.Output, 10)
+	if flows != 2 || seen[1] != 0 || seen[2] != 0 || seen[3] != 1 || seen[4] != 1 {
+		t.Errorf("output: %d flows, uids 1-4 seen %v; want only 3 and 4, once each", flows, seen[1:5])
+	}
+}

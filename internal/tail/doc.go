@@ -56,7 +56,9 @@
 // backup copy) is not read while the original is followed.
 //
 // Files are read in the order they were first seen, so a rotated file is
-// finished before its successor.
+// finished before its successor; files first seen in the same scan (at the
+// first start, or rotated while mlads was down) are taken oldest first, by
+// modification time, not by name.
 //
 // # No loss, no duplicates
 //

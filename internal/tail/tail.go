@@ -447,7 +447,10 @@ func (t *Tailer) scan(now time.Time) {
 	}
 
 	// Pass 2: unknown files: a detached or saved position whose head they
-	// match, or else new.
+	// match, or else new. New files are taken oldest first (by
+	// modification time), so that files rotated while mlads was down are
+	// read before their successors whatever their names.
+	sort.SliceStable(unknown, func(i, j int) bool { return unknown[i].mtime.Before(unknown[j].mtime) })
 	for _, c := range unknown {
 		if t.ignored[c.id] {
 			continue

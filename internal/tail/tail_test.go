@@ -606,3 +606,24 @@ func TestStartAtEnd(t *testing.T) {
 		t.Errorf("restart: got %q\nwant %q", got, want)
 	}
 }
+
+// TestNewFilesOldestFirst: files found in one scan are read oldest first
+// by modification time, not by name, so a file rotated while mlads was
+// down ("eve.json" renamed to "eve.json.1") is finished before the newer
+// "eve.json" that sorts before it.
+func TestNewFilesOldestFirst(t *testing.T) {
+	dir := t.TempDir()
+	older, newer := filepath.Join(dir, "eve.json.1"), filepath.Join(dir, "eve.json")
+	appendFile(t, older, numbered("old", 0, 30))
+	appendFile(t, newer, numbered("new", 0, 30))
+	base := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(older, base, base); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(newer, base.Add(time.Minute), base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	follow(t, Config{Inputs: []string{filepath.Join(dir, "eve.json*")}}, sink)
+	checkLines(t, waitLines(t, sink, 60), append(wantNumbered("old", 0, 30), wantNumbered("new", 0, 30)...))
+}
