@@ -22,8 +22,9 @@
 // next to the reading (see BenchmarkFollow). github.com/nxadm/tail was
 // considered and not used: its offsets come from a buffered reader and are
 // reset on reopen, it reopens a moved file without draining the old
-// descriptor, sees truncation only by size, splits long lines instead of
-// skipping them, and has no fingerprints.
+// descriptor, hands a partial last line over as a line of its own when it
+// reaches the end of the file, sees truncation only by size, splits long
+// lines instead of skipping them, and has no fingerprints.
 //
 // # Identity: inode and fingerprint
 //
