@@ -68,7 +68,7 @@ func NewDaemon(cfg config.Run, stdout io.Writer, log *slog.Logger) *Daemon {
 // positions and returns nil; or returns the first output or positions
 // error.
 func (d *Daemon) Run(ctx context.Context) (err error) {
-	s := &runSink{cfg: d.cfg, stdout: d.stdout, log: d.log, pairer: eve.NewPairer()}
+	s := newRunSink(d.cfg, d.stdout, d.log)
 	t, err := tail.New(tail.Config{
 		Inputs:         d.cfg.Inputs,
 		Positions:      d.cfg.Positions,
@@ -168,6 +168,11 @@ type runSink struct {
 	waiting             atomic.Int64 // netflow halves in the last checkpoint
 	warned              time.Time
 	badSince            int64
+}
+
+// newRunSink returns the sink for cfg; open must be called before use.
+func newRunSink(cfg config.Run, stdout io.Writer, log *slog.Logger) *runSink {
+	return &runSink{cfg: cfg, stdout: stdout, log: log, pairer: eve.NewPairer()}
 }
 
 // open puts the committed netflow halves back into the Pairer, opens the

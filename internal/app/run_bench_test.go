@@ -61,7 +61,7 @@ func BenchmarkRunFollow(b *testing.B) {
 			d := b.TempDir()
 			cfg := config.Run{Inputs: []string{logPath}, Output: filepath.Join(d, "out.ndjson"),
 				Positions: filepath.Join(d, "positions.json"), MaxLineBytes: 1 << 20}
-			s := &runSink{cfg: cfg, log: slog.New(slog.DiscardHandler)}
+			s := newRunSink(cfg, nil, slog.New(slog.DiscardHandler))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			t, err := tail.New(tail.Config{Inputs: cfg.Inputs, Positions: cfg.Positions},
