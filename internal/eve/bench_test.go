@@ -48,11 +48,7 @@ func BenchmarkEVEFlowCommunityID(b *testing.B) { benchEVE(b, true) }
 
 func benchEVE(b *testing.B, communityID bool) {
 	lines := flowLines(b)
-	var total int
-	for _, l := range lines {
-		total += len(l) + 1
-	}
-	b.SetBytes(int64(total / len(lines)))
+	setLineBytes(b, lines)
 	p := eve.NewParser("bench.json")
 	var r flow.Record
 	var id []byte
@@ -66,10 +62,17 @@ func benchEVE(b *testing.B, communityID bool) {
 			id = r.AppendCommunityID(id[:0])
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if cpu := benchmeter.CPU() - cpu0; cpu > 0 {
-		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
+	benchmeter.ReportRates(b, cpu0, "events")
+}
+
+// setLineBytes makes the benchmark report MB/s for lines of their average
+// length (newline included).
+func setLineBytes(b *testing.B, lines [][]byte) {
+	var total int
+	for _, l := range lines {
+		total += len(l) + 1
 	}
+	b.SetBytes(int64(total / len(lines)))
 }
 
 // BenchmarkEVEFlowEncodingJSON decodes the same events with encoding/json
@@ -87,10 +90,7 @@ func BenchmarkEVEFlowEncodingJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if cpu := benchmeter.CPU() - cpu0; cpu > 0 {
-		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")
-	}
+	benchmeter.ReportRates(b, cpu0, "events")
 }
 
 // BenchmarkSpeedRatio times the parser against encoding/json on
@@ -147,15 +147,12 @@ func netflowLines(n int) [][]byte {
 // and looking for idle halves after each line.
 func BenchmarkEVENetflow(b *testing.B) {
 	lines := netflowLines(2048)
-	var total int
-	for _, l := range lines {
-		total += len(l) + 1
-	}
-	b.SetBytes(int64(total / len(lines)))
+	setLineBytes(b, lines)
 	p := eve.NewParser("bench.json")
 	var r flow.Record
 	discard := func(*flow.Record) error { return nil }
 	b.ReportAllocs()
+	cpu0 := benchmeter.CPU()
 	for i := 0; b.Loop(); i++ {
 		if _, err := p.ParseLine(lines[i%len(lines)], &r); err != nil {
 			b.Fatal(err)
@@ -164,5 +161,5 @@ func BenchmarkEVENetflow(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	benchmeter.ReportRates(b, cpu0, "events")
 }
