@@ -44,8 +44,8 @@ import (
 // start before any line is read: the lines after the saved positions then
 // pair as they would have without the crash. A half whose partner never
 // comes is written one-sided once event time has moved a minute past it
-// (eve.IdleTimeout), when 16,384 newer halves wait, or when the daemon
-// stops. A pair split by a rotation merges, as the tailer reads files in
+// (eve.IdleTimeout), once no EVE line has come for a minute of wall-clock
+// time (Tick), when 16,384 newer halves wait, or when the daemon stops. A pair split by a rotation merges, as the tailer reads files in
 // the order they were written: the new files of one scan (several
 // rotations while the daemon was down) oldest first by modification time.
 // Only files whose times tie within the filesystem's timestamp granularity
@@ -164,6 +164,10 @@ type runSink struct {
 
 	pairer *eve.Pairer // netflow halves of all EVE files, committed with the positions
 
+	eveLines      int64     // EVE lines handed over, for Tick
+	eveLinesSeen  int64     // eveLines at the last Tick that saw it change
+	eveQuietSince time.Time // when that was
+
 	flows, bad, skipped atomic.Int64
 	waiting             atomic.Int64 // netflow halves in the last checkpoint
 	warned              time.Time
@@ -276,6 +280,7 @@ func (s *runSink) Line(l *tail.Line) error {
 		}
 	}
 	if rf.eve {
+		s.eveLines++
 		return s.pairer.FlushIdle(s.write)
 	}
 	return nil
@@ -297,6 +302,24 @@ func (s *runSink) write(r *flow.Record) error {
 // Drain writes the EVE netflow halves still waiting for their partner, each
 // as a one-sided flow, when the daemon stops (tail.Drainer).
 func (s *runSink) Drain() error { return s.pairer.Flush(s.write) }
+
+// Tick writes out the netflow halves still waiting, one-sided, once no EVE
+// line has come for eve.IdleTimeout of wall-clock time (tail.Ticker).
+// Suricata writes both halves of a flow together, so after a quiet minute
+// none of them has a partner coming; event time alone, which only moves
+// with new halves, would hold them until traffic resumes.
+func (s *runSink) Tick(now time.Time) (wrote bool, err error) {
+	if s.eveLines != s.eveLinesSeen || s.eveQuietSince.IsZero() {
+		s.eveLinesSeen, s.eveQuietSince = s.eveLines, now
+		return false, nil
+	}
+	if s.pairer.Pending() == 0 || now.Sub(s.eveQuietSince) <= eve.IdleTimeout {
+		return false, nil
+	}
+	before := s.flows.Load()
+	err = s.pairer.Flush(s.write)
+	return s.flows.Load() > before, err
+}
 
 // newFile picks the parser for a file from its first line, with
 // input.DetectBytes: EVE, or Zeek (TSV, CSV or JSON; also the fallback, so

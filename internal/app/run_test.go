@@ -24,6 +24,7 @@ import (
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/shareddata"
+	"github.com/mlads/mlads/internal/tail"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
@@ -650,4 +651,48 @@ func TestRunStartAtEnd(t *testing.T) {
 	if flows != 2 || seen[1] != 0 || seen[2] != 0 || seen[3] != 1 || seen[4] != 1 {
 		t.Errorf("output: %d flows, uids 1-4 seen %v; want only 3 and 4, once each", flows, seen[1:5])
 	}
+}
+
+// TestRunTickFlushesQuietHalves: a netflow half waits while EVE lines keep
+// coming, and is written one-sided once no EVE line has come for
+// eve.IdleTimeout of wall-clock time (event time alone would hold it until
+// traffic resumed). Tick is driven with made-up times.
+func TestRunTickFlushesQuietHalves(t *testing.T) {
+	dir := t.TempDir()
+	c, err := config.Load(daemonConfig(t, dir, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newRunSink(c.Run, nil, slog.New(slog.DiscardHandler))
+	if _, err := s.open(nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	file := &tail.File{Path: "eve.json"}
+	end := time.Date(2026, 11, 25, 16, 0, 0, 0, time.UTC)
+	line := func(num int64, id uint64) {
+		t.Helper()
+		b := appendNetflowHalf(nil, id, true, end, 3)
+		if err := s.Line(&tail.Line{File: file, Num: num, Bytes: b[:len(b)-1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick := func(at time.Duration, want bool) {
+		t.Helper()
+		wrote, err := s.Tick(end.Add(at))
+		if err != nil || wrote != want {
+			t.Fatalf("Tick at +%s: wrote %v (%v), want %v; %d halves waiting", at, wrote, err, want, s.pairer.Pending())
+		}
+	}
+	line(1, 1)
+	tick(0, false)
+	tick(eve.IdleTimeout, false) // a quiet minute, not more
+	line(2, 2)                   // EVE lines again: the minute starts over
+	tick(eve.IdleTimeout+time.Second, false)
+	tick(2*eve.IdleTimeout+time.Second, false)
+	tick(2*eve.IdleTimeout+2*time.Second, true) // both halves, one-sided
+	if got := s.flows.Load(); got != 2 || s.pairer.Pending() != 0 {
+		t.Errorf("%d flows written, %d halves waiting; want 2 and 0", got, s.pairer.Pending())
+	}
+	tick(3*eve.IdleTimeout, false) // nothing left to write
 }

@@ -57,7 +57,8 @@
 // a half's wait with later events, not with the age of its own flow
 // (Suricata logs a flow when it times out, long after its last packet). As
 // long as no later half arrives, event time stands still and a half keeps
-// waiting. Ends before 1970 or more than a day past the wall clock are
+// waiting; the daemon adds a wall-clock rule for that case (a quiet minute
+// without EVE lines). Ends before 1970 or more than a day past the wall clock are
 // garbage and do not move event time: one such timestamp would otherwise
 // flush every waiting half at once and stop idle flushing until real
 // events caught up with it.

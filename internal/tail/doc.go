@@ -82,7 +82,9 @@
 // least once. A sink holding records back between lines (the daemon's EVE
 // netflow halves waiting for their partner) keeps them in its checkpoint,
 // so that a crash loses none of them, and implements Drainer: a graceful
-// stop drains it before the last commit.
+// stop drains it before the last commit. It also implements Ticker, ticked
+// after every pass over the files, so it can give up on what it holds
+// while no line comes.
 //
 // Known limits: lines written to a file between the copy and the truncation
 // of a copytruncate are lost by the rotation itself (logrotate documents

@@ -123,6 +123,16 @@ type Drainer interface {
 	Drain() error
 }
 
+// A Ticker is a Sink that holds records back and wants to see time pass
+// even when no line comes (to give up on what it holds once the inputs
+// have been quiet long enough). Tick is called after every pass over the
+// files, at least every PollInterval, with the time the pass began. It
+// returns whether it handed anything downstream, so that the next commit
+// saves it.
+type Ticker interface {
+	Tick(now time.Time) (wrote bool, err error)
+}
+
 // Stats are counters since the tailer started; safe to read from any
 // goroutine.
 type Stats struct {
@@ -304,6 +314,13 @@ func (t *Tailer) Run(ctx context.Context) (err error) {
 		}
 		if ctx.Err() != nil {
 			return t.stop()
+		}
+		if tk, ok := t.sink.(Ticker); ok {
+			wrote, err := tk.Tick(now)
+			if err != nil {
+				return fmt.Errorf("tail: tick: %w", err)
+			}
+			t.dirty = t.dirty || wrote
 		}
 		if err := t.commitDue(); err != nil {
 			return err

@@ -627,3 +627,48 @@ func TestNewFilesOldestFirst(t *testing.T) {
 	follow(t, Config{Inputs: []string{filepath.Join(dir, "eve.json*")}}, sink)
 	checkLines(t, waitLines(t, sink, 60), append(wantNumbered("old", 0, 30), wantNumbered("new", 0, 30)...))
 }
+
+// tickSink is a memSink that is a Ticker: it reports a write on its
+// third tick.
+type tickSink struct {
+	memSink
+	ticks int
+}
+
+func (s *tickSink) Tick(time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ticks++
+	return s.ticks == 3, nil
+}
+
+// TestTickerTicksWhileIdle: a Ticker sink is ticked while no line comes,
+// and what it reports writing is committed.
+func TestTickerTicksWhileIdle(t *testing.T) {
+	dir := t.TempDir()
+	appendFile(t, filepath.Join(dir, "a.log"), "one\n")
+	sink := &tickSink{}
+	_, stop := follow(t, Config{Inputs: []string{filepath.Join(dir, "*.log")}, CommitInterval: time.Millisecond}, sink)
+	waitLines(t, &sink.memSink, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sink.mu.Lock()
+		ticks, commits := sink.ticks, sink.commits
+		sink.mu.Unlock()
+		if ticks >= 5 {
+			// Commits: the one at start, the one after line "one", and the
+			// one after tick 3 reported a write; idle ticks commit nothing.
+			if commits != 3 {
+				t.Errorf("%d commits after %d ticks, want 3", commits, ticks)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d ticks in 5 s", ticks)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
