@@ -101,7 +101,10 @@ type Record struct {
 	// carried in, outermost first; nil when not tunnelled.
 	TunnelParents []string
 
-	CommunityID string // Community ID v1, seed 0
+	// CommunityID is the Community ID v1 (seed 0) when the source gave
+	// one (the pcap meter, a log with the column); empty otherwise, and
+	// then derived when written (AppendCommunityID, CommunityIDOrDerived).
+	CommunityID string
 	VLAN        uint16 // outer 802.1Q tag, 0 when untagged
 	InnerVLAN   uint16 // inner 802.1Q tag of QinQ, 0 when absent
 	Source      Source
