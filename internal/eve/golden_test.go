@@ -2,7 +2,6 @@ package eve_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/mlads/mlads/internal/eve"
@@ -15,24 +14,18 @@ import (
 // with want.ndjson. go test -run TestGoldenCases -update rewrites them;
 // review the diff before committing.
 func TestGoldenCases(t *testing.T) {
-	dirs, err := filepath.Glob(filepath.Join("testdata", "cases", "*"))
-	if err != nil || len(dirs) == 0 {
-		t.Fatalf("no golden cases: %v", err)
-	}
-	for _, dir := range dirs {
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			var got []byte
-			st, err := eve.ReadFile(context.Background(), filepath.Join(dir, "input"), func(r *flow.Record) error {
-				got = append(flow.AppendJSON(got, r), '\n')
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Bad != 0 {
-				t.Errorf("bad lines: %v", st.Examples)
-			}
-			golden.Check(t, filepath.Join(dir, "want.ndjson"), got)
+	golden.Cases(t, func(t *testing.T, input string) []byte {
+		var got []byte
+		st, err := eve.ReadFile(context.Background(), input, func(r *flow.Record) error {
+			got = append(flow.AppendJSON(got, r), '\n')
+			return nil
 		})
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Bad != 0 {
+			t.Errorf("bad lines: %v", st.Examples)
+		}
+		return got
+	})
 }

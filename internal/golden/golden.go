@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -40,5 +41,22 @@ func Check(tb testing.TB, path string, got []byte) {
 		if !bytes.Equal(gl, wl) {
 			tb.Errorf("%s line %d:\n-%s\n+%s", path, i+1, gl, wl)
 		}
+	}
+}
+
+// Cases runs one subtest for each folder testdata/cases/<name>: render
+// turns the folder's input file into output, which Check compares with the
+// folder's want.ndjson (or writes it, with -update). render reports its own
+// failures on the subtest's t.
+func Cases(t *testing.T, render func(t *testing.T, input string) []byte) {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join("testdata", "cases", "*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no golden cases in testdata/cases: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			Check(t, filepath.Join(dir, "want.ndjson"), render(t, filepath.Join(dir, "input")))
+		})
 	}
 }
