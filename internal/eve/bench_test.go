@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mlads/mlads/internal/benchmeter"
 	"github.com/mlads/mlads/internal/eve"
@@ -127,17 +128,13 @@ func BenchmarkSpeedRatio(b *testing.B) {
 	}
 }
 
-// netflowLines returns n netflow half pairs, the to-server half of each
-// right before its to-client half, with distinct flow_ids.
+// netflowLines returns n netflow half pairs (netflowHalf), the to-server
+// half of each right before its to-client half, with distinct flow_ids.
 func netflowLines(n int) [][]byte {
-	const half = `{"timestamp":"2016-05-27T06:56:%02d.900923+0000","flow_id":%d,"event_type":"netflow","src_ip":"%s","src_port":%d,"dest_ip":"%s","dest_port":%d,"proto":"TCP","app_proto":"http","netflow":{"pkts":%d,"bytes":%d,"start":"2016-05-27T06:56:%02d.304062+0000","end":"2016-05-27T06:56:%02d.900923+0000","age":0,"min_ttl":64,"max_ttl":64},"tcp":{"tcp_flags":"1b","syn":true,"fin":true,"psh":true,"ack":true}}`
 	out := make([][]byte, 0, 2*n)
 	for i := range n {
-		s := i % 60
-		client := fmt.Sprintf("10.16.%d.%d", i>>8&255, i&255)
-		out = append(out,
-			fmt.Appendf(nil, half, s, 1000+i, client, 40000+i%20000, "82.165.177.154", 80, 6, 425, s, s),
-			fmt.Appendf(nil, half, s, 1000+i, "82.165.177.154", 80, client, 40000+i%20000, 4, 1200, s, s))
+		id, end := uint64(1000+i), t0.Add(time.Duration(i%60)*time.Second)
+		out = append(out, []byte(netflowHalf(id, true, end, 6)), []byte(netflowHalf(id, false, end, 4)))
 	}
 	return out
 }

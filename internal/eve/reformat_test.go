@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mlads/mlads/internal/eve"
@@ -55,23 +56,13 @@ func TestSharedEVEReformatted(t *testing.T) {
 	}
 }
 
+// parseEVE reads the lines of text as the readers do (feed) and flushes
+// the halves left waiting at the end.
 func parseEVE(t *testing.T, name string, text []byte) []flow.Record {
 	t.Helper()
 	p := eve.NewParser(name)
-	var out []flow.Record
-	keep := func(r *flow.Record) error { out = append(out, *r); return nil }
-	for _, l := range bytes.Split(text, []byte("\n")) {
-		var r flow.Record
-		ok, err := p.ParseLine(l, &r)
-		if err != nil {
-			t.Errorf("%v", err)
-			continue
-		}
-		if ok {
-			out = append(out, r)
-		}
-	}
-	if err := p.Pairer().Flush(keep); err != nil {
+	out := feed(t, p, strings.Split(strings.TrimSuffix(string(text), "\n"), "\n"))
+	if err := p.Pairer().Flush(collect(&out)); err != nil {
 		t.Fatal(err)
 	}
 	return out

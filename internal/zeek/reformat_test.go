@@ -180,22 +180,14 @@ func zeekJSON(t *testing.T, h logHeader, rows [][]string) []byte {
 	return b.Bytes()
 }
 
+// readRecords parses text with parseAll, failing the test on any error.
 func readRecords(t *testing.T, name string, text []byte) []flow.Record {
 	t.Helper()
-	p := zeek.NewParser(name)
-	var out []flow.Record
-	for _, l := range bytes.Split(text, []byte("\n")) {
-		var r flow.Record
-		ok, err := p.ParseLine(l, &r)
-		if err != nil {
-			t.Errorf("%v", err)
-			continue
-		}
-		if ok {
-			out = append(out, r)
-		}
+	recs, errs := parseAll(t, string(text))
+	for _, err := range errs {
+		t.Errorf("%s: %v", name, err)
 	}
-	return out
+	return recs
 }
 
 func compare(t *testing.T, name string, got, want []flow.Record) {
