@@ -32,7 +32,7 @@ func BenchmarkRunFollow(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("batch", func(b *testing.B) {
-		measureFlows(b, int64(len(buf)), func() int64 {
+		benchmeter.Repeat(b, int64(len(buf)), benchFlows, "lines", func() int64 {
 			out, err := os.Create(filepath.Join(b.TempDir(), "out.ndjson"))
 			if err != nil {
 				b.Fatal(err)
@@ -57,7 +57,7 @@ func BenchmarkRunFollow(b *testing.B) {
 		})
 	})
 	b.Run("follow", func(b *testing.B) {
-		measureFlows(b, int64(len(buf)), func() int64 {
+		benchmeter.Repeat(b, int64(len(buf)), benchFlows, "lines", func() int64 {
 			d := b.TempDir()
 			cfg := config.Run{Inputs: []string{logPath}, Output: filepath.Join(d, "out.ndjson"),
 				Positions: filepath.Join(d, "positions.json"), MaxLineBytes: 1 << 20}
@@ -97,20 +97,4 @@ func (s stopAfter) Line(l *tail.Line) error {
 		s.cancel()
 	}
 	return err
-}
-
-func measureFlows(b *testing.B, size int64, run func() int64) {
-	b.Helper()
-	b.SetBytes(size)
-	cpu0 := benchmeter.CPU()
-	b.ResetTimer()
-	for range b.N {
-		if n := run(); n != benchFlows {
-			b.Fatalf("%d flows, want %d", n, benchFlows)
-		}
-	}
-	b.StopTimer()
-	lines := float64(benchFlows) * float64(b.N)
-	b.ReportMetric(lines/b.Elapsed().Seconds(), "lines/s")
-	b.ReportMetric(lines/(benchmeter.CPU()-cpu0).Seconds(), "cpu-lines/s")
 }

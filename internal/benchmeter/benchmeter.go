@@ -21,6 +21,27 @@ func ReportRates(b *testing.B, cpu0 time.Duration, unit string) {
 	}
 }
 
+// Repeat runs run b.N times, each a whole job of size bytes that must
+// report want items (lines, flows), and reports items per wall-clock
+// second (unit+"/s") and per second of CPU time (unit+"/cpu-s").
+func Repeat(b *testing.B, size, want int64, unit string, run func() int64) {
+	b.Helper()
+	b.SetBytes(size)
+	cpu0 := CPU()
+	b.ResetTimer()
+	for range b.N {
+		if n := run(); n != want {
+			b.Fatalf("%d %s, want %d", n, unit, want)
+		}
+	}
+	b.StopTimer()
+	items := float64(want) * float64(b.N)
+	b.ReportMetric(items/b.Elapsed().Seconds(), unit+"/s")
+	if cpu := CPU() - cpu0; cpu > 0 {
+		b.ReportMetric(items/cpu.Seconds(), unit+"/cpu-s")
+	}
+}
+
 // MedianRatio runs a (na items) and b (nb items) alternately for rounds
 // rounds and returns the median of (a's items/s)/(b's items/s) and a's
 // median rate in items/s.

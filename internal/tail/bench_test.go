@@ -56,12 +56,12 @@ func (c *countSink) Commit() ([]byte, error) { return nil, nil }
 //   - tail+positions: the same with a positions file (committed, with
 //     fsync, at the start and the end).
 //
-// Besides wall-clock lines/s it reports cpu-lines/s (lines per second of
+// Besides wall-clock lines/s it reports lines/cpu-s (lines per second of
 // process CPU time), which a busy shared machine disturbs less.
 func BenchmarkFollow(b *testing.B) {
 	path, size := benchFile(b, benchLines)
 	b.Run("batch", func(b *testing.B) {
-		measure(b, size, func() int64 {
+		benchmeter.Repeat(b, size, benchLines, "lines", func() int64 {
 			f, err := os.Open(path)
 			if err != nil {
 				b.Fatal(err)
@@ -86,7 +86,7 @@ func BenchmarkFollow(b *testing.B) {
 			name = "tail+positions"
 		}
 		b.Run(name, func(b *testing.B) {
-			measure(b, size, func() int64 {
+			benchmeter.Repeat(b, size, benchLines, "lines", func() int64 {
 				c := &countSink{}
 				var pos string
 				if withPositions {
@@ -106,23 +106,6 @@ func BenchmarkFollow(b *testing.B) {
 			})
 		})
 	}
-}
-
-// measure runs read b.N times and reports lines/s and cpu-lines/s.
-func measure(b *testing.B, size int64, read func() (lines int64)) {
-	b.Helper()
-	b.SetBytes(size)
-	cpu0 := benchmeter.CPU()
-	b.ResetTimer()
-	for range b.N {
-		if n := read(); n != benchLines {
-			b.Fatalf("read %d lines, want %d", n, benchLines)
-		}
-	}
-	b.StopTimer()
-	lines := float64(benchLines) * float64(b.N)
-	b.ReportMetric(lines/b.Elapsed().Seconds(), "lines/s")
-	b.ReportMetric(lines/(benchmeter.CPU()-cpu0).Seconds(), "cpu-lines/s")
 }
 
 // stopSink cancels the tailer once it has every line.
