@@ -30,6 +30,7 @@ type Config struct {
 	Pcap   Pcap   `mapstructure:"pcap"`
 	Run    Run    `mapstructure:"run"`
 	Detect Detect `mapstructure:"detect"`
+	Notify Notify `mapstructure:"notify"`
 }
 
 // Log configures the process's own diagnostics (on stderr).
@@ -45,6 +46,7 @@ func Default() Config {
 		Pcap:   defaultPcap(),
 		Run:    defaultRun(),
 		Detect: defaultDetect(),
+		Notify: defaultNotify(),
 	}
 }
 
@@ -65,6 +67,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Pcap.validate()...)
 	errs = append(errs, c.Run.validate()...)
 	errs = append(errs, c.Detect.validate()...)
+	errs = append(errs, c.Notify.validate()...)
 	return errors.Join(errs...)
 }
 
