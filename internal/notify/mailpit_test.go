@@ -128,7 +128,9 @@ func (m *mailpit) stop() {
 
 func (m *mailpit) smtpAddr() string { return "127.0.0.1:" + strconv.Itoa(m.smtpPort) }
 
-func (m *mailpit) api(path string) string { return "http://127.0.0.1:" + strconv.Itoa(m.httpPort) + path }
+func (m *mailpit) api(path string) string {
+	return "http://127.0.0.1:" + strconv.Itoa(m.httpPort) + path
+}
 
 type mpAddress struct {
 	Name, Address string
