@@ -60,8 +60,12 @@ type Notifier struct {
 	chans  map[string]*channelState
 	stats  Stats
 
-	routes []*Route // scratch for Match
+	routes []*Route   // scratch for Match
+	seen   []sentAddr // scratch for enqueue
 }
+
+// sentAddr is an address one alert's messages went to.
+type sentAddr struct{ channel, to string }
 
 // channelState follows one channel's failures.
 type channelState struct {
@@ -253,7 +257,8 @@ func (n *Notifier) observe(a *alert.Alert) {
 		kinds |= r.Channels
 	}
 	var rc *rendered
-	seen := map[string]bool{}
+	seen := n.seen[:0]
+	defer func() { n.seen = seen[:0] }()
 	for _, r := range n.routes {
 		if r.ResolveAfter > 0 && (inc.Resolve == 0 || r.ResolveAfter < inc.Resolve) {
 			inc.Resolve = r.ResolveAfter
@@ -277,17 +282,19 @@ func (n *Notifier) observe(a *alert.Alert) {
 					Summary: a.MLADS.Summary, When: first, Why: why}, now)
 				continue
 			}
-			t.Sent = append(t.Sent, now)
+			t.sent(now, r.ThrottleMax)
 			inc.Told = append(inc.Told, tk)
 			if rc == nil {
 				c := alertContent(a, n.opt.KibanaURL)
 				r := c.render(kinds)
 				rc = &r
 			}
-			n.enqueue(ct, r, KindAlert, id, strconv.Itoa(count), rc, seen, sev, now)
+			seen = n.enqueue(ct, r, KindAlert, id, strconv.Itoa(count), rc, seen, sev, now)
 		}
 	}
-	n.forget(now)
+	if len(n.st.Incidents) > n.opt.MaxIncidents {
+		n.forget(now)
+	}
 }
 
 // target returns the state of contact ct on route r, made when new.
@@ -311,20 +318,19 @@ func (n *Notifier) route(t *target) *Route {
 }
 
 // enqueue queues rc for every address of ct that route r's channels
-// reach, once per address (seen) and once per key ever.
-func (n *Notifier) enqueue(ct *Contact, r *Route, kind, incident, seq string, rc *rendered, seen map[string]bool, sev int, now time.Time) {
+// reach, once per address in seen (which it returns, grown) and once per
+// key ever.
+func (n *Notifier) enqueue(ct *Contact, r *Route, kind, incident, seq string, rc *rendered, seen []sentAddr, sev int, now time.Time) []sentAddr {
 	kinds := AllKinds
 	route := ""
 	if r != nil {
 		kinds, route = r.Channels, r.Name
 	}
 	add := func(channel, via, to string) {
-		if seen != nil {
-			if seen[channel+"|"+to] {
-				return
-			}
-			seen[channel+"|"+to] = true
+		if slices.Contains(seen, sentAddr{channel, to}) {
+			return
 		}
+		seen = append(seen, sentAddr{channel, to})
 		m := &Message{Kind: kind, Channel: channel, Via: via, To: to, Contact: ct.Name, Route: route,
 			Incident: incident, Severity: sev, Subject: rc.subject, Created: now}
 		switch channel {
@@ -357,6 +363,7 @@ func (n *Notifier) enqueue(ct *Contact, r *Route, kind, incident, seq string, rc
 			add("slack", via, s)
 		}
 	}
+	return seen
 }
 
 // queue adds m unless a message with its key is pending or was sent.
@@ -487,6 +494,7 @@ func (n *Notifier) forget(now time.Time) {
 		}
 	}
 	if over := len(n.st.Incidents) - n.opt.MaxIncidents; over > 0 {
+		over += n.opt.MaxIncidents / 10 // room, so the sort is not made for every alert
 		all := make([]*incident, 0, len(n.st.Incidents))
 		for _, inc := range n.st.Incidents {
 			all = append(all, inc)
@@ -667,9 +675,8 @@ func (n *Notifier) channelFailure(via string, ch *channelState, wall time.Time) 
 	for _, ct := range n.c.ChannelFailure {
 		m := ct
 		// every address of the contact, except through the failing path
-		seen := map[string]bool{}
 		before := len(n.st.Pending)
-		n.enqueue(m, nil, KindChannelFailure, via, ch.since.UTC().Format(time.RFC3339), &rc, seen, 4, now)
+		n.enqueue(m, nil, KindChannelFailure, via, ch.since.UTC().Format(time.RFC3339), &rc, nil, 4, now)
 		kept := n.st.Pending[:before]
 		for _, p := range n.st.Pending[before:] {
 			if sharesPath(via, p.Via) {

@@ -3,7 +3,6 @@ package notify
 import (
 	"encoding/json"
 	"fmt"
-	"html"
 	"maps"
 	"net/url"
 	"slices"
@@ -233,75 +232,144 @@ func (c *content) textBody() string {
 
 func (c *content) htmlBody() string {
 	var b strings.Builder
-	b.Grow(1024)
-	e := html.EscapeString
-	b.WriteString(`<!DOCTYPE html><html><body style="font-family:sans-serif">`)
-	b.WriteString("<h2>" + e(c.title) + "</h2>")
+	b.Grow(1536)
+	w := func(ss ...string) {
+		for _, s := range ss {
+			b.WriteString(s)
+		}
+	}
+	e := func(s string) { htmlEscaper.WriteString(&b, s) } //nolint:errcheck // a strings.Builder does not fail
+	w(`<!DOCTYPE html><html><body style="font-family:sans-serif"><h2>`)
+	e(c.title)
+	w("</h2>")
 	if c.summary != "" {
-		b.WriteString("<p>" + e(c.summary) + "</p>")
+		w("<p>")
+		e(c.summary)
+		w("</p>")
 	}
 	if len(c.fields) > 0 {
-		b.WriteString("<table>")
+		w("<table>")
 		for _, f := range c.fields {
-			b.WriteString(`<tr><th align="left">` + e(f[0]) + "</th><td>" + e(f[1]) + "</td></tr>")
+			w(`<tr><th align="left">`)
+			e(f[0])
+			w("</th><td>")
+			e(f[1])
+			w("</td></tr>")
 		}
-		b.WriteString("</table>")
+		w("</table>")
 	}
 	for _, s := range c.sections {
-		b.WriteString("<h3>" + e(s.title) + "</h3><ul>")
+		w("<h3>")
+		e(s.title)
+		w("</h3><ul>")
 		for _, it := range s.items {
-			b.WriteString("<li>" + e(it) + "</li>")
+			w("<li>")
+			e(it)
+			w("</li>")
 		}
-		b.WriteString("</ul>")
+		w("</ul>")
 	}
 	if c.link != "" {
-		b.WriteString(`<p><a href="` + e(c.link) + `">Open in Kibana</a></p>`)
+		w(`<p><a href="`)
+		e(c.link)
+		w(`">Open in Kibana</a></p>`)
 	}
 	if c.footer != "" {
-		b.WriteString(`<p style="color:#888">mlads, ` + e(c.footer) + "</p>")
+		w(`<p style="color:#888">mlads, `)
+		e(c.footer)
+		w("</p>")
 	}
-	b.WriteString("</body></html>")
+	w("</body></html>")
 	return b.String()
 }
 
+// htmlEscaper escapes as html.EscapeString does.
+var htmlEscaper = strings.NewReplacer(`&`, "&amp;", `'`, "&#39;", `<`, "&lt;", `>`, "&gt;", `"`, "&#34;")
+
 // slackBlocks renders c as Block Kit blocks, within Slack's limits (a
-// header of 150 characters, ten fields, sections of 3000).
+// header of 150 characters, ten fields, sections of 3000). The JSON is
+// written directly: through slack-go's types and encoding/json it took
+// most of an alert's rendering time; the Slack channel decodes it into
+// slack-go's types again to send it, and the tests check that it does.
 func (c *content) slackBlocks() json.RawMessage {
-	mk := func(s string) *slack.TextBlockObject {
-		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	b := make([]byte, 0, 1024)
+	text := func(b []byte, typ, s string) []byte {
+		b = append(b, `{"type":"`...)
+		b = append(b, typ...)
+		b = append(b, `","text":`...)
+		return appendJSONString(b, s)
 	}
-	bs := []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, cut(c.title, 150), false, false))}
+	b = append(b, `[{"type":"header","text":`...)
+	b = text(b, slack.PlainTextType, cut(c.title, 150))
+	b = append(b, "}}"...)
 	if c.summary != "" {
-		bs = append(bs, slack.NewSectionBlock(mk(cut(slackEscape(c.summary), 3000)), nil, nil))
+		b = append(b, `,{"type":"section","text":`...)
+		b = text(b, slack.MarkdownType, cut(slackEscape(c.summary), 3000))
+		b = append(b, "}}"...)
 	}
 	if len(c.fields) > 0 {
-		var fs []*slack.TextBlockObject
-		for _, f := range c.fields[:min(len(c.fields), 10)] {
-			fs = append(fs, mk(cut("*"+f[0]+"*\n"+slackEscape(f[1]), 2000)))
+		b = append(b, `,{"type":"section","fields":[`...)
+		for i, f := range c.fields[:min(len(c.fields), 10)] {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = text(b, slack.MarkdownType, cut("*"+f[0]+"*\n"+slackEscape(f[1]), 2000))
+			b = append(b, '}')
 		}
-		bs = append(bs, slack.NewSectionBlock(nil, fs, nil))
+		b = append(b, "]}"...)
 	}
 	for _, s := range c.sections {
-		var b strings.Builder
-		b.WriteString("*" + s.title + "*")
+		var sb strings.Builder
+		sb.WriteString("*" + s.title + "*")
 		for _, it := range s.items {
-			b.WriteString("\n• " + slackEscape(it))
+			sb.WriteString("\n• ")
+			sb.WriteString(slackEscape(it))
 		}
-		bs = append(bs, slack.NewSectionBlock(mk(cut(b.String(), 3000)), nil, nil))
+		b = append(b, `,{"type":"section","text":`...)
+		b = text(b, slack.MarkdownType, cut(sb.String(), 3000))
+		b = append(b, "}}"...)
 	}
 	if c.link != "" {
-		btn := slack.NewButtonBlockElement("kibana", "open", slack.NewTextBlockObject(slack.PlainTextType, "Open in Kibana", false, false))
-		btn.URL = c.link
-		bs = append(bs, slack.NewActionBlock("links", btn))
+		b = append(b, `,{"type":"actions","block_id":"links","elements":[{"type":"button","action_id":"kibana","value":"open","text":`...)
+		b = text(b, slack.PlainTextType, "Open in Kibana")
+		b = append(b, `},"url":`...)
+		b = appendJSONString(b, c.link)
+		b = append(b, "}]}"...)
 	}
 	if c.footer != "" {
-		bs = append(bs, slack.NewContextBlock("", mk(slackEscape("mlads, "+c.footer))))
+		b = append(b, `,{"type":"context","elements":[`...)
+		b = text(b, slack.MarkdownType, slackEscape("mlads, "+c.footer))
+		b = append(b, "}]}"...)
 	}
-	b, err := json.Marshal(bs)
-	if err != nil {
-		return nil // the message still has its text
-	}
+	b = append(b, ']')
 	return b
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // slackEscape escapes the three characters Slack's mrkdwn gives meaning.

@@ -117,12 +117,27 @@ func (s *state) applySent(l sentLine) {
 // sentWithin counts the alerts sent in the window before now, dropping
 // older ones.
 func (t *target) sentWithin(now time.Time, per time.Duration) int {
-	i := 0
-	for i < len(t.Sent) && !t.Sent[i].After(now.Add(-per)) {
-		i++
-	}
+	cut := now.Add(-per)
+	i, _ := slices.BinarySearchFunc(t.Sent, cut, func(s, c time.Time) int {
+		if s.After(c) {
+			return 1
+		}
+		return -1
+	})
 	t.Sent = t.Sent[i:]
 	return len(t.Sent)
+}
+
+// sent records an alert sent at now; only the last max are kept, all a
+// throttle of max per window needs.
+func (t *target) sent(now time.Time, max int) {
+	if max <= 0 {
+		return
+	}
+	if len(t.Sent) >= max {
+		t.Sent = append(t.Sent[:0], t.Sent[len(t.Sent)-max+1:]...)
+	}
+	t.Sent = append(t.Sent, now)
 }
 
 func (t *target) hold(h held, now time.Time) {
