@@ -58,6 +58,7 @@ func newRoot() *cobra.Command {
 		newTrain(g),
 		newScore(g),
 		newAnalyze(g),
+		newContacts(g),
 	)
 	return root
 }

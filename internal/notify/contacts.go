@@ -393,6 +393,10 @@ func compile(f *file, p *problems, getenv func(string) (string, bool)) *Contacts
 			}
 			return Secret{}
 		}
+		if strings.HasPrefix(env, "MLADS_") {
+			p.at(key, "%s: MLADS_ variables are configuration keys (an unknown one stops mlads); name the secret otherwise", env)
+			return Secret{}
+		}
 		v, ok := getenv(env)
 		if !ok || v == "" {
 			p.at(key, "environment variable %s is not set", env)

@@ -47,7 +47,7 @@ func TestBadContacts(t *testing.T) {
 		"unknown-key.bad.yaml":     `unknown-key.bad.yaml:7: contacts[0].emial: unknown key`,
 		"bad-cidr.bad.yaml":        `bad-cidr.bad.yaml:11: routes[0].match.src[1]: "192.168.1.0/16" has host bits set (did you mean 192.168.0.0/16?)`,
 		"unknown-contact.bad.yaml": `unknown-contact.bad.yaml:11: routes[0].notify[1]: no contact or group named "bobb"`,
-		"missing-secret.bad.yaml":  `missing-secret.bad.yaml:5: channels.email.password_env: environment variable MLADS_TEST_UNSET_PASSWORD is not set`,
+		"missing-secret.bad.yaml":  `missing-secret.bad.yaml:5: channels.email.password_env: environment variable TEST_UNSET_SMTP_PASSWORD is not set`,
 		"bad-timezone.bad.yaml":    `bad-timezone.bad.yaml:7: schedules.nights.timezone: "Europe/Berlln" is not a time zone (an IANA name: Europe/Berlin, UTC)`,
 		"bad-severity.bad.yaml":    `bad-severity.bad.yaml:10: routes[0].match.min_severity: "urgent" must be low, medium, high or critical`,
 		"bad-phone.bad.yaml":       `bad-phone.bad.yaml:10: contacts[0].phone[0]: "555-1234" is not an E.164 phone number (+15551234567)`,
