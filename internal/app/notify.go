@@ -47,7 +47,7 @@ func NotifySink(cfg config.Config, log *slog.Logger) (alert.Sink, io.Closer, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx, 500*time.Millisecond) }()
+	go func() { done <- n.Run(ctx, 500*time.Millisecond, os.LookupEnv) }()
 	pending := len(n.Pending())
 	log.Info("notifying contacts", "contacts", nc.Contacts, "people", len(c.People), "routes", len(c.Routes)+1,
 		"outbox", nc.Outbox, "pending", pending)

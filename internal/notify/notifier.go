@@ -60,6 +60,7 @@ type Notifier struct {
 	chans  map[string]*channelState
 	stats  Stats
 
+	stamp  fileStamp  // of the contacts file, for Reload
 	routes []*Route   // scratch for Match
 	seen   []sentAddr // scratch for enqueue
 }
@@ -114,8 +115,12 @@ func New(c *Contacts, send Senders, opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{c: c, send: send, opt: opts, log: opts.Logger, red: redactor(c.secrets()), box: box, st: st,
-		wallAt: opts.Clock(), chans: map[string]*channelState{}}, nil
+	n := &Notifier{c: c, send: send, opt: opts, log: opts.Logger, red: redactor(c.secrets()), box: box, st: st,
+		wallAt: opts.Clock(), chans: map[string]*channelState{}}
+	if c.Path != "" {
+		n.stamp, _ = stampOf(c.Path) // unreadable: the first Reload tells
+	}
+	return n, nil
 }
 
 // Close closes the outbox file. It does not flush: call Flush first.
@@ -535,11 +540,14 @@ func (n *Notifier) Deliver(ctx context.Context) int {
 	for ctx.Err() == nil {
 		n.mu.Lock()
 		m, thread := n.next(skip)
+		var s Sender
+		if m != nil {
+			s = n.send[m.Via]
+		}
 		n.mu.Unlock()
 		if m == nil {
 			return sent
 		}
-		s := n.send[m.Via]
 		var receipt string
 		var err error
 		if s == nil {
@@ -695,14 +703,22 @@ func (n *Notifier) channelFailure(via string, ch *channelState, wall time.Time) 
 
 // Run ticks, flushes and delivers every interval until ctx ends, then
 // flushes once more. It is the notifier's delivery loop; the pipeline only
-// writes and flushes.
-func (n *Notifier) Run(ctx context.Context, interval time.Duration) error {
+// writes and flushes. When getenv is not nil, it also reloads the contacts
+// file when it changes (Reload), keeping the last good one on an error.
+func (n *Notifier) Run(ctx context.Context, interval time.Duration, getenv func(string) (string, bool)) error {
 	if interval <= 0 {
 		interval = 500 * time.Millisecond
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if getenv != nil {
+			if ok, err := n.Reload(getenv); err != nil {
+				n.log.Error("contacts file refused; the last good one stays in force", "err", err)
+			} else if ok {
+				n.log.Info("contacts file reloaded", "path", n.contactsPath())
+			}
+		}
 		n.Tick()
 		n.mu.Lock()
 		err := n.flushLocked()
@@ -719,6 +735,12 @@ func (n *Notifier) Run(ctx context.Context, interval time.Duration) error {
 		case <-t.C:
 		}
 	}
+}
+
+func (n *Notifier) contactsPath() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.c.Path
 }
 
 // Drain delivers until nothing durable is pending or ctx ends, flushing
