@@ -59,6 +59,7 @@ func newRoot() *cobra.Command {
 		newScore(g),
 		newAnalyze(g),
 		newContacts(g),
+		newRules(g),
 	)
 	return root
 }

@@ -31,6 +31,7 @@ type Config struct {
 	Run    Run    `mapstructure:"run"`
 	Detect Detect `mapstructure:"detect"`
 	Notify Notify `mapstructure:"notify"`
+	Rules  Rules  `mapstructure:"rules"`
 }
 
 // Log configures the process's own diagnostics (on stderr).

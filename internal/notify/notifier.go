@@ -13,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/rules"
 )
 
 // Options configure a Notifier.
@@ -33,6 +34,9 @@ type Options struct {
 	// MaxIncidents bounds the incidents remembered; the oldest are
 	// forgotten beyond it (counted). 10,000 when zero.
 	MaxIncidents int
+	// Rules, when set, keep allowed and suppressed alerts from being
+	// notified (counted in Stats.Suppressed) and override severities.
+	Rules *rules.Set
 	// RetryInitial and RetryMax bound the wait between tries of a failing
 	// channel; 1 s and 5 min when zero.
 	RetryInitial, RetryMax time.Duration
@@ -82,6 +86,7 @@ type channelState struct {
 // failing now, with the wall time they started to: sensor-health data.
 type Stats struct {
 	Alerts, Repeats, Duplicates, Held, Dropped  uint64
+	Suppressed                                  uint64
 	Queued, Sent, Failed, Digests, Resolved     uint64
 	Evicted, ChannelFailureAlerts, Pending, Age uint64
 	ChannelsFailing                             map[string]time.Time
@@ -251,8 +256,18 @@ func (n *Notifier) observe(a *alert.Alert) {
 		return
 	}
 
+	d := n.opt.Rules.Apply(a)
+	if d.SuppressedBy != "" {
+		n.stats.Suppressed++
+		return
+	}
 	n.stats.Alerts++
 	sev := a.Event.Severity
+	if d.Severity > 0 {
+		b := *a // routed, rendered and recorded at the rule's severity
+		b.Event.Severity, b.MLADS.Severity = d.Severity, strings.ToLower(severityName(d.Severity))
+		a, sev = &b, d.Severity
+	}
 	inc := &incident{ID: id, Detector: a.MLADS.Detector, Host: a.MLADS.Host, Summary: a.MLADS.Summary,
 		Severity: sev, First: first, Last: last, Count: count}
 	n.st.Incidents[id] = inc
