@@ -51,7 +51,7 @@ func NotifySink(cfg config.Config, log *slog.Logger) (alert.Sink, io.Closer, err
 			log.Warn("rule expired; it no longer applies", "rule", r.ID, "owner", r.Owner, "expired", r.Expires, "file", r.File, "line", r.Line)
 		}
 	}
-	n, err := notify.New(c, send, notify.Options{Outbox: nc.Outbox, KibanaURL: nc.KibanaURL, FailAfter: nc.FailAfter, Logger: log, Rules: rs})
+	n, err := notify.New(c, send, notify.Options{Outbox: nc.Outbox, KibanaURL: nc.KibanaURL, FailAfter: nc.FailAfter, Logger: log, Rules: rs, RulePaths: cfg.Rules.Paths})
 	if err != nil {
 		return nil, nil, err
 	}

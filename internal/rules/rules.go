@@ -185,22 +185,9 @@ type fileWindow struct {
 // *.yaml, or globs), in order. Every problem is reported as
 // "FILE:LINE: KEY: what is wrong"; rule IDs must be unique across files.
 func Load(paths ...string) (*Set, error) {
-	var files []string
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		switch {
-		case err == nil && fi.IsDir():
-			m, _ := filepath.Glob(filepath.Join(p, "*.yaml"))
-			files = append(files, m...)
-		case err == nil:
-			files = append(files, p)
-		default:
-			m, gerr := filepath.Glob(p)
-			if gerr != nil || len(m) == 0 {
-				return nil, fmt.Errorf("rules: %s: %w", p, err)
-			}
-			files = append(files, m...)
-		}
+	files, err := Files(paths...)
+	if err != nil {
+		return nil, err
 	}
 	s := &Set{}
 	var errs []error
@@ -229,6 +216,29 @@ func Load(paths ...string) (*Set, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Files lists the rule files paths name: files, directories (their
+// *.yaml) and globs, in order.
+func Files(paths ...string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && fi.IsDir():
+			m, _ := filepath.Glob(filepath.Join(p, "*.yaml"))
+			files = append(files, m...)
+		case err == nil:
+			files = append(files, p)
+		default:
+			m, gerr := filepath.Glob(p)
+			if gerr != nil || len(m) == 0 {
+				return nil, fmt.Errorf("rules: %s: %w", p, err)
+			}
+			files = append(files, m...)
+		}
+	}
+	return files, nil
 }
 
 var (
