@@ -98,9 +98,9 @@ func BenchmarkRouteRender(b *testing.B) {
 	}
 }
 
-// TestBurst routes and digests 10,000 alerts in one burst: it takes well
-// under a second, and the throttles keep what goes out bounded, the rest
-// in one digest per contact and route.
+// TestBurst routes and digests 10,000 alerts in one burst: the throttles
+// keep what goes out bounded, the rest in one digest per contact and
+// route.
 func TestBurst(t *testing.T) {
 	n := benchNotifier(t, burstContacts)
 	alerts := burst(10000)
@@ -124,7 +124,6 @@ func TestBurst(t *testing.T) {
 	if counts["alert email"] > 2*(10+20) || counts["alert sms"] > 5+10+20 || counts["digest email"] != 4 {
 		t.Errorf("messages not bounded by the throttles: %v", counts)
 	}
-	if took > 2*time.Second {
-		t.Errorf("the burst took %s", took)
-	}
+	// how long it took is logged, not asserted (STYLE 16): the rate is
+	// BenchmarkRouteRender's to measure
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // repeatContent is a Slack thread reply: the incident goes on.
-func repeatContent(inc *incident, now time.Time) content {
+func repeatContent(inc *incident) content {
 	more := inc.Count - max(inc.Replied, 1)
 	c := content{
 		subject: fmt.Sprintf("%s by %s: %d more, %d in all", inc.Detector, inc.Host, more, inc.Count),
@@ -18,7 +18,6 @@ func repeatContent(inc *incident, now time.Time) content {
 		footer:  "incident " + inc.ID,
 	}
 	c.sms = c.subject
-	_ = now
 	return c
 }
 
@@ -38,7 +37,7 @@ func resolvedContent(inc *incident, now time.Time) content {
 
 // digestContent lists what a throttle or quiet hours held back for t,
 // and how often the incidents it was told of repeated.
-func (n *Notifier) digestContent(t *target, r *Route, now time.Time) content {
+func (n *Notifier) digestContent(t *target, r *Route) content {
 	c := content{
 		subject: fmt.Sprintf("[mlads digest] %d alerts held, %d incidents repeating", len(t.Held)+t.Dropped, len(t.Repeats)),
 		title:   "mlads digest for " + t.Contact,
@@ -74,6 +73,5 @@ func (n *Notifier) digestContent(t *target, r *Route, now time.Time) content {
 	if len(t.Held) > 0 {
 		c.sms += "; first: " + t.Held[0].Title
 	}
-	_ = now
 	return c
 }

@@ -428,7 +428,7 @@ func (n *Notifier) threadReplies(inc *incident, now time.Time) {
 				continue // no threads: the digest counts them
 			}
 			if rc == nil {
-				c := repeatContent(inc, now)
+				c := repeatContent(inc)
 				r := c.render(KindSlack)
 				rc = &r
 			}
@@ -468,7 +468,7 @@ func (n *Notifier) tick(now time.Time) {
 			continue
 		}
 		t.Seq++
-		c := n.digestContent(t, r, now)
+		c := n.digestContent(t, r)
 		dr := &Route{Name: r.Name, Channels: quietKinds(r.Channels)}
 		rc := c.render(dr.Channels)
 		n.enqueue(ct, dr, KindDigest, tk, strconv.Itoa(t.Seq)+"|"+now.UTC().Format(time.RFC3339), &rc, nil, sev, now)
