@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twilio/twilio-go"
@@ -19,19 +21,52 @@ import (
 type Twilio struct {
 	cfg    *TwilioConfig
 	client *twilio.RestClient
+	wait   *retryAfter
 }
 
 // NewTwilio returns the Twilio channel for cfg. When cfg.BaseURL is set,
 // requests for api.twilio.com go there instead.
 func NewTwilio(cfg *TwilioConfig) *Twilio {
-	hc := &http.Client{Timeout: 30 * time.Second}
+	var rt http.RoundTripper = http.DefaultTransport
 	if cfg.BaseURL != "" {
 		u, _ := url.Parse(cfg.BaseURL) // checked when the file was loaded
-		hc.Transport = rebase{to: u, next: http.DefaultTransport}
+		rt = rebase{to: u, next: rt}
 	}
+	wait := &retryAfter{next: rt}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: wait}
 	c := &twclient.Client{Credentials: twclient.NewCredentials(cfg.AccountSID, cfg.AuthToken.Value()), HTTPClient: hc}
 	c.SetAccountSid(cfg.AccountSID)
-	return &Twilio{cfg: cfg, client: twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})}
+	return &Twilio{cfg: cfg, client: twilio.NewRestClientWithParams(twilio.ClientParams{Client: c}), wait: wait}
+}
+
+// retryAfter remembers the Retry-After of the last 429 or 503 answer:
+// twilio-go turns the response into an error and drops its headers.
+type retryAfter struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	last time.Duration
+}
+
+func (r *retryAfter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	var d time.Duration
+	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
+			d = time.Duration(s) * time.Second
+		}
+	}
+	r.mu.Lock()
+	r.last = d
+	r.mu.Unlock()
+	return resp, err
+}
+
+func (r *retryAfter) take() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := r.last
+	r.last = 0
+	return d
 }
 
 // rebase sends every request to another scheme and host, keeping the path.
@@ -76,7 +111,7 @@ func (t *Twilio) Send(ctx context.Context, m *Message, _ string) (string, error)
 		return "", &SendError{Channel: "sms", Retry: true, Err: ctx.Err()}
 	case r := <-done:
 		if r.err != nil {
-			return "", &SendError{Channel: "sms", Retry: twilioRetryable(r.err), Err: r.err}
+			return "", &SendError{Channel: "sms", Retry: twilioRetryable(r.err), After: t.wait.take(), Err: r.err}
 		}
 		return r.sid, nil
 	}

@@ -75,6 +75,7 @@ func (f *fakeTwilio) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 	if limited {
+		w.Header().Set("Retry-After", "1")
 		twilioError(w, http.StatusTooManyRequests, 20429, "Too Many Requests")
 		return
 	}
@@ -127,7 +128,8 @@ func nilIfEmpty(s string) any {
 }
 
 // TestTwilio sends SMS through twilio-go to the fake: the form, the
-// credentials, one segment; a 429 is retried, a bad number is not.
+// credentials, one segment; a 429 is retried after its Retry-After, a
+// bad number is not retried.
 func TestTwilio(t *testing.T) {
 	const sid, token = "AC0123456789abcdef0123456789abcdef", "authtokenSECRET0123456789abcdef"
 	f := newFakeTwilio(t, sid, token)
@@ -181,7 +183,7 @@ default_route: {notify: [oncall]}
 	if len(body) > 160 || !strings.HasPrefix(body, "CRITICAL 10.0.0.5 horizontal_scan Dec 2 14:00Z sensor-1: ") || strings.ContainsAny(body, "→±") {
 		t.Errorf("body is not one GSM-7 segment with severity, host, what and when: %d chars %q", len(body), body)
 	}
-	if !strings.Contains(logs.String(), "21211") || !strings.Contains(logs.String(), "20429") {
+	if !strings.Contains(logs.String(), "21211") || !strings.Contains(logs.String(), "20429") || !strings.Contains(logs.String(), "retry after 1s") {
 		t.Errorf("log lacks Twilio's error codes:\n%s", logs.String())
 	}
 	assertNoSecret(t, token, logs.String(), dir)
