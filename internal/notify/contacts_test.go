@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -340,5 +341,23 @@ func TestReloadRules(t *testing.T) {
 	n.Write(context.Background(), []*alert.Alert{mk("beacon", 2, "10.0.0.2", "", "s1"), mk("beacon", 2, "10.0.0.3", "", "s1")})
 	if st := n.Stats(); st.Suppressed != 1 || st.Alerts != 1 {
 		t.Errorf("the last good rules should apply: %+v", st)
+	}
+}
+
+// TestSecretsHidden: a loaded file's secrets do not show when its
+// configuration is printed or encoded, however it is done.
+func TestSecretsHidden(t *testing.T) {
+	c, err := Load(filepath.Join("..", "..", "configs", "contacts.yaml"), fakeEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s", *c.Email, *c.Twilio, *c.Slack, c.Slack.Token), string(js)} {
+		if strings.Contains(s, "value-of-") {
+			t.Errorf("a secret shows: %s", s)
+		}
 	}
 }
