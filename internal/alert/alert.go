@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
 )
 
@@ -243,7 +244,7 @@ func FromFinding(f *detect.Finding, observer string) *Alert {
 	port, _ := f.Evidence["port"].(int)
 	transport, _ := f.Evidence["proto"].(string)
 	src, dst := &Endpoint{IP: f.Host}, &Endpoint{IP: f.Peer, Port: port}
-	if isVictimDetector(f.Detector) {
+	if behavior.IsFlood(f.Detector) {
 		src, dst = &Endpoint{IP: f.Peer}, &Endpoint{IP: f.Host}
 	}
 	if src.IP != "" {
@@ -286,11 +287,6 @@ var ruleDescriptions = map[string]string{
 	"fan_out":          "A host contacted far more destinations than it usually does",
 	"volume":           "A host sent far more bytes than it usually does",
 	"new_destinations": "A host contacted far more new destinations than it usually does",
-}
-
-// isVictimDetector reports whether the finding's Host is the victim.
-func isVictimDetector(d string) bool {
-	return d == "syn_flood" || d == "half_open_surge" || d == "udp_flood"
 }
 
 func newAlert(observer string) *Alert {
