@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlads/mlads/internal/detect/behavior"
 )
 
 // TestShippedConfigsLoad loads every file in configs/ that this package
@@ -17,6 +19,10 @@ func TestShippedConfigsLoad(t *testing.T) {
 	}
 	if c.Pcap.MaxFlows != 1_000_000 || c.Pcap.UDPInactivity != time.Minute || c.Pcap.Shards != 1 {
 		t.Errorf("pcap section: got %+v", c.Pcap)
+	}
+	// the example documents every behavioural key with its default value
+	if c.Detect.Behavior != behavior.DefaultConfig() {
+		t.Errorf("detect.behavior in the example:\n%+v\nwant the defaults\n%+v", c.Detect.Behavior, behavior.DefaultConfig())
 	}
 }
 
@@ -73,6 +79,8 @@ func TestBadConfigs(t *testing.T) {
 		"not-yaml.bad.yaml":         `not-yaml.bad.yaml`,
 		"detect-trim.bad.yaml":      `detect.trim: 0.7 must be in [0, 0.5]`,
 		"run-start-at.bad.yaml":     `run.start_at: "tail" must be "beginning" or "end"`,
+		"detect-behavior.bad.yaml":  `detect.behavior.horizontal_hosts: must be positive, got 0`,
+		"run-same-output.bad.yaml":  `run.flows_output: "out.json" is run.output too; flows and alerts need files of their own`,
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "config", "*.bad.yaml"))
 	if err != nil {

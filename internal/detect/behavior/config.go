@@ -76,7 +76,7 @@ type Config struct {
 	MaxHosts     int           `mapstructure:"max_hosts"`      // sources tracked
 	HostIdle     time.Duration `mapstructure:"host_idle"`      // sources idle this long are forgotten
 	SweepEvery   time.Duration `mapstructure:"sweep_every"`    // flow time between sweeps of expired state
-	MaxUIDs      int           `mapstructure:"max_ui_ds"`      // flow uids kept per finding
+	MaxUIDs      int           `mapstructure:"max_uids"`       // flow uids kept per finding
 	MaxEvidence  int           `mapstructure:"max_evidence"`   // list items (ports, hosts) kept per finding
 	MaxTopSource int           `mapstructure:"max_top_source"` // top sources kept per flood victim
 }
@@ -142,19 +142,19 @@ func (c Config) Validate() error {
 	var errs []error
 	pos := func(name string, v float64) {
 		if !(v > 0) {
-			errs = append(errs, fmt.Errorf("behavior: %s must be positive, got %v", name, v))
+			errs = append(errs, fmt.Errorf("behavior.%s: must be positive, got %v", name, v))
 		}
 	}
 	prob := func(name string, v float64) {
 		if !(v > 0 && v < 1) {
-			errs = append(errs, fmt.Errorf("behavior: %s must be in (0, 1), got %v", name, v))
+			errs = append(errs, fmt.Errorf("behavior.%s: must be in (0, 1), got %v", name, v))
 		}
 	}
 	pos("scan_window", float64(c.ScanWindow))
 	pos("horizontal_hosts", float64(c.HorizontalHosts))
 	pos("vertical_ports", float64(c.VerticalPorts))
 	if c.ScanMinFailedShare < 0 || c.ScanMinFailedShare > 1 {
-		errs = append(errs, fmt.Errorf("behavior: scan_min_failed_share must be in [0, 1], got %v", c.ScanMinFailedShare))
+		errs = append(errs, fmt.Errorf("behavior.scan_min_failed_share: must be in [0, 1], got %v", c.ScanMinFailedShare))
 	}
 	pos("scan_null_targets", c.ScanNullTargets)
 	prob("scan_null_fail_rate", c.ScanNullFailRate)
@@ -162,7 +162,7 @@ func (c Config) Validate() error {
 	prob("trw_success_benign", c.TRWSuccessBenign)
 	prob("trw_success_scanner", c.TRWSuccessScanner)
 	if c.TRWSuccessScanner >= c.TRWSuccessBenign {
-		errs = append(errs, fmt.Errorf("behavior: trw_success_scanner (%v) must be below trw_success_benign (%v)", c.TRWSuccessScanner, c.TRWSuccessBenign))
+		errs = append(errs, fmt.Errorf("behavior.trw_success_scanner: %v must be below trw_success_benign (%v)", c.TRWSuccessScanner, c.TRWSuccessBenign))
 	}
 	prob("trw_detect", c.TRWDetect)
 	prob("trw_false_alarm", c.TRWFalseAlarm)
@@ -174,10 +174,10 @@ func (c Config) Validate() error {
 	pos("flood_null_flows", c.FloodNullFlows)
 	pos("max_victims", float64(c.MaxVictims))
 	if c.BeaconMinConns < 4 {
-		errs = append(errs, fmt.Errorf("behavior: beacon_min_conns must be at least 4, got %d", c.BeaconMinConns))
+		errs = append(errs, fmt.Errorf("behavior.beacon_min_conns: must be at least 4, got %d", c.BeaconMinConns))
 	}
 	if c.BeaconMaxConns < c.BeaconMinConns {
-		errs = append(errs, fmt.Errorf("behavior: beacon_max_conns (%d) must be at least beacon_min_conns (%d)", c.BeaconMaxConns, c.BeaconMinConns))
+		errs = append(errs, fmt.Errorf("behavior.beacon_max_conns: %d must be at least beacon_min_conns (%d)", c.BeaconMaxConns, c.BeaconMinConns))
 	}
 	prob("beacon_min_score", c.BeaconMinScore)
 	prob("beacon_max_p", c.BeaconMaxP)
@@ -195,7 +195,7 @@ func (c Config) Validate() error {
 	pos("max_hosts", float64(c.MaxHosts))
 	pos("host_idle", float64(c.HostIdle))
 	pos("sweep_every", float64(c.SweepEvery))
-	pos("max_ui_ds", float64(c.MaxUIDs))
+	pos("max_uids", float64(c.MaxUIDs))
 	pos("max_evidence", float64(c.MaxEvidence))
 	pos("max_top_source", float64(c.MaxTopSource))
 	return errors.Join(errs...)
