@@ -26,7 +26,7 @@ func newAnalyze(g *globals) *cobra.Command {
 			if observer == "" {
 				observer, _ = os.Hostname()
 			}
-			_, err = app.Analyze(cmd.Context(), app.AnalyzeOptions{Paths: args, Model: model, Detect: app.DetectConfig(cfg.Detect), Input: inputOf(cfg),
+			_, err = app.Analyze(cmd.Context(), app.AnalyzeOptions{Paths: args, Model: model, Detect: app.DetectConfig(cfg.Detect), BehaviorConfig: &cfg.Detect.Behavior, Input: inputOf(cfg),
 				Observer: observer, EveryAlert: everyAlert, Out: os.Stdout, Logger: log})
 			return err
 		},
