@@ -62,7 +62,7 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 			err = fmt.Errorf("analyze: %w", cerr)
 		}
 	}()
-	_, bad, readErr := opts.Input.readFlows(ctx, opts.Paths, true, b.Add)
+	_, bad, readErr := opts.Input.readFlowsAside(ctx, opts.Paths, true, b.Add)
 	rep.BadLines = bad
 	// a bad input does not stop the others; an interrupt does, and so does
 	// having nothing to learn from

@@ -75,7 +75,7 @@ func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 	} else {
 		b := pipeline.NewBatch(pipeline.BatchOptions{Behavior: behaviorConfig(opts.BehaviorConfig)})
 		var readErr error
-		_, rep.BadLines, readErr = opts.Input.readFlows(ctx, opts.Paths, true, b.Add)
+		_, rep.BadLines, readErr = opts.Input.readFlowsAside(ctx, opts.Paths, true, b.Add)
 		if ctx.Err() != nil {
 			return rep, fmt.Errorf("score: %w", errors.Join(readErr, b.Close()))
 		}
