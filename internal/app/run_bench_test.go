@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlads/mlads/internal/benchmeter"
 	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/tail"
 	"github.com/mlads/mlads/internal/zeek"
@@ -69,7 +72,7 @@ func BenchmarkRunFollow(b *testing.B) {
 					if _, err := s.open(cp); err != nil {
 						return nil, err
 					}
-					return stopAfter{s, cancel}, nil
+					return stopAt{s, cancel, benchFlows}, nil
 				})
 			if err != nil {
 				b.Fatal(err)
@@ -85,15 +88,79 @@ func BenchmarkRunFollow(b *testing.B) {
 	})
 }
 
-// stopAfter stops the tailer once every flow is written.
-type stopAfter struct {
-	*runSink
-	cancel context.CancelFunc
+// BenchmarkRunDetect measures the daemon end to end on a conn.log of
+// office traffic (~200 k lines): tail → zeek.Parser → pipeline.Online
+// (behavioural detectors, scoring, alerts through the live fold) → JSON
+// lines, with positions committed, against the same daemon without a
+// model (flows written), in one run. Reported: lines per wall and per CPU
+// second.
+func BenchmarkRunDetect(b *testing.B) {
+	dir := b.TempDir()
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	train := filepath.Join(dir, "train.conn.log")
+	if err := os.WriteFile(train, []byte(connHeader+connLines("t", 1, start, 24*time.Hour, 0, false)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	model := filepath.Join(dir, "m.model")
+	if _, err := Train(context.Background(), TrainOptions{Paths: []string{train}, Out: model, Detect: detect.DefaultConfig()}); err != nil {
+		b.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "conn.log")
+	text := connHeader + connLines("s", 2, start.Add(24*time.Hour), 110*time.Hour, 30*time.Hour, true)
+	if err := os.WriteFile(logPath, []byte(text), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	lines := int64(strings.Count(text, "\n") - strings.Count(text, "#"))
+	for _, bc := range []struct{ name, model string }{{"flows", ""}, {"detect", model}} {
+		b.Run(bc.name, func(b *testing.B) {
+			benchmeter.Repeat(b, int64(len(text)), lines, "lines", func() int64 {
+				d := b.TempDir()
+				cfg := config.Default()
+				cfg.Run = config.Run{Inputs: []string{logPath}, Output: filepath.Join(d, "out.ndjson"), Model: bc.model,
+					Positions: filepath.Join(d, "positions.json"), MaxLineBytes: 1 << 20}
+				s := newRunSink(cfg.Run, nil, slog.New(slog.DiscardHandler))
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if bc.model != "" {
+					if err := NewDaemon(cfg, nil, slog.New(slog.DiscardHandler)).detect(ctx, s); err != nil {
+						b.Fatal(err)
+					}
+				}
+				t, err := tail.New(tail.Config{Inputs: cfg.Run.Inputs, Positions: cfg.Run.Positions},
+					func(cp []byte) (tail.Sink, error) {
+						if _, err := s.open(cp); err != nil {
+							return nil, err
+						}
+						return stopAt{s, cancel, lines}, nil
+					})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := t.Run(ctx); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.close(); err != nil {
+					b.Fatal(err)
+				}
+				if bc.model != "" && s.alerts.Load() == 0 {
+					b.Fatal("no alert")
+				}
+				return s.flows.Load()
+			})
+		})
+	}
 }
 
-func (s stopAfter) Line(l *tail.Line) error {
+// stopAt stops the tailer once n flows were read.
+type stopAt struct {
+	*runSink
+	cancel context.CancelFunc
+	n      int64
+}
+
+func (s stopAt) Line(l *tail.Line) error {
 	err := s.runSink.Line(l)
-	if s.flows.Load() == benchFlows {
+	if s.flows.Load() == s.n {
 		s.cancel()
 	}
 	return err
