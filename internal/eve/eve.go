@@ -106,8 +106,8 @@ import (
 	"net/netip"
 
 	"github.com/mlads/mlads/internal/flow"
-	"github.com/mlads/mlads/internal/zeek"
-	"github.com/mlads/mlads/internal/zeek/jscan"
+	"github.com/mlads/mlads/internal/jscan"
+	"github.com/mlads/mlads/internal/logline"
 )
 
 // maxEventTypes bounds the distinct event_type names counted by name; the
@@ -156,7 +156,7 @@ type event struct {
 type Parser struct {
 	name    string
 	line    int64
-	strs    zeek.Strings
+	strs    logline.Strings
 	it, sub jscan.Iter
 	// key orders of the last event and of its flow, netflow and tcp objects
 	top, flowKeys, netKeys, tcpKeys jscan.Order
@@ -194,8 +194,8 @@ var (
 	errHexFlags  = errors.New("not one or two hex digits")
 )
 
-func (p *Parser) lineErr(kind zeek.ErrorKind, field string, val []byte, err error) *zeek.LineError {
-	return zeek.NewLineError("eve", p.name, p.line, kind, field, val, err)
+func (p *Parser) lineErr(kind logline.ErrorKind, field string, val []byte, err error) *logline.LineError {
+	return logline.NewLineError("eve", p.name, p.line, kind, field, val, err)
 }
 
 // ParseLine parses one line (without its newline). A flow event fills r and
@@ -208,7 +208,7 @@ func (p *Parser) lineErr(kind zeek.ErrorKind, field string, val []byte, err erro
 // return ok=false with a nil error, counted in Events and Skipped; their
 // lines are read only up to event_type, so a broken alert line is counted as
 // an alert, not as bad. A bad flow or netflow line returns a
-// *zeek.LineError naming file and line; the caller counts it and goes on.
+// *logline.LineError naming file and line; the caller counts it and goes on.
 //
 // r is overwritten entirely; its strings stay valid after the call.
 func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
@@ -243,7 +243,7 @@ func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 		p.netflows++
 		return p.netflow(line, r)
 	case "":
-		return false, p.lineErr(zeek.KindMissing, "", line, errNoEvent)
+		return false, p.lineErr(logline.KindMissing, "", line, errNoEvent)
 	}
 	p.count(ev.eventType)
 	p.Skipped++
@@ -284,7 +284,7 @@ func (p *Parser) scan(line []byte) error {
 	ev := &p.ev
 	it := &p.it
 	if err := it.Init(line); err != nil {
-		return p.lineErr(zeek.KindJSON, "", line, err)
+		return p.lineErr(logline.KindJSON, "", line, err)
 	}
 	o := &p.top
 	o.Start()
@@ -294,7 +294,7 @@ func (p *Parser) scan(line []byte) error {
 			if errors.Is(err, jscan.ErrEnd) {
 				return nil
 			}
-			return p.lineErr(zeek.KindJSON, "", line, err)
+			return p.lineErr(logline.KindJSON, "", line, err)
 		}
 		if kind == jscan.Null || code == kOther {
 			continue
@@ -302,7 +302,7 @@ func (p *Parser) scan(line []byte) error {
 		switch code {
 		case kEventType:
 			if kind != jscan.String {
-				return p.lineErr(zeek.KindJSON, "event_type", val, errNotString)
+				return p.lineErr(logline.KindJSON, "event_type", val, errNotString)
 			}
 			ev.eventType = val
 			if string(val) != "flow" && string(val) != "netflow" {
@@ -311,18 +311,18 @@ func (p *Parser) scan(line []byte) error {
 		case kFlowID:
 			n, err := jscan.ParseUint(val)
 			if err != nil {
-				return p.lineErr(zeek.KindNumber, "flow_id", val, err)
+				return p.lineErr(logline.KindNumber, "flow_id", val, err)
 			}
 			ev.flowID, ev.haveFlowID = n, true
 		case kTimestamp:
 			ev.timestamp = val
 		case kSrcIP, kDestIP:
 			if kind != jscan.String {
-				return p.lineErr(zeek.KindAddr, string(key), val, errNotString)
+				return p.lineErr(logline.KindAddr, string(key), val, errNotString)
 			}
-			a, err := parseAddr(val)
+			a, err := logline.ParseAddr(val)
 			if err != nil {
-				return p.lineErr(zeek.KindAddr, string(key), val, err)
+				return p.lineErr(logline.KindAddr, string(key), val, err)
 			}
 			if code == kSrcIP {
 				ev.srcIP = a
@@ -335,7 +335,7 @@ func (p *Parser) scan(line []byte) error {
 				if err == nil {
 					err = errNotNumber
 				}
-				return p.lineErr(zeek.KindNumber, string(key), val, err)
+				return p.lineErr(logline.KindNumber, string(key), val, err)
 			}
 			switch code {
 			case kSrcPort:
@@ -371,7 +371,7 @@ func (p *Parser) scan(line []byte) error {
 			}
 		case kFlow, kNetflow, kTCP:
 			if kind != jscan.Object {
-				return p.lineErr(zeek.KindJSON, string(key), val, errNotObject)
+				return p.lineErr(logline.KindJSON, string(key), val, errNotObject)
 			}
 			if err := p.scanObject(code, val); err != nil {
 				return err
@@ -385,7 +385,7 @@ func (p *Parser) scanObject(which uint8, obj []byte) error {
 	ev := &p.ev
 	it := &p.sub
 	if err := p.it.Enter(it); err != nil {
-		return p.lineErr(zeek.KindJSON, "", obj, err)
+		return p.lineErr(logline.KindJSON, "", obj, err)
 	}
 	o, lookup := &p.flowKeys, flowKey
 	switch which {
@@ -404,7 +404,7 @@ func (p *Parser) scanObject(which uint8, obj []byte) error {
 			if errors.Is(err, jscan.ErrEnd) {
 				return nil
 			}
-			return p.lineErr(zeek.KindJSON, "", obj, err)
+			return p.lineErr(logline.KindJSON, "", obj, err)
 		}
 		var num *uint64
 		var bit uint8
@@ -433,7 +433,7 @@ func (p *Parser) scanObject(which uint8, obj []byte) error {
 		case kTCPFlags, kTCPFlagsTS, kTCPFlagsTC:
 			f, ok := parseHex8(val)
 			if !ok {
-				return p.lineErr(zeek.KindNumber, "tcp."+string(key), val, errHexFlags)
+				return p.lineErr(logline.KindNumber, "tcp."+string(key), val, errHexFlags)
 			}
 			switch code {
 			case kTCPFlags:
@@ -461,11 +461,11 @@ func (p *Parser) scanObject(which uint8, obj []byte) error {
 		}
 		if num != nil {
 			if kind != jscan.Number {
-				return p.lineErr(zeek.KindNumber, string(key), val, errNotNumber)
+				return p.lineErr(logline.KindNumber, string(key), val, errNotNumber)
 			}
 			n, err := jscan.ParseUint(val)
 			if err != nil {
-				return p.lineErr(zeek.KindNumber, string(key), val, err)
+				return p.lineErr(logline.KindNumber, string(key), val, err)
 			}
 			*num = n
 		}
@@ -477,7 +477,7 @@ func (p *Parser) common(r *flow.Record) error {
 	ev := &p.ev
 	*r = flow.Record{Source: flow.SourceEVE}
 	if !ev.srcIP.IsValid() || !ev.destIP.IsValid() {
-		return p.lineErr(zeek.KindMissing, "", nil, errNoAddrs)
+		return p.lineErr(logline.KindMissing, "", nil, errNoAddrs)
 	}
 	r.OrigH, r.RespH = ev.srcIP, ev.destIP
 	r.OrigP, r.RespP = ev.srcPort, ev.destPort
@@ -501,13 +501,13 @@ func (p *Parser) common(r *flow.Record) error {
 	if len(start) > 0 {
 		t, err := jscan.ParseTime(start)
 		if err != nil {
-			return p.lineErr(zeek.KindTime, "start", start, err)
+			return p.lineErr(logline.KindTime, "start", start, err)
 		}
 		r.TS = t
 		if len(end) > 0 {
 			e, err := jscan.ParseTime(end)
 			if err != nil {
-				return p.lineErr(zeek.KindTime, "end", end, err)
+				return p.lineErr(logline.KindTime, "end", end, err)
 			}
 			if d := e.Sub(t); d > 0 {
 				r.Duration = d
@@ -749,8 +749,6 @@ func (p *Parser) service(b []byte, proto string) string {
 	}
 	return p.strs.Intern(b)
 }
-
-func parseAddr(b []byte) (netip.Addr, error) { return zeek.ParseAddr(b) }
 
 // appendUID appends "E" and id in lower-case hex without leading zeros
 // (strconv.AppendUint(b, id, 16) without its general path).

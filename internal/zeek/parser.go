@@ -36,8 +36,10 @@
 // zero time, so Zeek's own test baselines can be compared field by field.
 //
 // Parser is the line-level API used by the tailer; ReadFile and ReadDir read
-// whole files. Bad lines never stop a read: each one is a *LineError naming
-// the file and line, counted by kind in Stats.
+// whole files. Bad lines never stop a read: each one is a *logline.LineError
+// naming the file and line, counted by kind in logline.Stats. Line reading,
+// the gzip opener, the error kinds and the counters are package logline's,
+// shared with the eve reader.
 package zeek
 
 import (
@@ -50,7 +52,8 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
-	"github.com/mlads/mlads/internal/zeek/jscan"
+	"github.com/mlads/mlads/internal/jscan"
+	"github.com/mlads/mlads/internal/logline"
 )
 
 // field is what a column holds.
@@ -225,7 +228,7 @@ type Parser struct {
 	fast       []field // cols as plain fields; nil when a column is combined
 	haveFields bool
 
-	strs    Strings
+	strs    logline.Strings
 	scratch []byte
 	csvBuf  []byte // unquoted CSV columns of the current line
 	jit     jscan.Iter
@@ -286,7 +289,7 @@ func (p *Parser) Name() string { return p.name }
 // ParseLine parses one line (without its newline; a trailing '\r' is
 // ignored). Header and comment lines update the parser's state and return
 // ok=false with a nil error. A data line fills r and returns ok=true. A bad
-// line returns a *LineError naming the file and line number; the caller
+// line returns a *logline.LineError naming the file and line number; the caller
 // counts it and goes on.
 //
 // r is overwritten entirely. Its strings are never shared with line and stay
@@ -326,7 +329,7 @@ func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 		if p.headerRow(line) {
 			return false, nil
 		}
-		return false, p.lineErr(KindNoHeader, fIgnore, line, errors.New("data line before any #fields header"))
+		return false, p.lineErr(logline.KindNoHeader, fIgnore, line, errors.New("data line before any #fields header"))
 	}
 	if err := p.parseTSV(line, r); err != nil {
 		return false, err
@@ -334,29 +337,19 @@ func (p *Parser) ParseLine(line []byte, r *flow.Record) (ok bool, err error) {
 	return true, nil
 }
 
-func (p *Parser) lineErr(kind ErrorKind, f field, val []byte, err error) *LineError {
-	e := &LineError{File: p.name, Line: p.line, Kind: kind, Err: err}
+func (p *Parser) lineErr(kind logline.ErrorKind, f field, val []byte, err error) *logline.LineError {
+	e := &logline.LineError{File: p.name, Line: p.line, Kind: kind, Err: err}
 	if f != fIgnore {
 		e.Field = f.String()
-		e.Value = shorten(val)
-	} else if kind != KindNoHeader && kind != KindJSON {
-		e.Value = shorten(val)
+		e.Value = logline.Shorten(val)
+	} else if kind != logline.KindNoHeader && kind != logline.KindJSON {
+		e.Value = logline.Shorten(val)
 	}
-	if kind != KindBinary && isBinary(val) {
-		e.Kind = KindBinary
+	if kind != logline.KindBinary && logline.IsBinary(val) {
+		e.Kind = logline.KindBinary
 		e.Err = fmt.Errorf("not text (control bytes): %w", err)
 	}
 	return e
-}
-
-// isBinary reports whether b holds bytes no text log has.
-func isBinary(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f {
-			return true
-		}
-	}
-	return false
 }
 
 // header handles a line starting with '#'.
@@ -385,8 +378,8 @@ func (p *Parser) header(line []byte) error {
 		p.clearLabels()
 	case "#path":
 		if !bytes.HasPrefix(rest, []byte("conn")) {
-			return &LineError{File: p.name, Line: p.line, Kind: KindNotConn,
-				Err: fmt.Errorf("#path %q: %w", shorten(rest), ErrNotConnLog)}
+			return &logline.LineError{File: p.name, Line: p.line, Kind: logline.KindNotConn,
+				Err: fmt.Errorf("#path %q: %w", logline.Shorten(rest), ErrNotConnLog)}
 		}
 	case "#fields":
 		p.setFields(bytes.Split(rest, p.sep), false)
@@ -523,7 +516,7 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 	start := 0
 	for n, f := range p.fast {
 		if start > len(line) {
-			return p.lineErr(KindColumns, fIgnore, line,
+			return p.lineErr(logline.KindColumns, fIgnore, line,
 				fmt.Errorf("%d columns, the #fields header has %d", n, len(p.cols)))
 		}
 		end := -1
@@ -659,7 +652,7 @@ func (p *Parser) parseTSV(line []byte, r *flow.Record) error {
 		start = end + 1
 	}
 	if start <= len(line) {
-		return p.lineErr(KindColumns, fIgnore, line,
+		return p.lineErr(logline.KindColumns, fIgnore, line,
 			fmt.Errorf("more than the %d columns of the #fields header", len(p.cols)))
 	}
 	p.finish(r)
@@ -733,7 +726,7 @@ func (p *Parser) parseColsSlow(line []byte, r *flow.Record) error {
 		var col []byte
 		col, rest, more = p.nextCol(rest)
 		if n >= len(p.cols) {
-			return p.lineErr(KindColumns, fIgnore, line,
+			return p.lineErr(logline.KindColumns, fIgnore, line,
 				fmt.Errorf("more than the %d columns of the #fields header", len(p.cols)))
 		}
 		if err := p.column(&p.cols[n], col, r); err != nil {
@@ -742,7 +735,7 @@ func (p *Parser) parseColsSlow(line []byte, r *flow.Record) error {
 		n++
 	}
 	if n != len(p.cols) {
-		return p.lineErr(KindColumns, fIgnore, line,
+		return p.lineErr(logline.KindColumns, fIgnore, line,
 			fmt.Errorf("%d columns, the #fields header has %d", n, len(p.cols)))
 	}
 	p.finish(r)
@@ -805,15 +798,15 @@ func (p *Parser) setField(f field, v []byte, r *flow.Record) error {
 		}
 		r.TS, err = jscan.ParseTime(v)
 		if err != nil {
-			return p.lineErr(KindTime, f, v, err)
+			return p.lineErr(logline.KindTime, f, v, err)
 		}
 		return nil
 	case fUID:
 		r.UID = p.strs.Copy(p.str(v))
 	case fOrigH, fRespH:
-		a, err := parseAddr(v)
+		a, err := logline.ParseAddr(v)
 		if err != nil {
-			return p.lineErr(KindAddr, f, v, err)
+			return p.lineErr(logline.KindAddr, f, v, err)
 		}
 		if f == fOrigH {
 			r.OrigH = a
@@ -823,7 +816,7 @@ func (p *Parser) setField(f field, v []byte, r *flow.Record) error {
 	case fOrigP, fRespP, fVLAN, fInnerVLAN:
 		n, err := jscan.ParseUint16(v)
 		if err != nil {
-			return p.lineErr(KindNumber, f, v, err)
+			return p.lineErr(logline.KindNumber, f, v, err)
 		}
 		switch f {
 		case fOrigP:
@@ -853,13 +846,13 @@ func (p *Parser) setField(f field, v []byte, r *flow.Record) error {
 			if err == nil {
 				err = errors.New("negative")
 			}
-			return p.lineErr(KindNumber, f, v, err)
+			return p.lineErr(logline.KindNumber, f, v, err)
 		}
 		r.Duration = time.Duration(ns)
 	case fOrigBytes, fRespBytes, fMissedBytes, fOrigPkts, fOrigIPBytes, fRespPkts, fRespIPBytes, fIPProto:
 		n, err := jscan.ParseUint(v)
 		if err != nil {
-			return p.lineErr(KindNumber, f, v, err)
+			return p.lineErr(logline.KindNumber, f, v, err)
 		}
 		switch f {
 		case fOrigBytes:
@@ -878,7 +871,7 @@ func (p *Parser) setField(f field, v []byte, r *flow.Record) error {
 			r.RespIPBytes = n
 		default:
 			if n > 255 {
-				return p.lineErr(KindNumber, f, v, errors.New("above 255"))
+				return p.lineErr(logline.KindNumber, f, v, errors.New("above 255"))
 			}
 			r.IPProto = uint8(n)
 		}
@@ -983,13 +976,6 @@ func ipProto(proto string, orig netip.Addr) uint8 {
 	return 0
 }
 
-// parseIPv4 parses a dotted quad without leading zeros; anything else is
-// left to netip.ParseAddr (ok=false).
-func parseIPv4(v []byte) (netip.Addr, bool) {
-	a, n, ok := ipv4At(v, 0)
-	return a, ok && n == len(v)
-}
-
 func isMaskedTS(v []byte) bool {
 	if len(v) == 0 || v[0] != 'X' {
 		return false
@@ -1000,20 +986,6 @@ func isMaskedTS(v []byte) bool {
 		}
 	}
 	return true
-}
-
-// ParseAddr parses an IPv4 or IPv6 address without allocating (dotted
-// quads take a fast path). It is shared with the eve package.
-func ParseAddr(v []byte) (netip.Addr, error) { return parseAddr(v) }
-
-func parseAddr(v []byte) (netip.Addr, error) {
-	if a, ok := parseIPv4(v); ok {
-		return a, nil
-	}
-	if bytes.IndexByte(v, '%') >= 0 {
-		return netip.ParseAddr(string(v)) // the zone is kept: give it its own string
-	}
-	return netip.ParseAddr(view(v))
 }
 
 // unescapeX appends v to dst with Zeek's \xNN escapes decoded (and "\\"
