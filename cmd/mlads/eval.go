@@ -7,7 +7,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlads/mlads/internal/app"
+	"github.com/mlads/mlads/internal/eval"
 )
+
+// dataEnv names the environment variable that points at the shared data
+// folder when --data is not given (the tests read the same one).
+const dataEnv = "SHARED_DATA"
+
+// defaultData is where eval looks for the labelled sets when neither --data
+// nor $SHARED_DATA says: relative to the working directory, which is the
+// repository root for `go run ./cmd/mlads eval`.
+const defaultData = "../shared/data"
 
 func newEval(g *globals) *cobra.Command {
 	var (
@@ -24,18 +34,25 @@ Stratosphere label columns, or IoT-23 CSV): train on the benign flows of the
 first half, score every flow of the second half, and report ROC-AUC, PR-AUC,
 recall at the configured budget and the alert rate on benign flows, next to
 IsolationForest's on the same split (bench/eval/iforest.py). Without FILEs it
-uses the labelled sets of --data.`,
+uses the labelled sets of --data (default $SHARED_DATA, else ../shared/data
+from the working directory).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, _, err := g.load()
 			if err != nil {
 				return err
 			}
-			var sets []app.EvalSet
+			var sets []eval.Set
 			for _, a := range args {
-				sets = append(sets, app.EvalSet{Name: a, Path: a})
+				sets = append(sets, eval.Set{Name: a, Path: a})
 			}
 			if len(sets) == 0 {
-				sets = app.DefaultEvalSets(data)
+				if data == "" {
+					data = os.Getenv(dataEnv)
+				}
+				if data == "" {
+					data = defaultData
+				}
+				sets = eval.DefaultSets(data)
 				if len(sets) == 0 {
 					return usageError{fmt.Errorf("eval: no FILE given and no labelled sets under %s", data)}
 				}
@@ -45,14 +62,14 @@ uses the labelled sets of --data.`,
 					return fmt.Errorf("eval: baseline script: %w", err)
 				}
 			}
-			res, err := app.Eval(cmd.Context(), sets, app.EvalOptions{Detect: app.DetectConfig(cfg.Detect), Baseline: baseline, Python: python, Split: split})
+			res, err := eval.Evaluate(cmd.Context(), sets, eval.Options{Detect: app.DetectConfig(cfg.Detect), Baseline: baseline, Python: python, Split: split})
 			if err != nil {
 				return err
 			}
-			return app.WriteEvalTable(cmd.OutOrStdout(), res)
+			return eval.WriteTable(cmd.OutOrStdout(), res)
 		},
 	}
-	cmd.Flags().StringVar(&data, "data", "../shared/data", "shared data folder holding the labelled sets")
+	cmd.Flags().StringVar(&data, "data", "", "shared data folder holding the labelled sets (default $"+dataEnv+", else "+defaultData+")")
 	cmd.Flags().StringVar(&baseline, "baseline", "bench/eval/iforest.py", "IsolationForest baseline script; empty to skip")
 	cmd.Flags().StringVar(&python, "python", "python3", "Python interpreter for the baseline")
 	cmd.Flags().Float64Var(&split, "split", 0.5, "share of each log, in time, to train on (the rest is scored)")

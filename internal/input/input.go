@@ -17,9 +17,10 @@ import (
 
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/jscan"
+	"github.com/mlads/mlads/internal/logline"
 	"github.com/mlads/mlads/internal/pcap"
 	"github.com/mlads/mlads/internal/zeek"
-	"github.com/mlads/mlads/internal/zeek/jscan"
 )
 
 // Format is the kind of input a file holds.
@@ -232,7 +233,7 @@ type Summary struct {
 	Records int64         // records emitted, all formats
 	Bad     int64         // bad lines skipped, all logs
 
-	Zeek zeek.Stats     // summed over Zeek logs
+	Zeek logline.Stats  // summed over Zeek logs
 	EVE  eve.Stats      // summed over EVE files
 	Pcap []pcap.Summary // one per run of consecutive captures
 }
@@ -262,11 +263,11 @@ func ReadFiles(ctx context.Context, paths []string, opts Options, emit func(*flo
 				BytesRead: done + fileBytes, Records: sum.Records, Packets: packets})
 		}
 	}
-	logOpts := func(i int) zeek.ReadOptions {
+	logOpts := func(i int) logline.ReadOptions {
 		if opts.Progress == nil {
-			return zeek.ReadOptions{}
+			return logline.ReadOptions{}
 		}
-		return zeek.ReadOptions{Progress: func(n int64) { report(i, n) }}
+		return logline.ReadOptions{Progress: func(n int64) { report(i, n) }}
 	}
 	counting := func(fs *FileSummary) func(*flow.Record) error {
 		return func(r *flow.Record) error {

@@ -1,7 +1,6 @@
-package zeek
+package logline
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -26,7 +25,7 @@ const (
 // LineError is a bad line: where it is and what is wrong with it.
 type LineError struct {
 	Reader string // "zeek" or "eve": the package that read the line ("" means zeek)
-	File   string // the name given to NewParser
+	File   string // the name given to the reader's parser
 	Line   int64  // 1-based line number
 	Kind   ErrorKind
 	Field  string // the column at fault, "" when the line as a whole is bad
@@ -52,71 +51,26 @@ func (e *LineError) Error() string {
 
 func (e *LineError) Unwrap() error { return e.Err }
 
-// ErrNotConnLog is wrapped by the error for a `#path` header naming another
-// log (dns, http, ...): ReadFile stops there instead of reporting every line.
-var ErrNotConnLog = errors.New("not a conn log")
-
 // maxValueInError bounds how much of a bad value an error quotes.
 const maxValueInError = 64
 
-func shorten(b []byte) string {
+// Shorten returns b as a string for quoting in an error, cut after its
+// first 64 bytes (with "..." appended when cut).
+func Shorten(b []byte) string {
 	if len(b) > maxValueInError {
 		return string(b[:maxValueInError]) + "..."
 	}
 	return string(b)
 }
 
-// MaxExamples is how many bad-line errors Stats keeps verbatim.
-const MaxExamples = 5
-
-// Stats counts what a read saw.
-type Stats struct {
-	Files    int                 // files read
-	Lines    int64               // lines read, headers and bad lines included
-	Headers  int64               // header and comment lines
-	Skipped  int64               // JSON records of other logs in a mixed stream (_path not conn)
-	Records  int64               // records emitted
-	Bad      int64               // bad lines, skipped
-	BadKinds map[ErrorKind]int64 // bad lines by kind
-	Examples []string            // the first MaxExamples bad-line errors, naming file and line
-}
-
-// AddBad counts one bad line.
-func (s *Stats) AddBad(err error) {
-	s.Bad++
-	kind := ErrorKind("other")
-	var le *LineError
-	if errors.As(err, &le) {
-		kind = le.Kind
-	}
-	if s.BadKinds == nil {
-		s.BadKinds = make(map[ErrorKind]int64)
-	}
-	s.BadKinds[kind]++
-	if len(s.Examples) < MaxExamples {
-		s.Examples = append(s.Examples, err.Error())
-	}
-}
-
-// Add adds the counts of o to s.
-func (s *Stats) Add(o Stats) {
-	s.Files += o.Files
-	s.Lines += o.Lines
-	s.Headers += o.Headers
-	s.Skipped += o.Skipped
-	s.Records += o.Records
-	s.Bad += o.Bad
-	for k, v := range o.BadKinds {
-		if s.BadKinds == nil {
-			s.BadKinds = make(map[ErrorKind]int64)
-		}
-		s.BadKinds[k] += v
-	}
-	for _, e := range o.Examples {
-		if len(s.Examples) < MaxExamples {
-			s.Examples = append(s.Examples, e)
+// IsBinary reports whether b holds bytes no text log has.
+func IsBinary(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f {
+			return true
 		}
 	}
+	return false
 }
 
 // NewLineError builds a LineError for reader ("zeek", "eve"). When field is
@@ -125,9 +79,9 @@ func (s *Stats) Add(o Stats) {
 func NewLineError(reader, file string, line int64, kind ErrorKind, field string, val []byte, err error) *LineError {
 	e := &LineError{Reader: reader, File: file, Line: line, Kind: kind, Field: field, Err: err}
 	if field != "" {
-		e.Value = shorten(val)
+		e.Value = Shorten(val)
 	}
-	if isBinary(val) {
+	if IsBinary(val) {
 		e.Kind = KindBinary
 		e.Err = fmt.Errorf("not text (control bytes): %w", err)
 	}

@@ -1,4 +1,4 @@
-package app
+package eval
 
 import (
 	"context"
@@ -94,23 +94,23 @@ func TestEvalFloors(t *testing.T) {
 		t.Skip("evaluation skipped in -short mode")
 	}
 	data := filepath.Join("..", "..", "..", "shared", "data")
-	sets := DefaultEvalSets(data)
+	sets := DefaultSets(data)
 	if len(sets) == 0 {
 		t.Skipf("no labelled sets under %s (shared data absent)", data)
 	}
-	opts := EvalOptions{Detect: detect.DefaultConfig()}
+	opts := Options{Detect: detect.DefaultConfig()}
 	script := filepath.Join("..", "..", "bench", "eval", "iforest.py")
 	if err := exec.Command("python3", "-c", "import numpy, sklearn").Run(); err == nil {
 		opts.Baseline = script
 	} else {
 		t.Logf("no baseline: python3 lacks numpy/scikit-learn (%v); checking mlads alone", err)
 	}
-	res, err := Eval(context.Background(), sets, opts)
+	res, err := Evaluate(context.Background(), sets, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var table strings.Builder
-	if err := WriteEvalTable(&table, res); err != nil {
+	if err := WriteTable(&table, res); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", table.String())

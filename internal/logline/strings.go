@@ -1,4 +1,4 @@
-package zeek
+package logline
 
 import "unsafe"
 
@@ -8,7 +8,7 @@ import "unsafe"
 // ones (uid, community_id) are copied into large shared chunks. A string
 // from a chunk keeps that chunk alive, never changes, and is safe to retain.
 //
-// It is exported for the eve package, which stores the same kinds of values.
+// The zeek and eve parsers each keep one.
 type Strings struct {
 	intern map[string]string
 	chunk  []byte
