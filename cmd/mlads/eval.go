@@ -25,6 +25,7 @@ func newEval(g *globals) *cobra.Command {
 		baseline string
 		python   string
 		split    float64
+		withBeh  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval [FILE...]",
@@ -33,7 +34,9 @@ func newEval(g *globals) *cobra.Command {
 Stratosphere label columns, or IoT-23 CSV): train on the benign flows of the
 first half, score every flow of the second half, and report ROC-AUC, PR-AUC,
 recall at the configured budget and the alert rate on benign flows, next to
-IsolationForest's on the same split (bench/eval/iforest.py). Without FILEs it
+IsolationForest's on the same split (bench/eval/iforest.py). The test half goes
+through the same pipeline as mlads score; --behavior merges the behavioural
+detectors' evidence into the scores as score does. Without FILEs it
 uses the labelled sets of --data (default $SHARED_DATA, else ../shared/data
 from the working directory).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,7 +65,11 @@ from the working directory).`,
 					return fmt.Errorf("eval: baseline script: %w", err)
 				}
 			}
-			res, err := eval.Evaluate(cmd.Context(), sets, eval.Options{Detect: app.DetectConfig(cfg.Detect), Baseline: baseline, Python: python, Split: split})
+			opts := eval.Options{Detect: app.DetectConfig(cfg.Detect), Baseline: baseline, Python: python, Split: split}
+			if withBeh {
+				opts.Behavior = &cfg.Detect.Behavior
+			}
+			res, err := eval.Evaluate(cmd.Context(), sets, opts)
 			if err != nil {
 				return err
 			}
@@ -73,5 +80,6 @@ from the working directory).`,
 	cmd.Flags().StringVar(&baseline, "baseline", "bench/eval/iforest.py", "IsolationForest baseline script; empty to skip")
 	cmd.Flags().StringVar(&python, "python", "python3", "Python interpreter for the baseline")
 	cmd.Flags().Float64Var(&split, "split", 0.5, "share of each log, in time, to train on (the rest is scored)")
+	cmd.Flags().BoolVar(&withBeh, "behavior", false, "merge the behavioural detectors' evidence into the scores, as mlads score does")
 	return cmd
 }

@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/pipeline"
 )
 
 // Set is one labelled log to evaluate on.
@@ -59,6 +61,10 @@ func DefaultSets(data string) []Set {
 // Options configures Evaluate.
 type Options struct {
 	Detect detect.Config
+	// Behavior runs the behavioural detectors over the test part and merges
+	// their evidence into the flows' scores, as `mlads score` does; nil
+	// scores with the per-flow layer alone.
+	Behavior *behavior.Config
 	// Baseline is the path of the IsolationForest script (bench/eval/iforest.py);
 	// empty skips the baseline.
 	Baseline string
@@ -134,19 +140,36 @@ func evalSet(ctx context.Context, s Set, opts Options) (Result, error) {
 	res.TrainTime = time.Since(t0)
 	res.Alpha = m.Alpha
 
-	sc := m.NewScorer(opts.Detect)
+	// the test part goes through the pipeline as `mlads score` runs it:
+	// one pass for the behavioural detectors, then every flow scored
 	scores := make([]float64, len(test))
 	alerts := make([]bool, len(test))
 	truth := make([]bool, len(test))
-	var v detect.Verdict
 	t1 := time.Now()
+	b := pipeline.NewBatch(pipeline.BatchOptions{Behavior: opts.Behavior, MemFlows: len(test) + 1})
 	for i := range test {
 		truth[i] = malicious(test[i].Label)
 		r := test[i]
-		r.Label = ""
-		sc.Score(&r, &v)
-		scores[i] = v.Score
-		alerts[i] = v.Alert
+		r.Label = "" // the detector never sees labels
+		if err := b.Add(&r); err != nil {
+			return res, fmt.Errorf("eval: %s: %w", s.Name, err)
+		}
+	}
+	b.End()
+	det := b.Detector(m, opts.Detect)
+	var v detect.Verdict
+	i := 0
+	err = b.Each(func(r *flow.Record) error {
+		det.Score(r, &v)
+		scores[i], alerts[i] = v.Score, v.Alert
+		i++
+		return nil
+	})
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return res, fmt.Errorf("eval: %s: %w", s.Name, err)
 	}
 	if el := time.Since(t1).Seconds(); el > 0 {
 		res.ScoreRate = float64(len(test)) / el
