@@ -68,9 +68,10 @@ func (s *Store) Add(r *flow.Record) error {
 	return nil
 }
 
-// Len returns the number of flows kept; Spilled how many of them are in
-// the spill file.
-func (s *Store) Len() int     { return len(s.mem) + s.spilled }
+// Len returns the number of flows kept.
+func (s *Store) Len() int { return len(s.mem) + s.spilled }
+
+// Spilled returns how many of the flows kept are in the spill file.
 func (s *Store) Spilled() int { return s.spilled }
 
 // Each calls fn with every flow kept, in order, until fn fails. The record
