@@ -621,8 +621,9 @@ func TestRunStartAtEnd(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- NewDaemon(c, nil, slog.New(slog.DiscardHandler)).Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for { // the first commit writes the positions: the existing lines are behind it
-		if _, err := os.Stat(c.Run.Positions); err == nil {
+	for { // once the positions name the log, its existing lines are behind them
+		// (the commit made before the first scan names no file yet)
+		if b, err := os.ReadFile(c.Run.Positions); err == nil && strings.Contains(string(b), "conn.log") {
 			break
 		}
 		if time.Now().After(deadline) {

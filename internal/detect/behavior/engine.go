@@ -272,10 +272,19 @@ const (
 	failure
 )
 
-// contactOutcome classifies a flow for scan counting and TRW, after Zeek's
-// conn_state: a handshake that completed is a success; no answer, a reset
-// or a reply without a handshake is a failure; mid-stream traffic (OTH) is
-// unknown. UDP and ICMP succeed when the responder sent anything.
+// contactOutcome says whether a flow reached a live service: success,
+// failure (the probe went unanswered, was refused or was only ever reset),
+// or unknown when the log cannot tell.
+//
+// TCP is judged by Zeek's history when the log has one: the responder
+// completing a handshake, acknowledging, sending data or closing (h, a, d,
+// f) is success; a responder that only reset (r) is a failed probe, whatever
+// the state (FIN, NULL, Xmas, ACK, window and Maimon scans are answered by
+// a reset, which Zeek logs as RSTR or OTH, never as a handshake). Otherwise,
+// and without a history, the state decides. A flow with no responder
+// packets at all stays unknown when its state is OTH: a capture that sees
+// one direction only must not turn every flow into a failed probe.
+// UDP, ICMP and other IP protocols succeed when the responder sent anything.
 //
 // A failure whose history shows bad checksums (Zeek's C/c) is unknown: the
 // missing answer may be an artefact of checksum offload in the capture.
@@ -283,13 +292,21 @@ func contactOutcome(r *flow.Record) outcome {
 	o := unknown
 	switch r.Proto {
 	case flow.ProtoTCP:
+		if h := r.History; h != "" && !strings.ContainsAny(h, "Cc") {
+			switch {
+			case strings.ContainsAny(h, "hadf"):
+				return success
+			case strings.ContainsRune(h, 'r'):
+				return failure
+			}
+		}
 		switch r.ConnState {
 		case "SF", "S1", "S2", "S3", "RSTO", "RSTR":
 			return success
 		case "S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR":
 			o = failure
 		}
-	case flow.ProtoUDP, flow.ProtoICMP:
+	default: // UDP, ICMP, other IP protocols
 		if r.RespPkts > 0 {
 			return success
 		}

@@ -73,8 +73,9 @@ type target struct {
 type counter struct{ n, failed uint32 }
 
 // scanPort returns the port a flow probes: the responder port for TCP and
-// UDP, and the echo request type for ICMP (ping sweeps); ok is false for
-// anything else.
+// UDP, the echo request type for ICMP (ping sweeps), and for other IP
+// protocols the protocol number itself (nmap's IP protocol scan, -sO,
+// probes one number after another); ok is false for anything else.
 func scanPort(r *flow.Record) (portKey, bool) {
 	switch r.Proto {
 	case flow.ProtoTCP:
@@ -85,9 +86,16 @@ func scanPort(r *flow.Record) (portKey, bool) {
 		if r.OrigP == 8 || r.OrigP == 128 { // echo request, v4 and v6
 			return portKey{r.OrigP, 1}, true
 		}
+	default:
+		if r.IPProto != 0 {
+			return portKey{uint16(r.IPProto), ipProtoKey}, true
+		}
 	}
 	return portKey{}, false
 }
+
+// ipProtoKey marks a portKey whose port is an IP protocol number.
+const ipProtoKey = 255
 
 func (k portKey) String() string {
 	switch k.proto {
@@ -95,6 +103,8 @@ func (k portKey) String() string {
 		return fmt.Sprintf("%d/tcp", k.port)
 	case 17:
 		return fmt.Sprintf("%d/udp", k.port)
+	case ipProtoKey:
+		return fmt.Sprintf("ip-proto-%d", k.port)
 	}
 	return "echo/icmp"
 }
@@ -105,6 +115,8 @@ func (k portKey) transport() string {
 		return flow.ProtoTCP
 	case 17:
 		return flow.ProtoUDP
+	case ipProtoKey:
+		return flow.ProtoUnknown
 	}
 	return flow.ProtoICMP
 }
