@@ -14,7 +14,11 @@
 //	                  (Zeek's scan.zeek thresholds; a quarter of the targets
 //	                  must have failed). p = max(Poisson tail of the target
 //	                  count, binomial tail of the failed count): both must be
-//	                  unlikely for a benign host.
+//	                  unlikely for a benign host. A probe fails unless the
+//	                  responder answered with more than a reset (Zeek's
+//	                  history), so every nmap scan type counts: SYN, connect,
+//	                  FIN, NULL, Xmas, ACK, window, Maimon, UDP, and the IP
+//	                  protocol scan, whose "ports" are protocol numbers.
 //	trw_scan          threshold random walk (Jung et al. 2004) on each source's
 //	                  first contacts with TCP hosts. p = 1/Λ (Ville's
 //	                  inequality: under the benign hypothesis the likelihood

@@ -3,6 +3,8 @@ package behavior
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +102,33 @@ func TestContactOutcomeKeepsOneSidedCapturesUnknown(t *testing.T) {
 		if got := contactOutcome(&r); got != tc.want {
 			t.Errorf("%s %q: outcome %v, want %v", tc.state, tc.history, got, tc.want)
 		}
+	}
+}
+
+// TestNmapCaptures runs the captures of testdata/nmap (one per nmap scan
+// type, taken between two network namespaces by testdata/nmap/gen.sh)
+// through the flow meter and the engine: each must raise a scan of the
+// scanner, 10.77.0.1, and nothing about any other host.
+func TestNmapCaptures(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "testdata", "nmap", "*.pcap"))
+	if err != nil || len(files) != 10 {
+		t.Fatalf("want the 10 captures of testdata/nmap (gen.sh), found %d: %v", len(files), err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".pcap"), func(t *testing.T) {
+			fs, _ := runPcap(t, true, f)
+			scans := 0
+			for _, x := range fs {
+				switch {
+				case x.Host != "10.77.0.1":
+					t.Errorf("finding about another host: %s %s: %s", x.Detector, x.Host, x.Summary)
+				case x.Detector == VerticalScan || x.Detector == HorizontalScan || x.Detector == TRWScan:
+					scans++
+				}
+			}
+			if scans == 0 {
+				t.Errorf("no scan of 10.77.0.1; findings: %v", fs)
+			}
+		})
 	}
 }
