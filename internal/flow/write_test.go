@@ -16,6 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/mlads/mlads/internal/golden"
 )
 
@@ -132,8 +135,8 @@ func TestJSONRoundTrip(t *testing.T) {
 		for j, p := range w.TunnelParents {
 			w.TunnelParents[j] = jsonText(p)
 		}
-		if !reflect.DeepEqual(got, w) {
-			t.Errorf("line %d read back:\n got %+v\nwant %+v", i+1, got, w)
+		if diff := cmp.Diff(got, w, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+			t.Errorf("line %d read back (-got +want):\n%s", i+1, diff)
 		}
 	}
 }
