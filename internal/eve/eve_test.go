@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/logline"
@@ -425,12 +427,11 @@ func TestNetflowMerge(t *testing.T) {
 	}
 }
 
+// recordDiff returns the fields in which got and want differ, as -got
+// +want lines, or "" when they agree. Addresses compare with ==, times with
+// Equal, and a nil slice equals an empty one.
 func recordDiff(got, want flow.Record) string {
-	g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want)
-	if g == w {
-		return ""
-	}
-	return "-" + g + "\n+" + w
+	return cmp.Diff(got, want, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty())
 }
 
 // TestConnState covers the conn_state table of the package comment.

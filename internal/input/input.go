@@ -8,7 +8,6 @@ package input
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/gunzip"
 	"github.com/mlads/mlads/internal/jscan"
 	"github.com/mlads/mlads/internal/logline"
 	"github.com/mlads/mlads/internal/pcap"
@@ -102,11 +102,11 @@ func peek(r io.Reader) ([]byte, error) {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, err
 	}
-	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
+	zr, err := gunzip.Sniff(br)
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	if zr != nil {
 		defer func() { _ = zr.Close() }() // a peek: checksums are checked by the reader
 		buf := make([]byte, peekBytes)
 		n, err := io.ReadFull(zr, buf)

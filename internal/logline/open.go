@@ -2,10 +2,11 @@ package logline
 
 import (
 	"bufio"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/mlads/mlads/internal/gunzip"
 )
 
 // Open opens path for reading, decompressing it when it starts with the gzip
@@ -25,13 +26,12 @@ func OpenCounting(path string, n *int64) (io.ReadCloser, error) {
 		raw = &countingReader{r: f, n: n}
 	}
 	br := bufio.NewReaderSize(raw, 256<<10)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			_ = f.Close() // the gzip error is the one to report
-			return nil, fmt.Errorf("%s: gzip: %w", path, err)
-		}
+	zr, err := gunzip.Sniff(br)
+	if err != nil {
+		_ = f.Close() // the gzip error is the one to report
+		return nil, fmt.Errorf("%s: gzip: %w", path, err)
+	}
+	if zr != nil {
 		return &readCloser{Reader: bufio.NewReaderSize(zr, 256<<10), close: func() error {
 			_ = zr.Close() // only reports a checksum error already seen by Read
 			return f.Close()

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/mlads/mlads/internal/throttle"
 )
 
 // Config says what to follow and how.
@@ -159,11 +161,10 @@ type Tailer struct {
 	line       Line
 	dirty      bool
 	lastCommit time.Time
-	fdWait     bool            // a file could not be opened: MaxOpenFiles reached
-	startAtEnd bool            // Config.StartAtEnd on a first start, until the first scan ends
-	ignored    map[devIno]bool // compressed files: not followed
-	lastWarn   map[string]time.Time
-	suppressed map[string]int64
+	fdWait     bool                         // a file could not be opened: MaxOpenFiles reached
+	startAtEnd bool                         // Config.StartAtEnd on a first start, until the first scan ends
+	ignored    map[devIno]bool              // compressed files: not followed
+	warns      map[string]*throttle.Counter // by message
 
 	stats struct {
 		files, lines, bytes, long, rotations, truncations, lost, commits atomic.Int64
@@ -217,8 +218,7 @@ func New(cfg Config, open func(checkpoint []byte) (Sink, error)) (*Tailer, error
 		log:        cfg.Logger,
 		deferred:   map[devIno]int64{},
 		ignored:    map[devIno]bool{},
-		lastWarn:   map[string]time.Time{},
-		suppressed: map[string]int64{},
+		warns:      map[string]*throttle.Counter{},
 		buf:        make([]byte, min(256<<10, cfg.MaxLineBytes+1)),
 		head:       make([]byte, cfg.FingerprintBytes),
 		startAtEnd: cfg.StartAtEnd,
@@ -384,15 +384,17 @@ func (t *Tailer) commit() error {
 // warn logs msg at most every 10 s, with the number of occurrences
 // suppressed since the last time.
 func (t *Tailer) warn(msg string, args ...any) {
-	now := time.Now()
-	if now.Sub(t.lastWarn[msg]) < 10*time.Second {
-		t.suppressed[msg]++
+	c := t.warns[msg]
+	if c == nil {
+		c = &throttle.Counter{Interval: 10 * time.Second}
+		t.warns[msg] = c
+	}
+	n, due := c.Due(time.Now())
+	if !due {
 		return
 	}
-	t.lastWarn[msg] = now
-	if n := t.suppressed[msg]; n > 0 {
-		args = append(args, "suppressed_since_last_warning", n)
+	if n > 1 {
+		args = append(args, "suppressed_since_last_warning", n-1)
 	}
-	t.suppressed[msg] = 0
 	t.log.Warn(msg, args...)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/splitmix"
 )
 
 // host is the state kept per source address.
@@ -486,16 +487,7 @@ func hashAddr(a netip.Addr) uint64 {
 		hi = hi<<8 | uint64(b[i])
 		lo = lo<<8 | uint64(b[8+i])
 	}
-	return mix(hi ^ mix(lo))
-}
-
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+	return splitmix.Mix64(hi ^ splitmix.Mix64(lo))
 }
 
 // size estimates the bytes held by the source's state. Map entries are
