@@ -61,9 +61,9 @@ func NamesFor(namespace string) Names {
 		namespace = "default"
 	}
 	return Names{
-		Alerts:        "logs-mlads.alert-" + namespace,
-		Health:        "metrics-mlads.health-" + namespace,
-		Incidents:     "mlads-incident-" + namespace + "-",
+		Alerts:    "logs-mlads.alert-" + namespace,
+		Health:    "metrics-mlads.health-" + namespace,
+		Incidents: "mlads-incident-" + namespace + "-",
 	}
 }
 

@@ -1,11 +1,14 @@
 package elastic
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,4 +66,52 @@ func TestSetupTwice(t *testing.T) {
 	if len(tpl.IndexTemplates) != 1 || tpl.IndexTemplates[0].IndexTemplate.Meta["version"] != float64(MappingVersion) {
 		t.Fatalf("installed template: %+v", tpl)
 	}
+}
+
+// esDo sends a request to the test node, checks its status against ok and
+// decodes the answer into into (when not nil).
+func esDo(tb testing.TB, method, path string, into any, okStatus ...any) {
+	tb.Helper()
+	var body io.Reader
+	var codes []int
+	for _, o := range okStatus {
+		switch v := o.(type) {
+		case int:
+			codes = append(codes, v)
+		case []byte:
+			body = bytes.NewReader(v)
+		}
+	}
+	req, err := http.NewRequest(method, strings.TrimRight(os.Getenv("ES_URL"), "/")+path, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if !slices.Contains(codes, res.StatusCode) {
+		tb.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	if into != nil {
+		if err := json.Unmarshal(b, into); err != nil {
+			tb.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+}
+
+// testLogger logs to the test's output.
+func testLogger(tb testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Helper()
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

@@ -102,7 +102,7 @@ func alertMappings() obj {
 // healthMappings are the fields of a sensor-health document (Health).
 func healthMappings() obj {
 	return obj{
-		"@timestamp": date(),
+		"@timestamp":  date(),
 		"event":       props(obj{"kind": keyword(), "dataset": keyword(), "module": keyword()}),
 		"observer":    props(obj{"name": keyword(), "type": keyword(), "vendor": keyword(), "product": keyword()}),
 		"data_stream": props(obj{"type": keyword(), "dataset": keyword(), "namespace": keyword()}),
