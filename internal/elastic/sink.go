@@ -430,6 +430,7 @@ func (s *Sink) Close() error {
 		if cerr := s.bi.Close(ctx); cerr != nil && err == nil {
 			err = fmt.Errorf("elastic: close bulk indexer: %w", cerr)
 		}
+		s.bi = nil
 	}
 	err = errors.Join(err, s.spool.Close(), s.dead.close())
 	return err

@@ -173,6 +173,7 @@ func TestSinkIndexesAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkExactlyOnce(t, c, docs)
+	checkIncidentsLatest(t, c, docs)
 
 	// Found as the issue says: event.kind alert in the mlads data streams.
 	var cnt struct {
@@ -204,5 +205,34 @@ func TestSinkIndexesAlerts(t *testing.T) {
 	}
 	if st.Duplicates < uint64(len(docs)-50) {
 		t.Errorf("second write: %d duplicates (409), want about %d", st.Duplicates, len(docs))
+	}
+}
+
+// checkIncidentsLatest checks that every incident holds its newest
+// version (the highest count written), however the writes were reordered.
+func checkIncidentsLatest(tb testing.TB, c *Client, docs []*alert.Alert) {
+	tb.Helper()
+	want := map[string]int{}
+	for _, a := range docs {
+		if a.IsIncident() {
+			want[a.ID()] = max(want[a.ID()], a.MLADS.Incident.Count)
+		}
+	}
+	var res struct {
+		Hits struct {
+			Hits []struct {
+				ID     string      `json:"_id"`
+				Source alert.Alert `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	esDo(tb, "POST", "/"+c.names.Incidents+"*/_search", &res, 200, []byte(`{"size":1000}`))
+	if len(res.Hits.Hits) != len(want) {
+		tb.Fatalf("%d incidents stored, want %d", len(res.Hits.Hits), len(want))
+	}
+	for _, h := range res.Hits.Hits {
+		if got := h.Source.MLADS.Incident.Count; got != want[h.ID] {
+			tb.Errorf("incident %s: count %d, want the latest %d", h.ID, got, want[h.ID])
+		}
 	}
 }
