@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -240,6 +241,7 @@ func (c *Client) transportError(op string, err error) error {
 		certInv    x509.CertificateInvalidError
 		dnsErr     *net.DNSError
 		opErr      *net.OpError
+		errno      syscall.Errno
 		urlErr     *url.Error
 		cause      string
 		permanent  bool
@@ -266,6 +268,8 @@ func (c *Client) transportError(op string, err error) error {
 		cause = "unreachable: no answer within the timeout"
 	case errors.Is(err, context.Canceled):
 		cause, permanent = "canceled", true
+	case errors.As(err, &errno):
+		cause = "unreachable: " + errno.Error()
 	case errors.As(err, &opErr):
 		cause = "unreachable: " + opErr.Err.Error()
 	}

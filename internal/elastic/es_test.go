@@ -115,3 +115,24 @@ func (w tbWriter) Write(p []byte) (int, error) {
 	w.tb.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestSetupTemplateConflict installs a foreign template that overlaps
+// ours at the same priority: Setup must fail with one error naming it.
+// It uses the health template, which no test writes through.
+func TestSetupTemplateConflict(t *testing.T) {
+	c := testClient(t, "conflict")
+	esDo(t, "DELETE", "/_data_stream/metrics-mlads.health-*", nil, 200, 404)
+	esDo(t, "DELETE", "/_index_template/"+templateHealth, nil, 200, 404)
+	esDo(t, "PUT", "/_index_template/someone-elses", nil, 200,
+		[]byte(`{"index_patterns":["metrics-mlads.health-conflict*"],"priority":200,"data_stream":{}}`))
+	err := c.Setup(context.Background(), false, io.Discard)
+	esDo(t, "DELETE", "/_index_template/someone-elses", nil, 200, 404)
+	if err == nil || !strings.Contains(err.Error(), "put index template metrics-mlads.health: HTTP 400") ||
+		!strings.Contains(err.Error(), "someone-elses") {
+		t.Fatalf("got %v, want a 400 naming the conflicting template", err)
+	}
+	t.Log(err)
+	if err := c.Setup(context.Background(), false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+}
