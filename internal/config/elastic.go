@@ -80,7 +80,8 @@ type Kibana struct {
 	PasswordEnv string `mapstructure:"password_env"`
 	APIKeyEnv   string `mapstructure:"api_key_env"`
 	CAFile      string `mapstructure:"ca_file"`
-	// Dashboards is the folder of saved-object files (*.ndjson).
+	// Dashboards is a folder of saved-object files (*.ndjson) to import
+	// instead of the ones built into mlads (empty).
 	Dashboards string `mapstructure:"dashboards"`
 }
 
@@ -106,7 +107,7 @@ func defaultElastic() Elastic {
 }
 
 func defaultKibana() Kibana {
-	return Kibana{Dashboards: "dashboards"}
+	return Kibana{}
 }
 
 var (

@@ -56,6 +56,7 @@ type Spool struct {
 	dirty bool
 
 	dropped uint64
+	lock    *os.File // held open while the spool is: an flock on dir/lock
 }
 
 type segment struct {
@@ -89,9 +90,35 @@ func OpenSpool(dir string, maxBytes int64, whenFull string) (*Spool, error) {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	s := &Spool{dir: dir, maxBytes: maxBytes, whenFull: whenFull, segMax: max(maxBytes/16, 1<<20)}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
+	if err := s.load(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ReadSpoolStatus returns what waits in the spool in dir without locking
+// or changing it, so it can be used while a daemon writes to it.
+func ReadSpoolStatus(dir string, maxBytes int64) (SpoolStatus, error) {
+	s := &Spool{dir: dir, maxBytes: maxBytes}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return s.Status(), nil
+	}
+	err := s.load()
+	return s.Status(), err
+}
+
+// load finds the segments in the directory and counts their documents.
+func (s *Spool) load() error {
+	dir := s.dir
 	names, err := filepath.Glob(filepath.Join(dir, "spool-*.ndjson"))
 	if err != nil {
-		return nil, fmt.Errorf("spool %s: %w", dir, err)
+		return fmt.Errorf("spool %s: %w", dir, err)
 	}
 	for _, n := range names {
 		seq, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), "spool-"), ".ndjson"))
@@ -100,17 +127,17 @@ func OpenSpool(dir string, maxBytes int64, whenFull string) (*Spool, error) {
 		}
 		seg := segment{seq: seq}
 		if err := s.scan(seg, func(*entry) error { seg.docs++; return nil }); err != nil {
-			return nil, err
+			return err
 		}
 		fi, err := os.Stat(n)
 		if err != nil {
-			return nil, fmt.Errorf("spool: %w", err)
+			return fmt.Errorf("spool: %w", err)
 		}
 		seg.bytes = fi.Size()
 		s.segs = append(s.segs, seg)
 	}
 	slices.SortFunc(s.segs, func(a, b segment) int { return a.seq - b.seq })
-	return s, nil
+	return nil
 }
 
 // Empty reports whether no document waits.
@@ -225,8 +252,15 @@ func (s *Spool) closeCurrent() error {
 	return err
 }
 
-// Close syncs and closes the spool.
-func (s *Spool) Close() error { return s.closeCurrent() }
+// Close syncs and closes the spool, and releases its lock.
+func (s *Spool) Close() error {
+	err := s.closeCurrent()
+	if s.lock != nil {
+		_ = s.lock.Close() // closing releases the flock
+		s.lock = nil
+	}
+	return err
+}
 
 // replay calls send with the entries of each segment, oldest first.
 // send returns whether every entry of the segment is stored; the segment
