@@ -30,6 +30,9 @@ type Config struct {
 	Pcap   Pcap   `mapstructure:"pcap"`
 	Run    Run    `mapstructure:"run"`
 	Detect Detect `mapstructure:"detect"`
+
+	Elasticsearch Elastic `mapstructure:"elasticsearch"`
+	Kibana        Kibana  `mapstructure:"kibana"`
 }
 
 // Log configures the process's own diagnostics (on stderr).
@@ -45,6 +48,9 @@ func Default() Config {
 		Pcap:   defaultPcap(),
 		Run:    defaultRun(),
 		Detect: defaultDetect(),
+
+		Elasticsearch: defaultElastic(),
+		Kibana:        defaultKibana(),
 	}
 }
 
@@ -65,6 +71,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Pcap.validate()...)
 	errs = append(errs, c.Run.validate()...)
 	errs = append(errs, c.Detect.validate()...)
+	errs = append(errs, c.Elasticsearch.validate()...)
+	errs = append(errs, c.Kibana.validate()...)
 	return errors.Join(errs...)
 }
 
