@@ -29,8 +29,9 @@ type AnalyzeOptions struct {
 	// of the same host and rule within an hour into incidents.
 	EveryAlert bool
 	Out        io.Writer
-	// Sinks get the same documents as Out (Elasticsearch, contacts), each
-	// wrapped by its builder as it needs (alert.Retry).
+	// Sinks (Elasticsearch, contacts) get every alert and the incidents as
+	// they change (alert.Fold, live), each wrapped by its builder as it
+	// needs (alert.Retry).
 	Sinks  []alert.Sink
 	Logger *slog.Logger
 }
@@ -78,12 +79,15 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 	rep.LoadTime = time.Since(t0)
 	rep.Findings, rep.Spilled = len(b.Findings()), b.Spilled()
 
+	// stdout gets one document per incident, in its final state (or every
+	// alert); the other sinks keep documents by ID or notify, so they get
+	// every alert and the incidents as they change, as the daemon's do
 	var sink alert.Sink = alert.NewJSONLines(opts.Out, "stdout", nil)
-	if len(opts.Sinks) > 0 {
-		sink = append(alert.Fanout{sink}, opts.Sinks...)
-	}
 	if !opts.EveryAlert {
 		sink = alert.NewFold(sink, time.Hour, 0, false)
+	}
+	if len(opts.Sinks) > 0 {
+		sink = alert.Fanout{sink, alert.NewFold(alert.Fanout(opts.Sinks), time.Hour, 0, true)}
 	}
 	al := pipeline.NewAlerter(sink, opts.Observer)
 	det := b.Detector(m, opts.Detect)

@@ -83,6 +83,12 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		if err := d.detect(ctx, s); err != nil {
 			return fmt.Errorf("run: %w", err)
 		}
+		// the sinks are closed after the tailer's last commit flushed them
+		defer func() {
+			if cerr := s.model.closeSinks(); err == nil && cerr != nil {
+				err = fmt.Errorf("run: %w", cerr)
+			}
+		}()
 	} else {
 		d.log.Warn("no model (run.model): not detecting; the flows read are written to run.output", "output", d.cfg.Output)
 	}
@@ -146,10 +152,14 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	if observer == "" {
 		observer, _ = os.Hostname()
 	}
+	sinks, closeSinks, err := OutputSinks(d.all, d.log)
+	if err != nil {
+		return err
+	}
 	dc := DetectConfig(d.all.Detect)
 	s.model = &runModel{
 		det: pipeline.NewDetector(m, dc), eng: behavior.New(d.all.Detect.Behavior),
-		observer: observer, ctx: context.WithoutCancel(ctx),
+		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks,
 	}
 	d.log.Info("model loaded", "model", d.cfg.Model, "load_time", time.Since(t0).Round(time.Millisecond),
 		"groups", len(m.Nodes), "alpha", m.Alpha, "observer", observer)
@@ -227,8 +237,9 @@ type runModel struct {
 	observer string
 	ctx      context.Context // for the sinks: not cancelled at shutdown, so the last commit completes
 
-	online *pipeline.Online
-	sinks  []alert.Sink // besides run.output (Elasticsearch, contacts), each wrapped as it needs
+	online     *pipeline.Online
+	sinks      []alert.Sink // besides run.output (Elasticsearch, contacts), each wrapped as it needs
+	closeSinks func() error
 }
 
 // newRunSink returns the sink for cfg; open must be called before use.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -72,16 +73,17 @@ func connLines(prefix string, seed uint64, start time.Time, span time.Duration, 
 // how often each came, and the alert and incident documents by rule.
 func outDocs(tb testing.TB, path string) (ids map[string]int, rules map[string]int, incidents int) {
 	tb.Helper()
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, nil, 0
 		}
 		tb.Fatal(err)
 	}
-	defer f.Close()
+	// a line still being written (no newline yet) is not read
+	b = b[:bytes.LastIndexByte(b, '\n')+1]
 	ids, rules = map[string]int{}, map[string]int{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, 1<<22)
 	for sc.Scan() {
 		var d struct {
@@ -153,6 +155,12 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { // a failed test leaves no daemon behind
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		})
 		return cmd
 	}
 	waitFor := func(rule string, cmd *exec.Cmd) time.Duration {
