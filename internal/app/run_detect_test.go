@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/detect"
 )
 
@@ -140,7 +141,15 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
 		t.Fatal(err)
 	}
-	conf := followConfig(t, dir, "conn.log*", fmt.Sprintf("  model: %q\n  observer: e2e\n", model))
+	extra := fmt.Sprintf("  model: %q\n  observer: e2e\n", model)
+	var es *config.Config // with ES_URL, the alerts go to Elasticsearch too
+	if os.Getenv("ES_URL") != "" {
+		c := esConfig(t)
+		es = &c
+		extra += fmt.Sprintf("elasticsearch:\n  url: %q\n  namespace: %q\n  dead_letter: %q\n  spool:\n    dir: %q\n",
+			c.Elasticsearch.URL, c.Elasticsearch.Namespace, c.Elasticsearch.DeadLetter, c.Elasticsearch.Spool.Dir)
+	}
+	conf := followConfig(t, dir, "conn.log*", extra)
 	out := filepath.Join(dir, "out.ndjson")
 	logPath := filepath.Join(dir, "logs", "conn.log")
 	startChild := func(n int) *exec.Cmd {
@@ -230,4 +239,15 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 		t.Errorf("alerts by rule %v: want exactly one vertical_scan and one beacon", rules)
 	}
 	t.Logf("%d alerts by rule %v, %d incident documents", len(ids), rules, incidents)
+	if es != nil {
+		indexed := esAlertIDs(t, *es)
+		for id := range ids {
+			if indexed[id] != 1 {
+				t.Errorf("alert %s is in Elasticsearch %d times", id, indexed[id])
+			}
+		}
+		if len(indexed) != len(ids) {
+			t.Errorf("%d alerts in Elasticsearch, %d in the JSON lines", len(indexed), len(ids))
+		}
+	}
 }
