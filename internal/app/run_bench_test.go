@@ -61,31 +61,45 @@ func BenchmarkRunFollow(b *testing.B) {
 	})
 	b.Run("follow", func(b *testing.B) {
 		benchmeter.Repeat(b, int64(len(buf)), benchFlows, "lines", func() int64 {
-			d := b.TempDir()
-			cfg := config.Run{Inputs: []string{logPath}, Output: filepath.Join(d, "out.ndjson"),
-				Positions: filepath.Join(d, "positions.json"), MaxLineBytes: 1 << 20}
-			s := newRunSink(cfg, nil, slog.New(slog.DiscardHandler))
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			t, err := tail.New(tail.Config{Inputs: cfg.Inputs, Positions: cfg.Positions},
-				func(cp []byte) (tail.Sink, error) {
-					if _, err := s.open(cp); err != nil {
-						return nil, err
-					}
-					return stopAt{s, cancel, benchFlows}, nil
-				})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := t.Run(ctx); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.close(); err != nil {
-				b.Fatal(err)
-			}
+			cfg := config.Default()
+			cfg.Run.Inputs = []string{logPath}
+			s := followOnce(b, cfg, benchFlows)
 			return s.flows.Load()
 		})
 	})
+}
+
+// followOnce runs the daemon's sink on cfg (its run.inputs; the outputs
+// and positions go to a temporary folder), with a model when run.model is
+// set, until want lines were read, and returns the sink.
+func followOnce(b *testing.B, cfg config.Config, want int64) *runSink {
+	d := b.TempDir()
+	cfg.Run.Output, cfg.Run.Positions, cfg.Run.MaxLineBytes = filepath.Join(d, "out.ndjson"), filepath.Join(d, "positions.json"), 1<<20
+	s := newRunSink(cfg.Run, nil, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if cfg.Run.Model != "" {
+		if err := NewDaemon(cfg, nil, slog.New(slog.DiscardHandler)).detect(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	t, err := tail.New(tail.Config{Inputs: cfg.Run.Inputs, Positions: cfg.Run.Positions},
+		func(cp []byte) (tail.Sink, error) {
+			if _, err := s.open(cp); err != nil {
+				return nil, err
+			}
+			return stopAt{s, cancel, want}, nil
+		})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := t.Run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.close(); err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 // BenchmarkRunDetect measures the daemon end to end on a conn.log of
@@ -114,34 +128,9 @@ func BenchmarkRunDetect(b *testing.B) {
 	for _, bc := range []struct{ name, model string }{{"flows", ""}, {"detect", model}} {
 		b.Run(bc.name, func(b *testing.B) {
 			benchmeter.Repeat(b, int64(len(text)), lines, "lines", func() int64 {
-				d := b.TempDir()
 				cfg := config.Default()
-				cfg.Run = config.Run{Inputs: []string{logPath}, Output: filepath.Join(d, "out.ndjson"), Model: bc.model,
-					Positions: filepath.Join(d, "positions.json"), MaxLineBytes: 1 << 20}
-				s := newRunSink(cfg.Run, nil, slog.New(slog.DiscardHandler))
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				if bc.model != "" {
-					if err := NewDaemon(cfg, nil, slog.New(slog.DiscardHandler)).detect(ctx, s); err != nil {
-						b.Fatal(err)
-					}
-				}
-				t, err := tail.New(tail.Config{Inputs: cfg.Run.Inputs, Positions: cfg.Run.Positions},
-					func(cp []byte) (tail.Sink, error) {
-						if _, err := s.open(cp); err != nil {
-							return nil, err
-						}
-						return stopAt{s, cancel, lines}, nil
-					})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := t.Run(ctx); err != nil {
-					b.Fatal(err)
-				}
-				if err := s.close(); err != nil {
-					b.Fatal(err)
-				}
+				cfg.Run.Inputs, cfg.Run.Model = []string{logPath}, bc.model
+				s := followOnce(b, cfg, lines)
 				if bc.model != "" && s.alerts.Load() == 0 {
 					b.Fatal("no alert")
 				}
