@@ -13,6 +13,7 @@ type Detector struct {
 	sc    *detect.Scorer
 	ev    *behavior.Evidence
 	alpha float64
+	floor float64 // the smallest p-value a behavioural finding may claim
 }
 
 // NewDetector returns the Detector for m, with the alert threshold of the
@@ -21,14 +22,17 @@ func NewDetector(m *detect.Model, cfg detect.Config) *Detector {
 	if a := m.AlphaFor(cfg.AlertsPerDay, cfg.FalsePositiveRate); a != m.Alpha {
 		m.SetAlpha(a)
 	}
-	return &Detector{sc: m.NewScorer(cfg), ev: behavior.NewEvidence(), alpha: m.Alpha}
+	// a finding may claim no more than the calibration reservoir resolves
+	floor := 1 / float64(m.CalibFlows+1)
+	return &Detector{sc: m.NewScorer(cfg), ev: behavior.NewEvidence(), alpha: m.Alpha, floor: floor}
 }
 
-// Score scores r into v, then merges the evidence of the behaviours r is
-// part of: the flow's score for ranking (mlads score, eval).
+// Score scores r into v, then combines it with the evidence of the
+// behaviours r is part of (behavior.Evidence.Attach): the flow's score for
+// ranking (mlads score, eval).
 func (d *Detector) Score(r *flow.Record, v *detect.Verdict) {
 	d.sc.Score(r, v)
-	d.ev.Attach(r, v, d.alpha)
+	d.ev.Attach(r, v, d.floor)
 }
 
 // Alert scores r into v for alerting and reports whether r alerts. A flow
@@ -41,7 +45,7 @@ func (d *Detector) Alert(r *flow.Record, v *detect.Verdict) bool {
 	if !v.Alert {
 		return false
 	}
-	d.ev.Attach(r, v, d.alpha)
+	d.ev.Attach(r, v, d.floor)
 	return true
 }
 

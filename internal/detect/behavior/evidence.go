@@ -21,7 +21,14 @@ import (
 //     flows: they are listed on the host's flows, but only the flows they
 //     name take their p-value.
 //
-// Evidence counts in the flow's score: the smaller p-value wins.
+// The findings' p-values are exact under their own null models, not
+// calibrated against clean traffic the way the per-flow detectors' are, so
+// a finding may claim no more than a calibrated detector can: its p-value
+// is floored at the model's resolution (1/(n+1) for a calibration reservoir
+// of n flows). The strongest finding a flow is part of is then combined
+// with the flow's own p-value by Fisher's method (two tests, four degrees
+// of freedom), so the flows of one scan or beacon keep their own order,
+// and a regular timer cannot outrank an unusual flow by regularity alone.
 //
 // The batch commands fill it with every finding of the input before they
 // score; the daemon adds findings as they come, so a flow scored before a
@@ -94,13 +101,16 @@ func baselineOnly(det string) bool {
 }
 
 // Attach sets v.Behaviors to the findings r is part of (see Evidence) and
-// lets their p-values lower v's: the smaller p-value wins, and the verdict
-// alerts when it is below alpha.
-func (e *Evidence) Attach(r *flow.Record, v *detect.Verdict, alpha float64) {
+// combines the strongest of them, floored at floor, with v's p-value and
+// score. v.Alert is left as the flow's own evidence decided it: a flow
+// alerts on its own merits, and a behaviour is an alert of its own, so the
+// benign flows of a scanning host do not each become an alert.
+func (e *Evidence) Attach(r *flow.Record, v *detect.Verdict, floor float64) {
 	v.Behaviors = v.Behaviors[:0]
 	if e == nil {
 		return
 	}
+	pb := 1.0 // the strongest evidence that counts in the score
 	add := func(i int32, named bool) {
 		f := &e.findings[i]
 		for _, b := range v.Behaviors {
@@ -109,12 +119,17 @@ func (e *Evidence) Attach(r *flow.Record, v *detect.Verdict, alpha float64) {
 			}
 		}
 		v.Behaviors = append(v.Behaviors, *f)
-		if (named || !baselineOnly(f.Detector)) && f.PValue < v.PValue {
-			v.PValue = f.PValue
-			v.Score = -math.Log10(max(f.PValue, 1e-300))
-			v.Alert = v.PValue < alpha
+		if named || !baselineOnly(f.Detector) {
+			pb = min(pb, f.PValue)
 		}
 	}
+	defer func() {
+		if pb >= 1 {
+			return
+		}
+		v.PValue = fisher2(v.PValue, max(pb, floor))
+		v.Score = -math.Log10(max(v.PValue, 1e-300))
+	}()
 	if r.UID != "" {
 		for _, i := range e.byUID[r.UID] {
 			add(i, true)
@@ -134,4 +149,12 @@ func (e *Evidence) Attach(r *flow.Record, v *detect.Verdict, alpha float64) {
 	}
 	match(r.OrigH, r.RespH, false)
 	match(r.RespH, r.OrigH, true)
+}
+
+// fisher2 combines two independent p-values by Fisher's method: the
+// chi-squared tail (four degrees of freedom) of -2 ln(p1 p2), which is
+// x (1 - ln x) for x = p1 p2.
+func fisher2(p1, p2 float64) float64 {
+	x := max(p1*p2, 1e-300)
+	return min(1, x*(1-math.Log(x)))
 }
