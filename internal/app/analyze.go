@@ -55,7 +55,11 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 	}
 	bo := pipeline.BatchOptions{Behavior: behaviorConfig(opts.BehaviorConfig)}
 	if m == nil {
+		// learning from the input itself: its behaviours are what is
+		// looked for, so none of them counts as known
 		bo.Learn = &opts.Detect
+	} else {
+		bo.Known = m.KnownBehaviors
 	}
 	b := pipeline.NewBatch(bo)
 	defer func() {

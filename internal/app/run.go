@@ -157,12 +157,14 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 		return err
 	}
 	dc := DetectConfig(d.all.Detect)
+	eng := behavior.New(d.all.Detect.Behavior)
+	eng.SetKnown(m.KnownBehaviors)
 	s.model = &runModel{
-		det: pipeline.NewDetector(m, dc), eng: behavior.New(d.all.Detect.Behavior),
+		det: pipeline.NewDetector(m, dc), eng: eng,
 		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks,
 	}
 	d.log.Info("model loaded", "model", d.cfg.Model, "load_time", time.Since(t0).Round(time.Millisecond),
-		"groups", len(m.Nodes), "alpha", m.Alpha, "observer", observer)
+		"groups", len(m.Nodes), "alpha", m.Alpha, "known_behaviors", len(m.KnownBehaviors), "observer", observer)
 	return nil
 }
 

@@ -73,7 +73,7 @@ func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 	if !opts.Behavior {
 		_, rep.BadLines, err = opts.Input.readFlows(ctx, opts.Paths, true, write)
 	} else {
-		b := pipeline.NewBatch(pipeline.BatchOptions{Behavior: behaviorConfig(opts.BehaviorConfig)})
+		b := pipeline.NewBatch(pipeline.BatchOptions{Behavior: behaviorConfig(opts.BehaviorConfig), Known: m.KnownBehaviors})
 		var readErr error
 		_, rep.BadLines, readErr = opts.Input.readFlowsAside(ctx, opts.Paths, true, b.Add)
 		if ctx.Err() != nil {

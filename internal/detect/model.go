@@ -36,6 +36,15 @@ type Model struct {
 	GroupKeys   []groupKey
 	GroupCounts []uint32
 
+	// KnownBehaviors are the keys of the behaviours the baseline already
+	// had (behavior.Learner): the timers of clean traffic, which the
+	// behavioural detectors then do not report. detect keeps them only.
+	KnownBehaviors []uint64
+	// BehaviorRates say how often each behavioural detector fired on the
+	// baseline; a finding may claim no more than that rate (see
+	// behavior.Evidence).
+	BehaviorRates []BehaviorRate
+
 	KnownKeys    []uint64
 	KnownCounts  []uint32
 	KnownDropped uint64
@@ -47,6 +56,13 @@ type Model struct {
 	nodeIdx  map[groupKey]int32
 	groupIdx map[groupKey]uint32
 	vocabIdx [NumCategorical]map[string]uint16
+}
+
+// BehaviorRate is how often a behavioural detector fired on the clean
+// baseline: Findings of Trials judgements (behavior.Stats.Trials).
+type BehaviorRate struct {
+	Detector         string
+	Findings, Trials uint64
 }
 
 // fit builds the traffic-group nodes and forests from the rows in idx.

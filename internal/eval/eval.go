@@ -120,6 +120,10 @@ func evalSet(ctx context.Context, s Set, opts Options) (Result, error) {
 
 	t0 := time.Now()
 	tr := detect.NewTrainer(opts.Detect)
+	var learn *behavior.Learner
+	if opts.Behavior != nil {
+		learn = behavior.NewLearner(*opts.Behavior)
+	}
 	for i := range train {
 		if malicious(train[i].Label) {
 			continue
@@ -127,6 +131,9 @@ func evalSet(ctx context.Context, s Set, opts Options) (Result, error) {
 		r := train[i]
 		r.Label = "" // the detector never sees labels
 		tr.Add(&r)
+		if learn != nil {
+			learn.Add(&r)
+		}
 	}
 	res.Train = tr.Len()
 	m, err := tr.Fit()
@@ -146,7 +153,13 @@ func evalSet(ctx context.Context, s Set, opts Options) (Result, error) {
 	alerts := make([]bool, len(test))
 	truth := make([]bool, len(test))
 	t1 := time.Now()
-	b := pipeline.NewBatch(pipeline.BatchOptions{Behavior: opts.Behavior, MemFlows: len(test) + 1})
+	var known []uint64
+	if learn != nil {
+		// the behaviours of the benign training part, as mlads train keeps them
+		known, m.BehaviorRates = learn.Finish()
+		m.KnownBehaviors = known
+	}
+	b := pipeline.NewBatch(pipeline.BatchOptions{Behavior: opts.Behavior, Known: known, MemFlows: len(test) + 1})
 	for i := range test {
 		truth[i] = malicious(test[i].Label)
 		r := test[i]

@@ -22,6 +22,9 @@ type Batch struct {
 type BatchOptions struct {
 	// Behavior configures the behavioural detectors; nil turns them off.
 	Behavior *behavior.Config
+	// Known are the behaviours the model's baseline had
+	// (detect.Model.KnownBehaviors), not reported again.
+	Known []uint64
 	// Learn, when set, trains a model with this configuration on the
 	// flows (see Fit).
 	Learn *detect.Config
@@ -35,6 +38,7 @@ func NewBatch(o BatchOptions) *Batch {
 	b := &Batch{store: NewStore(o.MemFlows, o.SpillDir)}
 	if o.Behavior != nil {
 		b.eng = behavior.New(*o.Behavior)
+		b.eng.SetKnown(o.Known)
 	}
 	if o.Learn != nil {
 		b.tr = detect.NewTrainer(*o.Learn)

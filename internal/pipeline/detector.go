@@ -13,7 +13,6 @@ type Detector struct {
 	sc    *detect.Scorer
 	ev    *behavior.Evidence
 	alpha float64
-	floor float64 // the smallest p-value a behavioural finding may claim
 }
 
 // NewDetector returns the Detector for m, with the alert threshold of the
@@ -22,9 +21,11 @@ func NewDetector(m *detect.Model, cfg detect.Config) *Detector {
 	if a := m.AlphaFor(cfg.AlertsPerDay, cfg.FalsePositiveRate); a != m.Alpha {
 		m.SetAlpha(a)
 	}
-	// a finding may claim no more than the calibration reservoir resolves
-	floor := 1 / float64(m.CalibFlows+1)
-	return &Detector{sc: m.NewScorer(cfg), ev: behavior.NewEvidence(), alpha: m.Alpha, floor: floor}
+	// a finding may claim no more than the calibration reservoir resolves,
+	// nor than its detector's rate on the baseline
+	ev := behavior.NewEvidence()
+	ev.SetFloors(1/float64(m.CalibFlows+1), m.BehaviorRates)
+	return &Detector{sc: m.NewScorer(cfg), ev: ev, alpha: m.Alpha}
 }
 
 // Score scores r into v, then combines it with the evidence of the
@@ -32,7 +33,7 @@ func NewDetector(m *detect.Model, cfg detect.Config) *Detector {
 // ranking (mlads score, eval).
 func (d *Detector) Score(r *flow.Record, v *detect.Verdict) {
 	d.sc.Score(r, v)
-	d.ev.Attach(r, v, d.floor)
+	d.ev.Attach(r, v)
 }
 
 // Alert scores r into v for alerting and reports whether r alerts. A flow
@@ -45,7 +46,7 @@ func (d *Detector) Alert(r *flow.Record, v *detect.Verdict) bool {
 	if !v.Alert {
 		return false
 	}
-	d.ev.Attach(r, v, d.floor)
+	d.ev.Attach(r, v)
 	return true
 }
 

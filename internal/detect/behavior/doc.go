@@ -41,7 +41,11 @@
 //	                  above an absolute floor. p = normal tail of that z.
 //
 // These p-values are exact under their stated null or conservative, not
-// calibrated against real traffic: the model's clean reservoir does that.
+// calibrated against real traffic. Training calibrates them (Learner, kept
+// in the model): the beacons and long connections the clean baseline
+// already had are not reported again (known.go), and each detector's rate
+// of findings on the baseline bounds what one of its findings may claim
+// when it is merged into a flow's score (Evidence).
 //
 // State per source: the current window's targets, a first-contact memory
 // (exact, then a 4096-bit Bloom filter), damped baselines, the TRW walk,

@@ -23,9 +23,12 @@ import (
 //
 // The findings' p-values are exact under their own null models, not
 // calibrated against clean traffic the way the per-flow detectors' are, so
-// a finding may claim no more than a calibrated detector can: its p-value
-// is floored at the model's resolution (1/(n+1) for a calibration reservoir
-// of n flows). The strongest finding a flow is part of is then combined
+// a finding may claim no more than a calibrated detector can (SetFloors):
+// its p-value is floored at the model's resolution (1/(n+1) for a
+// calibration reservoir of n flows) and at the rate at which its detector
+// fired on the baseline ((findings+1)/(trials+1), detect.BehaviorRate): in
+// a network full of timers, one more timer is weak evidence. The strongest
+// finding a flow is part of is then combined
 // with the flow's own p-value by Fisher's method (two tests, four degrees
 // of freedom), so the flows of one scan or beacon keep their own order,
 // and a regular timer cannot outrank an unusual flow by regularity alone.
@@ -35,14 +38,37 @@ import (
 // behaviour was certain does not carry it (the behaviour is an alert of
 // its own either way). Expire bounds what the daemon keeps.
 type Evidence struct {
+	floor    float64            // the least p-value a finding may claim
+	floors   map[string]float64 // by detector, where the baseline says more
 	findings []detect.Finding
 	byUID    map[string][]int32
 	byHost   map[netip.Addr][]int32 // acting host; the victim for floods
 }
 
-// NewEvidence returns an empty Evidence.
+// NewEvidence returns an empty Evidence whose findings are floored at
+// nothing (see SetFloors).
 func NewEvidence() *Evidence {
 	return &Evidence{byUID: map[string][]int32{}, byHost: map[netip.Addr][]int32{}}
+}
+
+// SetFloors sets the least p-value a finding may claim: floor for every
+// detector, and for a detector with a rate on the baseline the larger of
+// floor and (findings+1)/(trials+1).
+func (e *Evidence) SetFloors(floor float64, rates []detect.BehaviorRate) {
+	e.floor, e.floors = floor, map[string]float64{}
+	for _, r := range rates {
+		if r.Trials > 0 {
+			e.floors[r.Detector] = max(floor, float64(r.Findings+1)/float64(r.Trials+1))
+		}
+	}
+}
+
+// floorFor returns the least p-value a finding of det may claim.
+func (e *Evidence) floorFor(det string) float64 {
+	if f, ok := e.floors[det]; ok {
+		return f
+	}
+	return e.floor
 }
 
 // Add indexes findings. They are copied.
@@ -83,7 +109,7 @@ func (e *Evidence) Expire(t time.Time, max int) int {
 	if n == 0 {
 		return 0
 	}
-	*e = *NewEvidence()
+	e.findings, e.byUID, e.byHost = nil, map[string][]int32{}, map[netip.Addr][]int32{}
 	e.Add(keep...)
 	return n
 }
@@ -101,11 +127,11 @@ func baselineOnly(det string) bool {
 }
 
 // Attach sets v.Behaviors to the findings r is part of (see Evidence) and
-// combines the strongest of them, floored at floor, with v's p-value and
+// combines the strongest of them, floored (SetFloors), with v's p-value and
 // score. v.Alert is left as the flow's own evidence decided it: a flow
 // alerts on its own merits, and a behaviour is an alert of its own, so the
 // benign flows of a scanning host do not each become an alert.
-func (e *Evidence) Attach(r *flow.Record, v *detect.Verdict, floor float64) {
+func (e *Evidence) Attach(r *flow.Record, v *detect.Verdict) {
 	v.Behaviors = v.Behaviors[:0]
 	if e == nil {
 		return
@@ -120,14 +146,14 @@ func (e *Evidence) Attach(r *flow.Record, v *detect.Verdict, floor float64) {
 		}
 		v.Behaviors = append(v.Behaviors, *f)
 		if named || !baselineOnly(f.Detector) {
-			pb = min(pb, f.PValue)
+			pb = min(pb, max(f.PValue, e.floorFor(f.Detector)))
 		}
 	}
 	defer func() {
 		if pb >= 1 {
 			return
 		}
-		v.PValue = fisher2(v.PValue, max(pb, floor))
+		v.PValue = fisher2(v.PValue, pb)
 		v.Score = -math.Log10(max(v.PValue, 1e-300))
 	}()
 	if r.UID != "" {

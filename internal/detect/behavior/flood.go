@@ -184,6 +184,7 @@ func (e *Engine) closeVictim(addr netip.Addr, v *victim) {
 // as such). The p-value is the Poisson tail of the unanswered count with
 // mean FloodNullFlows.
 func (e *Engine) judgeVictim(addr netip.Addr, v *victim) {
+	e.trial(SYNFlood, HalfOpenSurge, UDPFlood)
 	c := &e.cfg
 	if int(v.half) < c.FloodMinFlows || float64(v.half) < c.FloodMinShare*float64(v.total) {
 		return

@@ -216,6 +216,7 @@ func (e *Engine) closeWindow(h *host, next time.Time) {
 			e.portCount[t.portKey], e.dstCount[t.dst] = pc, dc
 		}
 		fanOut = len(e.dstCount)
+		e.trial(HorizontalScan, VerticalScan)
 		e.judgeHorizontal(h, sw, e.portCount, start, end)
 		e.judgeVertical(h, sw, e.dstCount, start, end)
 	}
@@ -223,6 +224,7 @@ func (e *Engine) closeWindow(h *host, next time.Time) {
 		// Only active windows are judged and learned: a host that is often
 		// idle (or only multicasting) is compared with its busy windows,
 		// not with its silence.
+		e.trial(FanOut, Volume, NewDestinations)
 		e.judgeBaseline(h, start, end, fanOut)
 	}
 
@@ -387,6 +389,9 @@ func (e *Engine) observeTRW(h *host, r *flow.Record) {
 	}
 	upper := math.Log(c.TRWDetect / c.TRWFalseAlarm)
 	lower := math.Log((1 - c.TRWDetect) / (1 - c.TRWFalseAlarm))
+	if h.trwLLR >= upper || h.trwLLR <= lower {
+		e.trial(TRWScan)
+	}
 	switch {
 	case h.trwLLR >= upper:
 		hosts := make([]string, len(h.trwFailed))
