@@ -64,7 +64,7 @@ func ReadFileWith(ctx context.Context, path string, opts logline.ReadOptions, em
 	out := func(r *flow.Record) error {
 		st.Records++
 		if err := emit(r); err != nil {
-			return emitError{err}
+			return logline.EmitError{Err: err}
 		}
 		return nil
 	}
@@ -98,18 +98,14 @@ func ReadFileWith(ctx context.Context, path string, opts logline.ReadOptions, em
 	if opts.Progress != nil {
 		opts.Progress(nread)
 	}
-	var ee emitError
+	var ee logline.EmitError
 	switch {
 	case err == nil:
 		return st, nil
 	case errors.As(err, &ee):
-		return st, ee.err
+		return st, ee.Err
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return st, err
 	}
 	return st, fmt.Errorf("eve: %s: %w", path, err)
 }
-
-type emitError struct{ err error }
-
-func (e emitError) Error() string { return e.err.Error() }

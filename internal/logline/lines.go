@@ -71,6 +71,14 @@ func EachLine(ctx context.Context, r io.Reader, fn LineFunc) error {
 	}
 }
 
+// EmitError carries an error returned by a reader's emit callback out
+// through EachLine, so that the reader can tell it from a read error and
+// return it to its caller as it was (find it with errors.As).
+type EmitError struct{ Err error }
+
+// Error returns the emit callback's error message.
+func (e EmitError) Error() string { return e.Err.Error() }
+
 // ReadOptions are the optional settings of the readers' ReadFileWith.
 type ReadOptions struct {
 	// Progress, when set, is called with the number of bytes read so far

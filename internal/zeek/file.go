@@ -66,7 +66,7 @@ func ReadFileWith(ctx context.Context, path string, opts logline.ReadOptions, em
 		case ok:
 			st.Records++
 			if err := emit(&r); err != nil {
-				return emitError{err}
+				return logline.EmitError{Err: err}
 			}
 		default:
 			st.Headers++
@@ -81,23 +81,17 @@ func ReadFileWith(ctx context.Context, path string, opts logline.ReadOptions, em
 	return st, readErr(path, err)
 }
 
-// emitError carries an error from the caller's emit through logline.EachLine, so it
-// can be returned unwrapped.
-type emitError struct{ err error }
-
-func (e emitError) Error() string { return e.err.Error() }
-
 // readErr turns what logline.EachLine returned into ReadFile's error: emit's error
 // and the context's as they are, a #path that is not conn as its logline.LineError,
 // and read failures wrapped with the file name.
 func readErr(path string, err error) error {
-	var ee emitError
+	var ee logline.EmitError
 	var le *logline.LineError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &ee):
-		return ee.err
+		return ee.Err
 	case errors.As(err, &le), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
