@@ -22,6 +22,7 @@ import (
 	"github.com/mlads/mlads/internal/input"
 	"github.com/mlads/mlads/internal/pipeline"
 	"github.com/mlads/mlads/internal/tail"
+	"github.com/mlads/mlads/internal/throttle"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
@@ -226,9 +227,8 @@ type runSink struct {
 	eveQuietSince time.Time // when that was
 
 	flows, alerts, bad, skipped atomic.Int64
-	waiting                     atomic.Int64 // netflow halves in the last checkpoint
-	warned                      time.Time
-	badSince                    int64
+	waiting                     atomic.Int64     // netflow halves in the last checkpoint
+	badWarn                     throttle.Counter // bad lines are reported at most every 10 s
 }
 
 // runModel is the daemon's detection: the online pipeline and where its
@@ -246,7 +246,7 @@ type runModel struct {
 
 // newRunSink returns the sink for cfg; open must be called before use.
 func newRunSink(cfg config.Run, stdout io.Writer, log *slog.Logger) *runSink {
-	return &runSink{cfg: cfg, stdout: stdout, log: log, pairer: eve.NewPairer()}
+	return &runSink{cfg: cfg, stdout: stdout, log: log, pairer: eve.NewPairer(), badWarn: throttle.Counter{Interval: 10 * time.Second}}
 }
 
 // open puts the committed netflow halves back into the Pairer, opens the
@@ -413,13 +413,9 @@ func (s *runSink) newFile(l *tail.Line) *runFile {
 // warnBad reports a bad line at most every 10 s, with how many were not
 // reported since.
 func (s *runSink) warnBad(err error) {
-	s.badSince++
-	now := time.Now()
-	if now.Sub(s.warned) < 10*time.Second {
-		return
+	if n, due := s.badWarn.Due(time.Now()); due {
+		s.log.Warn("bad line skipped", "err", err, "bad_lines_since_last_warning", n, "bad_lines", s.bad.Load())
 	}
-	s.log.Warn("bad line skipped", "err", err, "bad_lines_since_last_warning", s.badSince, "bad_lines", s.bad.Load())
-	s.warned, s.badSince = now, 0
 }
 
 // Commit flushes the alert sinks (everything handed to them is then
