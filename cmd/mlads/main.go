@@ -60,6 +60,7 @@ func newRoot() *cobra.Command {
 		newAnalyze(g),
 		newSetup(g),
 		newSpool(g),
+		newContacts(g),
 	)
 	return root
 }

@@ -23,7 +23,7 @@ func OutputSinks(cfg config.Config, log *slog.Logger) (sinks []alert.Sink, close
 		}
 		return errors.Join(errs...)
 	}
-	builders := []func(config.Config, *slog.Logger) (alert.Sink, io.Closer, error){ElasticSink}
+	builders := []func(config.Config, *slog.Logger) (alert.Sink, io.Closer, error){ElasticSink, NotifySink}
 	for _, build := range builders {
 		s, c, err := build(cfg, log)
 		if err != nil {

@@ -33,6 +33,7 @@ type Config struct {
 
 	Elasticsearch Elastic `mapstructure:"elasticsearch"`
 	Kibana        Kibana  `mapstructure:"kibana"`
+	Notify        Notify  `mapstructure:"notify"`
 }
 
 // Log configures the process's own diagnostics (on stderr).
@@ -51,6 +52,7 @@ func Default() Config {
 
 		Elasticsearch: defaultElastic(),
 		Kibana:        defaultKibana(),
+		Notify:        defaultNotify(),
 	}
 }
 
@@ -73,6 +75,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Detect.validate()...)
 	errs = append(errs, c.Elasticsearch.validate()...)
 	errs = append(errs, c.Kibana.validate()...)
+	errs = append(errs, c.Notify.validate()...)
 	return errors.Join(errs...)
 }
 
