@@ -36,7 +36,7 @@ func esGet(tb testing.TB, path string, into any) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 200 {
 		tb.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
@@ -91,7 +91,7 @@ func esDo(tb testing.TB, method, path string, into any, okStatus ...any) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	if !slices.Contains(codes, res.StatusCode) {
 		tb.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)

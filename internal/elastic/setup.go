@@ -128,7 +128,7 @@ func (c *Client) perform(ctx context.Context, op string, req *http.Request) ([]b
 	if err != nil {
 		return nil, c.transportError(op, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
 	if err != nil {
 		return nil, c.transportError(op, err)
