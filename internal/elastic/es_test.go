@@ -136,3 +136,64 @@ func TestSetupTemplateConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSetupUpgradesMapping installs the templates as an older mlads
+// (mapping version 0) would have left them, with a data stream written
+// to, and checks that Setup rolls it over so new documents get the new
+// mapping; and that a newer installed version is refused.
+func TestSetupUpgradesMapping(t *testing.T) {
+	c := testClient(t, "upgrade")
+	resetNamespace(t, c)
+	ctx := context.Background()
+	s := testSink(t, c, SinkOptions{})
+	if _, err := s.Write(ctx, testAlerts(t, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	generation := func() int {
+		var ds struct {
+			DataStreams []struct {
+				Generation int `json:"generation"`
+			} `json:"data_streams"`
+		}
+		esGet(t, "/_data_stream/"+c.names.Alerts, &ds)
+		if len(ds.DataStreams) != 1 {
+			t.Fatalf("data streams: %+v", ds)
+		}
+		return ds.DataStreams[0].Generation
+	}
+	before := generation()
+	setMeta := func(version int) {
+		var tpl struct {
+			IndexTemplates []struct {
+				IndexTemplate map[string]any `json:"index_template"`
+			} `json:"index_templates"`
+		}
+		esGet(t, "/_index_template/"+templateAlert, &tpl)
+		it := tpl.IndexTemplates[0].IndexTemplate
+		it["_meta"].(map[string]any)["version"] = version
+		b, _ := json.Marshal(it)
+		esDo(t, "PUT", "/_index_template/"+templateAlert, nil, 200, b)
+	}
+	setMeta(0)
+	if err := c.Setup(ctx, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if after := generation(); after != before+1 {
+		t.Errorf("generation %d after the upgrade, want %d: not rolled over", after, before+1)
+	}
+	if err := c.Setup(ctx, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if after := generation(); after != before+1 {
+		t.Errorf("generation %d after a second setup, want %d: rolled over again", after, before+1)
+	}
+	setMeta(MappingVersion + 1)
+	err := c.Setup(ctx, false, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "newer than this mlads's") {
+		t.Errorf("newer installed mapping: %v", err)
+	}
+	setMeta(MappingVersion)
+}
