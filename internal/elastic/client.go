@@ -146,7 +146,7 @@ func (c *Client) do(ctx context.Context, op string, req esapi.Request) ([]byte, 
 	if err != nil {
 		return nil, c.transportError(op, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
 	if err != nil {
 		return nil, c.transportError(op, err)
@@ -175,6 +175,7 @@ type Error struct {
 	Err        error
 }
 
+// Error says where, what and why, without secrets.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "elastic: %s: %s: ", e.Where, e.Op)
@@ -196,6 +197,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the transport's error, when no response came.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Retryable reports whether err, or an *Error in its chain, is worth

@@ -36,7 +36,7 @@ func esGet(tb testing.TB, path string, into any) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != 200 {
 		tb.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
@@ -91,7 +91,7 @@ func esDo(tb testing.TB, method, path string, into any, okStatus ...any) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(res.Body)
 	if !slices.Contains(codes, res.StatusCode) {
 		tb.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
@@ -135,4 +135,65 @@ func TestSetupTemplateConflict(t *testing.T) {
 	if err := c.Setup(context.Background(), false, io.Discard); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSetupUpgradesMapping installs the templates as an older mlads
+// (mapping version 0) would have left them, with a data stream written
+// to, and checks that Setup rolls it over so new documents get the new
+// mapping; and that a newer installed version is refused.
+func TestSetupUpgradesMapping(t *testing.T) {
+	c := testClient(t, "upgrade")
+	resetNamespace(t, c)
+	ctx := context.Background()
+	s := testSink(t, c, SinkOptions{})
+	if _, err := s.Write(ctx, testAlerts(t, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	generation := func() int {
+		var ds struct {
+			DataStreams []struct {
+				Generation int `json:"generation"`
+			} `json:"data_streams"`
+		}
+		esGet(t, "/_data_stream/"+c.names.Alerts, &ds)
+		if len(ds.DataStreams) != 1 {
+			t.Fatalf("data streams: %+v", ds)
+		}
+		return ds.DataStreams[0].Generation
+	}
+	before := generation()
+	setMeta := func(version int) {
+		var tpl struct {
+			IndexTemplates []struct {
+				IndexTemplate map[string]any `json:"index_template"`
+			} `json:"index_templates"`
+		}
+		esGet(t, "/_index_template/"+templateAlert, &tpl)
+		it := tpl.IndexTemplates[0].IndexTemplate
+		it["_meta"].(map[string]any)["version"] = version
+		b, _ := json.Marshal(it)
+		esDo(t, "PUT", "/_index_template/"+templateAlert, nil, 200, b)
+	}
+	setMeta(0)
+	if err := c.Setup(ctx, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if after := generation(); after != before+1 {
+		t.Errorf("generation %d after the upgrade, want %d: not rolled over", after, before+1)
+	}
+	if err := c.Setup(ctx, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if after := generation(); after != before+1 {
+		t.Errorf("generation %d after a second setup, want %d: rolled over again", after, before+1)
+	}
+	setMeta(MappingVersion + 1)
+	err := c.Setup(ctx, false, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "newer than this mlads's") {
+		t.Errorf("newer installed mapping: %v", err)
+	}
+	setMeta(MappingVersion)
 }

@@ -107,7 +107,7 @@ func (k *Kibana) importOne(ctx context.Context, client *http.Client, endpoint st
 		}
 		return fmt.Errorf("unreachable: %s", k.scrub(err.Error()))
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 4<<20))
 	if res.StatusCode != http.StatusOK {
 		msg := strings.TrimSpace(string(b))

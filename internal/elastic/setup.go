@@ -38,7 +38,7 @@ func (c *Client) Setup(ctx context.Context, dryRun bool, w io.Writer) error {
 	if err := c.Ping(ctx); err != nil {
 		return err
 	}
-	installed, err := c.installedVersion(ctx)
+	installed, found, err := c.installedVersion(ctx)
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (c *Client) Setup(ctx context.Context, dryRun bool, w io.Writer) error {
 			return err
 		}
 	}
-	if installed == 0 || installed == MappingVersion {
+	if !found || installed == MappingVersion {
 		return nil
 	}
 	for _, ds := range []string{c.names.Alerts, c.names.Health} {
@@ -76,15 +76,15 @@ func (c *Client) Setup(ctx context.Context, dryRun bool, w io.Writer) error {
 }
 
 // installedVersion returns the mapping version of the installed alert
-// template, 0 when there is none.
-func (c *Client) installedVersion(ctx context.Context) (int, error) {
+// template, and whether there is one.
+func (c *Client) installedVersion(ctx context.Context) (version int, found bool, err error) {
 	body, err := c.do(ctx, "get index template "+templateAlert, esapi.IndicesGetIndexTemplateRequest{Name: templateAlert})
 	var e *Error
 	if errors.As(err, &e) && e.Status == http.StatusNotFound {
-		return 0, nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	var res struct {
 		IndexTemplates []struct {
@@ -96,12 +96,12 @@ func (c *Client) installedVersion(ctx context.Context) (int, error) {
 		} `json:"index_templates"`
 	}
 	if err := json.Unmarshal(body, &res); err != nil {
-		return 0, fmt.Errorf("elastic: %s: get index template %s: %w", c.where(), templateAlert, err)
+		return 0, false, fmt.Errorf("elastic: %s: get index template %s: %w", c.where(), templateAlert, err)
 	}
 	if len(res.IndexTemplates) == 0 {
-		return 0, nil
+		return 0, false, nil
 	}
-	return res.IndexTemplates[0].IndexTemplate.Meta.Version, nil
+	return res.IndexTemplates[0].IndexTemplate.Meta.Version, true, nil
 }
 
 // send performs one setup request.
@@ -128,7 +128,7 @@ func (c *Client) perform(ctx context.Context, op string, req *http.Request) ([]b
 	if err != nil {
 		return nil, c.transportError(op, err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
 	if err != nil {
 		return nil, c.transportError(op, err)

@@ -448,7 +448,7 @@ func (t bulkTransport) Perform(req *http.Request) (*http.Response, error) {
 		return nil, t.c.transportError("bulk", err)
 	}
 	if res.StatusCode >= 300 && strings.HasSuffix(req.URL.Path, "/_bulk") {
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		var buf bytes.Buffer
 		_, _ = buf.ReadFrom(http.MaxBytesReader(nil, res.Body, 64<<10))
 		return nil, t.c.statusError("bulk", res.StatusCode, res.Header, buf.Bytes())

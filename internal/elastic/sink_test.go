@@ -17,7 +17,9 @@ import (
 // testAlerts returns n distinct alerts and, every tenth, an incident
 // version, as the pipeline would hand them over.
 func testAlerts(tb testing.TB, n int) []*alert.Alert {
-	tb.Helper()
+	if tb != nil {
+		tb.Helper()
+	}
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	inc := alert.NewIncidents(time.Hour, 1000)
 	detectors := []string{"horizontal_scan", "vertical_scan", "beacon", "syn_flood", "volume"}

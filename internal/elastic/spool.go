@@ -333,7 +333,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("spool: sync %s: %w", dir, err)
 	}

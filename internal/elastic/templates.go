@@ -188,3 +188,35 @@ func MappingJSON() ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Fields returns every field of the documents matched by an index
+// pattern of mlads ("logs-mlads.alert-*", "mlads-incident-*",
+// "metrics-mlads.health-*") with its mapping type, by dotted name.
+func Fields(pattern string) (map[string]string, error) {
+	var m obj
+	switch pattern {
+	case "logs-mlads.alert-*", "mlads-incident-*":
+		m = ecsMappings()
+		for k, v := range alertMappings() {
+			m[k] = v
+		}
+	case "metrics-mlads.health-*":
+		m = healthMappings()
+	default:
+		return nil, fmt.Errorf("elastic: no mapping for index pattern %q", pattern)
+	}
+	out := map[string]string{}
+	var walk func(prefix string, props obj)
+	walk = func(prefix string, props obj) {
+		for name, v := range props {
+			f := v.(obj)
+			if sub, ok := f["properties"].(obj); ok {
+				walk(prefix+name+".", sub)
+				continue
+			}
+			out[prefix+name], _ = f["type"].(string)
+		}
+	}
+	walk("", m)
+	return out, nil
+}
