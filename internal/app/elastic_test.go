@@ -16,15 +16,14 @@ import (
 
 	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/elastic/estest"
 )
 
 // TestSetupCommand runs what `mlads setup` runs against the real node and
 // a stand-in Kibana, twice, then the dry run.
 func TestSetupCommand(t *testing.T) {
-	esURL := os.Getenv("ES_URL")
-	if esURL == "" {
-		t.Skip("ES_URL is unset: start a node with ../shared/esnode/esnode-ci.sh start and set ES_URL to the URL it prints")
-	}
+	esURL := estest.URL(t)
+	estest.Lock(t, false)
 	var imports atomic.Int64
 	kibana := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/saved_objects/_import" || r.Header.Get("kbn-xsrf") == "" {
@@ -92,10 +91,8 @@ func TestElasticSinkOff(t *testing.T) {
 // event.kind: alert with event.id equal to _id. (The pipeline will call
 // the sink directly; this checks that what analyze writes indexes as is.)
 func TestAnalyzeIntoElasticsearch(t *testing.T) {
-	esURL := os.Getenv("ES_URL")
-	if esURL == "" {
-		t.Skip("ES_URL is unset: start a node with ../shared/esnode/esnode-ci.sh start and set ES_URL to the URL it prints")
-	}
+	esURL := estest.URL(t)
+	estest.Lock(t, false)
 	cfg := config.Default()
 	var out bytes.Buffer
 	pc := PcapConfig(cfg.Pcap)
