@@ -84,6 +84,28 @@ func TestElasticSinkOff(t *testing.T) {
 	if _, _, err := ElasticSink(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "$MLADS_TEST_UNSET_PASSWORD_VARIABLE (elasticsearch.password_env) is empty") {
 		t.Fatalf("username without a password: %v", err)
 	}
+	// An unreachable cluster is no reason not to start: alerts are spooled.
+	cfg.Elasticsearch.Username = ""
+	cfg.Elasticsearch.DeadLetter = filepath.Join(t.TempDir(), "dead")
+	var logs bytes.Buffer
+	s, c, err = ElasticSink(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil || s == nil {
+		t.Fatalf("unreachable cluster: %v", err)
+	}
+	_ = c.Close()
+	if !strings.Contains(logs.String(), "Elasticsearch does not answer; alerts are spooled until it does") {
+		t.Errorf("no warning: %s", logs.String())
+	}
+	// Refused credentials are.
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer refuse.Close()
+	cfg.Elasticsearch.URL = refuse.URL
+	if _, _, err := ElasticSink(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "HTTP 401") {
+		t.Fatalf("refused credentials: %v", err)
+	}
 }
 
 // TestAnalyzeIntoElasticsearch runs analyze on the bundled capture, hands
