@@ -19,6 +19,7 @@ import (
 	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/elastic"
+	"github.com/mlads/mlads/internal/elastic/estest"
 	"github.com/mlads/mlads/internal/flow"
 )
 
@@ -185,10 +186,8 @@ func TestGenerated(t *testing.T) {
 // Lens would build it, against its data view: every panel must return
 // buckets (or a value).
 func TestPanelsAgainstEngine(t *testing.T) {
-	esURL := os.Getenv("ES_URL")
-	if esURL == "" {
-		t.Skip("ES_URL is unset: start a node with ../shared/esnode/esnode-ci.sh start and set ES_URL to the URL it prints")
-	}
+	esURL := estest.URL(t)
+	estest.Lock(t, false)
 	const ns = "dashtest"
 	c, err := elastic.New(elastic.Options{URL: esURL, Namespace: ns, Retention: "30d"})
 	if err != nil {

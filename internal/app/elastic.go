@@ -17,9 +17,12 @@ import (
 )
 
 // ElasticSink builds the Elasticsearch sink from the configuration, or
-// returns nils when elasticsearch.url is unset. The closer stores or
-// spools what is still queued and closes the spool: call it once, after
-// the last Flush. The sink retries and spools by itself; wrapping it in
+// returns nils when elasticsearch.url is unset. It checks the cluster
+// first: refused credentials, a TLS failure or missing templates are an
+// error naming the cause, while an unreachable cluster is only a warning
+// (documents are spooled until it answers). The closer stores or spools
+// what is still queued and closes the spool: call it once, after the last
+// Flush. The sink retries and spools by itself; wrapping it in
 // alert.Retry only matters for a full spool with the block policy.
 func ElasticSink(cfg config.Config, log *slog.Logger) (alert.Sink, io.Closer, error) {
 	if cfg.Elasticsearch.URL == "" {
@@ -28,6 +31,16 @@ func ElasticSink(cfg config.Config, log *slog.Logger) (alert.Sink, io.Closer, er
 	s, err := newElasticSink(cfg.Elasticsearch, os.Getenv, log)
 	if err != nil {
 		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Elasticsearch.Timeout)
+	defer cancel()
+	if err := s.Client().Check(ctx); err != nil {
+		var e *elastic.Error
+		if !errors.As(err, &e) || !e.Unreachable {
+			_ = s.Close()
+			return nil, nil, err
+		}
+		log.Warn("Elasticsearch does not answer; alerts are spooled until it does", "err", err)
 	}
 	return s, s, nil
 }

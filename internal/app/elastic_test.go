@@ -16,15 +16,14 @@ import (
 
 	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/elastic/estest"
 )
 
 // TestSetupCommand runs what `mlads setup` runs against the real node and
 // a stand-in Kibana, twice, then the dry run.
 func TestSetupCommand(t *testing.T) {
-	esURL := os.Getenv("ES_URL")
-	if esURL == "" {
-		t.Skip("ES_URL is unset: start a node with ../shared/esnode/esnode-ci.sh start and set ES_URL to the URL it prints")
-	}
+	esURL := estest.URL(t)
+	estest.Lock(t, false)
 	var imports atomic.Int64
 	kibana := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/saved_objects/_import" || r.Header.Get("kbn-xsrf") == "" {
@@ -85,6 +84,28 @@ func TestElasticSinkOff(t *testing.T) {
 	if _, _, err := ElasticSink(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "$MLADS_TEST_UNSET_PASSWORD_VARIABLE (elasticsearch.password_env) is empty") {
 		t.Fatalf("username without a password: %v", err)
 	}
+	// An unreachable cluster is no reason not to start: alerts are spooled.
+	cfg.Elasticsearch.Username = ""
+	cfg.Elasticsearch.DeadLetter = filepath.Join(t.TempDir(), "dead")
+	var logs bytes.Buffer
+	s, c, err = ElasticSink(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil || s == nil {
+		t.Fatalf("unreachable cluster: %v", err)
+	}
+	_ = c.Close()
+	if !strings.Contains(logs.String(), "Elasticsearch does not answer; alerts are spooled until it does") {
+		t.Errorf("no warning: %s", logs.String())
+	}
+	// Refused credentials are.
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer refuse.Close()
+	cfg.Elasticsearch.URL = refuse.URL
+	if _, _, err := ElasticSink(cfg, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "HTTP 401") {
+		t.Fatalf("refused credentials: %v", err)
+	}
 }
 
 // TestAnalyzeIntoElasticsearch runs analyze on the bundled capture, hands
@@ -92,10 +113,8 @@ func TestElasticSinkOff(t *testing.T) {
 // event.kind: alert with event.id equal to _id. (The pipeline will call
 // the sink directly; this checks that what analyze writes indexes as is.)
 func TestAnalyzeIntoElasticsearch(t *testing.T) {
-	esURL := os.Getenv("ES_URL")
-	if esURL == "" {
-		t.Skip("ES_URL is unset: start a node with ../shared/esnode/esnode-ci.sh start and set ES_URL to the URL it prints")
-	}
+	esURL := estest.URL(t)
+	estest.Lock(t, false)
 	cfg := config.Default()
 	var out bytes.Buffer
 	pc := PcapConfig(cfg.Pcap)

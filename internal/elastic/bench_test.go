@@ -14,13 +14,18 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/benchmeter"
 )
 
 // BenchmarkSink measures alerts/s from Write to a finished Flush into the
 // real node, and the same documents sent as raw bulk requests (what curl
 // would send: pre-encoded, the same bulk size and concurrency) in the same
 // run, alternating which goes first. ratio is the sink's rate over the raw
-// rate. BENCH_ES_SWEEP=1 adds more worker and bulk-size settings.
+// rate; the client's CPU per alert is reported for both, since on a
+// shared machine the node's share of the cores sets the wall-clock rates.
+// The raw side's CPU excludes encoding (done before the clock starts, as
+// curl would send prepared files). With ESNODE_PID set, the node's CPU
+// per alert too. BENCH_ES_SWEEP=1 adds more worker and bulk-size settings.
 //
 //	ES_URL=... go test ./internal/elastic -run '^$' -bench Sink -benchtime 3x
 func BenchmarkSink(b *testing.B) {
@@ -36,12 +41,22 @@ func BenchmarkSink(b *testing.B) {
 				b.Fatal(err)
 			}
 			docs := benchAlerts(n)
-			var sinkTime, rawTime time.Duration
+			var sinkTime, rawTime, sinkCPU, rawCPU, sinkNode, rawNode time.Duration
 			for i := 0; i < b.N; i++ {
 				sinkNS, rawNS := fmt.Sprintf("bench%d.sink", i), fmt.Sprintf("bench%d.raw", i)
 				run := []func(){
-					func() { sinkTime += benchSinkOnce(b, sinkNS, docs, cfg.workers, cfg.flushBytes) },
-					func() { rawTime += benchRawOnce(b, rawNS, docs, cfg.workers, cfg.flushBytes) },
+					func() {
+						cpu, node := benchmeter.CPU(), nodeCPU(b)
+						sinkTime += benchSinkOnce(b, sinkNS, docs, cfg.workers, cfg.flushBytes)
+						sinkCPU += benchmeter.CPU() - cpu
+						sinkNode += nodeCPU(b) - node
+					},
+					func() {
+						cpu, node := benchmeter.CPU(), nodeCPU(b)
+						rawTime += benchRawOnce(b, rawNS, docs, cfg.workers, cfg.flushBytes)
+						rawCPU += benchmeter.CPU() - cpu
+						rawNode += nodeCPU(b) - node
+					},
 				}
 				if i%2 == 1 {
 					run[0], run[1] = run[1], run[0]
@@ -55,8 +70,36 @@ func BenchmarkSink(b *testing.B) {
 			b.ReportMetric(sinkRate, "alerts/s")
 			b.ReportMetric(rawRate, "raw-alerts/s")
 			b.ReportMetric(sinkRate/rawRate, "ratio")
+			// The client's own CPU (this process; the node runs in its own):
+			// what the sink costs beyond sending pre-encoded bytes.
+			b.ReportMetric(float64(sinkCPU.Microseconds())/float64(n*b.N), "client-µs/alert")
+			b.ReportMetric(float64(rawCPU.Microseconds())/float64(n*b.N), "raw-client-µs/alert")
+			if sinkNode > 0 {
+				b.ReportMetric(float64(sinkNode.Microseconds())/float64(n*b.N), "node-µs/alert")
+				b.ReportMetric(float64(rawNode.Microseconds())/float64(n*b.N), "raw-node-µs/alert")
+			}
 		})
 	}
+}
+
+// nodeCPU returns the CPU time the node's process ($ESNODE_PID) has used,
+// from /proc; 0 when unknown.
+func nodeCPU(b *testing.B) time.Duration {
+	pid := os.Getenv("ESNODE_PID")
+	if pid == "" {
+		return 0
+	}
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		b.Fatalf("ESNODE_PID: %v", err)
+	}
+	// Fields after the command's closing parenthesis; utime and stime are
+	// the 14th and 15th of the line, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func benchAlerts(n int) []*alert.Alert {

@@ -171,3 +171,31 @@ func TestSecretsNotLogged(t *testing.T) {
 		t.Fatalf("the secret appears in the errors, logs or files")
 	}
 }
+
+// TestSinkTLSFailure: documents written to a cluster whose certificate is
+// not trusted are spooled, and Flush says why instead of retrying forever.
+func TestSinkTLSFailure(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	c, err := New(Options{URL: srv.URL, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s, err := NewSink(c, SinkOptions{SpoolDir: filepath.Join(dir, "spool"), DeadLetter: filepath.Join(dir, "dead")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Write(ctx, testAlerts(t, 5)); err != nil {
+		t.Fatal(err)
+	}
+	retry, err := s.Flush(ctx)
+	if err == nil || retry || !strings.Contains(err.Error(), "TLS: the server's certificate is not signed by a trusted CA") {
+		t.Fatalf("flush: %v (retry %v)", err, retry)
+	}
+	if st := s.Stats(); st.Spool.Docs != 6 {
+		t.Fatalf("spooled %d, want 6", st.Spool.Docs)
+	}
+}

@@ -47,8 +47,11 @@
 //	429, 5xx          retried, only the failed items, with capped exponential backoff
 //	                  and jitter for at most RetryTimeout, then spooled
 //	no response       (refused, reset, timeout) spooled at once
-//	401, 403          spooled, and Flush reports the error (not retryable)
+//	401, 403, TLS     spooled, and Flush reports the error (not retryable)
 //	other 4xx         (mapping errors) to the dead-letter file with the reason, counted
+//
+// Failed documents held for retrying are bounded (MaxPendingBytes): past
+// the bound, Write settles them at once instead of waiting for Flush.
 //
 // While the spool holds documents, new ones are appended to it too, so
 // the cluster receives them in the order they were written. Every
@@ -58,5 +61,13 @@
 // versions above make that harmless. The spool is bounded (MaxBytes); when
 // full it blocks (Write reports a retryable error, so the daemon does not
 // commit its read positions and reads that input again later), or drops
-// the newest or oldest documents, counted.
+// the newest or oldest documents, counted. A lock file keeps a second
+// process (`mlads spool flush` beside the daemon) out of the spool.
+//
+// # Errors
+//
+// Every failed request is an *Error naming the cluster (its URL without
+// credentials), the operation and the cause; Retryable tells whether the
+// same call may succeed later. Passwords and API keys never appear in
+// errors or logs: messages are built without them and scrubbed again.
 package elastic

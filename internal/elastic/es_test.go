@@ -12,16 +12,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlads/mlads/internal/elastic/estest"
 )
 
 // testClient returns a client of the real node at $ES_URL, in a namespace
-// of its own so tests do not see each other's documents, or skips.
+// of its own so tests do not see each other's documents, or skips. It
+// holds the shared test lock (estest.Lock) until the test ends.
 func testClient(tb testing.TB, namespace string) *Client {
 	tb.Helper()
-	u := os.Getenv("ES_URL")
-	if u == "" {
-		tb.Skip("ES_URL is unset: start a node with ../shared/esnode/esnode-ci.sh start and set ES_URL to the URL it prints")
-	}
+	return lockedClient(tb, namespace, false)
+}
+
+// lockedClient is testClient with the lock exclusive or shared.
+func lockedClient(tb testing.TB, namespace string, exclusive bool) *Client {
+	tb.Helper()
+	u := estest.URL(tb)
+	estest.Lock(tb, exclusive)
 	c, err := New(Options{URL: u, Namespace: namespace, Retention: "30d", Timeout: 30 * time.Second})
 	if err != nil {
 		tb.Fatal(err)
@@ -120,7 +127,7 @@ func (w tbWriter) Write(p []byte) (int, error) {
 // ours at the same priority: Setup must fail with one error naming it.
 // It uses the health template, which no test writes through.
 func TestSetupTemplateConflict(t *testing.T) {
-	c := testClient(t, "conflict")
+	c := lockedClient(t, "conflict", true)
 	esDo(t, "DELETE", "/_data_stream/metrics-mlads.health-*", nil, 200, 404)
 	esDo(t, "DELETE", "/_index_template/"+templateHealth, nil, 200, 404)
 	esDo(t, "PUT", "/_index_template/someone-elses", nil, 200,
@@ -142,7 +149,7 @@ func TestSetupTemplateConflict(t *testing.T) {
 // to, and checks that Setup rolls it over so new documents get the new
 // mapping; and that a newer installed version is refused.
 func TestSetupUpgradesMapping(t *testing.T) {
-	c := testClient(t, "upgrade")
+	c := lockedClient(t, "upgrade", true)
 	resetNamespace(t, c)
 	ctx := context.Background()
 	s := testSink(t, c, SinkOptions{})

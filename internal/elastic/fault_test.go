@@ -195,6 +195,9 @@ func TestSinkFaults(t *testing.T) {
 		// spooled says the faults outlast the retries, so documents must
 		// pass through the spool.
 		spooled bool
+		// noFlush writes everything before the first Flush: what failed
+		// must stay bounded by MaxPendingBytes meanwhile.
+		noFlush bool
 	}{
 		{name: "429 storm", fault: func(p *faultProxy) { p.whole429 = 12 }},
 		{name: "503s", fault: func(p *faultProxy) { p.whole503 = 5 }},
@@ -203,12 +206,15 @@ func TestSinkFaults(t *testing.T) {
 		{name: "429 storm longer than the retries", fault: func(p *faultProxy) { p.whole429 = 1 << 30 },
 			opts: func(o *SinkOptions) { o.RetryTimeout = 200 * time.Millisecond }, spooled: true},
 		{name: "connection resets", fault: func(p *faultProxy) { p.down = true }, spooled: true},
+		{name: "429 storm without flushes", fault: func(p *faultProxy) { p.whole429 = 1 << 30 },
+			opts: func(o *SinkOptions) { o.RetryTimeout, o.MaxPendingBytes = 200*time.Millisecond, 256<<10 }, spooled: true, noFlush: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resetNamespace(t, direct)
 			p := newFaultProxy(t)
 			c := proxyClient(t, p, "faults")
 			o := fastRetries
+			o.MaxPendingBytes = 4 << 20
 			if tc.opts != nil {
 				tc.opts(&o)
 			}
@@ -219,6 +225,15 @@ func TestSinkFaults(t *testing.T) {
 			for i := 0; i < len(docs); i += 500 {
 				if _, err := s.Write(ctx, docs[i:min(i+500, len(docs))]); err != nil {
 					t.Fatal(err)
+				}
+				s.mu.Lock()
+				pending := s.pendingBytes
+				s.mu.Unlock()
+				if pending > o.MaxPendingBytes {
+					t.Fatalf("%d bytes of failed documents held, limit %d", pending, o.MaxPendingBytes)
+				}
+				if tc.noFlush {
+					continue
 				}
 				if _, err := s.Flush(ctx); err != nil {
 					t.Fatal(err)

@@ -75,6 +75,25 @@ func (c *Client) Setup(ctx context.Context, dryRun bool, w io.Writer) error {
 	return err
 }
 
+// Check connects and checks that the templates Setup installs are there
+// and current; its error says what is wrong and that `mlads setup` fixes it.
+func (c *Client) Check(ctx context.Context) error {
+	if err := c.Ping(ctx); err != nil {
+		return err
+	}
+	v, found, err := c.installedVersion(ctx)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return fmt.Errorf("elastic: %s: index template %s is not installed: run mlads setup", c.where(), templateAlert)
+	case v < MappingVersion:
+		return fmt.Errorf("elastic: %s: the installed templates have mapping version %d, this mlads writes %d: run mlads setup",
+			c.where(), v, MappingVersion)
+	}
+	return nil
+}
+
 // installedVersion returns the mapping version of the installed alert
 // template, and whether there is one.
 func (c *Client) installedVersion(ctx context.Context) (version int, found bool, err error) {

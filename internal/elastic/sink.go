@@ -63,7 +63,7 @@ type Sink struct {
 	pending      []*entry   // failed, worth retrying
 	pendingBytes int
 	unreachable  bool  // some item got no response at all
-	authErr      error // 401/403: spool and report
+	authErr      error // 401/403, or a TLS failure: spool and report
 	retryAfter   time.Duration
 
 	lastReplay time.Time
@@ -226,11 +226,14 @@ func (s *Sink) failed(e *entry, res esutil.BulkIndexerResponseItem, err error) {
 			status, reason = 0, s.c.scrubString(err.Error())
 		}
 	}
+	// A TLS failure or a server that is not Elasticsearch will not mend
+	// by itself: like refused credentials, spool and report.
+	permanent := ee != nil && ee.Status == 0 && !ee.Retry
 	switch {
 	case status == http.StatusConflict:
 		s.st.duplicates.Add(1)
 		return
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+	case status == http.StatusUnauthorized || status == http.StatusForbidden || permanent:
 		s.st.authFailures.Add(1)
 		s.mu.Lock()
 		if s.authErr == nil {
@@ -311,7 +314,7 @@ func (s *Sink) settle(ctx context.Context) (bool, error) {
 			why := "retries exhausted"
 			switch {
 			case authErr != nil:
-				why = "credentials refused"
+				why = "refused: " + authErr.Error()
 			case unreachable:
 				why = "cluster unreachable"
 			}
@@ -410,6 +413,9 @@ func (s *Sink) Replay(ctx context.Context) error {
 	}
 	return err
 }
+
+// Client returns the client the sink writes through.
+func (s *Sink) Client() *Client { return s.c }
 
 // Stats returns the counters and the spool's state.
 func (s *Sink) Stats() Stats {

@@ -89,7 +89,7 @@ func OpenSpool(dir string, maxBytes int64, whenFull string) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &Spool{dir: dir, maxBytes: maxBytes, whenFull: whenFull, segMax: max(maxBytes/16, 1<<20)}
+	s := &Spool{dir: dir, maxBytes: maxBytes, whenFull: whenFull, segMax: min(max(maxBytes/16, 64<<10), 64<<20)}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -177,10 +177,16 @@ func (s *Spool) Append(e *entry) (dropped int, err error) {
 			s.dropped++
 			return 1, nil
 		}
-		// Drop the oldest segment, never the one being written.
-		if len(s.segs) == 0 || (len(s.segs) == 1 && s.cur != nil) {
+		// Drop the oldest segment; when it is the one being written, close
+		// it first (the next append starts a new one).
+		if len(s.segs) == 0 {
 			s.dropped++
 			return dropped + 1, nil
+		}
+		if len(s.segs) == 1 && s.cur != nil {
+			if err := s.closeCurrent(); err != nil {
+				return dropped, err
+			}
 		}
 		n := s.segs[0].docs
 		if err := s.remove(0); err != nil {
