@@ -61,6 +61,7 @@ func newRoot() *cobra.Command {
 		newSetup(g),
 		newSpool(g),
 		newContacts(g),
+		newRules(g),
 	)
 	return root
 }

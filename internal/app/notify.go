@@ -14,6 +14,7 @@ import (
 	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/notify"
+	"github.com/mlads/mlads/internal/rules"
 )
 
 // NotifySink builds the contacts' sink from cfg.Notify: the contacts file
@@ -41,13 +42,22 @@ func NotifySink(cfg config.Config, log *slog.Logger) (alert.Sink, io.Closer, err
 	if err != nil {
 		return nil, nil, err
 	}
-	n, err := notify.New(c, send, notify.Options{Outbox: nc.Outbox, KibanaURL: nc.KibanaURL, FailAfter: nc.FailAfter, Logger: log})
+	var rs *rules.Set
+	if len(cfg.Rules.Paths) > 0 {
+		if rs, err = rules.Load(cfg.Rules.Paths...); err != nil {
+			return nil, nil, err
+		}
+		for _, r := range rs.Expired(time.Now()) {
+			log.Warn("rule expired; it no longer applies", "rule", r.ID, "owner", r.Owner, "expired", r.Expires, "file", r.File, "line", r.Line)
+		}
+	}
+	n, err := notify.New(c, send, notify.Options{Outbox: nc.Outbox, KibanaURL: nc.KibanaURL, FailAfter: nc.FailAfter, Logger: log, Rules: rs, RulePaths: cfg.Rules.Paths})
 	if err != nil {
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx, 500*time.Millisecond) }()
+	go func() { done <- n.Run(ctx, 500*time.Millisecond, os.LookupEnv) }()
 	pending := len(n.Pending())
 	log.Info("notifying contacts", "contacts", nc.Contacts, "people", len(c.People), "routes", len(c.Routes)+1,
 		"outbox", nc.Outbox, "pending", pending)
@@ -213,5 +223,26 @@ func ContactsTest(ctx context.Context, opts ContactsTestOptions) error {
 	if failed > 0 {
 		return fmt.Errorf("contacts test: %d of %d messages failed", failed, len(res))
 	}
+	return nil
+}
+
+// RulesCheck loads and checks rule files, prints each rule with its state
+// at now, and says which have expired. Expired rules are reported, not
+// errors; a rule file that does not load is.
+func RulesCheck(paths []string, now time.Time, out io.Writer) error {
+	rs, err := rules.Load(paths...)
+	if err != nil {
+		return err
+	}
+	expired := 0
+	for _, r := range rs.Rules {
+		state := "active until " + r.Expires.UTC().Format(time.RFC3339)
+		if !now.Before(r.Expires) {
+			state = "EXPIRED " + r.Expires.UTC().Format(time.RFC3339)
+			expired++
+		}
+		fmt.Fprintf(out, "%s:%d  %-24s %-8s %-28s %s: %s\n", r.File, r.Line, r.ID, r.Kind, r.Owner, state, r.Reason)
+	}
+	fmt.Fprintf(out, "%d rules, %d expired\n", len(rs.Rules), expired)
 	return nil
 }

@@ -122,3 +122,14 @@ default_route: {notify: [alice]}
 		t.Fatalf("bad file: %v", err)
 	}
 }
+
+func TestRulesCheck(t *testing.T) {
+	var out bytes.Buffer
+	if err := RulesCheck([]string{filepath.Join("..", "..", "rules")}, time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "vuln-scanner             suppress secops@example.org           EXPIRED 2027-02-01T00:00:00Z") ||
+		!strings.Contains(out.String(), "3 rules, 1 expired") {
+		t.Errorf("rules check:\n%s", out.String())
+	}
+}

@@ -34,6 +34,7 @@ type Config struct {
 	Elasticsearch Elastic `mapstructure:"elasticsearch"`
 	Kibana        Kibana  `mapstructure:"kibana"`
 	Notify        Notify  `mapstructure:"notify"`
+	Rules         Rules   `mapstructure:"rules"`
 }
 
 // Log configures the process's own diagnostics (on stderr).

@@ -205,7 +205,11 @@ func Parse(path string, b []byte, getenv func(string) (string, bool)) (*Contacts
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return nil, fmt.Errorf("contacts: %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := lineMsg.FindStringSubmatch(msg); m != nil {
+			return nil, fmt.Errorf("contacts: %s:%s: %s", path, m[1], m[2])
+		}
+		return nil, fmt.Errorf("contacts: %s: %s", path, msg)
 	}
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(b))

@@ -1,6 +1,11 @@
 package notify
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -8,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/rules"
 )
 
 // fakeEnv gives every environment variable a made-up value.
@@ -54,6 +60,7 @@ func TestBadContacts(t *testing.T) {
 		"no-default.bad.yaml":      `no-default.bad.yaml:1: default_route: missing: alerts that no route matches need a default route`,
 		"bad-duration.bad.yaml":    "bad-duration.bad.yaml:10: default_route.digest: cannot unmarshal !!str `hourly` into time.Duration",
 		"group-cycle.bad.yaml":     `group-cycle.bad.yaml:14: default_route.notify: group "a" contains itself (a → b → a)`,
+		"not-yaml.bad.yaml":        `not-yaml.bad.yaml:2: did not find expected ',' or ']'`, // where yaml.v3 places it
 		"quiet-hours.bad.yaml":     `quiet-hours.bad.yaml:10: schedules.nights.quiet_hours[0].to: "7:00" is not a time of day (HH:MM, 24:00 for midnight)`,
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "contacts", "*.bad.yaml"))
@@ -234,3 +241,104 @@ func withProto(a *alert.Alert, transport, service string) *alert.Alert {
 }
 
 var t0 = time.Date(2026, 12, 2, 14, 0, 0, 0, time.UTC)
+
+// TestReload: a changed contacts file takes effect; a bad one is refused
+// with its error and the last good one stays in force.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "contacts.yaml")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// a new modification time even on a coarse clock
+		later := time.Now().Add(time.Duration(len(s)) * time.Second)
+		if err := os.Chtimes(path, later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const good = `
+channels: {email: {host: localhost, from: mlads@example.org}}
+contacts: [{name: alice, email: [alice@example.org]}]
+default_route: {notify: [alice]}
+`
+	write(good)
+	c, err := Load(path, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	n, err := New(c, Senders{"smtp": rec}, Options{Outbox: filepath.Join(dir, "outbox"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if ok, err := n.Reload(noEnv); ok || err != nil {
+		t.Fatalf("unchanged file reloaded: %v %v", ok, err)
+	}
+	write(strings.Replace(good, "alice@example.org]", "alice@example.org, alice@home.example.org]", 1))
+	if ok, err := n.Reload(noEnv); !ok || err != nil {
+		t.Fatalf("changed file not reloaded: %v %v", ok, err)
+	}
+	write(strings.Replace(good, "default_route: {notify: [alice]}", "default_route:\n  notify: [alice]\n  bogus: 1", 1))
+	if ok, err := n.Reload(noEnv); ok || err == nil || !strings.Contains(err.Error(), "contacts.yaml:6: default_route.bogus: unknown key") {
+		t.Fatalf("bad file: %v %v", ok, err)
+	}
+	n.Write(context.Background(), []*alert.Alert{mk("beacon", 2, "10.0.0.1", "", "s1")})
+	var to []string
+	for _, m := range n.Pending() {
+		to = append(to, m.To)
+	}
+	if !slices.Equal(to, []string{"alice@example.org", "alice@home.example.org"}) {
+		t.Errorf("after a refused reload the last good file should route: %v", to)
+	}
+}
+
+// TestReloadRules: changed rule files take effect; a bad one is refused
+// and the last good rules stay in force.
+func TestReloadRules(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.yaml")
+	write := func(s string, age time.Duration) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mt := time.Now().Add(age)
+		if err := os.Chtimes(path, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const rule = "rules:\n  - {id: x, kind: suppress, owner: a, reason: r, expires: 2030-01-01, match: {src: [%s]}}\n"
+	write(fmt.Sprintf(rule, "10.0.0.1"), -time.Hour)
+	rs, err := rules.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("c.yaml", []byte(routingContacts), fakeEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(c, Senders{}, Options{Outbox: filepath.Join(dir, "outbox"), Rules: rs, RulePaths: []string{dir},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if ok, err := n.ReloadRules(); ok || err != nil {
+		t.Fatalf("unchanged rules reloaded: %v %v", ok, err)
+	}
+	write(fmt.Sprintf(rule, "10.0.0.2"), 0)
+	if ok, err := n.ReloadRules(); !ok || err != nil {
+		t.Fatalf("changed rules not reloaded: %v %v", ok, err)
+	}
+	write(fmt.Sprintf(rule, "10.0.0.300"), time.Hour)
+	if ok, err := n.ReloadRules(); ok || err == nil || !strings.Contains(err.Error(), `r.yaml:2: rules[0].match: src[0]: "10.0.0.300" is not a CIDR prefix or address`) {
+		t.Fatalf("bad rules: %v %v", ok, err)
+	}
+	n.Write(context.Background(), []*alert.Alert{mk("beacon", 2, "10.0.0.2", "", "s1"), mk("beacon", 2, "10.0.0.3", "", "s1")})
+	if st := n.Stats(); st.Suppressed != 1 || st.Alerts != 1 {
+		t.Errorf("the last good rules should apply: %+v", st)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/rules"
 )
 
 // Options configure a Notifier.
@@ -33,6 +34,12 @@ type Options struct {
 	// MaxIncidents bounds the incidents remembered; the oldest are
 	// forgotten beyond it (counted). 10,000 when zero.
 	MaxIncidents int
+	// Rules, when set, keep allowed and suppressed alerts from being
+	// notified (counted in Stats.Suppressed) and override severities.
+	Rules *rules.Set
+	// RulePaths, when set, are where Rules came from: Run reloads them
+	// when they change (ReloadRules).
+	RulePaths []string
 	// RetryInitial and RetryMax bound the wait between tries of a failing
 	// channel; 1 s and 5 min when zero.
 	RetryInitial, RetryMax time.Duration
@@ -60,8 +67,10 @@ type Notifier struct {
 	chans  map[string]*channelState
 	stats  Stats
 
-	routes []*Route   // scratch for Match
-	seen   []sentAddr // scratch for enqueue
+	stamp    fileStamp  // of the contacts file, for Reload
+	rulesSig string     // of the rule files, for ReloadRules
+	routes   []*Route   // scratch for Match
+	seen     []sentAddr // scratch for enqueue
 }
 
 // sentAddr is an address one alert's messages went to.
@@ -81,6 +90,7 @@ type channelState struct {
 // failing now, with the wall time they started to: sensor-health data.
 type Stats struct {
 	Alerts, Repeats, Duplicates, Held, Dropped  uint64
+	Suppressed                                  uint64
 	Queued, Sent, Failed, Digests, Resolved     uint64
 	Evicted, ChannelFailureAlerts, Pending, Age uint64
 	ChannelsFailing                             map[string]time.Time
@@ -114,8 +124,15 @@ func New(c *Contacts, send Senders, opts Options) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{c: c, send: send, opt: opts, log: opts.Logger, red: redactor(c.secrets()), box: box, st: st,
-		wallAt: opts.Clock(), chans: map[string]*channelState{}}, nil
+	n := &Notifier{c: c, send: send, opt: opts, log: opts.Logger, red: redactor(c.secrets()), box: box, st: st,
+		wallAt: opts.Clock(), chans: map[string]*channelState{}}
+	if c.Path != "" {
+		n.stamp, _ = stampOf(c.Path) // unreadable: the first Reload tells
+	}
+	if len(opts.RulePaths) > 0 && opts.Rules != nil {
+		_, _ = n.ReloadRules() // records the files' stamps: the set is the one loaded
+	}
+	return n, nil
 }
 
 // Close closes the outbox file. It does not flush: call Flush first.
@@ -246,8 +263,18 @@ func (n *Notifier) observe(a *alert.Alert) {
 		return
 	}
 
+	d := n.opt.Rules.Apply(a)
+	if d.SuppressedBy != "" {
+		n.stats.Suppressed++
+		return
+	}
 	n.stats.Alerts++
 	sev := a.Event.Severity
+	if d.Severity > 0 {
+		b := *a // routed, rendered and recorded at the rule's severity
+		b.Event.Severity, b.MLADS.Severity = d.Severity, strings.ToLower(severityName(d.Severity))
+		a, sev = &b, d.Severity
+	}
 	inc := &incident{ID: id, Detector: a.MLADS.Detector, Host: a.MLADS.Host, Summary: a.MLADS.Summary,
 		Severity: sev, First: first, Last: last, Count: count}
 	n.st.Incidents[id] = inc
@@ -535,11 +562,14 @@ func (n *Notifier) Deliver(ctx context.Context) int {
 	for ctx.Err() == nil {
 		n.mu.Lock()
 		m, thread := n.next(skip)
+		var s Sender
+		if m != nil {
+			s = n.send[m.Via]
+		}
 		n.mu.Unlock()
 		if m == nil {
 			return sent
 		}
-		s := n.send[m.Via]
 		var receipt string
 		var err error
 		if s == nil {
@@ -695,14 +725,27 @@ func (n *Notifier) channelFailure(via string, ch *channelState, wall time.Time) 
 
 // Run ticks, flushes and delivers every interval until ctx ends, then
 // flushes once more. It is the notifier's delivery loop; the pipeline only
-// writes and flushes.
-func (n *Notifier) Run(ctx context.Context, interval time.Duration) error {
+// writes and flushes. When getenv is not nil, it also reloads the contacts
+// file when it changes (Reload), keeping the last good one on an error.
+func (n *Notifier) Run(ctx context.Context, interval time.Duration, getenv func(string) (string, bool)) error {
 	if interval <= 0 {
 		interval = 500 * time.Millisecond
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		if getenv != nil {
+			if ok, err := n.Reload(getenv); err != nil {
+				n.log.Error("contacts file refused; the last good one stays in force", "err", err)
+			} else if ok {
+				n.log.Info("contacts file reloaded", "path", n.contactsPath())
+			}
+		}
+		if ok, err := n.ReloadRules(); err != nil {
+			n.log.Error("rule files refused; the last good ones stay in force", "err", err)
+		} else if ok {
+			n.log.Info("rule files loaded", "paths", n.opt.RulePaths)
+		}
 		n.Tick()
 		n.mu.Lock()
 		err := n.flushLocked()
@@ -719,6 +762,12 @@ func (n *Notifier) Run(ctx context.Context, interval time.Duration) error {
 		case <-t.C:
 		}
 	}
+}
+
+func (n *Notifier) contactsPath() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.c.Path
 }
 
 // Drain delivers until nothing durable is pending or ctx ends, flushing

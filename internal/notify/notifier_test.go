@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/rules"
 )
 
 // recorder is a Sender that keeps what it was given; fail, when set,
@@ -252,4 +253,31 @@ func TestNoiseControl(t *testing.T) {
 	want(t, "still quiet", h.deliver(), "alert email alice@example.org")
 	h.write(at(mk("other", 1, "10.9.9.4", "", "s1"), night.Add(8*time.Hour+31*time.Minute), 0)) // 07:01 CET
 	want(t, "quiet hours over", h.deliver(), "alert email alice@example.org", "digest email night@example.org")
+}
+
+// TestRules: an allowed or suppressed alert is not notified (counted);
+// a severity override routes and renders at the rule's severity.
+func TestRules(t *testing.T) {
+	h := newHarness(t, noiseContacts)
+	rs, err := rules.Parse("r.yaml", []byte(`
+rules:
+  - {id: scanner, kind: suppress, owner: a, reason: r, expires: 2030-01-01, match: {src: [10.0.9.5]}}
+  - {id: calm, kind: severity, severity: low, owner: a, reason: r, expires: 2030-01-01, match: {detectors: [horizontal_scan], src: [10.0.8.0/24]}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.n.opt.Rules = &rules.Set{Rules: rs}
+	h.write(mk("horizontal_scan", 3, "10.0.9.5", "", "s1"), mk("horizontal_scan", 3, "10.0.8.1", "", "s1"))
+	h.n.Tick()
+	h.n.Flush(context.Background())
+	h.n.Deliver(context.Background())
+	got := h.rec.take()
+	want(t, "rules", lines(got), "alert email alice@example.org", "alert sms +15550000001", "alert slack U1")
+	if len(got) > 0 && !strings.HasPrefix(got[0].Subject, "[mlads LOW] horizontal_scan 10.0.8.1") {
+		t.Errorf("override not applied: %q", got[0].Subject)
+	}
+	if st := h.n.Stats(); st.Suppressed != 1 {
+		t.Errorf("suppressed %d, want 1", st.Suppressed)
+	}
 }
