@@ -27,12 +27,16 @@ func newAnalyze(g *globals) *cobra.Command {
 			if observer == "" {
 				observer, _ = os.Hostname()
 			}
+			rs, err := app.LoadRules(cfg)
+			if err != nil {
+				return err
+			}
 			sinks, closeSinks, err := app.OutputSinks(cfg, log)
 			if err != nil {
 				return err
 			}
 			_, err = app.Analyze(cmd.Context(), app.AnalyzeOptions{Paths: args, Model: model, Detect: app.DetectConfig(cfg.Detect), BehaviorConfig: &cfg.Detect.Behavior, Input: inputOf(cfg),
-				Observer: observer, EveryAlert: everyAlert, Out: os.Stdout, Sinks: sinks, Logger: log})
+				Observer: observer, EveryAlert: everyAlert, Out: os.Stdout, Sinks: sinks, Rules: rs, Logger: log})
 			return errors.Join(err, closeSinks())
 		},
 	}

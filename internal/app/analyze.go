@@ -13,6 +13,7 @@ import (
 	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/pipeline"
+	"github.com/mlads/mlads/internal/rules"
 )
 
 // AnalyzeOptions configures Analyze.
@@ -32,7 +33,10 @@ type AnalyzeOptions struct {
 	// Sinks (Elasticsearch, contacts) get every alert and the incidents as
 	// they change (alert.Fold, live), each wrapped by its builder as it
 	// needs (alert.Retry).
-	Sinks  []alert.Sink
+	Sinks []alert.Sink
+	// Rules (allowlists, suppressions, severity overrides) mark the
+	// alerts before any sink sees them; nil applies none.
+	Rules  *rules.Set
 	Logger *slog.Logger
 }
 
@@ -92,6 +96,9 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 	}
 	if len(opts.Sinks) > 0 {
 		sink = alert.Fanout{sink, alert.NewFold(alert.Fanout(opts.Sinks), time.Hour, 0, true)}
+	}
+	if opts.Rules != nil {
+		sink = &rules.Mark{Rules: opts.Rules, Next: sink}
 	}
 	al := pipeline.NewAlerter(sink, opts.Observer)
 	det := b.Detector(m, opts.Detect)

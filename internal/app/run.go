@@ -21,6 +21,7 @@ import (
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/input"
 	"github.com/mlads/mlads/internal/pipeline"
+	"github.com/mlads/mlads/internal/rules"
 	"github.com/mlads/mlads/internal/tail"
 	"github.com/mlads/mlads/internal/throttle"
 	"github.com/mlads/mlads/internal/zeek"
@@ -153,6 +154,10 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	if observer == "" {
 		observer, _ = os.Hostname()
 	}
+	rs, err := LoadRules(d.all)
+	if err != nil {
+		return err
+	}
 	sinks, closeSinks, err := OutputSinks(d.all, d.log)
 	if err != nil {
 		return err
@@ -162,7 +167,7 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	eng.SetKnown(m.KnownBehaviors)
 	s.model = &runModel{
 		det: pipeline.NewDetector(m, dc), eng: eng,
-		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks,
+		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, rules: rs,
 	}
 	d.log.Info("model loaded", "model", d.cfg.Model, "load_time", time.Since(t0).Round(time.Millisecond),
 		"groups", len(m.Nodes), "alpha", m.Alpha, "known_behaviors", len(m.KnownBehaviors), "observer", observer)
@@ -242,6 +247,7 @@ type runModel struct {
 	online     *pipeline.Online
 	sinks      []alert.Sink // besides run.output (Elasticsearch, contacts), each wrapped as it needs
 	closeSinks func() error
+	rules      *rules.Set // marks the alerts before the sinks see them; nil: none
 }
 
 // newRunSink returns the sink for cfg; open must be called before use.
@@ -286,6 +292,9 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 			sink = append(alert.Fanout{sink}, m.sinks...)
 		}
 		sink = alert.NewFold(sink, time.Hour, 0, true)
+		if m.rules != nil {
+			sink = &rules.Mark{Rules: m.rules, Next: sink}
+		}
 		m.online = pipeline.NewOnline(m.det, m.eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts}, m.observer))
 	}
 	return s, nil

@@ -7,7 +7,16 @@ import (
 
 	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/rules"
 )
+
+// LoadRules loads the rule files of rules.paths; nil when there are none.
+func LoadRules(cfg config.Config) (*rules.Set, error) {
+	if len(cfg.Rules.Paths) == 0 {
+		return nil, nil
+	}
+	return rules.Load(cfg.Rules.Paths...)
+}
 
 // OutputSinks builds the alert sinks the configuration turns on besides
 // the JSON lines: Elasticsearch (elasticsearch.url) and the contacts

@@ -85,6 +85,7 @@ func alertMappings() obj {
 	return obj{"mlads": props(obj{
 		"detector": keyword(), "host": keyword(), "score": double(), "p_value": double(),
 		"severity": keyword(), "summary": text(), "source": keyword(), "flow_uids": keyword(),
+		"suppressed_by": keyword(), "severity_override_by": keyword(),
 		"hits": props(obj{"detector": keyword(), "p_value": double(), "fired": boolean()}),
 		"features": props(obj{
 			"name": keyword(), "value": double(), "median": double(), "spread": double(), "z": double(),
