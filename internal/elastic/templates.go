@@ -8,7 +8,8 @@ import (
 // MappingVersion is the version of the templates below. It is stored in
 // each template's _meta; Setup rolls a data stream over when the version
 // installed before is older, so new backing indices get the new mapping.
-const MappingVersion = 1
+// Version 2 maps mlads.suppressed_by and mlads.severity_override_by.
+const MappingVersion = 2
 
 // Template and policy names. They all start with "mlads" or hold
 // ".mlads" so that one look at the cluster shows whose they are.
