@@ -96,7 +96,6 @@ func (m *Model) fit(mx *matrix, idx []int32, rng *rand.Rand) {
 	m.Nodes = make([]node, len(keys))
 	m.Forests = m.Forests[:0]
 	pos := map[groupKey]int32{}
-	scratch := make([]float64, 0, len(idx))
 	for i, k := range keys {
 		n := &m.Nodes[i]
 		n.Key = k
@@ -111,15 +110,34 @@ func (m *Model) fit(mx *matrix, idx []int32, rng *rand.Rand) {
 				n.Parent = p
 			}
 		}
-		rows := byKey[k]
-		fitNode(n, mx, rows, sizes, scratch)
-		if k == root || len(rows) >= minForest {
-			n.Forest = int32(len(m.Forests))
-			m.Forests = append(m.Forests, *fitForest(mx, rows, m.Trees, forestSample, rng))
-		} else {
-			n.Forest = m.Nodes[n.Parent].Forest
-		}
 	}
+	// The nodes' statistics are independent of each other and of the
+	// random sequence: they are fitted in parallel, largest first, while
+	// this goroutine fits the forests, which share the one rng and so are
+	// fitted in key order, as the file's bytes depend on that order.
+	bySize := make([]int, len(keys))
+	for i := range bySize {
+		bySize[i] = i
+	}
+	slices.SortStableFunc(bySize, func(a, b int) int {
+		return cmp.Compare(len(byKey[keys[b]]), len(byKey[keys[a]]))
+	})
+	workers := workersFor(len(keys))
+	scratch := make([]fitScratch, workers)
+	parallel(len(keys), workers, func(w, i int) {
+		k := keys[bySize[i]]
+		fitNode(&m.Nodes[bySize[i]], mx, byKey[k], sizes, &scratch[w])
+	}, func() {
+		for i, k := range keys {
+			n := &m.Nodes[i]
+			if rows := byKey[k]; k == root || len(rows) >= minForest {
+				n.Forest = int32(len(m.Forests))
+				m.Forests = append(m.Forests, *fitForest(mx, rows, m.Trees, forestSample, rng))
+			} else {
+				n.Forest = m.Nodes[n.Parent].Forest
+			}
+		}
+	})
 	m.GroupKeys = m.GroupKeys[:0]
 	for k := range fine {
 		m.GroupKeys = append(m.GroupKeys, k)

@@ -330,25 +330,22 @@ func (t *Trainer) Fit() (*Model, error) {
 	}
 	m.fit(&t.m, fitIdx, rng)
 	if cfg.Trim > 0 {
-		raw := make([][numDetectors]float64, len(fitIdx))
-		for k, i := range fitIdx {
-			raw[k] = m.rawScores(t.m.x(i), t.m.c(i))
-		}
+		raw := m.rawScoresOf(&t.m, fitIdx)
 		comb := rankCombine(m.Combine, raw)
-		order := make([]int, len(fitIdx))
+		order := make([]ranked, len(fitIdx))
 		for k := range order {
-			order[k] = k
+			order[k] = ranked{comb[k], int32(k)}
 		}
-		slices.SortFunc(order, func(a, b int) int {
-			if c := cmp.Compare(comb[a], comb[b]); c != 0 {
+		slices.SortFunc(order, func(a, b ranked) int {
+			if c := cmp.Compare(a.v, b.v); c != 0 {
 				return c
 			}
-			return cmp.Compare(a, b)
+			return cmp.Compare(a.i, b.i)
 		})
 		keep := len(fitIdx) - int(cfg.Trim*float64(len(fitIdx)))
 		kept := make([]int32, 0, keep)
-		for _, k := range order[:keep] {
-			kept = append(kept, fitIdx[k])
+		for _, o := range order[:keep] {
+			kept = append(kept, fitIdx[o.i])
 		}
 		slices.Sort(kept)
 		m.Trimmed = len(fitIdx) - keep
@@ -358,24 +355,24 @@ func (t *Trainer) Fit() (*Model, error) {
 	m.FitFlows = len(fitIdx)
 
 	// calibration
-	raw := make([][numDetectors]float64, len(calIdx))
-	for k, i := range calIdx {
-		raw[k] = m.rawScores(t.m.x(i), t.m.c(i))
-	}
-	col := make([]float64, len(calIdx))
-	for d := 0; d < numDetectors; d++ {
+	raw := m.rawScoresOf(&t.m, calIdx)
+	parallel(numDetectors, workersFor(numDetectors), func(_, d int) {
+		col := make([]float64, len(raw))
 		for k := range raw {
 			col[k] = raw[k][d]
 		}
 		m.Calib[d] = newCalibrator(col)
-	}
-	var ps [numDetectors]float64
-	for k := range raw {
-		for d := 0; d < numDetectors; d++ {
-			ps[d] = m.Calib[d].pvalue(raw[k][d])
+	}, nil)
+	col := make([]float64, len(calIdx))
+	forChunks(len(raw), func(lo, hi int) {
+		var ps [numDetectors]float64
+		for k := lo; k < hi; k++ {
+			for d := 0; d < numDetectors; d++ {
+				ps[d] = m.Calib[d].pvalue(raw[k][d])
+			}
+			col[k] = combineStat(m.Combine, ps[:])
 		}
-		col[k] = combineStat(m.Combine, ps[:])
-	}
+	})
 	m.Final = newCalibrator(col)
 	m.CalibFlows = len(calIdx)
 
@@ -410,28 +407,54 @@ func (t *Trainer) Fit() (*Model, error) {
 }
 
 // rankCombine turns each detector's raw scores into rank p-values within
-// the set and combines them; used to find the flows to trim.
+// the set and combines them; used to find the flows to trim. The
+// detectors are ranked in parallel.
 func rankCombine(method string, raw [][numDetectors]float64) []float64 {
 	n := len(raw)
-	out := make([]float64, n)
-	p := make([][numDetectors]float64, n)
-	idx := make([]int, n)
-	for d := 0; d < numDetectors; d++ {
-		for i := range idx {
-			idx[i] = i
+	var p [numDetectors][]float64
+	parallel(numDetectors, workersFor(numDetectors), func(_, d int) {
+		byScore := make([]ranked, n)
+		for i := range raw {
+			byScore[i] = ranked{raw[i][d], int32(i)}
 		}
-		slices.SortFunc(idx, func(a, b int) int {
-			if c := cmp.Compare(raw[b][d], raw[a][d]); c != 0 {
+		slices.SortFunc(byScore, func(a, b ranked) int {
+			if c := cmp.Compare(b.v, a.v); c != 0 {
 				return c
 			}
-			return cmp.Compare(a, b) // ties by position: deterministic
+			return cmp.Compare(a.i, b.i) // ties by position: deterministic
 		})
-		for r, i := range idx {
-			p[i][d] = float64(r+1) / float64(n+1)
+		p[d] = make([]float64, n)
+		for r, e := range byScore {
+			p[d][e.i] = float64(r+1) / float64(n+1)
 		}
-	}
-	for i := range out {
-		out[i] = combineStat(method, p[i][:])
-	}
+	}, nil)
+	out := make([]float64, n)
+	forChunks(n, func(lo, hi int) {
+		var ps [numDetectors]float64
+		for i := lo; i < hi; i++ {
+			for d := range ps {
+				ps[d] = p[d][i]
+			}
+			out[i] = combineStat(method, ps[:])
+		}
+	})
 	return out
+}
+
+// ranked is a score and the position it belongs to, sorted together.
+type ranked struct {
+	v float64
+	i int32
+}
+
+// rawScoresOf runs the detectors on the rows in idx, in parallel.
+func (m *Model) rawScoresOf(mx *matrix, idx []int32) [][numDetectors]float64 {
+	raw := make([][numDetectors]float64, len(idx))
+	forChunks(len(idx), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			i := idx[k]
+			raw[k] = m.rawScores(mx.x(i), mx.c(i))
+		}
+	})
+	return raw
 }
