@@ -39,6 +39,31 @@ func BenchmarkScore(b *testing.B) {
 	b.ReportMetric(float64(BytesPerHost()), "bytes/host")
 }
 
+// BenchmarkScoreExplain is BenchmarkScore with every flow explained (as
+// ExplainBelow(1) asks), for the cost of the explanations, which allocate
+// their sentences.
+func BenchmarkScoreExplain(b *testing.B) {
+	cfg := DefaultConfig()
+	m, o := trainOffice(b, cfg, 11, 20000)
+	s := m.NewScorer(cfg)
+	s.ExplainBelow(1)
+	recs := make([]flow.Record, 65536)
+	for i := range recs {
+		o.next(&recs[i])
+		if i%3 == 0 { // an unusual upload now and then, so there is something to explain
+			recs[i].OrigBytes *= 1000
+		}
+	}
+	var v Verdict
+	b.ReportAllocs()
+	b.ResetTimer()
+	c0 := benchmeter.CPU()
+	for i := 0; i < b.N; i++ {
+		s.Score(&recs[i%len(recs)], &v)
+	}
+	b.ReportMetric(float64(b.N)/(benchmeter.CPU()-c0).Seconds(), "flows/s")
+}
+
 // BenchmarkTrain1M measures training on one million flows (reading aside),
 // in wall-clock and CPU seconds, and the model's size and load time.
 func BenchmarkTrain1M(b *testing.B) {
