@@ -69,6 +69,24 @@ func (s *Scorer) explainInto(n *node, g groupKey, v *Verdict) {
 		s.text = b
 		v.Features = append(v.Features, Feature{Name: "traffic_group", Value: float64(c) / float64(max(m.Nodes[0].N, 1)), Category: true, Text: string(b)})
 	}
+	// Only candidates of strength 2 or more are listed, so only they need
+	// sorting: the stable sort of the few keeps them in the order a sort
+	// of all would. A NaN strength is unordered against every other, so
+	// then all are sorted, as that is what decides where it lands.
+	nan := false
+	for _, c := range cs[:k] {
+		nan = nan || c.w != c.w
+	}
+	if !nan {
+		strong := 0
+		for _, c := range cs[:k] {
+			if c.w >= 2 {
+				cs[strong] = c
+				strong++
+			}
+		}
+		k = strong
+	}
 	slices.SortStableFunc(cs[:k], func(a, b cand) int {
 		switch {
 		case a.w > b.w:
