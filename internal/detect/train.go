@@ -268,27 +268,31 @@ func (t *Trainer) Fit() (*Model, error) {
 		t.f.home[b.h] = struct{}{}
 	}
 	slices.Sort(home)
-	for i := 0; i < n; i++ {
-		c := t.m.c(int32(i))
-		_, oh := t.f.home[t.orig[i]]
-		_, rh := t.f.home[t.resp[i]]
-		c[cDirection] = t.f.dirID(t.local[i]&1 != 0 || oh, t.local[i]&2 != 0 || rh)
-	}
-
-	// "seen before" features, leave-one-out: how often the baseline saw
-	// the entity apart from this flow. An entity seen once in the baseline
-	// stands for one that is new when scoring (Good–Turing), so training
-	// and scoring see the same distribution, with no warm-up period.
-	for i := 0; i < n; i++ {
-		x := t.m.x(int32(i))
-		for k, j := range [3]int{fOrigKnown, fRespKnown, fServiceKnown} {
-			c := t.f.known.get(t.keys[i][k])
-			if c > 0 {
-				c--
+	// Each row's direction and "seen before" features depend only on the
+	// row and on maps that are only read here: the rows are done in
+	// parallel.
+	//
+	// The "seen before" features are leave-one-out: how often the baseline
+	// saw the entity apart from this flow. An entity seen once in the
+	// baseline stands for one that is new when scoring (Good–Turing), so
+	// training and scoring see the same distribution, with no warm-up
+	// period.
+	forChunks(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			c := t.m.c(int32(i))
+			_, oh := t.f.home[t.orig[i]]
+			_, rh := t.f.home[t.resp[i]]
+			c[cDirection] = t.f.dirID(t.local[i]&1 != 0 || oh, t.local[i]&2 != 0 || rh)
+			x := t.m.x(int32(i))
+			for k, j := range [3]int{fOrigKnown, fRespKnown, fServiceKnown} {
+				c := t.f.known.get(t.keys[i][k])
+				if c > 0 {
+					c--
+				}
+				x[j] = float32(log1p(float64(min(c, knownCap))))
 			}
-			x[j] = float32(log1p(float64(min(c, knownCap))))
 		}
-	}
+	})
 
 	// split at random (seeded): calibration flows are exchangeable with
 	// the fit flows, so p-values of new normal traffic are uniform
