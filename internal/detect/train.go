@@ -347,11 +347,17 @@ func (t *Trainer) Fit() (*Model, error) {
 			return cmp.Compare(a.i, b.i)
 		})
 		keep := len(fitIdx) - int(cfg.Trim*float64(len(fitIdx)))
-		kept := make([]int32, 0, keep)
-		for _, o := range order[:keep] {
-			kept = append(kept, fitIdx[o.i])
+		// the kept rows in ascending order, as fitIdx is
+		drop := make([]bool, len(fitIdx))
+		for _, o := range order[keep:] {
+			drop[o.i] = true
 		}
-		slices.Sort(kept)
+		kept := make([]int32, 0, keep)
+		for k, i := range fitIdx {
+			if !drop[k] {
+				kept = append(kept, i)
+			}
+		}
 		m.Trimmed = len(fitIdx) - keep
 		m.fit(&t.m, kept, rng)
 		fitIdx = kept
