@@ -98,8 +98,10 @@ func (f *featurizer) dirID(origLocal, respLocal bool) uint16 {
 
 // vector fills v from r and updates the host statistics. grow lets the
 // vocabularies learn new values (training only). The known-entity counts
-// are read, not updated: see learn. It returns the address hashes of the
-// two ends (the keys of the home set).
+// are read, not updated: see learn. In training (grow) they are not even
+// read and the "seen before" features are left at 0, as Fit sets them
+// (leave-one-out) once the whole baseline is counted. It returns the
+// address hashes of the two ends (the keys of the home set).
 func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, respAddr uint64) {
 	flowNumerics(r, &v.X, &v.Raw)
 	t := float64(r.TS.UnixNano()) / 1e9
@@ -113,11 +115,16 @@ func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, res
 	// counts saturate at knownCap: "seen a few times" against "never"
 	// matters, "seen 300 or 3000 times" does not, and an uncapped count
 	// only grows with time, so a later day would look unlike the baseline
-	v.Raw[fOrigKnown] = float64(min(f.known.get(f.keys[0]), knownCap))
-	v.Raw[fRespKnown] = float64(min(f.known.get(f.keys[1]), knownCap))
-	v.Raw[fServiceKnown] = float64(min(f.known.get(f.keys[2]), knownCap))
-	for _, j := range [...]int{fOrigKnown, fRespKnown, fServiceKnown} {
-		v.X[j] = log1p(v.Raw[j])
+	if grow {
+		v.Raw[fOrigKnown], v.Raw[fRespKnown], v.Raw[fServiceKnown] = 0, 0, 0
+		v.X[fOrigKnown], v.X[fRespKnown], v.X[fServiceKnown] = 0, 0, 0
+	} else {
+		v.Raw[fOrigKnown] = float64(min(f.known.get(f.keys[0]), knownCap))
+		v.Raw[fRespKnown] = float64(min(f.known.get(f.keys[1]), knownCap))
+		v.Raw[fServiceKnown] = float64(min(f.known.get(f.keys[2]), knownCap))
+		for _, j := range [...]int{fOrigKnown, fRespKnown, fServiceKnown} {
+			v.X[j] = log1p(v.Raw[j])
+		}
 	}
 	for j := range v.X {
 		v.X[j] = float64(float32(v.X[j])) // the precision the model was fitted at
