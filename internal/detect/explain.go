@@ -14,8 +14,9 @@ const explainTop = 6
 
 // explainInto lists the flow's most unusual features against the group's
 // baseline: numeric features by robust z-score, categorical ones by rarity.
-func (s *Scorer) explainInto(n *node, g groupKey, v *Verdict) {
+func (s *Scorer) explainInto(ni int32, g groupKey, v *Verdict) {
 	m := s.m
+	n := &m.Nodes[ni]
 	v.Group = s.groupName(g, n)
 	type cand struct {
 		j   int
@@ -103,45 +104,74 @@ func (s *Scorer) explainInto(n *node, g groupKey, v *Verdict) {
 		if c.cat {
 			v.Features = append(v.Features, s.catFeature(n, c.j))
 		} else {
-			v.Features = append(v.Features, s.numFeature(n, c.j))
+			v.Features = append(v.Features, s.numFeature(ni, c.j))
 		}
 	}
 }
 
-func (s *Scorer) numFeature(n *node, j int) Feature {
+// typicalText is what an explanation says about one numeric feature of
+// one node whatever the flow: the baseline's median and spread in natural
+// units and the sentence parts built from them.
+type typicalText struct {
+	done           bool
+	median, spread float64
+	typical        string // ", typical M ± S (z "
+	never          string // the whole sentence for a "seen before" count of 0
+}
+
+// typicalOf returns node ni's typicalText for feature j, building it the
+// first time.
+func (s *Scorer) typicalOf(ni int32, j int) *typicalText {
+	if s.typical == nil {
+		s.typical = make([][NumNumeric]typicalText, len(s.m.Nodes))
+	}
+	t := &s.typical[ni][j]
+	if t.done {
+		return t
+	}
+	n := &s.m.Nodes[ni]
 	med, sp := n.Median[j], n.Spread[j]
-	z := (s.vec.X[j] - med) / sp
-	f := Feature{Name: numericNames[j], Value: s.vec.Raw[j], Z: z}
 	if numericLog[j] {
-		f.Median = math.Expm1(med)
-		f.Spread = (math.Expm1(med+sp) - math.Expm1(max(med-sp, 0))) / 2
+		t.median = math.Expm1(med)
+		t.spread = (math.Expm1(med+sp) - math.Expm1(max(med-sp, 0))) / 2
 	} else {
-		f.Median, f.Spread = med, sp
+		t.median, t.spread = med, sp
 	}
 	u := numericUnit[j]
-	var b []byte
-	switch {
-	case (j == fOrigKnown || j == fRespKnown || j == fServiceKnown) && f.Value == 0:
-		// "%s: never seen before (baseline flows typically had seen theirs %s times)"
-		b = s.text[:0]
-		b = append(b, knownText[j-fOrigKnown]...)
+	b := []byte(", typical ")
+	b = appendHuman(b, t.median, u)
+	b = append(b, " ± "...)
+	b = appendHuman(b, t.spread, u)
+	b = append(b, " (z "...)
+	t.typical = string(b)
+	if j == fOrigKnown || j == fRespKnown || j == fServiceKnown {
+		b = append(b[:0], knownText[j-fOrigKnown]...)
 		b = append(b, ": never seen before (baseline flows typically had seen theirs "...)
-		b = appendHuman(b, f.Median, "")
+		b = appendHuman(b, t.median, "")
 		b = append(b, " times)"...)
-	default:
-		// "%s %s, typical %s ± %s (z %+.1f)"
-		b = s.text[:0]
-		b = append(b, f.Name...)
-		b = append(b, ' ')
-		b = appendHuman(b, f.Value, u)
-		b = append(b, ", typical "...)
-		b = appendHuman(b, f.Median, u)
-		b = append(b, " ± "...)
-		b = appendHuman(b, f.Spread, u)
-		b = append(b, " (z "...)
-		b = appendSigned(b, z, 'f', 1)
-		b = append(b, ')')
+		t.never = string(b)
 	}
+	t.done = true
+	return t
+}
+
+func (s *Scorer) numFeature(ni int32, j int) Feature {
+	n := &s.m.Nodes[ni]
+	z := (s.vec.X[j] - n.Median[j]) / n.Spread[j]
+	t := s.typicalOf(ni, j)
+	f := Feature{Name: numericNames[j], Value: s.vec.Raw[j], Z: z, Median: t.median, Spread: t.spread}
+	if (j == fOrigKnown || j == fRespKnown || j == fServiceKnown) && f.Value == 0 {
+		f.Text = t.never
+		return f
+	}
+	// "%s %s, typical %s ± %s (z %+.1f)"
+	b := s.text[:0]
+	b = append(b, f.Name...)
+	b = append(b, ' ')
+	b = appendHuman(b, f.Value, numericUnit[j])
+	b = append(b, t.typical...)
+	b = appendSigned(b, z, 'f', 1)
+	b = append(b, ')')
 	s.text = b
 	f.Text = string(b)
 	return f

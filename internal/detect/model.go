@@ -180,13 +180,19 @@ func (m *Model) index() {
 
 // nodeFor returns the finest fitted node for a traffic group.
 func (m *Model) nodeFor(g groupKey) *node {
+	return &m.Nodes[m.nodeIndex(g)]
+}
+
+// nodeIndex returns the index in Nodes of the finest fitted node for a
+// traffic group.
+func (m *Model) nodeIndex(g groupKey) int32 {
 	if i, ok := m.nodeIdx[g]; ok {
-		return &m.Nodes[i]
+		return i
 	}
 	if i, ok := m.nodeIdx[groupKey{g.Proto, anyGroup, g.Dir}]; ok {
-		return &m.Nodes[i]
+		return i
 	}
-	return &m.Nodes[0]
+	return 0
 }
 
 // groupSurprisal is -log of the smoothed share of the fit set in group g.

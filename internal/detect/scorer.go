@@ -35,6 +35,10 @@ type Scorer struct {
 	ps      [numDetectors]float64
 	explain float64 // explain flows with a p-value below this (alerts always)
 	text    []byte  // scratch for the explanations' sentences
+	// typical caches, per node and numeric feature, the parts of an
+	// explanation that depend only on the model (see typicalOf); made at
+	// the first explanation, at most len(Model.Nodes) entries.
+	typical [][NumNumeric]typicalText
 	stats   ScorerStats
 }
 
@@ -87,7 +91,8 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 		s.xf[j] = float32(s.vec.X[j])
 	}
 	g := s.vec.Group
-	n := m.nodeFor(g)
+	ni := m.nodeIndex(g)
+	n := &m.Nodes[ni]
 	var raw [numDetectors]float64
 	raw[detRobustZ] = n.robustZ(&s.vec.X)
 	raw[detHBOS] = n.hbos(&s.vec.X)
@@ -119,7 +124,7 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 		s.stats.Alerts++
 	}
 	if v.Alert || p < s.explain {
-		s.explainInto(n, g, v)
+		s.explainInto(ni, g, v)
 	}
 	if s.cfg.OnlineUpdates && p > clearlyNormal {
 		hs := s.f.hosts.get(r.OrigH)
