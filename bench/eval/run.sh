@@ -1,15 +1,16 @@
 #!/bin/sh
-# Detection quality of mlads against scikit-learn's IsolationForest on the
-# labelled sets of the shared data, same time-ordered split for both.
+# Detection quality of mlads against peer detectors (scikit-learn's
+# IsolationForest, PyOD's KNN, LOF, HBOS, ECOD and COPOD) on the labelled
+# sets of the shared data, same features and time-ordered split for all.
 #
 #   bench/eval/run.sh [DATA_DIR]        (default: ../shared/data)
 #
-# Installs numpy and scikit-learn for the baseline when they are missing.
+# Installs numpy, scikit-learn and PyOD for the peers when they are missing.
 set -eu
 cd "$(dirname "$0")/../.."
 data=${1:-../shared/data}
 python=${PYTHON:-python3}
-if ! "$python" -c 'import numpy, sklearn' 2>/dev/null; then
-	"$python" -m pip install --quiet numpy scikit-learn
+if ! "$python" -c 'import numpy, sklearn, pyod' 2>/dev/null; then
+	"$python" -m pip install --quiet numpy scikit-learn pyod
 fi
-go run ./cmd/mlads eval --data "$data" --baseline bench/eval/iforest.py --python "$python"
+go run ./cmd/mlads eval --data "$data" --peers bench/eval/peers.py --python "$python"

@@ -85,10 +85,32 @@ func TestMaliciousLabel(t *testing.T) {
 	}
 }
 
+// knownFailures are the sets where mlads misses the best-peer floors
+// today (issue 12, "Detection that holds on networks it has never seen":
+// ROC-AUC at least the best peer's − ROCSlack, PR-AUC at least the best
+// peer's), with the shortfall measured when the entry was written:
+// best peer − ROCSlack − mlads for roc, best peer − mlads for pr. They are
+// expected to fail; TestEvalFloors fails when a gap grows past its entry by
+// more than gapSlack, and when a set passes, so that its entry is removed
+// and the floor holds from then on. Do not add entries to pass a change:
+// fix the detector (issue 12).
+var knownFailures = map[string]struct{ roc, pr float64 }{
+	// PR-AUC 0.8480 against KNN's 0.8892 (2026-12-04, PyOD 3.6.7): the
+	// 10 malicious flows of the test half are not all ranked above the
+	// benign flows that mlads finds unusual; ROC-AUC 0.9994 against 0.9995
+	// is within the slack.
+	"iot23-21-1": {pr: 0.0412},
+}
+
+// gapSlack is how much a known failure's gap may grow before
+// TestEvalFloors calls it a regression.
+const gapSlack = 0.005
+
 // TestEvalFloors runs the evaluation on the labelled sets of the shared
-// data, with scikit-learn's IsolationForest when Python has it, and checks
-// the floors (see Floor) and the benign alert rate on the benign-only
-// sets. It is the regression guard of the README's table.
+// data, with the peer detectors (bench/eval/peers.py) when Python has
+// numpy, scikit-learn and PyOD, and checks issue 12's floors (see Floor)
+// against the best peer per set, with knownFailures expected to fail. It
+// is the regression guard of the README's table.
 func TestEvalFloors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("evaluation skipped in -short mode")
@@ -99,11 +121,11 @@ func TestEvalFloors(t *testing.T) {
 		t.Skipf("no labelled sets under %s (shared data absent)", data)
 	}
 	opts := Options{Detect: detect.DefaultConfig()}
-	script := filepath.Join("..", "..", "bench", "eval", "iforest.py")
-	if err := exec.Command("python3", "-c", "import numpy, sklearn").Run(); err == nil {
-		opts.Baseline = script
+	script := filepath.Join("..", "..", "bench", "eval", "peers.py")
+	if err := exec.Command("python3", "-c", "import numpy, sklearn, pyod").Run(); err == nil {
+		opts.Peers = script
 	} else {
-		t.Logf("no baseline: python3 lacks numpy/scikit-learn (%v); checking mlads alone", err)
+		t.Logf("no peers: python3 lacks numpy, scikit-learn or pyod (%v); checking mlads alone", err)
 	}
 	res, err := Evaluate(context.Background(), sets, opts)
 	if err != nil {
@@ -113,18 +135,54 @@ func TestEvalFloors(t *testing.T) {
 	if err := WriteTable(&table, res); err != nil {
 		t.Fatal(err)
 	}
+	table.WriteString("\n")
+	if err := WritePeerTable(&table, res); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("\n%s", table.String())
 	for _, r := range res {
-		switch {
-		case r.Skipped != "":
+		if r.Skipped != "" {
 			continue
-		case r.BaseErr != "":
-			t.Errorf("%s: baseline failed: %s", r.Set, r.BaseErr)
-		case r.Baseline != nil && Floor(r) == "FAIL":
-			t.Errorf("%s: floors not met: ROC-AUC %.4f vs IF %.4f, PR-AUC %.4f vs IF %.4f",
-				r.Set, r.MLADS.ROCAUC, r.Baseline.ROCAUC, r.MLADS.PRAUC, r.Baseline.PRAUC)
-		case r.MLADS.ROCAUC < 0.95:
+		}
+		if r.MLADS.ROCAUC < 0.95 {
 			t.Errorf("%s: ROC-AUC %.4f below 0.95", r.Set, r.MLADS.ROCAUC)
+		}
+		if opts.Peers == "" {
+			continue
+		}
+		if r.PeerErr != "" {
+			t.Errorf("%s: peers failed: %s", r.Set, r.PeerErr)
+			continue
+		}
+		for _, p := range r.Peers {
+			if p.Err != "" {
+				t.Errorf("%s: peer %s failed: %s", r.Set, p.Name, p.Err)
+			}
+		}
+		checkFloor(t, r)
+	}
+}
+
+// checkFloor checks one set's floors, expecting the known failures.
+func checkFloor(t *testing.T, r Result) {
+	t.Helper()
+	ok, why := Floor(r)
+	known, isKnown := knownFailures[r.Set]
+	switch {
+	case ok && isKnown:
+		t.Errorf("%s: now meets the floors; remove it from knownFailures", r.Set)
+	case !ok && !isKnown:
+		t.Errorf("%s: floors not met: %s", r.Set, why)
+	case !ok:
+		roc, _ := best(r.Peers, rocOf)
+		pr, _ := best(r.Peers, prOf)
+		rocGap := roc.ROCAUC - ROCSlack - r.MLADS.ROCAUC
+		prGap := pr.PRAUC - r.MLADS.PRAUC
+		if rocGap > known.roc+gapSlack || prGap > known.pr+gapSlack {
+			t.Errorf("%s: known failure got worse: ROC-AUC gap %.4f (known %.4f), PR-AUC gap %.4f (known %.4f)",
+				r.Set, rocGap, known.roc, prGap, known.pr)
+		} else {
+			t.Logf("%s: known failure (issue 12): %s", r.Set, why)
 		}
 	}
 }
