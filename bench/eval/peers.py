@@ -180,15 +180,15 @@ def main():
     for name in names:
         t0 = time.monotonic()
         try:
-            str_, ste, n = fit_score(name, Xtr, Xte, a.seed, a.max_fit)
+            s_train, s_test, n = fit_score(name, Xtr, Xte, a.seed, a.max_fit)
         except Exception as e:  # one peer's failure is reported, the others still run
             out["peers"].append({"name": name, "error": f"{type(e).__name__}: {e}"})
             continue
-        alert = ste > np.quantile(str_, 1 - a.alpha)
+        alert = s_test > np.quantile(s_train, 1 - a.alpha)
         out["peers"].append({
             "name": name,
-            "roc_auc": float(roc_auc_score(y, ste)),
-            "pr_auc": float(average_precision_score(y, ste)),
+            "roc_auc": float(roc_auc_score(y, s_test)),
+            "pr_auc": float(average_precision_score(y, s_test)),
             "recall": float(alert[y == 1].mean()) if (y == 1).any() else 0.0,
             "benign_alert_rate": float(alert[y == 0].mean()) if (y == 0).any() else 0.0,
             "fit_on": n,
