@@ -2,8 +2,9 @@
 // time-ordered protocol: train on the benign flows of the first part of
 // each log (the labels pick them and nothing else), score every flow of the
 // rest, and report ROC-AUC, PR-AUC, recall at the alert budget and the alert
-// rate on benign flows, next to scikit-learn's IsolationForest on the same
-// split when its script is given. Logs are read through the zeek package,
+// rate on benign flows, next to peer detectors on the same features and
+// split when their script is given: scikit-learn's IsolationForest and
+// PyOD's KNN, LOF, HBOS, ECOD and COPOD (bench/eval/peers.py). Logs are read through the zeek package,
 // which knows the labelled Stratosphere and IoT-23 variants and keeps the
 // label in flow.Record.Label.
 package eval
@@ -65,10 +66,10 @@ type Options struct {
 	// their evidence into the flows' scores, as `mlads score` does; nil
 	// scores with the per-flow layer alone.
 	Behavior *behavior.Config
-	// Baseline is the path of the IsolationForest script (bench/eval/iforest.py);
-	// empty skips the baseline.
-	Baseline string
-	Python   string // interpreter, "python3" when empty
+	// Peers is the path of the peers script (bench/eval/peers.py); empty
+	// skips the peers.
+	Peers  string
+	Python string // interpreter, "python3" when empty
 	// Split is the share of each log (in time) used for training; 0 means
 	// one half.
 	Split float64
@@ -82,8 +83,8 @@ type Result struct {
 	Malicious int // malicious flows in the test half
 	Alpha     float64
 	MLADS     Metrics
-	Baseline  *Metrics // nil when the baseline did not run
-	BaseErr   string
+	Peers     []Peer // in the script's order; nil when the peers did not run
+	PeerErr   string // why the peers script failed
 	Skipped   string // why the set was not evaluated
 	TrainTime time.Duration
 	ScoreRate float64 // flows/s while scoring
@@ -91,7 +92,7 @@ type Result struct {
 
 // Evaluate runs the time-ordered protocol on each set: train on the benign
 // flows of the first half (labels pick them and nothing else), score all
-// flows of the second half, and measure; then the same for the baseline.
+// flows of the second half, and measure; then the same for the peers.
 func Evaluate(ctx context.Context, sets []Set, opts Options) ([]Result, error) {
 	var out []Result
 	for _, s := range sets {
@@ -198,12 +199,12 @@ func evalSet(ctx context.Context, s Set, opts Options) (Result, error) {
 	}
 	res.MLADS = measure(scores, alerts, truth)
 
-	if opts.Baseline != "" && res.Skipped == "" {
-		b, err := runBaseline(ctx, opts, s.Path, m.Alpha, split)
+	if opts.Peers != "" && res.Skipped == "" {
+		p, err := runPeers(ctx, opts, s.Path, m.Alpha, split)
 		if err != nil {
-			res.BaseErr = err.Error()
+			res.PeerErr = err.Error()
 		} else {
-			res.Baseline = b
+			res.Peers = p
 		}
 	}
 	return res, nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/detect/behavior"
 )
 
 func TestRankMetrics(t *testing.T) {
@@ -85,10 +86,42 @@ func TestMaliciousLabel(t *testing.T) {
 	}
 }
 
+// knownFailures are the sets where mlads misses the best-peer floors
+// today (issue 12, "Detection that holds on networks it has never seen":
+// ROC-AUC at least the best peer's − ROCSlack, PR-AUC at least the best
+// peer's), per layer ("flow": the per-flow ensemble alone, as `mlads eval`
+// runs; "behavior": with the behavioural evidence merged, as `mlads score`
+// runs), with the shortfall (best peer − mlads) measured when the entry was
+// written. They are expected to fail; TestEvalFloors fails when a gap grows
+// past its entry by more than gapSlack, and when a set passes, so that its
+// entry is removed and the floor holds from then on. Do not add entries to
+// let a change through: fix the detector (issue 12).
+var knownFailures = map[string]map[string]struct{ roc, pr float64 }{
+	// Measured 2026-12-04 with scikit-learn 1.9.1 and PyOD 3.6.7.
+	"flow": {
+		// PR-AUC 0.8480 against KNN's 0.8892: one benign ICMP flow in a
+		// traffic group training never had ranks second, above 9 of the
+		// 10 malicious flows (issue 12, finding 5). ROC-AUC 0.9994
+		// against 0.9995 is within the slack.
+		"iot23-21-1": {roc: 0.0001, pr: 0.0412},
+	},
+	"behavior": {
+		// PR-AUC 0.8813 against KNN's 0.8892, better than the per-flow
+		// layer alone but still short. ROC-AUC 0.9995 ties KNN's.
+		"iot23-21-1": {roc: 0, pr: 0.0079},
+	},
+}
+
+// gapSlack is how much a known failure's gap may grow before
+// TestEvalFloors calls it a regression.
+const gapSlack = 0.005
+
 // TestEvalFloors runs the evaluation on the labelled sets of the shared
-// data, with scikit-learn's IsolationForest when Python has it, and checks
-// the floors (see Floor) and the benign alert rate on the benign-only
-// sets. It is the regression guard of the README's table.
+// data, with the peer detectors (bench/eval/peers.py) when Python has
+// numpy, scikit-learn and PyOD, and checks issue 12's floors (see Floor)
+// against the best peer per set, with the per-flow layer alone and with
+// the behavioural layer on, expecting knownFailures to fail. It is the
+// regression guard of the README's tables.
 func TestEvalFloors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("evaluation skipped in -short mode")
@@ -99,32 +132,82 @@ func TestEvalFloors(t *testing.T) {
 		t.Skipf("no labelled sets under %s (shared data absent)", data)
 	}
 	opts := Options{Detect: detect.DefaultConfig()}
-	script := filepath.Join("..", "..", "bench", "eval", "iforest.py")
-	if err := exec.Command("python3", "-c", "import numpy, sklearn").Run(); err == nil {
-		opts.Baseline = script
+	script := filepath.Join("..", "..", "bench", "eval", "peers.py")
+	if err := exec.Command("python3", "-c", "import numpy, sklearn, pyod").Run(); err == nil {
+		opts.Peers = script
 	} else {
-		t.Logf("no baseline: python3 lacks numpy/scikit-learn (%v); checking mlads alone", err)
+		t.Logf("no peers: python3 lacks numpy, scikit-learn or pyod (%v); checking mlads alone", err)
 	}
-	res, err := Evaluate(context.Background(), sets, opts)
+	flowRes, err := Evaluate(context.Background(), sets, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The peers do not depend on the layer: the same split and budget
+	// (the model is trained the same way), so they run once.
+	bcfg := behavior.DefaultConfig()
+	opts.Behavior, opts.Peers = &bcfg, ""
+	behRes, err := Evaluate(context.Background(), sets, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range behRes {
+		behRes[i].Peers, behRes[i].PeerErr = flowRes[i].Peers, flowRes[i].PeerErr
+	}
+	for _, layer := range []struct {
+		name string
+		res  []Result
+	}{{"flow", flowRes}, {"behavior", behRes}} {
+		t.Run(layer.name, func(t *testing.T) {
+			var table strings.Builder
+			if err := WriteTable(&table, layer.res); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("\n%s", table.String())
+			for _, r := range layer.res {
+				checkSet(t, r, knownFailures[layer.name])
+			}
+		})
+	}
 	var table strings.Builder
-	if err := WriteTable(&table, res); err != nil {
+	if err := WritePeerTable(&table, flowRes); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("\n%s", table.String())
-	for _, r := range res {
-		switch {
-		case r.Skipped != "":
-			continue
-		case r.BaseErr != "":
-			t.Errorf("%s: baseline failed: %s", r.Set, r.BaseErr)
-		case r.Baseline != nil && Floor(r) == "FAIL":
-			t.Errorf("%s: floors not met: ROC-AUC %.4f vs IF %.4f, PR-AUC %.4f vs IF %.4f",
-				r.Set, r.MLADS.ROCAUC, r.Baseline.ROCAUC, r.MLADS.PRAUC, r.Baseline.PRAUC)
-		case r.MLADS.ROCAUC < 0.95:
-			t.Errorf("%s: ROC-AUC %.4f below 0.95", r.Set, r.MLADS.ROCAUC)
+}
+
+// checkSet checks one set's floors, expecting the known failures.
+func checkSet(t *testing.T, r Result, known map[string]struct{ roc, pr float64 }) {
+	t.Helper()
+	if r.Skipped != "" {
+		return
+	}
+	if r.PeerErr != "" {
+		t.Errorf("%s: peers failed: %s", r.Set, r.PeerErr)
+	}
+	for _, p := range r.Peers {
+		if p.Err != "" {
+			t.Errorf("%s: peer %s failed: %s", r.Set, p.Name, p.Err)
+		}
+	}
+	if r.Peers == nil {
+		return
+	}
+	ok, why := Floor(r)
+	k, isKnown := known[r.Set]
+	switch {
+	case ok && isKnown:
+		t.Errorf("%s: now meets the floors; remove it from knownFailures", r.Set)
+	case !ok && !isKnown:
+		t.Errorf("%s: floors not met: %s", r.Set, why)
+	case !ok:
+		roc, _ := best(r.Peers, rocOf)
+		pr, _ := best(r.Peers, prOf)
+		rocGap, prGap := roc.ROCAUC-r.MLADS.ROCAUC, pr.PRAUC-r.MLADS.PRAUC
+		if rocGap > k.roc+gapSlack || prGap > k.pr+gapSlack {
+			t.Errorf("%s: known failure got worse: ROC-AUC gap %.4f (known %.4f), PR-AUC gap %.4f (known %.4f)",
+				r.Set, rocGap, k.roc, prGap, k.pr)
+		} else {
+			t.Logf("%s: known failure (issue 12): %s", r.Set, why)
 		}
 	}
 }
