@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -26,9 +27,17 @@ func newAnalyze(g *globals) *cobra.Command {
 			if observer == "" {
 				observer, _ = os.Hostname()
 			}
-			_, err = app.Analyze(cmd.Context(), app.AnalyzeOptions{Paths: args, Model: model, Detect: app.DetectConfig(cfg.Detect), Input: inputOf(cfg),
-				Observer: observer, EveryAlert: everyAlert, Out: os.Stdout, Logger: log})
-			return err
+			rs, err := app.LoadRules(cfg)
+			if err != nil {
+				return err
+			}
+			sinks, closeSinks, err := app.OutputSinks(cfg, log)
+			if err != nil {
+				return err
+			}
+			_, err = app.Analyze(cmd.Context(), app.AnalyzeOptions{Paths: args, Model: model, Detect: app.DetectConfig(cfg.Detect), BehaviorConfig: &cfg.Detect.Behavior, Input: inputOf(cfg),
+				Observer: observer, EveryAlert: everyAlert, Out: os.Stdout, Sinks: sinks, Rules: rs, Logger: log})
+			return errors.Join(err, closeSinks())
 		},
 	}
 	cmd.Flags().StringVar(&model, "model", "", "model file written by mlads train (default: learn from the input)")

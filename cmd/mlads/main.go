@@ -58,6 +58,8 @@ func newRoot() *cobra.Command {
 		newTrain(g),
 		newScore(g),
 		newAnalyze(g),
+		newSetup(g),
+		newSpool(g),
 		newContacts(g),
 		newRules(g),
 	)

@@ -27,11 +27,11 @@ func newScore(g *globals) *cobra.Command {
 				return err
 			}
 			_, err = app.Score(cmd.Context(), app.ScoreOptions{Paths: args, Model: model, Detect: app.DetectConfig(cfg.Detect), Input: inputOf(cfg),
-				Behavior: !noBehavior, Out: os.Stdout, Logger: log})
+				Behavior: !noBehavior, BehaviorConfig: &cfg.Detect.Behavior, Out: os.Stdout, Logger: log})
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&model, "model", "", "model file written by mlads train")
-	cmd.Flags().BoolVar(&noBehavior, "no-behavior", false, "skip the behavioural detectors (one pass over the input instead of two)")
+	cmd.Flags().BoolVar(&noBehavior, "no-behavior", false, "skip the behavioural detectors (flows are scored as they are read, not kept)")
 	return cmd
 }

@@ -24,7 +24,7 @@ func newTrain(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := app.Train(cmd.Context(), app.TrainOptions{Paths: args, Out: out, Detect: app.DetectConfig(cfg.Detect),
+			rep, err := app.Train(cmd.Context(), app.TrainOptions{Paths: args, Out: out, Detect: app.DetectConfig(cfg.Detect), BehaviorConfig: &cfg.Detect.Behavior,
 				Input: inputOf(cfg), Logger: log})
 			if err != nil {
 				return err

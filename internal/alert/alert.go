@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
 )
 
@@ -114,6 +115,11 @@ type MLADS struct {
 	FlowUIDs  []string       `json:"flow_uids,omitempty"`
 	Source    string         `json:"source,omitempty"` // where the flow came from: pcap, live, zeek, eve
 	Incident  *Incident      `json:"incident,omitempty"`
+	// SuppressedBy names the allow or suppress rule (rules/) that matched:
+	// the alert is recorded but not notified.
+	SuppressedBy string `json:"suppressed_by,omitempty"`
+	// SeverityOverrideBy names the rule that set the severity.
+	SeverityOverrideBy string `json:"severity_override_by,omitempty"`
 }
 
 // Hit is one per-flow detector's result.
@@ -243,7 +249,7 @@ func FromFinding(f *detect.Finding, observer string) *Alert {
 	port, _ := f.Evidence["port"].(int)
 	transport, _ := f.Evidence["proto"].(string)
 	src, dst := &Endpoint{IP: f.Host}, &Endpoint{IP: f.Peer, Port: port}
-	if isVictimDetector(f.Detector) {
+	if behavior.IsFlood(f.Detector) {
 		src, dst = &Endpoint{IP: f.Peer}, &Endpoint{IP: f.Host}
 	}
 	if src.IP != "" {
@@ -288,11 +294,6 @@ var ruleDescriptions = map[string]string{
 	"new_destinations": "A host contacted far more new destinations than it usually does",
 }
 
-// isVictimDetector reports whether the finding's Host is the victim.
-func isVictimDetector(d string) bool {
-	return d == "syn_flood" || d == "half_open_surge" || d == "udp_flood"
-}
-
 func newAlert(observer string) *Alert {
 	return &Alert{
 		Event: Event{
@@ -323,6 +324,19 @@ func riskScore(score float64) float64 {
 		return 0
 	}
 	return math.Min(100, math.Round(10*score*10)/10)
+}
+
+// SeverityName returns the name of severity n (1 low to 4 critical).
+func SeverityName(n int) string {
+	switch n {
+	case 4:
+		return "critical"
+	case 3:
+		return "high"
+	case 2:
+		return "medium"
+	}
+	return "low"
 }
 
 // severity follows the bands of Elastic's detection rules (low < 47 ≤

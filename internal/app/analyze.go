@@ -1,9 +1,7 @@
 package app
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,8 @@ import (
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/pipeline"
+	"github.com/mlads/mlads/internal/rules"
 )
 
 // AnalyzeOptions configures Analyze.
@@ -21,15 +21,23 @@ type AnalyzeOptions struct {
 	Paths []string
 	// Model is the model file; empty learns from the input itself (with
 	// trimming, since the input may hold attacks) and then scores it.
-	Model    string
-	Input    Input
-	Detect   detect.Config
-	Observer string // observer.name of the alerts (the sensor)
+	Model          string
+	Input          Input
+	Detect         detect.Config
+	BehaviorConfig *behavior.Config // nil takes behavior.DefaultConfig
+	Observer       string           // observer.name of the alerts (the sensor)
 	// EveryAlert writes every alert as it comes instead of folding repeats
 	// of the same host and rule within an hour into incidents.
 	EveryAlert bool
 	Out        io.Writer
-	Logger     *slog.Logger
+	// Sinks (Elasticsearch, contacts) get every alert and the incidents as
+	// they change (alert.Fold, live), each wrapped by its builder as it
+	// needs (alert.Retry).
+	Sinks []alert.Sink
+	// Rules (allowlists, suppressions, severity overrides) mark the
+	// alerts before any sink sees them; nil applies none.
+	Rules  *rules.Set
+	Logger *slog.Logger
 }
 
 // Analyze scores the flows of the files and writes the alerts, flow alerts
@@ -38,128 +46,79 @@ type AnalyzeOptions struct {
 // and host within an hour are folded into one incident document (its
 // count, first and last seen), written when the input ends, in the order
 // the incidents opened; EveryAlert writes each alert as it comes instead.
-func Analyze(ctx context.Context, opts AnalyzeOptions) (ScoreReport, error) {
-	var rep ScoreReport
+//
+// The inputs are read once (pipeline.Batch): the flows are kept, the model
+// is learned from them when none is given, and then they are scored.
+func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err error) {
 	t0 := time.Now()
 	var m *detect.Model
-	var beh *behaviorIndex
-	var err error
 	if opts.Model != "" {
-		m, err = detect.ReadFile(opts.Model)
-		if err != nil {
+		if m, err = detect.ReadFile(opts.Model); err != nil {
 			return rep, fmt.Errorf("analyze: %w", err)
 		}
-		if a := m.AlphaFor(opts.Detect.AlertsPerDay, opts.Detect.FalsePositiveRate); a != m.Alpha {
-			m.SetAlpha(a)
-		}
-		// a bad input does not stop the others: the scoring pass meets it
-		// again and reports it
-		if beh, err = runBehavior(ctx, opts.Input, opts.Paths); err != nil && ctx.Err() == nil {
-			err = nil
-		}
-	} else {
-		m, beh, err = learnFromInput(ctx, opts.Input, opts.Paths, opts.Detect)
 	}
-	if err != nil {
-		return rep, fmt.Errorf("analyze: %w", err)
+	bo := pipeline.BatchOptions{Behavior: behaviorConfig(opts.BehaviorConfig)}
+	if m == nil {
+		// learning from the input itself: its behaviours are what is
+		// looked for, so none of them counts as known
+		bo.Learn = &opts.Detect
+	} else {
+		bo.Known = m.KnownBehaviors
+	}
+	b := pipeline.NewBatch(bo)
+	defer func() {
+		if cerr := b.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("analyze: %w", cerr)
+		}
+	}()
+	_, bad, readErr := opts.Input.readFlowsAside(ctx, opts.Paths, true, b.Add)
+	rep.BadLines = bad
+	// a bad input does not stop the others; an interrupt does, and so does
+	// having nothing to learn from
+	if readErr != nil && (ctx.Err() != nil || (m == nil && b.Len() == 0)) {
+		return rep, fmt.Errorf("analyze: %w", readErr)
+	}
+	b.End()
+	if m == nil {
+		if m, err = b.Fit(); err != nil {
+			return rep, fmt.Errorf("analyze: %w", errors.Join(readErr, err))
+		}
 	}
 	rep.LoadTime = time.Since(t0)
-	rep.Findings = len(beh.findings)
+	rep.Findings, rep.Spilled = len(b.Findings()), b.Spilled()
 
-	w := bufio.NewWriterSize(opts.Out, 1<<16)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	out := newAlertSink(enc, !opts.EveryAlert)
-	for i := range beh.findings {
-		if err := out.add(alert.FromFinding(&beh.findings[i], opts.Observer)); err != nil {
+	// stdout gets one document per incident, in its final state (or every
+	// alert); the other sinks keep documents by ID or notify, so they get
+	// every alert and the incidents as they change, as the daemon's do
+	var sink alert.Sink = alert.NewJSONLines(opts.Out, "stdout", nil)
+	if !opts.EveryAlert {
+		sink = alert.NewFold(sink, time.Hour, 0, false)
+	}
+	if len(opts.Sinks) > 0 {
+		sink = alert.Fanout{sink, alert.NewFold(alert.Fanout(opts.Sinks), time.Hour, 0, true)}
+	}
+	if opts.Rules != nil {
+		sink = &rules.Mark{Rules: opts.Rules, Next: sink}
+	}
+	al := pipeline.NewAlerter(sink, opts.Observer)
+	det := b.Detector(m, opts.Detect)
+	t1 := time.Now()
+	for i := range b.Findings() {
+		if err := al.Finding(ctx, &b.Findings()[i]); err != nil {
 			return rep, fmt.Errorf("analyze: write: %w", err)
 		}
 	}
-	sc := m.NewScorer(opts.Detect)
 	var v detect.Verdict
-	t1 := time.Now()
-	_, bad, err := opts.Input.readFlows(ctx, opts.Paths, true, func(r *flow.Record) error {
-		sc.Score(r, &v)
-		if !v.Alert {
+	err = b.Each(func(r *flow.Record) error {
+		if !det.Alert(r, &v) {
 			return nil
 		}
-		beh.attach(r, &v, m.Alpha)
-		return out.add(alert.FromFlow(r, &v, opts.Observer))
+		return al.Flow(ctx, r, &v)
 	})
 	// what was found is written even when an input failed
-	if ferr := out.flush(); err == nil {
+	if ferr := al.Flush(ctx); err == nil {
 		err = ferr
 	}
-	rep.BadLines = bad
-	if ferr := w.Flush(); err == nil {
-		err = ferr
-	}
-	err = rep.finish("analyze", sc, t1, opts.Logger, err) // before rep is returned: it fills rep
+	err = rep.finish("analyze", det.Stats(), t1, opts.Logger, errors.Join(readErr, err)) // before rep is returned: it fills rep
 	return rep, err
-}
-
-// learnFromInput trains on the input itself, running the behavioural
-// detectors in the same pass.
-func learnFromInput(ctx context.Context, in Input, paths []string, cfg detect.Config) (*detect.Model, *behaviorIndex, error) {
-	tr := detect.NewTrainer(cfg)
-	e := behavior.New(behavior.DefaultConfig())
-	var fs []detect.Finding
-	_, _, readErr := in.readFlows(ctx, paths, false, func(r *flow.Record) error {
-		tr.Add(r)
-		fs = append(fs, e.Observe(r)...)
-		return nil
-	})
-	if readErr != nil && (ctx.Err() != nil || tr.Len() == 0) {
-		return nil, nil, readErr
-	}
-	fs = append(fs, e.Flush()...)
-	bi := newBehaviorIndex(fs, e.Stats())
-	m, err := tr.Fit()
-	if err != nil {
-		return nil, nil, errors.Join(readErr, err)
-	}
-	// a bad input does not stop the others: the scoring pass meets it again
-	// and reports it
-	return m, bi, nil
-}
-
-// alertSink writes alert documents, folding them into incidents first when
-// asked. Incidents are written at the end, each in its final state: the
-// batch commands have no index to update in place.
-type alertSink struct {
-	enc    *json.Encoder
-	inc    *alert.Incidents
-	order  []string
-	latest map[string]*alert.Alert
-}
-
-func newAlertSink(enc *json.Encoder, fold bool) *alertSink {
-	s := &alertSink{enc: enc}
-	if fold {
-		s.inc = alert.NewIncidents(time.Hour, 0)
-		s.latest = map[string]*alert.Alert{}
-	}
-	return s
-}
-
-func (s *alertSink) add(a *alert.Alert) error {
-	if s.inc == nil {
-		return s.enc.Encode(a)
-	}
-	snap, _ := s.inc.Add(a)
-	id := snap.ID()
-	if _, ok := s.latest[id]; !ok {
-		s.order = append(s.order, id)
-	}
-	s.latest[id] = snap
-	return nil
-}
-
-func (s *alertSink) flush() error {
-	for _, id := range s.order {
-		if err := s.enc.Encode(s.latest[id]); err != nil {
-			return err
-		}
-	}
-	return nil
 }

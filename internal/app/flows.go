@@ -12,8 +12,8 @@ import (
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/input"
+	"github.com/mlads/mlads/internal/logline"
 	"github.com/mlads/mlads/internal/pcap"
-	"github.com/mlads/mlads/internal/zeek"
 )
 
 // FlowsOptions is what `mlads flows` was asked to do.
@@ -132,13 +132,13 @@ func mergeKinds(a, b []pcap.KindCount) []pcap.KindCount {
 	return a
 }
 
-func writeBadKinds(b *strings.Builder, kinds map[zeek.ErrorKind]int64) {
+func writeBadKinds(b *strings.Builder, kinds map[logline.ErrorKind]int64) {
 	names := make([]string, 0, len(kinds))
 	for k := range kinds {
 		names = append(names, string(k))
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(b, " %s %d", n, kinds[zeek.ErrorKind(n)])
+		fmt.Fprintf(b, " %s %d", n, kinds[logline.ErrorKind(n)])
 	}
 }

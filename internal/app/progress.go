@@ -6,6 +6,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // Progress draws a one-line progress display (bytes, packets, flows, rate,
@@ -32,12 +34,10 @@ func NewProgress(f *os.File, total int64) *Progress {
 	return &Progress{w: f, total: total, start: now}
 }
 
+// isTerminal asks the terminal driver (golang.org/x/term), not the file
+// mode: /dev/null is a character device too, and no one watches it.
 func isTerminal(f *os.File) bool {
-	if f == nil {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return f != nil && term.IsTerminal(int(f.Fd()))
 }
 
 // Update redraws the line at most five times a second.

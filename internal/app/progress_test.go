@@ -36,3 +36,16 @@ func TestProgressNotATerminal(t *testing.T) {
 	p.Update(1, 2, 3) // a nil Progress is valid
 	p.Done()
 }
+
+// TestProgressDevNull: /dev/null is a character device but not a terminal;
+// a run with stderr sent there draws nothing.
+func TestProgressDevNull(t *testing.T) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	if p := NewProgress(f, 100); p != nil {
+		t.Fatal("NewProgress on /dev/null should draw nothing")
+	}
+}

@@ -9,33 +9,44 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/input"
+	"github.com/mlads/mlads/internal/pipeline"
+	"github.com/mlads/mlads/internal/rules"
 	"github.com/mlads/mlads/internal/tail"
+	"github.com/mlads/mlads/internal/throttle"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
-// Daemon is `mlads run`: it follows the configured logs and writes every
-// flow read from them as a JSON line to the output, until its context ends.
-// Each file's format is told from its first line (input.DetectBytes):
-// Suricata EVE, else Zeek conn.log (TSV by its headers, CSV, or JSON).
+// Daemon is `mlads run`: it follows the configured logs, scores every flow
+// read from them with the model (run.model) and writes the alert documents
+// as JSON lines to the output and to the configured sinks, until its
+// context ends. Without a model it writes the flows instead. Each file's
+// format is told from its first line (input.DetectBytes): Suricata EVE,
+// else Zeek conn.log (TSV by its headers, CSV, or JSON).
 //
-//	tail.Tailer ──Line──▶ per-file parser ──▶ JSON lines (output file or stdout)
-//	     ▲                                        │
-//	     └───────── Commit: flush, fsync, then positions + output length
+//	tail.Tailer ──Line──▶ per-file parser ──▶ pipeline.Online ──▶ alert.Fold (live) ──▶ JSON lines (run.output)
+//	     ▲                      │            (behaviour + score)                   └─▶ other sinks
+//	     │                      └──▶ flows as JSON lines (run.flows_output; run.output without a model)
+//	     └───────── Commit: flush the sinks, fsync, then positions + output lengths
 //
 // Everything runs in the tailer's goroutine, so a commit sees exactly the
-// lines handed over so far; a second goroutine only logs counters. When the
+// lines handed over so far; a second goroutine only logs counters. When an
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
-// nor repeats a flow (see package tail).
+// nor repeats what was committed (see package tail). The detectors' own
+// state (host statistics, behavioural windows, open incidents) is not part
+// of the checkpoint yet: after a crash, the lines after the saved positions
+// are scored by a detector that starts from the model alone.
 //
 // EVE netflow halves wait for their partner in one eve.Pairer shared by all
 // the EVE files followed (a rotation may fall between two halves). The
@@ -53,14 +64,15 @@ import (
 // out as two one-sided flows, or merged with its sides swapped.
 type Daemon struct {
 	cfg     config.Run
+	all     config.Config
 	stdout  io.Writer
 	log     *slog.Logger
 	tailLog *slog.Logger
 }
 
 // NewDaemon returns the daemon for cfg. stdout is where output "-" goes.
-func NewDaemon(cfg config.Run, stdout io.Writer, log *slog.Logger) *Daemon {
-	return &Daemon{cfg: cfg, stdout: stdout,
+func NewDaemon(cfg config.Config, stdout io.Writer, log *slog.Logger) *Daemon {
+	return &Daemon{cfg: cfg.Run, all: cfg, stdout: stdout,
 		log: log.With("component", "run"), tailLog: log.With("component", "tail")}
 }
 
@@ -69,6 +81,19 @@ func NewDaemon(cfg config.Run, stdout io.Writer, log *slog.Logger) *Daemon {
 // error.
 func (d *Daemon) Run(ctx context.Context) (err error) {
 	s := newRunSink(d.cfg, d.stdout, d.log)
+	if d.cfg.Model != "" {
+		if err := d.detect(ctx, s); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		// the sinks are closed after the tailer's last commit flushed them
+		defer func() {
+			if cerr := s.model.closeSinks(); err == nil && cerr != nil {
+				err = fmt.Errorf("run: %w", cerr)
+			}
+		}()
+	} else {
+		d.log.Warn("no model (run.model): not detecting; the flows read are written to run.output", "output", d.cfg.Output)
+	}
 	t, err := tail.New(tail.Config{
 		Inputs:         d.cfg.Inputs,
 		Positions:      d.cfg.Positions,
@@ -86,7 +111,8 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			err = fmt.Errorf("run: %w", cerr)
 		}
 	}()
-	d.log.Info("following", "inputs", d.cfg.Inputs, "output", d.cfg.Output, "positions", d.cfg.Positions)
+	d.log.Info("following", "inputs", d.cfg.Inputs, "output", d.cfg.Output, "flows_output", d.cfg.FlowsOutput,
+		"positions", d.cfg.Positions, "model", d.cfg.Model)
 
 	var wg sync.WaitGroup
 	statsDone := make(chan struct{})
@@ -116,23 +142,58 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	return nil
 }
 
+// detect loads the model and sets s up to score: the online pipeline,
+// writing alerts to run.output through the live incident fold.
+func (d *Daemon) detect(ctx context.Context, s *runSink) error {
+	t0 := time.Now()
+	m, err := detect.ReadFile(d.cfg.Model)
+	if err != nil {
+		return err
+	}
+	observer := d.cfg.Observer
+	if observer == "" {
+		observer, _ = os.Hostname()
+	}
+	rs, err := LoadRules(d.all)
+	if err != nil {
+		return err
+	}
+	sinks, closeSinks, err := OutputSinks(d.all, d.log)
+	if err != nil {
+		return err
+	}
+	dc := DetectConfig(d.all.Detect)
+	eng := behavior.New(d.all.Detect.Behavior)
+	eng.SetKnown(m.KnownBehaviors)
+	s.model = &runModel{
+		det: pipeline.NewDetector(m, dc), eng: eng,
+		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, rules: rs,
+	}
+	d.log.Info("model loaded", "model", d.cfg.Model, "load_time", time.Since(t0).Round(time.Millisecond),
+		"groups", len(m.Nodes), "alpha", m.Alpha, "known_behaviors", len(m.KnownBehaviors), "observer", observer)
+	return nil
+}
+
 func (d *Daemon) logStats(msg string, t *tail.Tailer, s *runSink) {
 	st := t.Stats()
 	d.log.Info(msg, "files", st.Files, "lines", st.Lines, "bytes", st.Bytes,
-		"flows", s.flows.Load(), "bad_lines", s.bad.Load(), "skipped_lines", s.skipped.Load(),
+		"flows", s.flows.Load(), "alerts", s.alerts.Load(), "bad_lines", s.bad.Load(), "skipped_lines", s.skipped.Load(),
 		"netflow_halves_waiting", s.waiting.Load(),
 		"long_lines", st.LongLines, "rotations", st.Rotations, "truncations", st.Truncations,
 		"lost_truncations", st.LostTruncations, "commits", st.Commits)
 }
 
-// checkpoint is what the daemon commits with the positions: the output
-// file and its length (none for stdout), and the EVE netflow halves waiting
+// checkpoint is what the daemon commits with the positions: the length of
+// each output file (none for stdout), and the EVE netflow halves waiting
 // for their partner (absent before any netflow was read, and in the
-// checkpoints of versions that did not save them).
+// checkpoints of versions that did not save them). Output is run.output
+// (alerts, or flows without a model); Flows is run.flows_output.
 type checkpoint struct {
-	Output  string          `json:"output"`
-	Offset  int64           `json:"offset"`
-	Netflow eve.PairerState `json:"netflow,omitzero"`
+	Output      string          `json:"output"`
+	Offset      int64           `json:"offset"`
+	Flows       string          `json:"flows_output,omitempty"`
+	FlowsOffset int64           `json:"flows_offset,omitempty"`
+	Netflow     eve.PairerState `json:"netflow,omitzero"`
 }
 
 // lineParser turns one log line into a record: zeek.Parser (TSV and JSON)
@@ -149,18 +210,20 @@ type runFile struct {
 	skip bool // not a conn log or a capture: lines counted, not parsed
 }
 
-// runSink parses lines and writes flows; it is the tailer's tail.Sink.
+// runSink parses lines, scores their flows when there is a model, and
+// writes alerts and flows; it is the tailer's tail.Sink.
 type runSink struct {
 	cfg    config.Run
 	stdout io.Writer
 	log    *slog.Logger
 
-	f    *os.File // nil for stdout
-	path string   // absolute output path
-	w    *bufio.Writer
-	off  int64 // bytes written to f, buffered ones included
-	rec  flow.Record
-	buf  []byte
+	model *runModel // nil: no detection, flows go to run.output
+
+	out      *outFile      // run.output
+	flowsOut *outFile      // where flows go: run.output without a model, else run.flows_output (nil when unset)
+	flowsW   *bufio.Writer // buffer in front of flowsOut
+	rec      flow.Record
+	buf      []byte
 
 	pairer *eve.Pairer // netflow halves of all EVE files, committed with the positions
 
@@ -168,20 +231,32 @@ type runSink struct {
 	eveLinesSeen  int64     // eveLines at the last Tick that saw it change
 	eveQuietSince time.Time // when that was
 
-	flows, bad, skipped atomic.Int64
-	waiting             atomic.Int64 // netflow halves in the last checkpoint
-	warned              time.Time
-	badSince            int64
+	flows, alerts, bad, skipped atomic.Int64
+	waiting                     atomic.Int64     // netflow halves in the last checkpoint
+	badWarn                     throttle.Counter // bad lines are reported at most every 10 s
+}
+
+// runModel is the daemon's detection: the online pipeline and where its
+// alerts go, set up by open.
+type runModel struct {
+	det      *pipeline.Detector
+	eng      *behavior.Engine
+	observer string
+	ctx      context.Context // for the sinks: not cancelled at shutdown, so the last commit completes
+
+	online     *pipeline.Online
+	sinks      []alert.Sink // besides run.output (Elasticsearch, contacts), each wrapped as it needs
+	closeSinks func() error
+	rules      *rules.Set // marks the alerts before the sinks see them; nil: none
 }
 
 // newRunSink returns the sink for cfg; open must be called before use.
 func newRunSink(cfg config.Run, stdout io.Writer, log *slog.Logger) *runSink {
-	return &runSink{cfg: cfg, stdout: stdout, log: log, pairer: eve.NewPairer()}
+	return &runSink{cfg: cfg, stdout: stdout, log: log, pairer: eve.NewPairer(), badWarn: throttle.Counter{Interval: 10 * time.Second}}
 }
 
 // open puts the committed netflow halves back into the Pairer, opens the
-// output and cuts it back to the committed length: the bytes after it
-// belong to lines after the saved positions, read again.
+// outputs and cuts them back to their committed lengths.
 func (s *runSink) open(cp []byte) (tail.Sink, error) {
 	var c checkpoint
 	if len(cp) > 0 {
@@ -195,55 +270,58 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 	if n := s.pairer.Pending(); n > 0 {
 		s.log.Info("EVE netflow halves waiting for their partner restored from the positions file", "halves", n)
 	}
-	if s.cfg.Output == "-" {
-		s.w = bufio.NewWriterSize(s.stdout, 256<<10)
-		return s, nil
+	var err error
+	if s.out, err = openOut(s.cfg.Output, s.stdout, c.Output, c.Offset, s.log); err != nil {
+		return nil, err
 	}
-	abs, err := filepath.Abs(s.cfg.Output)
-	if err != nil {
-		return nil, fmt.Errorf("output %s: %w", s.cfg.Output, err)
-	}
-	s.path = abs
-	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("output: %w", err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		_ = f.Close() // the first error is the one to report
-		return nil, fmt.Errorf("output: %w", err)
-	}
-	size := fi.Size()
 	switch {
-	case c.Output != abs:
-		if size > 0 {
-			s.log.Info("output has no committed length in the positions file; appending", "output", abs, "bytes", size)
+	case s.model == nil:
+		s.flowsOut = s.out
+	case s.cfg.FlowsOutput != "":
+		if s.flowsOut, err = openOut(s.cfg.FlowsOutput, s.stdout, c.Flows, c.FlowsOffset, s.log); err != nil {
+			return nil, errors.Join(err, s.out.close())
 		}
-	case c.Offset < size:
-		if err := f.Truncate(c.Offset); err != nil {
-			_ = f.Close() // the first error is the one to report
-			return nil, fmt.Errorf("output: cut %s back to the committed %d bytes: %w", abs, c.Offset, err)
-		}
-		s.log.Info("output cut back to its committed length; the lines after the saved positions are read again",
-			"output", abs, "dropped_bytes", size-c.Offset)
-		size = c.Offset
-	case c.Offset > size:
-		s.log.Warn("output is shorter than at the last commit (truncated or replaced by someone else); appending",
-			"output", abs, "committed", c.Offset, "bytes", size)
 	}
-	s.f, s.off = f, size
-	s.w = bufio.NewWriterSize(f, 256<<10)
+	if s.flowsOut != nil {
+		s.flowsW = bufio.NewWriterSize(s.flowsOut, 256<<10)
+	}
+	if m := s.model; m != nil {
+		sync := s.out.Sync
+		var sink alert.Sink = alert.NewJSONLines(s.out, s.cfg.Output, sync)
+		if len(m.sinks) > 0 {
+			sink = append(alert.Fanout{sink}, m.sinks...)
+		}
+		sink = alert.NewFold(sink, time.Hour, 0, true)
+		if m.rules != nil {
+			sink = &rules.Mark{Rules: m.rules, Next: sink}
+		}
+		m.online = pipeline.NewOnline(m.det, m.eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts}, m.observer))
+	}
 	return s, nil
 }
 
+// countAlerts counts the alert documents (not incident updates) that
+// reach the sinks.
+type countAlerts struct {
+	alert.Sink
+	n *atomic.Int64
+}
+
+func (c countAlerts) Write(ctx context.Context, docs []*alert.Alert) (bool, error) {
+	for _, d := range docs {
+		if !d.IsIncident() {
+			c.n.Add(1)
+		}
+	}
+	return c.Sink.Write(ctx, docs)
+}
+
 func (s *runSink) close() error {
-	if s.f == nil {
-		return nil
+	var err error
+	if s.flowsOut != s.out {
+		err = s.flowsOut.close()
 	}
-	if err := s.f.Close(); err != nil {
-		return fmt.Errorf("output: %w", err)
-	}
-	return nil
+	return errors.Join(err, s.out.close())
 }
 
 // Line parses one line and writes its flow, if any. Bad lines are counted
@@ -286,17 +364,22 @@ func (s *runSink) Line(l *tail.Line) error {
 	return nil
 }
 
-// write writes one flow as a JSON line.
+// write takes one flow: it is scored when there is a model, and written
+// as a JSON line when flows are written.
 func (s *runSink) write(r *flow.Record) error {
+	s.flows.Add(1)
+	if s.model != nil {
+		if err := s.model.online.Flow(s.model.ctx, r); err != nil {
+			return fmt.Errorf("alerts: %w", err)
+		}
+	}
+	if s.flowsW == nil {
+		return nil
+	}
 	s.buf = flow.AppendJSON(s.buf[:0], r)
 	s.buf = append(s.buf, '\n')
-	n, err := s.w.Write(s.buf)
-	s.off += int64(n)
-	if err != nil {
-		return fmt.Errorf("output %s: %w", s.cfg.Output, err)
-	}
-	s.flows.Add(1)
-	return nil
+	_, err := s.flowsW.Write(s.buf)
+	return err
 }
 
 // Drain writes the EVE netflow halves still waiting for their partner, each
@@ -339,29 +422,35 @@ func (s *runSink) newFile(l *tail.Line) *runFile {
 // warnBad reports a bad line at most every 10 s, with how many were not
 // reported since.
 func (s *runSink) warnBad(err error) {
-	s.badSince++
-	now := time.Now()
-	if now.Sub(s.warned) < 10*time.Second {
-		return
+	if n, due := s.badWarn.Due(time.Now()); due {
+		s.log.Warn("bad line skipped", "err", err, "bad_lines_since_last_warning", n, "bad_lines", s.bad.Load())
 	}
-	s.log.Warn("bad line skipped", "err", err, "bad_lines_since_last_warning", s.badSince, "bad_lines", s.bad.Load())
-	s.warned, s.badSince = now, 0
 }
 
-// Commit flushes and syncs the output and returns its length with the
-// netflow halves waiting; for stdout, only the halves (if any).
+// Commit flushes the alert sinks (everything handed to them is then
+// durable), flushes and syncs the flows output, and returns the outputs'
+// lengths with the netflow halves waiting.
 func (s *runSink) Commit() ([]byte, error) {
-	if err := s.w.Flush(); err != nil {
-		return nil, fmt.Errorf("output %s: %w", s.cfg.Output, err)
+	if s.model != nil {
+		if err := s.model.online.Flush(s.model.ctx); err != nil {
+			return nil, fmt.Errorf("alerts: %w", err)
+		}
+	}
+	if s.flowsW != nil {
+		if err := s.flowsW.Flush(); err != nil {
+			return nil, err
+		}
+		if err := s.flowsOut.Sync(); err != nil {
+			return nil, err
+		}
 	}
 	c := checkpoint{Netflow: s.pairer.State()}
 	s.waiting.Store(int64(len(c.Netflow.Held)))
-	if s.f != nil {
-		if err := s.f.Sync(); err != nil {
-			return nil, fmt.Errorf("output %s: sync: %w", s.path, err)
-		}
-		c.Output, c.Offset = s.path, s.off
-	} else if c.Netflow.IsZero() {
+	c.Output, c.Offset = s.out.committed()
+	if s.flowsOut != s.out {
+		c.Flows, c.FlowsOffset = s.flowsOut.committed()
+	}
+	if c.Output == "" && c.Flows == "" && c.Netflow.IsZero() {
 		return nil, nil
 	}
 	b, err := json.Marshal(c)

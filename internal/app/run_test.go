@@ -90,7 +90,7 @@ func TestRunChild(t *testing.T) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := NewDaemon(cfg.Run, os.Stdout, log).Run(ctx); err != nil {
+	if err := NewDaemon(cfg, os.Stdout, log).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -406,7 +406,7 @@ func runDaemon(tb testing.TB, cfg config.Run, stdout *syncBuffer, want int) stri
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- NewDaemon(cfg, stdout, log).Run(ctx) }()
+	go func() { done <- NewDaemon(config.Config{Run: cfg}, stdout, log).Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var n int
@@ -579,7 +579,7 @@ func TestRunDrainsNetflowHalves(t *testing.T) {
 	var logBuf syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if err := NewDaemon(c.Run, nil, slog.New(slog.NewTextHandler(&logBuf, nil))).Run(ctx); err != nil {
+	if err := NewDaemon(c, nil, slog.New(slog.NewTextHandler(&logBuf, nil))).Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	out, err := os.ReadFile(c.Run.Output)
@@ -619,10 +619,11 @@ func TestRunStartAtEnd(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- NewDaemon(c.Run, nil, slog.New(slog.DiscardHandler)).Run(ctx) }()
+	go func() { done <- NewDaemon(c, nil, slog.New(slog.DiscardHandler)).Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for { // the first commit writes the positions: the existing lines are behind it
-		if _, err := os.Stat(c.Run.Positions); err == nil {
+	for { // once the positions name the log, its existing lines are behind them
+		// (the commit made before the first scan names no file yet)
+		if b, err := os.ReadFile(c.Run.Positions); err == nil && strings.Contains(string(b), "conn.log") {
 			break
 		}
 		if time.Now().After(deadline) {

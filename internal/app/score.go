@@ -3,17 +3,18 @@ package app
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
-	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/pipeline"
 )
 
 // ScoreOptions configures Score.
@@ -22,11 +23,13 @@ type ScoreOptions struct {
 	Model  string // model file
 	Input  Input
 	Detect detect.Config
-	// Behavior runs the behavioural detectors in a first pass over the
-	// files, so flows that make up a scan, flood or beacon carry it.
+	// Behavior runs the behavioural detectors over the flows before they
+	// are scored, so flows that make up a scan, flood or beacon carry it.
 	Behavior bool
-	Out      io.Writer
-	Logger   *slog.Logger
+	// BehaviorConfig configures them; nil takes behavior.DefaultConfig.
+	BehaviorConfig *behavior.Config
+	Out            io.Writer
+	Logger         *slog.Logger
 }
 
 // ScoreReport says what scoring did.
@@ -35,6 +38,7 @@ type ScoreReport struct {
 	Alerts    uint64
 	Findings  int
 	BadLines  int64
+	Spilled   int // flows kept in the spill file between learning and scoring
 	LoadTime  time.Duration
 	ScoreTime time.Duration
 	Stats     detect.ScorerStats
@@ -44,6 +48,8 @@ type ScoreReport struct {
 // (Zeek's names, uid kept), then score, p_value, alert and reasons. Flows
 // with a p-value of 0.05 or more are not unusual enough to explain: their
 // reasons list only the behaviours they are part of, usually nothing.
+// With behaviours, the inputs are read once into a pipeline.Batch and its
+// flows are scored once every finding is known.
 func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 	var rep ScoreReport
 	t0 := time.Now()
@@ -52,46 +58,47 @@ func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 		return rep, fmt.Errorf("score: %w", err)
 	}
 	rep.LoadTime = time.Since(t0)
-	if a := m.AlphaFor(opts.Detect.AlertsPerDay, opts.Detect.FalsePositiveRate); a != m.Alpha {
-		m.SetAlpha(a)
-	}
-	var beh *behaviorIndex
-	if opts.Behavior {
-		beh, err = runBehavior(ctx, opts.Input, opts.Paths)
-		if err != nil && ctx.Err() != nil {
-			return rep, fmt.Errorf("score: %w", err)
-		}
-		// other input errors: the scoring pass meets them again and reports them
-		rep.Findings = len(beh.findings)
-	}
-	sc := m.NewScorer(opts.Detect)
-	sc.ExplainBelow(0.05) // reasons for the unusual flows; clearly normal ones get none
+	det := pipeline.NewDetector(m, opts.Detect)
+	det.ExplainBelow(0.05) // reasons for the unusual flows; clearly normal ones get none
 	w := bufio.NewWriterSize(opts.Out, 1<<16)
 	var v detect.Verdict
 	var buf []byte
-	t1 := time.Now()
-	_, bad, err := opts.Input.readFlows(ctx, opts.Paths, true, func(r *flow.Record) error {
-		sc.Score(r, &v)
-		beh.attach(r, &v, m.Alpha)
+	write := func(r *flow.Record) error {
+		det.Score(r, &v)
 		buf = appendScored(buf[:0], r, &v)
 		_, err := w.Write(buf)
 		return err
-	})
-	rep.BadLines = bad
-	// what was scored is written even when an input failed
+	}
+	t1 := time.Now()
+	if !opts.Behavior {
+		_, rep.BadLines, err = opts.Input.readFlows(ctx, opts.Paths, true, write)
+	} else {
+		b := pipeline.NewBatch(pipeline.BatchOptions{Behavior: behaviorConfig(opts.BehaviorConfig), Known: m.KnownBehaviors})
+		var readErr error
+		_, rep.BadLines, readErr = opts.Input.readFlowsAside(ctx, opts.Paths, true, b.Add)
+		if ctx.Err() != nil {
+			return rep, fmt.Errorf("score: %w", errors.Join(readErr, b.Close()))
+		}
+		b.End()
+		det.Evidence().Add(b.Findings()...)
+		rep.Findings, rep.Spilled = len(b.Findings()), b.Spilled()
+		t1 = time.Now()
+		// what could be read is scored even when an input failed
+		err = errors.Join(readErr, b.Each(write), b.Close())
+	}
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
-	err = rep.finish("score", sc, t1, opts.Logger, err) // before rep is returned: it fills rep
+	err = rep.finish("score", det.Stats(), t1, opts.Logger, err) // before rep is returned: it fills rep
 	return rep, err
 }
 
 // finish completes a score or analyze report once the input is read: the
 // scoring time and the scorer's counts. It wraps err with the command's
 // name, or logs the report when there is none.
-func (rep *ScoreReport) finish(cmd string, sc *detect.Scorer, start time.Time, l *slog.Logger, err error) error {
+func (rep *ScoreReport) finish(cmd string, st detect.ScorerStats, start time.Time, l *slog.Logger, err error) error {
 	rep.ScoreTime = time.Since(start)
-	rep.Stats = sc.Stats()
+	rep.Stats = st
 	rep.Flows, rep.Alerts = rep.Stats.Flows, rep.Stats.Alerts
 	if err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
@@ -108,7 +115,7 @@ func logScore(l *slog.Logger, cmd string, rep ScoreReport) {
 		rate = float64(rep.Flows) / s
 	}
 	l.Info("scored", "component", cmd, "flows", rep.Flows, "alerts", rep.Alerts, "findings", rep.Findings,
-		"bad_lines", rep.BadLines, "model_load", rep.LoadTime.Round(time.Microsecond), "flows_per_s", math.Round(rate),
+		"bad_lines", rep.BadLines, "spilled", rep.Spilled, "model_load", rep.LoadTime.Round(time.Microsecond), "flows_per_s", math.Round(rate),
 		"hosts", rep.Stats.Hosts, "hosts_evicted", rep.Stats.HostsEvicted, "bytes_per_host", rep.Stats.BytesPerHost,
 		"online_updates", rep.Stats.OnlineUpdates, "online_capped", rep.Stats.OnlineCapped, "known_dropped", rep.Stats.KnownDropped)
 }
@@ -154,93 +161,11 @@ func reasons(v *detect.Verdict) []string {
 	return out
 }
 
-// behaviorIndex holds the findings of the behavioural pass and, for each
-// host and flow uid they name, which findings those are part of.
-type behaviorIndex struct {
-	findings []detect.Finding
-	byUID    map[string][]int32
-	byHost   map[netip.Addr][]int32 // acting host; the victim for floods
-	stats    behavior.Stats
-}
-
-// runBehavior runs the behavioural detectors over all files.
-func runBehavior(ctx context.Context, in Input, paths []string) (*behaviorIndex, error) {
-	e := behavior.New(behavior.DefaultConfig())
-	var fs []detect.Finding
-	_, _, err := in.readFlows(ctx, paths, false, func(r *flow.Record) error {
-		fs = append(fs, e.Observe(r)...)
-		return nil
-	})
-	fs = append(fs, e.Flush()...)
-	// the index of what could be read, with the error of what could not
-	return newBehaviorIndex(fs, e.Stats()), err
-}
-
-func newBehaviorIndex(fs []detect.Finding, st behavior.Stats) *behaviorIndex {
-	bi := &behaviorIndex{findings: fs, byUID: map[string][]int32{}, byHost: map[netip.Addr][]int32{}, stats: st}
-	for i, f := range fs {
-		for _, u := range f.UIDs {
-			bi.byUID[u] = append(bi.byUID[u], int32(i))
-		}
-		if a, err := netip.ParseAddr(f.Host); err == nil {
-			bi.byHost[a] = append(bi.byHost[a], int32(i))
-		}
+// behaviorConfig returns c, or the defaults when c is nil.
+func behaviorConfig(c *behavior.Config) *behavior.Config {
+	if c == nil {
+		d := behavior.DefaultConfig()
+		return &d
 	}
-	return bi
-}
-
-// flood reports whether a detector names the victim as Finding.Host.
-func flood(det string) bool {
-	return det == behavior.SYNFlood || det == behavior.HalfOpenSurge || det == behavior.UDPFlood
-}
-
-// baselineOnly reports whether a detector judges a host's totals (fan-out,
-// volume, new destinations) rather than the flows themselves: its evidence
-// goes on the host's flows, but only the flows it names get its p-value.
-func baselineOnly(det string) bool {
-	return det == behavior.FanOut || det == behavior.Volume || det == behavior.NewDestinations
-}
-
-// attach adds the behaviours r is part of to v: the findings that name its
-// uid, and those of its host (its victim for floods) whose window holds
-// r.TS and whose peer, if any, is r's other end. Their evidence counts in
-// the flow's score: the smaller p-value wins.
-func (bi *behaviorIndex) attach(r *flow.Record, v *detect.Verdict, alpha float64) {
-	v.Behaviors = v.Behaviors[:0]
-	if bi == nil {
-		return
-	}
-	add := func(i int32, named bool) {
-		f := &bi.findings[i]
-		for _, b := range v.Behaviors {
-			if b.Detector == f.Detector && b.Start.Equal(f.Start) && b.Host == f.Host {
-				return
-			}
-		}
-		v.Behaviors = append(v.Behaviors, *f)
-		if (named || !baselineOnly(f.Detector)) && f.PValue < v.PValue {
-			v.PValue = f.PValue
-			v.Score = -math.Log10(max(f.PValue, 1e-300))
-			v.Alert = v.PValue < alpha
-		}
-	}
-	if r.UID != "" {
-		for _, i := range bi.byUID[r.UID] {
-			add(i, true)
-		}
-	}
-	match := func(host, other netip.Addr, floods bool) {
-		for _, i := range bi.byHost[host] {
-			f := &bi.findings[i]
-			if flood(f.Detector) != floods || r.TS.Before(f.Start) || r.TS.After(f.End.Add(time.Second)) {
-				continue
-			}
-			if f.Peer != "" && f.Peer != other.String() {
-				continue
-			}
-			add(i, false)
-		}
-	}
-	match(r.OrigH, r.RespH, false)
-	match(r.RespH, r.OrigH, true)
+	return c
 }

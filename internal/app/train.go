@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
 )
 
@@ -28,7 +29,11 @@ type TrainOptions struct {
 	Out    string // model file to write
 	Input  Input
 	Detect detect.Config
-	Logger *slog.Logger
+	// BehaviorConfig configures the behavioural detectors that learn which
+	// behaviours (timers, long connections) the baseline already has;
+	// nil takes behavior.DefaultConfig.
+	BehaviorConfig *behavior.Config
+	Logger         *slog.Logger
 }
 
 // TrainReport says what training did.
@@ -39,8 +44,11 @@ type TrainReport struct {
 	Groups     int
 	Forests    int
 	Alpha      float64
-	ReadTime   time.Duration
-	FitTime    time.Duration
+	// KnownBehaviors counts the keys of the behaviours the baseline had
+	// (behavior.Learner).
+	KnownBehaviors int
+	ReadTime       time.Duration
+	FitTime        time.Duration
 }
 
 // Train learns a model from the flows of the given files and writes it.
@@ -50,8 +58,10 @@ func Train(ctx context.Context, opts TrainOptions) (TrainReport, error) {
 	var rep TrainReport
 	t0 := time.Now()
 	tr := detect.NewTrainer(opts.Detect)
+	learn := behavior.NewLearner(*behaviorConfig(opts.BehaviorConfig))
 	_, bad, err := opts.Input.readFlows(ctx, opts.Paths, true, func(r *flow.Record) error {
 		tr.Add(r)
+		learn.Add(r)
 		return nil
 	})
 	rep.BadLines = bad
@@ -67,6 +77,8 @@ func Train(ctx context.Context, opts TrainOptions) (TrainReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("train: %w", err)
 	}
+	m.KnownBehaviors, m.BehaviorRates = learn.Finish()
+	rep.KnownBehaviors = len(m.KnownBehaviors)
 	rep.FitTime = time.Since(t1)
 	n, err := m.WriteFile(opts.Out)
 	if err != nil {
@@ -77,7 +89,7 @@ func Train(ctx context.Context, opts TrainOptions) (TrainReport, error) {
 	rep.Alpha = m.Alpha
 	if opts.Logger != nil {
 		opts.Logger.Info("model written", "component", "train", "path", opts.Out, "flows", rep.Flows,
-			"bad_lines", rep.BadLines, "bytes", rep.ModelBytes, "groups", rep.Groups, "forests", rep.Forests,
+			"bad_lines", rep.BadLines, "bytes", rep.ModelBytes, "groups", rep.Groups, "forests", rep.Forests, "known_behaviors", rep.KnownBehaviors,
 			"alpha", rep.Alpha, "read", rep.ReadTime.Round(time.Millisecond), "fit", rep.FitTime.Round(time.Millisecond))
 	}
 	if readErr != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/input"
@@ -47,4 +48,72 @@ func (in Input) readFlows(ctx context.Context, paths []string, summary bool, emi
 		fmt.Fprintln(in.Status, "mlads: "+inputSummary(&sum))
 	}
 	return sum.Records, sum.Bad, err
+}
+
+// readFlowsAside is readFlows with the reading in a goroutine of its own:
+// the readers and the flow meter run on one core while emit runs on
+// another (a batch command's first pass: keeping the flows, the
+// behavioural detectors, the trainer). Records cross in blocks of
+// copies, so emit may keep the record it is given until it returns, like
+// readFlows's. An error from emit stops the reading.
+//
+//	readFlows ──[]flow.Record (blocks of 512, 4 in flight)──▶ emit
+func (in Input) readFlowsAside(ctx context.Context, paths []string, summary bool, emit func(*flow.Record) error) (records, bad int64, err error) {
+	const blockLen, inFlight = 512, 4
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	blocks := make(chan []flow.Record, inFlight)
+	free := make(chan []flow.Record, inFlight+2)
+	for range inFlight + 2 {
+		free <- make([]flow.Record, 0, blockLen)
+	}
+	type result struct {
+		records, bad int64
+		err          error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer close(blocks)
+		cur := <-free
+		r, b, err := in.readFlows(ctx, paths, summary, func(r *flow.Record) error {
+			c := *r
+			c.TunnelParents = slices.Clone(r.TunnelParents) // the reader reuses its slice
+			cur = append(cur, c)
+			if len(cur) < blockLen {
+				return nil
+			}
+			select {
+			case blocks <- cur:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+			select {
+			case cur = <-free:
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+			return nil
+		})
+		if len(cur) > 0 && ctx.Err() == nil {
+			blocks <- cur
+		}
+		done <- result{r, b, err}
+	}()
+	var emitErr error
+	for blk := range blocks {
+		for i := range blk {
+			if emitErr == nil {
+				if emitErr = emit(&blk[i]); emitErr != nil {
+					cancel(emitErr)
+				}
+			}
+		}
+		clear(blk) // drop the strings the block held
+		free <- blk[:0]
+	}
+	res := <-done
+	if emitErr != nil {
+		return res.records, res.bad, emitErr
+	}
+	return res.records, res.bad, res.err
 }

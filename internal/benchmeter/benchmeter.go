@@ -11,6 +11,16 @@ import (
 	"time"
 )
 
+// SetLineBytes makes the benchmark report MB/s for one of lines per
+// iteration: their average length, newline included.
+func SetLineBytes(b *testing.B, lines [][]byte) {
+	var total int
+	for _, l := range lines {
+		total += len(l) + 1
+	}
+	b.SetBytes(int64(total / len(lines)))
+}
+
 // ReportRates reports b.N items per wall-clock second (unit+"/s") and per
 // second of CPU time the process used since cpu0 (unit+"/cpu-s"), where
 // cpu0 is CPU() taken before the timed loop.

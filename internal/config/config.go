@@ -30,8 +30,11 @@ type Config struct {
 	Pcap   Pcap   `mapstructure:"pcap"`
 	Run    Run    `mapstructure:"run"`
 	Detect Detect `mapstructure:"detect"`
-	Notify Notify `mapstructure:"notify"`
-	Rules  Rules  `mapstructure:"rules"`
+
+	Elasticsearch Elastic `mapstructure:"elasticsearch"`
+	Kibana        Kibana  `mapstructure:"kibana"`
+	Notify        Notify  `mapstructure:"notify"`
+	Rules         Rules   `mapstructure:"rules"`
 }
 
 // Log configures the process's own diagnostics (on stderr).
@@ -47,7 +50,10 @@ func Default() Config {
 		Pcap:   defaultPcap(),
 		Run:    defaultRun(),
 		Detect: defaultDetect(),
-		Notify: defaultNotify(),
+
+		Elasticsearch: defaultElastic(),
+		Kibana:        defaultKibana(),
+		Notify:        defaultNotify(),
 	}
 }
 
@@ -68,6 +74,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Pcap.validate()...)
 	errs = append(errs, c.Run.validate()...)
 	errs = append(errs, c.Detect.validate()...)
+	errs = append(errs, c.Elasticsearch.validate()...)
+	errs = append(errs, c.Kibana.validate()...)
 	errs = append(errs, c.Notify.validate()...)
 	return errors.Join(errs...)
 }

@@ -1,6 +1,10 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/mlads/mlads/internal/detect/behavior"
+)
 
 // Detect configures the statistical ensemble.
 type Detect struct {
@@ -42,6 +46,10 @@ type Detect struct {
 	// seeded reservoir sample of the baseline is fitted (host and "seen"
 	// statistics still count every flow). 0 keeps all.
 	MaxTrainFlows int `mapstructure:"max_train_flows"`
+	// Behavior holds the behavioural detectors' thresholds, windows and
+	// limits (scans, floods, beacons, long connections, host baselines).
+	// Its keys and their meaning are behavior.Config's.
+	Behavior behavior.Config `mapstructure:"behavior"`
 }
 
 func defaultDetect() Detect {
@@ -57,11 +65,18 @@ func defaultDetect() Detect {
 		OnlineHostCap:       200,
 		Combine:             "fisher",
 		MaxTrainFlows:       2000000,
+		Behavior:            behavior.DefaultConfig(),
 	}
 }
 
 func (d *Detect) validate() []error {
 	var errs []error
+	if err := d.Behavior.Validate(); err != nil {
+		// behavior's messages start with the key under detect ("behavior.scan_window: ...")
+		for _, e := range unjoin(err) {
+			errs = append(errs, fmt.Errorf("detect.%w", e))
+		}
+	}
 	if d.AlertsPerDay <= 0 && d.FalsePositiveRate <= 0 {
 		errs = append(errs, fmt.Errorf("detect: one of alerts_per_day or false_positive_rate must be positive"))
 	}
@@ -93,4 +108,12 @@ func (d *Detect) validate() []error {
 		errs = append(errs, fmt.Errorf("detect.online_host_cap: %d must not be negative", d.OnlineHostCap))
 	}
 	return errs
+}
+
+// unjoin returns the errors of errors.Join, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -5,16 +5,28 @@ import (
 	"time"
 )
 
-// Run configures the daemon (`mlads run`): which logs it follows and where
-// its output goes.
+// Run configures the daemon (`mlads run`): which logs it follows, the model
+// it scores with and where its output goes.
 type Run struct {
+	// Model is the model file (from mlads train) the daemon scores with.
+	// Empty: the daemon does not detect, and writes the flows it reads to
+	// Output.
+	Model string `mapstructure:"model"`
+	// Observer is the alerts' observer.name (the sensor); empty takes the
+	// host name.
+	Observer string `mapstructure:"observer"`
+	// FlowsOutput, when set, is where the daemon also writes every flow as
+	// a JSON line while it detects ("-" is stdout). Flows and alerts never
+	// share a file.
+	FlowsOutput string `mapstructure:"flows_output"`
 	// Inputs are the files or globs to follow; each one's format is
 	// detected from its content. Include the rotated names (conn.log*) so
 	// that a copytruncate rotation loses nothing and a restart finishes a
 	// file rotated while mlads was down.
 	Inputs []string `mapstructure:"inputs"`
-	// Output is the file flows are written to as JSON lines; "-" is stdout.
-	// A file gets exactly-once output across crashes; stdout at least once.
+	// Output is the file the alert documents are written to as JSON lines
+	// (the flows, when there is no model); "-" is stdout. A file gets
+	// exactly-once output across crashes; stdout at least once.
 	Output string `mapstructure:"output"`
 	// Positions is the file where read positions are kept across restarts.
 	Positions string `mapstructure:"positions"`
@@ -60,6 +72,9 @@ func (r *Run) validate() []error {
 	}
 	if r.Output == "" {
 		errs = append(errs, fmt.Errorf("run.output: must not be empty (use \"-\" for stdout)"))
+	}
+	if r.FlowsOutput != "" && r.FlowsOutput == r.Output {
+		errs = append(errs, fmt.Errorf("run.flows_output: %q is run.output too; flows and alerts need files of their own", r.FlowsOutput))
 	}
 	if r.Positions == "" {
 		errs = append(errs, fmt.Errorf("run.positions: must not be empty"))

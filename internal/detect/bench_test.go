@@ -39,6 +39,31 @@ func BenchmarkScore(b *testing.B) {
 	b.ReportMetric(float64(BytesPerHost()), "bytes/host")
 }
 
+// BenchmarkScoreExplain is BenchmarkScore with every flow explained (as
+// ExplainBelow(1) asks), for the cost of the explanations, which allocate
+// their sentences.
+func BenchmarkScoreExplain(b *testing.B) {
+	cfg := DefaultConfig()
+	m, o := trainOffice(b, cfg, 11, 20000)
+	s := m.NewScorer(cfg)
+	s.ExplainBelow(1)
+	recs := make([]flow.Record, 65536)
+	for i := range recs {
+		o.next(&recs[i])
+		if i%3 == 0 { // an unusual upload now and then, so there is something to explain
+			recs[i].OrigBytes *= 1000
+		}
+	}
+	var v Verdict
+	b.ReportAllocs()
+	b.ResetTimer()
+	c0 := benchmeter.CPU()
+	for i := 0; i < b.N; i++ {
+		s.Score(&recs[i%len(recs)], &v)
+	}
+	b.ReportMetric(float64(b.N)/(benchmeter.CPU()-c0).Seconds(), "flows/s")
+}
+
 // BenchmarkTrain1M measures training on one million flows (reading aside),
 // in wall-clock and CPU seconds, and the model's size and load time.
 func BenchmarkTrain1M(b *testing.B) {
@@ -70,4 +95,35 @@ func BenchmarkTrain1M(b *testing.B) {
 		}
 		b.ReportMetric(float64(time.Since(t1).Microseconds())/1e3, "load-ms")
 	}
+}
+
+// BenchmarkFit measures Trainer.Fit alone on 300,000 flows (a fresh
+// Trainer each time, filled outside the timer): the traffic groups'
+// statistics, forests, trimming and calibration, in wall-clock and CPU
+// seconds, so the use of several cores shows.
+func BenchmarkFit(b *testing.B) {
+	const n = 300_000
+	o := newOffice(17, day0, 86400.0/n)
+	recs := make([]flow.Record, n)
+	for i := range recs {
+		o.next(&recs[i])
+	}
+	cfg := DefaultConfig()
+	var wall, cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		tr := NewTrainer(cfg)
+		for j := range recs {
+			tr.Add(&recs[j])
+		}
+		b.StartTimer()
+		t0, c0 := time.Now(), benchmeter.CPU()
+		if _, err := tr.Fit(); err != nil {
+			b.Fatal(err)
+		}
+		wall += time.Since(t0)
+		cpu += benchmeter.CPU() - c0
+	}
+	b.ReportMetric(wall.Seconds()/float64(b.N), "s/fit")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/fit")
 }

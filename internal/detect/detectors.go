@@ -53,85 +53,6 @@ type node struct {
 	Forest int32
 }
 
-// fitNode fits location, spread, histograms and categorical counts to the
-// rows in idx.
-func fitNode(n *node, m *matrix, idx []int32, vocabSizes [NumCategorical]int, scratch []float64) {
-	n.N = len(idx)
-	for j := 0; j < NumCategorical; j++ {
-		n.Cat[j] = make([]uint32, vocabSizes[j])
-		for _, i := range idx {
-			c := m.c(i)[j]
-			if int(c) < len(n.Cat[j]) {
-				n.Cat[j][c]++
-			}
-		}
-	}
-	// location, spread and histograms from an evenly spaced sample: as
-	// precise as the whole for these statistics, and training stays
-	// linear in the number of flows
-	if len(idx) > fitSample {
-		s := make([]int32, fitSample)
-		for k := range s {
-			s[k] = idx[k*len(idx)/fitSample]
-		}
-		idx = s
-	}
-	scratch = scratch[:0]
-	dev := make([]float64, len(idx))
-	for j := 0; j < NumNumeric; j++ {
-		scratch = scratch[:0]
-		for _, i := range idx {
-			scratch = append(scratch, float64(m.x(i)[j]))
-		}
-		slices.Sort(scratch)
-		med := quantileSorted(scratch, 0.5)
-		var mean float64
-		for k, v := range scratch {
-			dev[k] = math.Abs(v - med)
-			mean += dev[k]
-		}
-		slices.Sort(dev)
-		spread := 1.4826 * quantileSorted(dev, 0.5)
-		if spread == 0 && len(dev) > 0 {
-			spread = 1.2533 * mean / float64(len(dev))
-		}
-		n.Median[j] = med
-		n.Spread[j] = max(spread, minSpread)
-
-		lo, hi := scratch[0], scratch[len(scratch)-1]
-		w := (hi - lo) / hbosBins
-		if w <= 0 {
-			w = minSpread
-			lo -= w * hbosBins / 2
-		}
-		n.Lo[j], n.Width[j] = lo, w
-		var cnt [hbosBins]float64
-		for _, v := range scratch {
-			b := int((v - lo) / w)
-			b = min(max(b, 0), hbosBins-1)
-			cnt[b]++
-		}
-		tot := float64(len(scratch)) + 0.5*hbosBins
-		for b := range cnt {
-			n.LogDens[j][b] = math.Log((cnt[b] + 0.5) / tot)
-		}
-	}
-	n.LogFloor = math.Log(0.1 / (float64(len(idx)) + 0.5*hbosBins))
-}
-
-func quantileSorted(s []float64, q float64) float64 {
-	if len(s) == 0 {
-		return 0
-	}
-	pos := q * float64(len(s)-1)
-	i := int(pos)
-	if i >= len(s)-1 {
-		return s[len(s)-1]
-	}
-	f := pos - float64(i)
-	return s[i]*(1-f) + s[i+1]*f
-}
-
 // robustZ returns the sum of squared clipped robust z-scores.
 func (n *node) robustZ(x *[NumNumeric]float64) float64 {
 	var s float64
@@ -297,40 +218,43 @@ func (b *treeBuilder) build(at, d int, rows []int32) {
 	b.leaf[at-len(b.feat)] = val
 }
 
+// walkTrees is how many trees score walks side by side.
+const walkTrees = 32
+
 // score returns the isolation score 2^(-E[h]/c(ψ)) in (0, 1]; higher is
-// more anomalous. Trees are walked four at a time: the four walks are
-// independent chains of loads, so the CPU overlaps their latencies.
+// more anomalous. The trees are walked side by side, up to walkTrees at a
+// time, one level at a time: the walks are independent chains of loads
+// from memory that is mostly not in cache (a forest is 96 kB), and the CPU
+// overlaps as many of them as it can. The path lengths are added in the
+// same order and grouping as a walk of four trees at a time would, so the
+// score is the same to the bit.
 func (f *forest) score(x *[NumNumeric]float32) float64 {
 	inner := 1<<f.Depth - 1
 	var sum float32
 	nodes, leaf := f.packed, f.Leaf
-	t := 0
-	for ; t+4 <= f.Trees; t += 4 {
-		b0, b1, b2, b3 := t*inner, (t+1)*inner, (t+2)*inner, (t+3)*inner
-		t0 := nodes[b0 : b0+inner : b0+inner]
-		t1 := nodes[b1 : b1+inner : b1+inner]
-		t2 := nodes[b2 : b2+inner : b2+inner]
-		t3 := nodes[b3 : b3+inner : b3+inner]
-		i0, i1, i2, i3 := 0, 0, 0, 0
+	var at [walkTrees]int
+	for t0 := 0; t0 < f.Trees; t0 += walkTrees {
+		k := min(walkTrees, f.Trees-t0)
+		at := at[:k]
+		clear(at)
 		for d := 0; d < f.Depth; d++ {
-			n0, n1, n2, n3 := t0[i0], t1[i1], t2[i2], t3[i3]
-			i0 = 2*i0 + 1 + b2i(x[n0.feat] >= n0.thr)
-			i1 = 2*i1 + 1 + b2i(x[n1.feat] >= n1.thr)
-			i2 = 2*i2 + 1 + b2i(x[n2.feat] >= n2.thr)
-			i3 = 2*i3 + 1 + b2i(x[n3.feat] >= n3.thr)
+			base := t0 * inner
+			for i, a := range at {
+				n := nodes[base+a]
+				at[i] = 2*a + 1 + b2i(x[n.feat] >= n.thr)
+				base += inner
+			}
 		}
-		sum += leaf[t*(inner+1)+i0-inner] + leaf[(t+1)*(inner+1)+i1-inner] +
-			leaf[(t+2)*(inner+1)+i2-inner] + leaf[(t+3)*(inner+1)+i3-inner]
-	}
-	for ; t < f.Trees; t++ {
-		base := t * inner
-		tree := nodes[base : base+inner : base+inner]
-		i := 0
-		for d := 0; d < f.Depth; d++ {
-			n := tree[i]
-			i = 2*i + 1 + b2i(x[n.feat] >= n.thr)
+		// the leaves: at holds inner + the leaf's position in its tree
+		t := 0
+		for ; t+4 <= k; t += 4 { // walkTrees is a multiple of 4
+			b := (t0 + t) * (inner + 1)
+			sum += leaf[b+at[t]-inner] + leaf[b+inner+1+at[t+1]-inner] +
+				leaf[b+2*(inner+1)+at[t+2]-inner] + leaf[b+3*(inner+1)+at[t+3]-inner]
 		}
-		sum += leaf[t*(inner+1)+i-inner]
+		for ; t < k; t++ {
+			sum += leaf[(t0+t)*(inner+1)+at[t]-inner]
+		}
 	}
 	if f.Norm == 0 {
 		return 0.5

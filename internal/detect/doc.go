@@ -42,8 +42,9 @@
 //   - rarity: surprisal of the flow's categories within its group;
 //   - iforest: an isolation forest (Config.Trees trees of 256 samples) in a
 //     flat, branch-free layout: complete trees stored breadth first, walked
-//     four at a time with idx = 2*idx+1+(x[f] >= t); groups with fewer
-//     than 200 flows use their parent's forest;
+//     up to 32 side by side, one level at a time, with
+//     idx = 2*idx+1+(x[f] >= t); groups with fewer than 200 flows use
+//     their parent's forest;
 //   - group_rarity: how rare the traffic group itself is in the baseline,
 //     kept apart from rarity because a burst of attack flows can form a
 //     group of its own in which they all look alike.
@@ -71,6 +72,15 @@
 // memory is bounded: beyond Config.MaxTrainFlows it keeps a seeded
 // reservoir sample of the flows (the budget still uses the whole
 // baseline's flow rate).
+//
+// Trainer.Fit uses every core: the traffic groups' statistics, the raw
+// scores of the fit and calibration sets, the rank sorts for trimming and
+// the calibrators are computed by GOMAXPROCS goroutines, started and
+// joined within the step (none outlives Fit). The forests are fitted on
+// the calling goroutine alongside the groups' statistics, in one order,
+// because they draw from the one seeded random sequence. Whatever the
+// number of cores, the same seed and input give the same model bytes.
+// Scoring uses no goroutines.
 //
 // # Explanations
 //

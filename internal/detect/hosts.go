@@ -2,6 +2,7 @@ package detect
 
 import (
 	"math"
+	"math/bits"
 	"net/netip"
 	"unsafe"
 )
@@ -117,29 +118,20 @@ func setBit(bits []uint64, h uint64) bool {
 }
 
 // linearCount estimates distinct items from a bitmap's empty share.
-func linearCount(bits []uint64) float64 {
+func linearCount(bitmap []uint64) float64 {
 	ones := 0
-	for _, w := range bits {
-		ones += popcount(w)
+	for _, w := range bitmap {
+		ones += bits.OnesCount64(w)
 	}
 	if ones == 0 {
 		return 0
 	}
-	n := float64(len(bits) * 64)
+	n := float64(len(bitmap) * 64)
 	zeros := n - float64(ones)
 	if zeros < 1 {
 		zeros = 0.5
 	}
 	return -n * math.Log(zeros/n)
-}
-
-func popcount(x uint64) int {
-	c := 0
-	for x != 0 {
-		x &= x - 1
-		c++
-	}
-	return c
 }
 
 // observe reads the host's statistics before this flow (into x and raw) and

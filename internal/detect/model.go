@@ -36,6 +36,15 @@ type Model struct {
 	GroupKeys   []groupKey
 	GroupCounts []uint32
 
+	// KnownBehaviors are the keys of the behaviours the baseline already
+	// had (behavior.Learner): the timers of clean traffic, which the
+	// behavioural detectors then do not report. detect keeps them only.
+	KnownBehaviors []uint64
+	// BehaviorRates say how often each behavioural detector fired on the
+	// baseline; a finding may claim no more than that rate (see
+	// behavior.Evidence).
+	BehaviorRates []BehaviorRate
+
 	KnownKeys    []uint64
 	KnownCounts  []uint32
 	KnownDropped uint64
@@ -47,6 +56,13 @@ type Model struct {
 	nodeIdx  map[groupKey]int32
 	groupIdx map[groupKey]uint32
 	vocabIdx [NumCategorical]map[string]uint16
+}
+
+// BehaviorRate is how often a behavioural detector fired on the clean
+// baseline: Findings of Trials judgements (behavior.Stats.Trials).
+type BehaviorRate struct {
+	Detector         string
+	Findings, Trials uint64
 }
 
 // fit builds the traffic-group nodes and forests from the rows in idx.
@@ -96,7 +112,6 @@ func (m *Model) fit(mx *matrix, idx []int32, rng *rand.Rand) {
 	m.Nodes = make([]node, len(keys))
 	m.Forests = m.Forests[:0]
 	pos := map[groupKey]int32{}
-	scratch := make([]float64, 0, len(idx))
 	for i, k := range keys {
 		n := &m.Nodes[i]
 		n.Key = k
@@ -111,15 +126,34 @@ func (m *Model) fit(mx *matrix, idx []int32, rng *rand.Rand) {
 				n.Parent = p
 			}
 		}
-		rows := byKey[k]
-		fitNode(n, mx, rows, sizes, scratch)
-		if k == root || len(rows) >= minForest {
-			n.Forest = int32(len(m.Forests))
-			m.Forests = append(m.Forests, *fitForest(mx, rows, m.Trees, forestSample, rng))
-		} else {
-			n.Forest = m.Nodes[n.Parent].Forest
-		}
 	}
+	// The nodes' statistics are independent of each other and of the
+	// random sequence: they are fitted in parallel, largest first, while
+	// this goroutine fits the forests, which share the one rng and so are
+	// fitted in key order, as the file's bytes depend on that order.
+	bySize := make([]int, len(keys))
+	for i := range bySize {
+		bySize[i] = i
+	}
+	slices.SortStableFunc(bySize, func(a, b int) int {
+		return cmp.Compare(len(byKey[keys[b]]), len(byKey[keys[a]]))
+	})
+	workers := workersFor(len(keys))
+	scratch := make([]fitScratch, workers)
+	parallel(len(keys), workers, func(w, i int) {
+		k := keys[bySize[i]]
+		fitNode(&m.Nodes[bySize[i]], mx, byKey[k], sizes, &scratch[w])
+	}, func() {
+		for i, k := range keys {
+			n := &m.Nodes[i]
+			if rows := byKey[k]; k == root || len(rows) >= minForest {
+				n.Forest = int32(len(m.Forests))
+				m.Forests = append(m.Forests, *fitForest(mx, rows, m.Trees, forestSample, rng))
+			} else {
+				n.Forest = m.Nodes[n.Parent].Forest
+			}
+		}
+	})
 	m.GroupKeys = m.GroupKeys[:0]
 	for k := range fine {
 		m.GroupKeys = append(m.GroupKeys, k)
@@ -162,13 +196,19 @@ func (m *Model) index() {
 
 // nodeFor returns the finest fitted node for a traffic group.
 func (m *Model) nodeFor(g groupKey) *node {
+	return &m.Nodes[m.nodeIndex(g)]
+}
+
+// nodeIndex returns the index in Nodes of the finest fitted node for a
+// traffic group.
+func (m *Model) nodeIndex(g groupKey) int32 {
 	if i, ok := m.nodeIdx[g]; ok {
-		return &m.Nodes[i]
+		return i
 	}
 	if i, ok := m.nodeIdx[groupKey{g.Proto, anyGroup, g.Dir}]; ok {
-		return &m.Nodes[i]
+		return i
 	}
-	return &m.Nodes[0]
+	return 0
 }
 
 // groupSurprisal is -log of the smoothed share of the fit set in group g.

@@ -98,8 +98,10 @@ func (f *featurizer) dirID(origLocal, respLocal bool) uint16 {
 
 // vector fills v from r and updates the host statistics. grow lets the
 // vocabularies learn new values (training only). The known-entity counts
-// are read, not updated: see learn. It returns the address hashes of the
-// two ends (the keys of the home set).
+// are read, not updated: see learn. In training (grow) they are not even
+// read and the "seen before" features are left at 0, as Fit sets them
+// (leave-one-out) once the whole baseline is counted. It returns the
+// address hashes of the two ends (the keys of the home set).
 func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, respAddr uint64) {
 	flowNumerics(r, &v.X, &v.Raw)
 	t := float64(r.TS.UnixNano()) / 1e9
@@ -113,11 +115,16 @@ func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, res
 	// counts saturate at knownCap: "seen a few times" against "never"
 	// matters, "seen 300 or 3000 times" does not, and an uncapped count
 	// only grows with time, so a later day would look unlike the baseline
-	v.Raw[fOrigKnown] = float64(min(f.known.get(f.keys[0]), knownCap))
-	v.Raw[fRespKnown] = float64(min(f.known.get(f.keys[1]), knownCap))
-	v.Raw[fServiceKnown] = float64(min(f.known.get(f.keys[2]), knownCap))
-	for _, j := range [...]int{fOrigKnown, fRespKnown, fServiceKnown} {
-		v.X[j] = log1p(v.Raw[j])
+	if grow {
+		v.Raw[fOrigKnown], v.Raw[fRespKnown], v.Raw[fServiceKnown] = 0, 0, 0
+		v.X[fOrigKnown], v.X[fRespKnown], v.X[fServiceKnown] = 0, 0, 0
+	} else {
+		v.Raw[fOrigKnown] = float64(min(f.known.get(f.keys[0]), knownCap))
+		v.Raw[fRespKnown] = float64(min(f.known.get(f.keys[1]), knownCap))
+		v.Raw[fServiceKnown] = float64(min(f.known.get(f.keys[2]), knownCap))
+		for _, j := range [...]int{fOrigKnown, fRespKnown, fServiceKnown} {
+			v.X[j] = log1p(v.Raw[j])
+		}
 	}
 	for j := range v.X {
 		v.X[j] = float64(float32(v.X[j])) // the precision the model was fitted at
@@ -268,27 +275,31 @@ func (t *Trainer) Fit() (*Model, error) {
 		t.f.home[b.h] = struct{}{}
 	}
 	slices.Sort(home)
-	for i := 0; i < n; i++ {
-		c := t.m.c(int32(i))
-		_, oh := t.f.home[t.orig[i]]
-		_, rh := t.f.home[t.resp[i]]
-		c[cDirection] = t.f.dirID(t.local[i]&1 != 0 || oh, t.local[i]&2 != 0 || rh)
-	}
-
-	// "seen before" features, leave-one-out: how often the baseline saw
-	// the entity apart from this flow. An entity seen once in the baseline
-	// stands for one that is new when scoring (Good–Turing), so training
-	// and scoring see the same distribution, with no warm-up period.
-	for i := 0; i < n; i++ {
-		x := t.m.x(int32(i))
-		for k, j := range [3]int{fOrigKnown, fRespKnown, fServiceKnown} {
-			c := t.f.known.get(t.keys[i][k])
-			if c > 0 {
-				c--
+	// Each row's direction and "seen before" features depend only on the
+	// row and on maps that are only read here: the rows are done in
+	// parallel.
+	//
+	// The "seen before" features are leave-one-out: how often the baseline
+	// saw the entity apart from this flow. An entity seen once in the
+	// baseline stands for one that is new when scoring (Good–Turing), so
+	// training and scoring see the same distribution, with no warm-up
+	// period.
+	forChunks(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			c := t.m.c(int32(i))
+			_, oh := t.f.home[t.orig[i]]
+			_, rh := t.f.home[t.resp[i]]
+			c[cDirection] = t.f.dirID(t.local[i]&1 != 0 || oh, t.local[i]&2 != 0 || rh)
+			x := t.m.x(int32(i))
+			for k, j := range [3]int{fOrigKnown, fRespKnown, fServiceKnown} {
+				c := t.f.known.get(t.keys[i][k])
+				if c > 0 {
+					c--
+				}
+				x[j] = float32(log1p(float64(min(c, knownCap))))
 			}
-			x[j] = float32(log1p(float64(min(c, knownCap))))
 		}
-	}
+	})
 
 	// split at random (seeded): calibration flows are exchangeable with
 	// the fit flows, so p-values of new normal traffic are uniform
@@ -330,27 +341,30 @@ func (t *Trainer) Fit() (*Model, error) {
 	}
 	m.fit(&t.m, fitIdx, rng)
 	if cfg.Trim > 0 {
-		raw := make([][numDetectors]float64, len(fitIdx))
-		for k, i := range fitIdx {
-			raw[k] = m.rawScores(t.m.x(i), t.m.c(i))
-		}
+		raw := m.rawScoresOf(&t.m, fitIdx)
 		comb := rankCombine(m.Combine, raw)
-		order := make([]int, len(fitIdx))
+		order := make([]ranked, len(fitIdx))
 		for k := range order {
-			order[k] = k
+			order[k] = ranked{comb[k], int32(k)}
 		}
-		slices.SortFunc(order, func(a, b int) int {
-			if c := cmp.Compare(comb[a], comb[b]); c != 0 {
+		slices.SortFunc(order, func(a, b ranked) int {
+			if c := cmp.Compare(a.v, b.v); c != 0 {
 				return c
 			}
-			return cmp.Compare(a, b)
+			return cmp.Compare(a.i, b.i)
 		})
 		keep := len(fitIdx) - int(cfg.Trim*float64(len(fitIdx)))
-		kept := make([]int32, 0, keep)
-		for _, k := range order[:keep] {
-			kept = append(kept, fitIdx[k])
+		// the kept rows in ascending order, as fitIdx is
+		drop := make([]bool, len(fitIdx))
+		for _, o := range order[keep:] {
+			drop[o.i] = true
 		}
-		slices.Sort(kept)
+		kept := make([]int32, 0, keep)
+		for k, i := range fitIdx {
+			if !drop[k] {
+				kept = append(kept, i)
+			}
+		}
 		m.Trimmed = len(fitIdx) - keep
 		m.fit(&t.m, kept, rng)
 		fitIdx = kept
@@ -358,24 +372,24 @@ func (t *Trainer) Fit() (*Model, error) {
 	m.FitFlows = len(fitIdx)
 
 	// calibration
-	raw := make([][numDetectors]float64, len(calIdx))
-	for k, i := range calIdx {
-		raw[k] = m.rawScores(t.m.x(i), t.m.c(i))
-	}
-	col := make([]float64, len(calIdx))
-	for d := 0; d < numDetectors; d++ {
+	raw := m.rawScoresOf(&t.m, calIdx)
+	parallel(numDetectors, workersFor(numDetectors), func(_, d int) {
+		col := make([]float64, len(raw))
 		for k := range raw {
 			col[k] = raw[k][d]
 		}
 		m.Calib[d] = newCalibrator(col)
-	}
-	var ps [numDetectors]float64
-	for k := range raw {
-		for d := 0; d < numDetectors; d++ {
-			ps[d] = m.Calib[d].pvalue(raw[k][d])
+	}, nil)
+	col := make([]float64, len(calIdx))
+	forChunks(len(raw), func(lo, hi int) {
+		var ps [numDetectors]float64
+		for k := lo; k < hi; k++ {
+			for d := 0; d < numDetectors; d++ {
+				ps[d] = m.Calib[d].pvalue(raw[k][d])
+			}
+			col[k] = combineStat(m.Combine, ps[:])
 		}
-		col[k] = combineStat(m.Combine, ps[:])
-	}
+	})
 	m.Final = newCalibrator(col)
 	m.CalibFlows = len(calIdx)
 
@@ -410,28 +424,54 @@ func (t *Trainer) Fit() (*Model, error) {
 }
 
 // rankCombine turns each detector's raw scores into rank p-values within
-// the set and combines them; used to find the flows to trim.
+// the set and combines them; used to find the flows to trim. The
+// detectors are ranked in parallel.
 func rankCombine(method string, raw [][numDetectors]float64) []float64 {
 	n := len(raw)
-	out := make([]float64, n)
-	p := make([][numDetectors]float64, n)
-	idx := make([]int, n)
-	for d := 0; d < numDetectors; d++ {
-		for i := range idx {
-			idx[i] = i
+	var p [numDetectors][]float64
+	parallel(numDetectors, workersFor(numDetectors), func(_, d int) {
+		byScore := make([]ranked, n)
+		for i := range raw {
+			byScore[i] = ranked{raw[i][d], int32(i)}
 		}
-		slices.SortFunc(idx, func(a, b int) int {
-			if c := cmp.Compare(raw[b][d], raw[a][d]); c != 0 {
+		slices.SortFunc(byScore, func(a, b ranked) int {
+			if c := cmp.Compare(b.v, a.v); c != 0 {
 				return c
 			}
-			return cmp.Compare(a, b) // ties by position: deterministic
+			return cmp.Compare(a.i, b.i) // ties by position: deterministic
 		})
-		for r, i := range idx {
-			p[i][d] = float64(r+1) / float64(n+1)
+		p[d] = make([]float64, n)
+		for r, e := range byScore {
+			p[d][e.i] = float64(r+1) / float64(n+1)
 		}
-	}
-	for i := range out {
-		out[i] = combineStat(method, p[i][:])
-	}
+	}, nil)
+	out := make([]float64, n)
+	forChunks(n, func(lo, hi int) {
+		var ps [numDetectors]float64
+		for i := lo; i < hi; i++ {
+			for d := range ps {
+				ps[d] = p[d][i]
+			}
+			out[i] = combineStat(method, ps[:])
+		}
+	})
 	return out
+}
+
+// ranked is a score and the position it belongs to, sorted together.
+type ranked struct {
+	v float64
+	i int32
+}
+
+// rawScoresOf runs the detectors on the rows in idx, in parallel.
+func (m *Model) rawScoresOf(mx *matrix, idx []int32) [][numDetectors]float64 {
+	raw := make([][numDetectors]float64, len(idx))
+	forChunks(len(idx), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			i := idx[k]
+			raw[k] = m.rawScores(mx.x(i), mx.c(i))
+		}
+	})
+	return raw
 }

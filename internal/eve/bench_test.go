@@ -49,7 +49,7 @@ func BenchmarkEVEFlowCommunityID(b *testing.B) { benchEVE(b, true) }
 
 func benchEVE(b *testing.B, communityID bool) {
 	lines := flowLines(b)
-	setLineBytes(b, lines)
+	benchmeter.SetLineBytes(b, lines)
 	p := eve.NewParser("bench.json")
 	var r flow.Record
 	var id []byte
@@ -64,16 +64,6 @@ func benchEVE(b *testing.B, communityID bool) {
 		}
 	}
 	benchmeter.ReportRates(b, cpu0, "events")
-}
-
-// setLineBytes makes the benchmark report MB/s for lines of their average
-// length (newline included).
-func setLineBytes(b *testing.B, lines [][]byte) {
-	var total int
-	for _, l := range lines {
-		total += len(l) + 1
-	}
-	b.SetBytes(int64(total / len(lines)))
 }
 
 // BenchmarkEVEFlowEncodingJSON decodes the same events with encoding/json
@@ -144,7 +134,7 @@ func netflowLines(n int) [][]byte {
 // and looking for idle halves after each line.
 func BenchmarkEVENetflow(b *testing.B) {
 	lines := netflowLines(2048)
-	setLineBytes(b, lines)
+	benchmeter.SetLineBytes(b, lines)
 	p := eve.NewParser("bench.json")
 	var r flow.Record
 	discard := func(*flow.Record) error { return nil }

@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/logline"
 	"github.com/mlads/mlads/internal/shareddata"
-	"github.com/mlads/mlads/internal/zeek"
 )
 
 // sharedData returns the shared test data folder, skipping the test when
@@ -425,12 +427,11 @@ func TestNetflowMerge(t *testing.T) {
 	}
 }
 
+// recordDiff returns the fields in which got and want differ, as -got
+// +want lines, or "" when they agree. Addresses compare with ==, times with
+// Equal, and a nil slice equals an empty one.
 func recordDiff(got, want flow.Record) string {
-	g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want)
-	if g == w {
-		return ""
-	}
-	return "-" + g + "\n+" + w
+	return cmp.Diff(got, want, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty())
 }
 
 // TestConnState covers the conn_state table of the package comment.
@@ -487,18 +488,18 @@ func TestBadLines(t *testing.T) {
 	good := `{"timestamp":"2024-01-01T00:00:00.000000+0000","flow_id":%d,"event_type":"flow","src_ip":"10.0.0.1","src_port":1234,"dest_ip":"10.0.0.2","dest_port":53,"proto":"UDP","app_proto":"dns","flow":{"pkts_toserver":1,"pkts_toclient":1,"bytes_toserver":70,"bytes_toclient":90,"start":"2024-01-01T00:00:00.000000+0000","end":"2024-01-01T00:00:00.100000+0000","state":"established","reason":"timeout","alerted":false}}`
 	bad := []struct {
 		line string
-		kind zeek.ErrorKind
+		kind logline.ErrorKind
 	}{
-		{`{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":`, zeek.KindJSON},
-		{`{"event_type":"flow","src_ip":"10.0.0.999","dest_ip":"10.0.0.2","flow":{}}`, zeek.KindAddr},
-		{`{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","src_port":70000,"flow":{}}`, zeek.KindNumber},
-		{`{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","flow":{"pkts_toserver":"x"}}`, zeek.KindNumber},
-		{`{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","flow":{"start":"yesterday"}}`, zeek.KindTime},
-		{"\x00\x01\x02garbage\xff\xfe", zeek.KindBinary},
-		{`not json at all`, zeek.KindJSON},
-		{`{"event_type":"flow"}`, zeek.KindMissing},
-		{`{"flow_id":1}`, zeek.KindMissing},
-		{`{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2"} trailing`, zeek.KindJSON},
+		{`{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":`, logline.KindJSON},
+		{`{"event_type":"flow","src_ip":"10.0.0.999","dest_ip":"10.0.0.2","flow":{}}`, logline.KindAddr},
+		{`{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","src_port":70000,"flow":{}}`, logline.KindNumber},
+		{`{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","flow":{"pkts_toserver":"x"}}`, logline.KindNumber},
+		{`{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","flow":{"start":"yesterday"}}`, logline.KindTime},
+		{"\x00\x01\x02garbage\xff\xfe", logline.KindBinary},
+		{`not json at all`, logline.KindJSON},
+		{`{"event_type":"flow"}`, logline.KindMissing},
+		{`{"flow_id":1}`, logline.KindMissing},
+		{`{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2"} trailing`, logline.KindJSON},
 	}
 	var lines []string
 	for i, b := range bad {
@@ -516,7 +517,7 @@ func TestBadLines(t *testing.T) {
 	if st.Bad != int64(len(bad)) {
 		t.Errorf("%d bad lines, want %d: %v", st.Bad, len(bad), st.Examples)
 	}
-	wantKinds := map[zeek.ErrorKind]int64{}
+	wantKinds := map[logline.ErrorKind]int64{}
 	for _, b := range bad {
 		wantKinds[b.kind]++
 	}

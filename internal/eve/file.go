@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 
 	"github.com/mlads/mlads/internal/flow"
-	"github.com/mlads/mlads/internal/zeek"
+	"github.com/mlads/mlads/internal/logline"
 )
 
-// Stats counts what a read saw. The embedded zeek.Stats holds the line,
+// Stats counts what a read saw. The embedded logline.Stats holds the line,
 // record and bad-line counts (Headers stays 0: EVE has none).
 type Stats struct {
-	zeek.Stats
+	logline.Stats
 	Events   map[string]int64 // lines by event_type, flow and netflow included
 	Skipped  int64            // events of types that carry no flow
 	Merged   int64            // netflow records built from two halves
@@ -43,14 +43,14 @@ func (s *Stats) Add(o Stats) {
 //
 // emit receives a record that ReadFile reuses: it must copy *r to keep it.
 func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (Stats, error) {
-	return ReadFileWith(ctx, path, zeek.ReadOptions{}, emit)
+	return ReadFileWith(ctx, path, logline.ReadOptions{}, emit)
 }
 
 // ReadFileWith is ReadFile with options (progress reports, as for Zeek logs).
-func ReadFileWith(ctx context.Context, path string, opts zeek.ReadOptions, emit func(*flow.Record) error) (Stats, error) {
+func ReadFileWith(ctx context.Context, path string, opts logline.ReadOptions, emit func(*flow.Record) error) (Stats, error) {
 	var st Stats
 	var nread int64
-	rc, err := zeek.OpenCounting(path, &nread)
+	rc, err := logline.OpenCounting(path, &nread)
 	if err != nil {
 		return st, fmt.Errorf("eve: %w", err)
 	}
@@ -64,19 +64,19 @@ func ReadFileWith(ctx context.Context, path string, opts zeek.ReadOptions, emit 
 	out := func(r *flow.Record) error {
 		st.Records++
 		if err := emit(r); err != nil {
-			return emitError{err}
+			return logline.EmitError{Err: err}
 		}
 		return nil
 	}
-	err = zeek.EachLine(ctx, rc, func(line []byte, tooLong bool) error {
+	err = logline.EachLine(ctx, rc, func(line []byte, tooLong bool) error {
 		st.Lines++
-		if opts.Progress != nil && st.Lines%zeek.ProgressLines == 0 {
+		if opts.Progress != nil && st.Lines%logline.ProgressLines == 0 {
 			opts.Progress(nread)
 		}
 		if tooLong {
 			p.line++
-			st.AddBad(zeek.NewLineError("eve", p.name, p.line, zeek.KindTooLong, "", nil,
-				fmt.Errorf("line longer than %d bytes", zeek.MaxLineBytes)))
+			st.AddBad(logline.NewLineError("eve", p.name, p.line, logline.KindTooLong, "", nil,
+				fmt.Errorf("line longer than %d bytes", logline.MaxLineBytes)))
 			return nil
 		}
 		ok, err := p.ParseLine(line, &r)
@@ -98,18 +98,14 @@ func ReadFileWith(ctx context.Context, path string, opts zeek.ReadOptions, emit 
 	if opts.Progress != nil {
 		opts.Progress(nread)
 	}
-	var ee emitError
+	var ee logline.EmitError
 	switch {
 	case err == nil:
 		return st, nil
 	case errors.As(err, &ee):
-		return st, ee.err
+		return st, ee.Err
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return st, err
 	}
 	return st, fmt.Errorf("eve: %s: %w", path, err)
 }
-
-type emitError struct{ err error }
-
-func (e emitError) Error() string { return e.err.Error() }

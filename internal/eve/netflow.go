@@ -52,6 +52,11 @@ type Pairer struct {
 	// emitted from one half (without flow_id, idle, evicted from a full
 	// table, or flushed).
 	Merged, Unpaired int64
+
+	// Now is the wall clock, read only to bound how far ahead of it an
+	// event's end may lie (see maxAhead); nil means time.Now. Event time
+	// itself always comes from the events. Set it before the first line.
+	Now func() time.Time
 }
 
 // maxAhead is how far past the wall clock an event's end may lie and still
@@ -65,7 +70,11 @@ const maxAhead = 24 * time.Hour
 // monotonically advancing event time costs one comparison per half.
 func (pr *Pairer) plausible(t time.Time) bool {
 	if t.After(pr.future) {
-		pr.future = time.Now().Add(maxAhead)
+		now := time.Now
+		if pr.Now != nil {
+			now = pr.Now
+		}
+		pr.future = now().Add(maxAhead)
 	}
 	return !t.After(pr.future)
 }

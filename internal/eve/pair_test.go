@@ -166,6 +166,30 @@ func TestIdleFlushIgnoresFutureTimestamps(t *testing.T) {
 	}
 }
 
+// TestPairerClock: the bound on future timestamps comes from Pairer.Now.
+// With the wall clock stopped at t0, a half ending two days later is
+// garbage and leaves event time alone; once the clock has caught up, the
+// same end moves event time and the halves waiting since t0 are flushed.
+func TestPairerClock(t *testing.T) {
+	now := t0
+	p := eve.NewParser("eve.json")
+	pr := p.Pairer()
+	pr.Now = func() time.Time { return now }
+	later := t0.Add(48 * time.Hour)
+	feed(t, p, []string{netflowHalf(1, true, t0, 1)})
+	if got := feed(t, p, []string{netflowHalf(2, true, later, 1)}); len(got) != 0 {
+		t.Fatalf("a half two days past the clock flushed %+v", got)
+	}
+	now = later
+	got := feed(t, p, []string{netflowHalf(3, true, later, 1)})
+	if len(got) != 2 || got[0].UID != "E1" || got[1].UID != "E2" {
+		t.Fatalf("clock caught up: %+v, want the lone halves of flows 1 and 2", got)
+	}
+	if pr.Pending() != 1 { // flow 3
+		t.Errorf("pending %d, want 1", pr.Pending())
+	}
+}
+
 // netflowStream returns the lines of n flows, in the order Suricata could
 // write them: event time advances 100 ms a flow; most pairs are adjacent,
 // some have other lines between their halves, some flows are one-way (a

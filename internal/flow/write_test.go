@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -17,9 +15,12 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/mlads/mlads/internal/golden"
+)
 
 // sampleRecords covers the shapes the writers must get right: the common
 // transports, optional fields set and unset, tunnels, VLANs, every source,
@@ -85,57 +86,16 @@ func writeAll(t testing.TB, w Writer, recs []Record) {
 	}
 }
 
-// golden compares got with testdata/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/flow/ -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; -got +want:\n%s", name, lineDiff(string(got), string(want)))
-	}
-}
-
-// lineDiff lists the lines that differ, as -got/+want pairs.
-func lineDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	var sb strings.Builder
-	for i := 0; i < max(len(g), len(w)); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			fmt.Fprintf(&sb, "line %d:\n-%q\n+%q\n", i+1, gl, wl)
-		}
-	}
-	return sb.String()
-}
-
 func TestGoldenJSON(t *testing.T) {
 	var out bytes.Buffer
 	writeAll(t, NewJSONWriter(&out), sampleRecordsWithIDs())
-	golden(t, "conn.ndjson", out.Bytes())
+	golden.Check(t, filepath.Join("testdata", "conn.ndjson"), out.Bytes())
 }
 
 func TestGoldenZeek(t *testing.T) {
 	var out bytes.Buffer
 	writeAll(t, NewZeekWriter(&out), sampleRecordsWithIDs())
-	golden(t, "conn.log", out.Bytes())
+	golden.Check(t, filepath.Join("testdata", "conn.log"), out.Bytes())
 }
 
 // want returns what a reader of either format should get back from r:
@@ -175,8 +135,8 @@ func TestJSONRoundTrip(t *testing.T) {
 		for j, p := range w.TunnelParents {
 			w.TunnelParents[j] = jsonText(p)
 		}
-		if !reflect.DeepEqual(got, w) {
-			t.Errorf("line %d read back:\n got %+v\nwant %+v", i+1, got, w)
+		if diff := cmp.Diff(got, w, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+			t.Errorf("line %d read back (-got +want):\n%s", i+1, diff)
 		}
 	}
 }

@@ -9,13 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files from the current output")
 
 // Check compares got with the file at path line by line, reporting each
-// line that differs as -got +want; with -update it writes got to path
-// instead. Review the diff of a rewritten file before committing it.
+// line that differs as -got +want (or, for content that is not text, the
+// sizes and the first byte that differs); with -update it writes got to
+// path instead. Review the diff of a rewritten file before committing it.
 func Check(tb testing.TB, path string, got []byte) {
 	tb.Helper()
 	if *update {
@@ -27,6 +29,17 @@ func Check(tb testing.TB, path string, got []byte) {
 	want, err := os.ReadFile(path)
 	if err != nil {
 		tb.Fatalf("%v (run the test with -update to create it)", err)
+	}
+	if bytes.Equal(got, want) {
+		return
+	}
+	if !utf8.Valid(got) || !utf8.Valid(want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		tb.Errorf("%s differs: %d bytes, want %d; first difference at byte %d (run with -update to rewrite it)", path, len(got), len(want), i)
+		return
 	}
 	g := bytes.Split(bytes.TrimSuffix(got, []byte("\n")), []byte("\n"))
 	w := bytes.Split(bytes.TrimSuffix(want, []byte("\n")), []byte("\n"))

@@ -8,7 +8,6 @@ package input
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -17,9 +16,11 @@ import (
 
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/gunzip"
+	"github.com/mlads/mlads/internal/jscan"
+	"github.com/mlads/mlads/internal/logline"
 	"github.com/mlads/mlads/internal/pcap"
 	"github.com/mlads/mlads/internal/zeek"
-	"github.com/mlads/mlads/internal/zeek/jscan"
 )
 
 // Format is the kind of input a file holds.
@@ -101,11 +102,11 @@ func peek(r io.Reader) ([]byte, error) {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, err
 	}
-	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
+	zr, err := gunzip.Sniff(br)
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	if zr != nil {
 		defer func() { _ = zr.Close() }() // a peek: checksums are checked by the reader
 		buf := make([]byte, peekBytes)
 		n, err := io.ReadFull(zr, buf)
@@ -232,7 +233,7 @@ type Summary struct {
 	Records int64         // records emitted, all formats
 	Bad     int64         // bad lines skipped, all logs
 
-	Zeek zeek.Stats     // summed over Zeek logs
+	Zeek logline.Stats  // summed over Zeek logs
 	EVE  eve.Stats      // summed over EVE files
 	Pcap []pcap.Summary // one per run of consecutive captures
 }
@@ -262,11 +263,11 @@ func ReadFiles(ctx context.Context, paths []string, opts Options, emit func(*flo
 				BytesRead: done + fileBytes, Records: sum.Records, Packets: packets})
 		}
 	}
-	logOpts := func(i int) zeek.ReadOptions {
+	logOpts := func(i int) logline.ReadOptions {
 		if opts.Progress == nil {
-			return zeek.ReadOptions{}
+			return logline.ReadOptions{}
 		}
-		return zeek.ReadOptions{Progress: func(n int64) { report(i, n) }}
+		return logline.ReadOptions{Progress: func(n int64) { report(i, n) }}
 	}
 	counting := func(fs *FileSummary) func(*flow.Record) error {
 		return func(r *flow.Record) error {

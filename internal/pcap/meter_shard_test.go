@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
-	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/mlads/mlads/internal/flow"
 )
@@ -140,7 +140,7 @@ func lineDiff(got, want []string) string {
 func TestShardsLifecycle(t *testing.T) {
 	dir := agreeDataDir(t)
 	good := filepath.Join(dir, "zeek-btest", "traces", "wikipedia.pcap")
-	before := runtime.NumGoroutine()
+	ignore := goleak.IgnoreCurrent() // what runs already is not ours
 	cfg := DefaultConfig()
 	cfg.Shards = 3
 
@@ -177,14 +177,7 @@ func TestShardsLifecycle(t *testing.T) {
 		t.Fatalf("err %v, want the emit error", err)
 	}
 
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got := runtime.NumGoroutine(); got > before {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines after the runs, %d before:\n%s", got, before, buf[:runtime.Stack(buf, true)])
-	}
+	goleak.VerifyNone(t, ignore)
 }
 
 // TestShardsAuto: Shards 0 means GOMAXPROCS and meters the same flows.

@@ -11,7 +11,6 @@ package pcap
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -20,11 +19,12 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/mlads/mlads/internal/gunzip"
 )
 
 // Magic numbers that identify a capture file by its first bytes.
 var (
-	magicGzip     = []byte{0x1f, 0x8b}
 	magicPcapngLE = []byte{0x0a, 0x0d, 0x0d, 0x0a}
 )
 
@@ -142,11 +142,11 @@ func newSource(name string, r io.Reader, size int64, opt Options) (*Source, erro
 		return nil, fmt.Errorf("pcap: %s: %w", name, err)
 	}
 	var in io.Reader = br
-	if bytes.HasPrefix(head, magicGzip) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("pcap: %s: gzip: %w", name, err)
-		}
+	zr, err := gunzip.Sniff(br)
+	if err != nil {
+		return nil, fmt.Errorf("pcap: %s: gzip: %w", name, err)
+	}
+	if zr != nil {
 		zbr := bufio.NewReaderSize(zr, 4096)
 		head, err = zbr.Peek(4)
 		if len(head) == 0 {

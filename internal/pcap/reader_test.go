@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,9 +16,9 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-)
 
-var update = flag.Bool("update", false, "rewrite the generated captures in testdata/")
+	"github.com/mlads/mlads/internal/golden"
+)
 
 // testdataFiles builds the captures kept in testdata/. They are generated
 // here (go test -run TestSourceTestdata -update) and checked in, so the bad
@@ -140,13 +139,6 @@ func readAll(tb testing.TB, s *Source) ([][]Packet, error) {
 
 func TestSourceTestdata(t *testing.T) {
 	files := testdataFiles(t)
-	if *update {
-		for name, b := range files {
-			if err := os.WriteFile(filepath.Join("testdata", name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	cases := []struct {
 		file    string
 		openErr string // error of OpenFile
@@ -172,12 +164,10 @@ func TestSourceTestdata(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
 			path := filepath.Join("testdata", tc.file)
+			golden.Check(t, path, files[tc.file]) // -update rewrites it
 			onDisk, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatalf("%v (run go test -run TestSourceTestdata -update)", err)
-			}
-			if !bytes.Equal(onDisk, files[tc.file]) {
-				t.Errorf("testdata/%s differs from what the generator makes (run with -update)", tc.file)
+				t.Fatal(err)
 			}
 			s, err := OpenFile(path)
 			if tc.openErr != "" {

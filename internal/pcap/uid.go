@@ -1,5 +1,7 @@
 package pcap
 
+import "github.com/mlads/mlads/internal/splitmix"
+
 // uidGen makes Zeek-style connection uids: 'C' followed by 17 base62
 // characters. They are deterministic (a seeded counter, mixed by a bijective
 // 64-bit permutation) and never collide within a run, because the first 11
@@ -25,24 +27,14 @@ func (g *uidGen) next() uint64 {
 	return g.n
 }
 
-// mix64 is the SplitMix64 finaliser, a bijection on uint64.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
-
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // format renders uid number n as an 18-character string.
 func (g *uidGen) format(n uint64) string {
 	var b [18]byte
 	b[0] = 'C'
-	hi := mix64(n ^ g.seed)
-	lo := mix64(hi ^ 0x9e3779b97f4a7c15)
+	hi := splitmix.Mix64(n ^ g.seed)
+	lo := splitmix.Mix64(hi ^ splitmix.Gamma)
 	for i := 11; i >= 1; i-- { // 62^11 > 2^64: exact, so unique
 		b[i] = base62[hi%62]
 		hi /= 62

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/logline"
 	"github.com/mlads/mlads/internal/shareddata"
 	"github.com/mlads/mlads/internal/zeek"
 )
@@ -132,7 +133,7 @@ type rawRow struct {
 // decoded with encoding/json.
 func readRaw(tb testing.TB, path string) []rawRow {
 	tb.Helper()
-	rc, err := zeek.Open(path)
+	rc, err := logline.Open(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -461,7 +462,7 @@ func TestRoundTripThroughZeekWriter(t *testing.T) {
 
 func isJSON(tb testing.TB, path string) bool {
 	tb.Helper()
-	rc, err := zeek.Open(path)
+	rc, err := logline.Open(path)
 	if err != nil {
 		tb.Fatal(err)
 	}

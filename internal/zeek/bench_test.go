@@ -59,11 +59,7 @@ func benchParse(b *testing.B, header, lines [][]byte, communityID bool) {
 			b.Fatal(err)
 		}
 	}
-	var bytesPerLoop int64
-	for _, l := range lines {
-		bytesPerLoop += int64(len(l) + 1)
-	}
-	b.SetBytes(bytesPerLoop / int64(len(lines)))
+	benchmeter.SetLineBytes(b, lines)
 	b.ReportAllocs()
 	cpu0 := benchmeter.CPU()
 	for i := 0; b.Loop(); i++ {

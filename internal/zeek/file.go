@@ -1,13 +1,9 @@
 package zeek
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,153 +11,33 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/logline"
 )
 
-// MaxLineBytes is the longest line ReadFile accepts; a longer one is
-// counted as a bad line of kind KindTooLong and skipped. Real conn.log lines
-// are a few hundred bytes.
-const MaxLineBytes = 1 << 20
-
-// ctxCheckEvery is how many lines ReadFile reads between context checks.
-const ctxCheckEvery = 4096
-
-// Open opens path for reading, decompressing it when it starts with the gzip
-// magic. The caller closes the returned reader.
-func Open(path string) (io.ReadCloser, error) { return OpenCounting(path, nil) }
-
-// OpenCounting is Open that also adds the number of bytes read from the
-// file (before decompression) to *n as reading goes, for progress reports.
-// n may be nil. Only the reading goroutine updates *n.
-func OpenCounting(path string, n *int64) (io.ReadCloser, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	var raw io.Reader = f
-	if n != nil {
-		raw = &countingReader{r: f, n: n}
-	}
-	br := bufio.NewReaderSize(raw, 256<<10)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			_ = f.Close() // the gzip error is the one to report
-			return nil, fmt.Errorf("%s: gzip: %w", path, err)
-		}
-		return &readCloser{Reader: bufio.NewReaderSize(zr, 256<<10), close: func() error {
-			_ = zr.Close() // only reports a checksum error already seen by Read
-			return f.Close()
-		}}, nil
-	}
-	return &readCloser{Reader: br, close: f.Close}, nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n *int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	k, err := c.r.Read(p)
-	*c.n += int64(k)
-	return k, err
-}
-
-type readCloser struct {
-	io.Reader
-	close func() error
-}
-
-func (r *readCloser) Close() error { return r.close() }
-
-// LineFunc is called for each line read by EachLine, without its newline.
-// The slice is valid only during the call. tooLong is set, and line holds
-// the line's first MaxLineBytes, for a line longer than the limit.
-type LineFunc func(line []byte, tooLong bool) error
-
-// EachLine reads r line by line, calling fn for each; a last line without a
-// newline is read too. It is shared with the eve package.
-func EachLine(ctx context.Context, r io.Reader, fn LineFunc) error {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReaderSize(r, 256<<10)
-	}
-	var long []byte
-	var n int
-	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: gather it up to the limit.
-			if long == nil {
-				long = make([]byte, 0, 2*len(line))
-			}
-			if len(long) < MaxLineBytes {
-				long = append(long, line[:min(len(line), MaxLineBytes-len(long))]...)
-			}
-			continue
-		}
-		if long != nil {
-			tooLong := len(long)+len(line) > MaxLineBytes
-			if !tooLong {
-				long = append(long, line...)
-			}
-			line = bytes.TrimSuffix(long, []byte("\n"))
-			if ferr := fn(line, tooLong); ferr != nil {
-				return ferr
-			}
-			long = nil
-		} else if len(line) > 0 {
-			if ferr := fn(bytes.TrimSuffix(line, []byte("\n")), false); ferr != nil {
-				return ferr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if n++; n%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-	}
-}
-
-// ReadOptions are the optional settings of ReadFileWith and ReadDirWith.
-type ReadOptions struct {
-	// Progress, when set, is called with the number of bytes read so far
-	// (from the files, before decompression; summed over a folder's files)
-	// about every ProgressLines lines and at the end of each file. It runs
-	// on the reading goroutine: keep it short.
-	Progress func(bytesRead int64)
-}
-
-// ProgressLines is how many lines pass between ReadOptions.Progress calls.
-const ProgressLines = 1 << 16
+// ErrNotConnLog is wrapped by the error for a `#path` header naming another
+// log (dns, http, ...): ReadFile stops there instead of reporting every line.
+var ErrNotConnLog = errors.New("not a conn log")
 
 // ReadFile reads a whole conn.log (plain or gzip, TSV or JSON) and calls
-// emit for each record. Bad lines are counted in Stats (by kind, with the
+// emit for each record. Bad lines are counted in logline.Stats (by kind, with the
 // first few errors naming file and line) and skipped. emit's error stops the
 // read and is returned as is; so is the context's. A path that is a
 // directory is read with ReadDir.
 //
 // emit receives a record that ReadFile reuses for the next line: it must
 // copy *r (a shallow copy is independent) to keep it.
-func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (Stats, error) {
-	return ReadFileWith(ctx, path, ReadOptions{}, emit)
+func ReadFile(ctx context.Context, path string, emit func(*flow.Record) error) (logline.Stats, error) {
+	return ReadFileWith(ctx, path, logline.ReadOptions{}, emit)
 }
 
 // ReadFileWith is ReadFile with options.
-func ReadFileWith(ctx context.Context, path string, opts ReadOptions, emit func(*flow.Record) error) (Stats, error) {
+func ReadFileWith(ctx context.Context, path string, opts logline.ReadOptions, emit func(*flow.Record) error) (logline.Stats, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return ReadDirWith(ctx, path, opts, emit)
 	}
-	var st Stats
+	var st logline.Stats
 	var nread int64
-	rc, err := OpenCounting(path, &nread)
+	rc, err := logline.OpenCounting(path, &nread)
 	if err != nil {
 		return st, fmt.Errorf("zeek: %w", err)
 	}
@@ -169,15 +45,15 @@ func ReadFileWith(ctx context.Context, path string, opts ReadOptions, emit func(
 	st.Files = 1
 	p := NewParser(filepath.Base(path))
 	var r flow.Record
-	err = EachLine(ctx, rc, func(line []byte, tooLong bool) error {
+	err = logline.EachLine(ctx, rc, func(line []byte, tooLong bool) error {
 		st.Lines++
-		if opts.Progress != nil && st.Lines%ProgressLines == 0 {
+		if opts.Progress != nil && st.Lines%logline.ProgressLines == 0 {
 			opts.Progress(nread)
 		}
 		if tooLong {
 			p.line++
-			st.AddBad(&LineError{File: p.name, Line: p.line, Kind: KindTooLong,
-				Err: fmt.Errorf("line longer than %d bytes", MaxLineBytes)})
+			st.AddBad(&logline.LineError{File: p.name, Line: p.line, Kind: logline.KindTooLong,
+				Err: fmt.Errorf("line longer than %d bytes", logline.MaxLineBytes)})
 			return nil
 		}
 		ok, err := p.ParseLine(line, &r)
@@ -190,7 +66,7 @@ func ReadFileWith(ctx context.Context, path string, opts ReadOptions, emit func(
 		case ok:
 			st.Records++
 			if err := emit(&r); err != nil {
-				return emitError{err}
+				return logline.EmitError{Err: err}
 			}
 		default:
 			st.Headers++
@@ -205,23 +81,17 @@ func ReadFileWith(ctx context.Context, path string, opts ReadOptions, emit func(
 	return st, readErr(path, err)
 }
 
-// emitError carries an error from the caller's emit through EachLine, so it
-// can be returned unwrapped.
-type emitError struct{ err error }
-
-func (e emitError) Error() string { return e.err.Error() }
-
-// readErr turns what EachLine returned into ReadFile's error: emit's error
-// and the context's as they are, a #path that is not conn as its LineError,
+// readErr turns what logline.EachLine returned into ReadFile's error: emit's error
+// and the context's as they are, a #path that is not conn as its logline.LineError,
 // and read failures wrapped with the file name.
 func readErr(path string, err error) error {
-	var ee emitError
-	var le *LineError
+	var ee logline.EmitError
+	var le *logline.LineError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &ee):
-		return ee.err
+		return ee.Err
 	case errors.As(err, &le), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
@@ -230,13 +100,13 @@ func readErr(path string, err error) error {
 
 // ReadDir reads a Zeek log folder: the conn logs ConnFiles finds in it, in
 // time order, as one stream.
-func ReadDir(ctx context.Context, dir string, emit func(*flow.Record) error) (Stats, error) {
-	return ReadDirWith(ctx, dir, ReadOptions{}, emit)
+func ReadDir(ctx context.Context, dir string, emit func(*flow.Record) error) (logline.Stats, error) {
+	return ReadDirWith(ctx, dir, logline.ReadOptions{}, emit)
 }
 
 // ReadDirWith is ReadDir with options.
-func ReadDirWith(ctx context.Context, dir string, opts ReadOptions, emit func(*flow.Record) error) (Stats, error) {
-	var total Stats
+func ReadDirWith(ctx context.Context, dir string, opts logline.ReadOptions, emit func(*flow.Record) error) (logline.Stats, error) {
+	var total logline.Stats
 	files, err := ConnFiles(dir)
 	if err != nil {
 		return total, err

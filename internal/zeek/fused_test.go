@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/logline"
 )
 
 // FuzzFusedPath checks that the fused fast path of parseTSV and the general
@@ -24,7 +25,7 @@ func FuzzFusedPath(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
-		parse := func(general bool) (string, ErrorKind) {
+		parse := func(general bool) (string, logline.ErrorKind) {
 			p := NewParser("fuzz.log")
 			var r flow.Record
 			for _, h := range strings.Split(header, "\n") {
@@ -36,7 +37,7 @@ func FuzzFusedPath(f *testing.F) {
 				p.ParseLine([]byte(line), &r) // fills the word caches
 			}
 			ok, err := p.ParseLine([]byte(line), &r)
-			var le *LineError
+			var le *logline.LineError
 			if errors.As(err, &le) {
 				return "", le.Kind
 			}

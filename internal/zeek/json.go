@@ -6,7 +6,8 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
-	"github.com/mlads/mlads/internal/zeek/jscan"
+	"github.com/mlads/mlads/internal/jscan"
+	"github.com/mlads/mlads/internal/logline"
 )
 
 var (
@@ -25,7 +26,7 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 	p.label, p.detail = nil, nil
 	it := &p.jit
 	if err := it.Init(line); err != nil {
-		return p.lineErr(KindJSON, fIgnore, line, err)
+		return p.lineErr(logline.KindJSON, fIgnore, line, err)
 	}
 	o := &p.jkeys
 	o.Start()
@@ -35,7 +36,7 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 			if errors.Is(err, jscan.ErrEnd) {
 				break
 			}
-			return p.lineErr(KindJSON, fIgnore, line, err)
+			return p.lineErr(logline.KindJSON, fIgnore, line, err)
 		}
 		if esc {
 			continue // no conn.log key needs an escape
@@ -63,7 +64,7 @@ func (p *Parser) parseJSON(line []byte, r *flow.Record) error {
 		}
 	}
 	if !r.OrigH.IsValid() || !r.RespH.IsValid() {
-		return p.lineErr(KindMissing, fIgnore, nil, errNoAddrs)
+		return p.lineErr(logline.KindMissing, fIgnore, nil, errNoAddrs)
 	}
 	p.finish(r)
 	return nil
@@ -75,7 +76,7 @@ func jsonKeyCode(k []byte) uint8 { return uint8(lookupField(k)) }
 func (p *Parser) jsonID(obj []byte, r *flow.Record) error {
 	it := &p.jsub
 	if err := p.jit.Enter(it); err != nil {
-		return p.lineErr(KindJSON, fIgnore, obj, err)
+		return p.lineErr(logline.KindJSON, fIgnore, obj, err)
 	}
 	for {
 		key, _, kind, val, err := it.Next()
@@ -83,7 +84,7 @@ func (p *Parser) jsonID(obj []byte, r *flow.Record) error {
 			if errors.Is(err, jscan.ErrEnd) {
 				return nil
 			}
-			return p.lineErr(KindJSON, fIgnore, obj, err)
+			return p.lineErr(logline.KindJSON, fIgnore, obj, err)
 		}
 		var f field
 		switch string(key) {
@@ -112,22 +113,22 @@ func (p *Parser) jsonField(f field, kind jscan.Kind, v []byte, r *flow.Record) e
 	switch f {
 	case fTS:
 		if kind != jscan.String && kind != jscan.Number {
-			return p.lineErr(KindTime, f, v, errNotNumber)
+			return p.lineErr(logline.KindTime, f, v, errNotNumber)
 		}
 		t, err := jscan.ParseTime(v)
 		if err != nil {
-			return p.lineErr(KindTime, f, v, err)
+			return p.lineErr(logline.KindTime, f, v, err)
 		}
 		r.TS = t
 		return nil
 	case fTunnelParents:
 		if kind != jscan.Array {
-			return p.lineErr(KindJSON, f, v, errors.New("array expected"))
+			return p.lineErr(logline.KindJSON, f, v, errors.New("array expected"))
 		}
 		var perr error
 		err := jscan.ArrayEach(v, func(k jscan.Kind, e []byte) error {
 			if k != jscan.String {
-				perr = p.lineErr(KindJSON, f, e, errNotString)
+				perr = p.lineErr(logline.KindJSON, f, e, errNotString)
 				return perr
 			}
 			r.TunnelParents = append(r.TunnelParents, p.strs.Copy(p.jstr(e)))
@@ -137,12 +138,12 @@ func (p *Parser) jsonField(f field, kind jscan.Kind, v []byte, r *flow.Record) e
 			return perr
 		}
 		if err != nil {
-			return p.lineErr(KindJSON, f, v, err)
+			return p.lineErr(logline.KindJSON, f, v, err)
 		}
 		return nil
 	case fDuration:
 		if kind != jscan.Number && kind != jscan.String {
-			return p.lineErr(KindNumber, f, v, errNotNumber)
+			return p.lineErr(logline.KindNumber, f, v, errNotNumber)
 		}
 		if len(v) == 0 {
 			return nil
@@ -152,7 +153,7 @@ func (p *Parser) jsonField(f field, kind jscan.Kind, v []byte, r *flow.Record) e
 			if err == nil {
 				err = errors.New("negative")
 			}
-			return p.lineErr(KindNumber, f, v, err)
+			return p.lineErr(logline.KindNumber, f, v, err)
 		}
 		r.Duration = time.Duration(ns)
 		return nil
@@ -169,7 +170,7 @@ func (p *Parser) jsonField(f field, kind jscan.Kind, v []byte, r *flow.Record) e
 	switch f {
 	case fUID, fOrigH, fRespH, fProto, fService, fConnState, fHistory, fCommunityID:
 		if kind != jscan.String {
-			return p.lineErr(KindJSON, f, v, errNotString)
+			return p.lineErr(logline.KindJSON, f, v, errNotString)
 		}
 		if len(v) == 0 {
 			return nil
@@ -180,9 +181,9 @@ func (p *Parser) jsonField(f field, kind jscan.Kind, v []byte, r *flow.Record) e
 		case fCommunityID:
 			r.CommunityID = p.strs.Copy(p.jstr(v))
 		case fOrigH, fRespH:
-			a, err := parseAddr(p.jstr(v))
+			a, err := logline.ParseAddr(p.jstr(v))
 			if err != nil {
-				return p.lineErr(KindAddr, f, v, err)
+				return p.lineErr(logline.KindAddr, f, v, err)
 			}
 			if f == fOrigH {
 				r.OrigH = a
@@ -202,7 +203,7 @@ func (p *Parser) jsonField(f field, kind jscan.Kind, v []byte, r *flow.Record) e
 	}
 	// The rest are numbers; some shippers quote them ("orig_bytes":"123").
 	if kind != jscan.Number && kind != jscan.String {
-		return p.lineErr(KindNumber, f, v, errNotNumber)
+		return p.lineErr(logline.KindNumber, f, v, errNotNumber)
 	}
 	if kind == jscan.String && len(v) == 0 {
 		return nil // an empty string: unset

@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"net/netip"
 	"time"
+
+	"github.com/mlads/mlads/internal/logline"
 )
 
 // The helpers below read eight bytes of a line at a time (SWAR: SIMD within
@@ -122,83 +124,6 @@ func durationAt(b []byte, i int, sep byte) (d time.Duration, end int, ok bool) {
 
 var pow10 = [10]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
 
-// ipv4At parses the dotted quad starting at b[i] (octets without leading
-// zeros) and returns it with the index after it.
-func ipv4At(b []byte, i int) (netip.Addr, int, bool) {
-	if i+16 > len(b) {
-		return ipv4Bytes(b, i)
-	}
-	// Each octet is read from the four bytes at its start: the digits end at
-	// the first non-digit, and one multiplication adds up the three at most.
-	var out [4]byte
-	j := i
-	for k := range 4 {
-		x := uint64(binary.LittleEndian.Uint32(b[j:]))
-		t := x ^ (swarLo * '0' & 0xffffffff)
-		m := ((t + swarLo*0x76&0xffffffff) | t) & (swarHi & 0xffffffff)
-		n := bits.TrailingZeros64(m|1<<32) >> 3 // 4 when all four are digits
-		if n == 0 || n == 4 || (n > 1 && b[j] == '0') {
-			return netip.Addr{}, 0, false
-		}
-		// The n digits to bytes 4-n..3 (zeros below), then summed.
-		y := (x & 0x0f0f0f0f) << uint(32-8*n)
-		v := (y>>8&0xf)*100 + (y>>16&0xf)*10 + y>>24&0xf
-		if v > 255 {
-			return netip.Addr{}, 0, false
-		}
-		out[k] = byte(v)
-		j += n
-		if k < 3 {
-			if b[j] != '.' {
-				return netip.Addr{}, 0, false
-			}
-			j++
-		}
-	}
-	return netip.AddrFrom4(out), j, true
-}
-
-// ipv4Bytes is ipv4At a byte at a time, for the end of a line.
-func ipv4Bytes(b []byte, i int) (netip.Addr, int, bool) {
-	var out [4]byte
-	for k := range 4 {
-		if k > 0 {
-			if i >= len(b) || b[i] != '.' {
-				return netip.Addr{}, 0, false
-			}
-			i++
-		}
-		if i >= len(b) {
-			return netip.Addr{}, 0, false
-		}
-		v := uint(b[i] - '0')
-		if v > 9 {
-			return netip.Addr{}, 0, false
-		}
-		i++
-		if i < len(b) {
-			if d := uint(b[i] - '0'); d <= 9 {
-				if v == 0 {
-					return netip.Addr{}, 0, false // a leading zero
-				}
-				v = v*10 + d
-				i++
-				if i < len(b) {
-					if d := uint(b[i] - '0'); d <= 9 {
-						v = v*10 + d
-						i++
-						if v > 255 {
-							return netip.Addr{}, 0, false
-						}
-					}
-				}
-			}
-		}
-		out[k] = byte(v)
-	}
-	return netip.AddrFrom4(out), i, true
-}
-
 // indexByteFrom returns the index of the first c in b at or after start,
 // or len(b). conn.log columns are short, so eight bytes at a time beats
 // both a byte loop and bytes.IndexByte's call overhead.
@@ -315,13 +240,13 @@ type (
 func (c *addrCache) ipv4(b []byte, i int, sep byte) (netip.Addr, int, bool) {
 	k, ok := columnKey(b, i, sep)
 	if !ok || k.n < len("1.1.1.1") {
-		return ipv4At(b, i)
+		return logline.IPv4At(b, i)
 	}
 	e := &c[k.slot()]
 	if e.k == k {
 		return e.a, i + k.n, true
 	}
-	a, j, ok := ipv4At(b, i)
+	a, j, ok := logline.IPv4At(b, i)
 	if ok && j == i+k.n {
 		e.k, e.a = k, a
 	}
@@ -331,7 +256,7 @@ func (c *addrCache) ipv4(b []byte, i int, sep byte) (netip.Addr, int, bool) {
 // str returns the column that starts at b[i] and ends at sep as a string
 // interned in strs, and the index of its end. ok is false when columnKey
 // refuses the column; the caller then takes the general path.
-func (c *strCache) str(b []byte, i int, sep byte, strs *Strings) (string, int, bool) {
+func (c *strCache) str(b []byte, i int, sep byte, strs *logline.Strings) (string, int, bool) {
 	k, ok := columnKey(b, i, sep)
 	if !ok {
 		return "", 0, false

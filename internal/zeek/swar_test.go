@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlads/mlads/internal/zeek/jscan"
+	"github.com/mlads/mlads/internal/jscan"
+	"github.com/mlads/mlads/internal/logline"
 )
 
 // FuzzSWAR checks the word-at-a-time helpers against the standard library
@@ -61,7 +62,7 @@ func FuzzSWAR(f *testing.F) {
 			// ipv4At: when it accepts, netip agrees on the prefix it read;
 			// a valid dotted quad ending at a non-digit, non-dot byte is
 			// always accepted.
-			a, n, ok := ipv4At(b, i)
+			a, n, ok := logline.IPv4At(b, i)
 			if ok {
 				want, err := netip.ParseAddr(s[i:n])
 				if err != nil || want != a {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/logline"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
@@ -137,20 +138,20 @@ func TestBadLines(t *testing.T) {
 	}
 	bad := []struct {
 		line string
-		kind zeek.ErrorKind
+		kind logline.ErrorKind
 		msg  string
 	}{
-		{"1655073598.1\tCx\t10.0.0.1\t1234", zeek.KindColumns, "4 columns, the #fields header has 21"},
-		{good(0) + "\textra", zeek.KindColumns, "more than the 21 columns"},
-		{strings.Replace(good(0), "\t0.5\t", "\tabc\t", 1), zeek.KindNumber, `field duration: parse "abc"`},
-		{strings.Replace(good(0), "\t1234\t", "\t99999\t", 1), zeek.KindNumber, `field id.orig_p: parse "99999"`},
-		{strings.Replace(good(0), "\t300\t", "\t-3\t", 1), zeek.KindNumber, `field orig_ip_bytes: parse "-3"`},
-		{strings.Replace(good(0), "10.0.0.2", "10.0.0.256", 1), zeek.KindAddr, `field id.resp_h: parse "10.0.0.256"`},
-		{strings.Replace(good(0), "1655073598.000000", "yesterday", 1), zeek.KindTime, `field ts: parse "yesterday"`},
-		{"\x00\x01\x02\xff\xfebinary\tgarbage", zeek.KindBinary, "not text"},
-		{`{"ts":1,"uid":"C1","id.orig_h":"10.0.0.1",`, zeek.KindJSON, "json: "},
-		{`{"ts":1,"uid":"C1"}`, zeek.KindMissing, "not a conn record"},
-		{`{"ts":1,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","orig_pkts":"many"}`, zeek.KindNumber, "field orig_pkts"},
+		{"1655073598.1\tCx\t10.0.0.1\t1234", logline.KindColumns, "4 columns, the #fields header has 21"},
+		{good(0) + "\textra", logline.KindColumns, "more than the 21 columns"},
+		{strings.Replace(good(0), "\t0.5\t", "\tabc\t", 1), logline.KindNumber, `field duration: parse "abc"`},
+		{strings.Replace(good(0), "\t1234\t", "\t99999\t", 1), logline.KindNumber, `field id.orig_p: parse "99999"`},
+		{strings.Replace(good(0), "\t300\t", "\t-3\t", 1), logline.KindNumber, `field orig_ip_bytes: parse "-3"`},
+		{strings.Replace(good(0), "10.0.0.2", "10.0.0.256", 1), logline.KindAddr, `field id.resp_h: parse "10.0.0.256"`},
+		{strings.Replace(good(0), "1655073598.000000", "yesterday", 1), logline.KindTime, `field ts: parse "yesterday"`},
+		{"\x00\x01\x02\xff\xfebinary\tgarbage", logline.KindBinary, "not text"},
+		{`{"ts":1,"uid":"C1","id.orig_h":"10.0.0.1",`, logline.KindJSON, "json: "},
+		{`{"ts":1,"uid":"C1"}`, logline.KindMissing, "not a conn record"},
+		{`{"ts":1,"id.orig_h":"10.0.0.1","id.resp_h":"10.0.0.2","orig_pkts":"many"}`, logline.KindNumber, "field orig_pkts"},
 	}
 	var b strings.Builder
 	b.WriteString(tsvHeader) // 8 lines
@@ -185,9 +186,9 @@ func TestBadLines(t *testing.T) {
 	for i, bl := range bad {
 		p.SetLineNumber(int64(9 + 2*i)) // the line numbers it had in the file
 		_, err := p.ParseLine([]byte(bl.line), &r)
-		var le *zeek.LineError
+		var le *logline.LineError
 		if !errors.As(err, &le) {
-			t.Errorf("bad line %d: error %v is not a *LineError", i, err)
+			t.Errorf("bad line %d: error %v is not a *logline.LineError", i, err)
 			continue
 		}
 		wantPrefix := fmt.Sprintf("zeek: conn.log line %d: ", 10+2*i)
@@ -198,7 +199,7 @@ func TestBadLines(t *testing.T) {
 			t.Errorf("kind %s not counted: %v", bl.kind, st.BadKinds)
 		}
 	}
-	if len(st.Examples) != zeek.MaxExamples || !strings.HasPrefix(st.Examples[0], "zeek: conn.log line 10: ") {
+	if len(st.Examples) != logline.MaxExamples || !strings.HasPrefix(st.Examples[0], "zeek: conn.log line 10: ") {
 		t.Errorf("examples %q", st.Examples)
 	}
 }
@@ -291,19 +292,6 @@ func TestRecordsIndependent(t *testing.T) {
 	}
 }
 
-// TestParseAddrFastPath checks the dotted-quad fast path against netip.
-func TestParseAddrFastPath(t *testing.T) {
-	for _, s := range []string{"0.0.0.0", "255.255.255.255", "10.0.0.1", "192.168.100.113", "1.2.3.4",
-		"256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1..2.3", "1.2.3.4 ", "a.b.c.d", "1.2.3.04", "::1", "fe80::1%eth0",
-		"2001:db8::1", "::ffff:1.2.3.4", "1.2.3.", ".1.2.3", "1234.1.1.1", "0.0.0.00"} {
-		want, werr := netip.ParseAddr(s)
-		got, gerr := zeek.ParseAddr([]byte(s))
-		if (werr == nil) != (gerr == nil) || got != want {
-			t.Errorf("%q: got %v %v, want %v %v", s, got, gerr, want, werr)
-		}
-	}
-}
-
 // TestMixedJSONStream skips records of other logs in one JSON stream.
 func TestMixedJSONStream(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "all.json")
@@ -322,14 +310,14 @@ func TestMixedJSONStream(t *testing.T) {
 }
 
 // TestLongLines reads lines longer than the reader's buffer and counts a
-// line beyond MaxLineBytes as too long, reading the lines after it.
+// line beyond logline.MaxLineBytes as too long, reading the lines after it.
 func TestLongLines(t *testing.T) {
 	good := "1.0\tC%d\t10.0.0.1\t1\t10.0.0.2\t2\tudp\tdns\t-\t-\t-\tS0\t-\t-\t0\tD\t1\t29\t0\t0\t%s\n"
 	var b strings.Builder
 	b.WriteString(tsvHeader)
 	fmt.Fprintf(&b, good, 1, "-")
 	fmt.Fprintf(&b, good, 2, "C"+strings.Repeat("p", 300<<10)) // a 300 KiB tunnel_parents: read
-	b.WriteString(strings.Repeat("x", zeek.MaxLineBytes+10) + "\n")
+	b.WriteString(strings.Repeat("x", logline.MaxLineBytes+10) + "\n")
 	fmt.Fprintf(&b, good, 3, "-")
 	path := filepath.Join(t.TempDir(), "conn.log")
 	os.WriteFile(path, []byte(b.String()), 0o644)
@@ -338,7 +326,7 @@ func TestLongLines(t *testing.T) {
 		uids = append(uids, r.UID)
 		return nil
 	})
-	if err != nil || strings.Join(uids, ",") != "C1,C2,C3" || st.BadKinds[zeek.KindTooLong] != 1 {
+	if err != nil || strings.Join(uids, ",") != "C1,C2,C3" || st.BadKinds[logline.KindTooLong] != 1 {
 		t.Errorf("uids %v bad %v err %v", uids, st.BadKinds, err)
 	}
 	if len(st.Examples) != 1 || !strings.HasPrefix(st.Examples[0], "zeek: conn.log line 11: ") {

@@ -16,6 +16,7 @@ import (
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/input"
+	"github.com/mlads/mlads/internal/logline"
 	"github.com/mlads/mlads/internal/zeek"
 )
 
@@ -45,7 +46,7 @@ func run(paths []string, cid bool) error {
 		}
 		return nil
 	}
-	var opts zeek.ReadOptions
+	var opts logline.ReadOptions
 	start := time.Now()
 	for _, p := range paths {
 		format, err := input.Detect(p)

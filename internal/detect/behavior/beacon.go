@@ -201,6 +201,7 @@ func (e *Engine) scoreBeacon(h *host, dst netip.Addr, p *beaconPair) {
 	if p.reported || len(p.ts) < e.cfg.BeaconMinConns {
 		return
 	}
+	e.trial(Beacon)
 	b := e.beaconScore(p)
 	if b.interval.median < e.cfg.BeaconMinInterval.Seconds() || b.score < e.cfg.BeaconMinScore || b.p > e.cfg.BeaconMaxP {
 		return

@@ -432,7 +432,7 @@ func TestValidate(t *testing.T) {
 	}
 	c.TRWSuccessScanner, c.HorizontalHosts = 0.9, -1
 	err := c.Validate()
-	if err == nil || !strings.Contains(err.Error(), "TRWSuccessScanner") || !strings.Contains(err.Error(), "HorizontalHosts") {
+	if err == nil || !strings.Contains(err.Error(), "trw_success_scanner") || !strings.Contains(err.Error(), "horizontal_hosts") {
 		t.Errorf("Validate() = %v", err)
 	}
 }

@@ -12,73 +12,73 @@ import (
 type Config struct {
 	// Scans (Zeek's scan.zeek: 25 hosts on one port or 15 ports on one host
 	// within 5 minutes).
-	ScanWindow      time.Duration // tumbling window per source
-	HorizontalHosts int           // distinct hosts on one port
-	VerticalPorts   int           // distinct ports on one host
+	ScanWindow      time.Duration `mapstructure:"scan_window"`      // tumbling window per source
+	HorizontalHosts int           `mapstructure:"horizontal_hosts"` // distinct hosts on one port
+	VerticalPorts   int           `mapstructure:"vertical_ports"`   // distinct ports on one host
 	// ScanMinFailedShare is the share of the distinct targets that must
 	// have failed (no handshake, rejected, unanswered). Zeek counts failed
 	// attempts only; counting every target but asking for a failure share
 	// also finds sweeps that partly succeed, while a busy browser (many
 	// servers on 443, nearly all answering) stays quiet. 0 disables it.
-	ScanMinFailedShare float64
+	ScanMinFailedShare float64 `mapstructure:"scan_min_failed_share"`
 	// Null model of the scan p-value: a benign host's mean number of
 	// distinct hosts per port and ports per host in one window, and the
 	// probability that a benign first contact fails.
-	ScanNullTargets  float64
-	ScanNullFailRate float64
-	MaxScanPairs     int // distinct (host, port) targets kept per source window; more are counted, not stored
+	ScanNullTargets  float64 `mapstructure:"scan_null_targets"`
+	ScanNullFailRate float64 `mapstructure:"scan_null_fail_rate"`
+	MaxScanPairs     int     `mapstructure:"max_scan_pairs"` // distinct (host, port) targets kept per source window; more are counted, not stored
 
 	// Threshold random walk (Jung, Paxson, Berger, Balakrishnan 2004) on
 	// the outcome of each source's first contact with a TCP host.
-	TRWSuccessBenign  float64       // theta0: P(success | benign)
-	TRWSuccessScanner float64       // theta1: P(success | scanner)
-	TRWDetect         float64       // P_D, target detection probability
-	TRWFalseAlarm     float64       // P_F, target false alarm probability
-	TRWHold           time.Duration // after a decision "scanner", no new finding for this long
-	MaxFirstContacts  int           // destinations remembered per source for first contacts
+	TRWSuccessBenign  float64       `mapstructure:"trw_success_benign"`  // theta0: P(success | benign)
+	TRWSuccessScanner float64       `mapstructure:"trw_success_scanner"` // theta1: P(success | scanner)
+	TRWDetect         float64       `mapstructure:"trw_detect"`          // P_D, target detection probability
+	TRWFalseAlarm     float64       `mapstructure:"trw_false_alarm"`     // P_F, target false alarm probability
+	TRWHold           time.Duration `mapstructure:"trw_hold"`            // after a decision "scanner", no new finding for this long
+	MaxFirstContacts  int           `mapstructure:"max_first_contacts"`  // destinations remembered per source for first contacts
 
 	// Floods and half-open surges, per victim. A flood is reported as soon
 	// as FloodMinFlows is reached in the window, and again at the window's
 	// end if it went on to double.
-	FloodWindow    time.Duration
-	FloodMinFlows  int     // unanswered / half-open flows to the victim in one window
-	FloodMinShare  float64 // their share of all flows to the victim seen in that window
-	FloodNullFlows float64 // null mean of unanswered flows per window (Poisson)
-	MaxVictims     int
+	FloodWindow    time.Duration `mapstructure:"flood_window"`
+	FloodMinFlows  int           `mapstructure:"flood_min_flows"`  // unanswered / half-open flows to the victim in one window
+	FloodMinShare  float64       `mapstructure:"flood_min_share"`  // their share of all flows to the victim seen in that window
+	FloodNullFlows float64       `mapstructure:"flood_null_flows"` // null mean of unanswered flows per window (Poisson)
+	MaxVictims     int           `mapstructure:"max_victims"`
 
 	// Beacons (RITA): per (source, destination) pair.
-	BeaconMinConns    int           // connections before a pair is scored
-	BeaconMaxConns    int           // most recent connections kept per pair
-	BeaconMinScore    float64       // RITA score (0..1) to report
-	BeaconMaxP        float64       // and the interval p-value must be at most this
-	BeaconMinInterval time.Duration // median interval below this is a burst, not a beacon
-	BeaconJitter      time.Duration // RITA's interval MAD cut-off (30 s)
-	BeaconSizeJitter  float64       // RITA's size MAD cut-off in bytes (32)
-	BeaconIdle        time.Duration // pairs idle this long are scored and forgotten
-	MaxPairsPerHost   int
-	MaxPairs          int
+	BeaconMinConns    int           `mapstructure:"beacon_min_conns"`    // connections before a pair is scored
+	BeaconMaxConns    int           `mapstructure:"beacon_max_conns"`    // most recent connections kept per pair
+	BeaconMinScore    float64       `mapstructure:"beacon_min_score"`    // RITA score (0..1) to report
+	BeaconMaxP        float64       `mapstructure:"beacon_max_p"`        // and the interval p-value must be at most this
+	BeaconMinInterval time.Duration `mapstructure:"beacon_min_interval"` // median interval below this is a burst, not a beacon
+	BeaconJitter      time.Duration `mapstructure:"beacon_jitter"`       // RITA's interval MAD cut-off (30 s)
+	BeaconSizeJitter  float64       `mapstructure:"beacon_size_jitter"`  // RITA's size MAD cut-off in bytes (32)
+	BeaconIdle        time.Duration `mapstructure:"beacon_idle"`         // pairs idle this long are scored and forgotten
+	MaxPairsPerHost   int           `mapstructure:"max_pairs_per_host"`
+	MaxPairs          int           `mapstructure:"max_pairs"`
 
 	// Long connections.
-	LongDuration time.Duration
+	LongDuration time.Duration `mapstructure:"long_duration"`
 
 	// Per-host baselines (fan-out, bytes out, new destinations), updated
 	// once per scan window with exponentially damped mean and variance on
 	// log1p of the counts.
-	BaselineAlpha      float64 // EWMA weight of the newest window
-	BaselineMinWindows int     // windows before the baseline is trusted
-	BaselineZ          float64 // robust z to report
-	BaselineMinSD      float64 // floor of the standard deviation (log1p units)
-	FanOutMin          int     // absolute floors, so small hosts do not alert
-	VolumeMinBytes     uint64
-	NewDestMin         int
+	BaselineAlpha      float64 `mapstructure:"baseline_alpha"`       // EWMA weight of the newest window
+	BaselineMinWindows int     `mapstructure:"baseline_min_windows"` // windows before the baseline is trusted
+	BaselineZ          float64 `mapstructure:"baseline_z"`           // robust z to report
+	BaselineMinSD      float64 `mapstructure:"baseline_min_sd"`      // floor of the standard deviation (log1p units)
+	FanOutMin          int     `mapstructure:"fan_out_min"`          // absolute floors, so small hosts do not alert
+	VolumeMinBytes     uint64  `mapstructure:"volume_min_bytes"`
+	NewDestMin         int     `mapstructure:"new_dest_min"`
 
 	// Bounds.
-	MaxHosts     int           // sources tracked
-	HostIdle     time.Duration // sources idle this long are forgotten
-	SweepEvery   time.Duration // flow time between sweeps of expired state
-	MaxUIDs      int           // flow uids kept per finding
-	MaxEvidence  int           // list items (ports, hosts) kept per finding
-	MaxTopSource int           // top sources kept per flood victim
+	MaxHosts     int           `mapstructure:"max_hosts"`      // sources tracked
+	HostIdle     time.Duration `mapstructure:"host_idle"`      // sources idle this long are forgotten
+	SweepEvery   time.Duration `mapstructure:"sweep_every"`    // flow time between sweeps of expired state
+	MaxUIDs      int           `mapstructure:"max_uids"`       // flow uids kept per finding
+	MaxEvidence  int           `mapstructure:"max_evidence"`   // list items (ports, hosts) kept per finding
+	MaxTopSource int           `mapstructure:"max_top_source"` // top sources kept per flood victim
 }
 
 // DefaultConfig returns the defaults: Zeek's scan thresholds, Jung et al.'s
@@ -136,66 +136,67 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first field that is out of range.
+// Validate reports every field that is out of range, by its configuration
+// key (detect.behavior.<key> in configs/mlads.yaml).
 func (c Config) Validate() error {
 	var errs []error
 	pos := func(name string, v float64) {
 		if !(v > 0) {
-			errs = append(errs, fmt.Errorf("behavior: %s must be positive, got %v", name, v))
+			errs = append(errs, fmt.Errorf("behavior.%s: must be positive, got %v", name, v))
 		}
 	}
 	prob := func(name string, v float64) {
 		if !(v > 0 && v < 1) {
-			errs = append(errs, fmt.Errorf("behavior: %s must be in (0, 1), got %v", name, v))
+			errs = append(errs, fmt.Errorf("behavior.%s: must be in (0, 1), got %v", name, v))
 		}
 	}
-	pos("ScanWindow", float64(c.ScanWindow))
-	pos("HorizontalHosts", float64(c.HorizontalHosts))
-	pos("VerticalPorts", float64(c.VerticalPorts))
+	pos("scan_window", float64(c.ScanWindow))
+	pos("horizontal_hosts", float64(c.HorizontalHosts))
+	pos("vertical_ports", float64(c.VerticalPorts))
 	if c.ScanMinFailedShare < 0 || c.ScanMinFailedShare > 1 {
-		errs = append(errs, fmt.Errorf("behavior: ScanMinFailedShare must be in [0, 1], got %v", c.ScanMinFailedShare))
+		errs = append(errs, fmt.Errorf("behavior.scan_min_failed_share: must be in [0, 1], got %v", c.ScanMinFailedShare))
 	}
-	pos("ScanNullTargets", c.ScanNullTargets)
-	prob("ScanNullFailRate", c.ScanNullFailRate)
-	pos("MaxScanPairs", float64(c.MaxScanPairs))
-	prob("TRWSuccessBenign", c.TRWSuccessBenign)
-	prob("TRWSuccessScanner", c.TRWSuccessScanner)
+	pos("scan_null_targets", c.ScanNullTargets)
+	prob("scan_null_fail_rate", c.ScanNullFailRate)
+	pos("max_scan_pairs", float64(c.MaxScanPairs))
+	prob("trw_success_benign", c.TRWSuccessBenign)
+	prob("trw_success_scanner", c.TRWSuccessScanner)
 	if c.TRWSuccessScanner >= c.TRWSuccessBenign {
-		errs = append(errs, fmt.Errorf("behavior: TRWSuccessScanner (%v) must be below TRWSuccessBenign (%v)", c.TRWSuccessScanner, c.TRWSuccessBenign))
+		errs = append(errs, fmt.Errorf("behavior.trw_success_scanner: %v must be below trw_success_benign (%v)", c.TRWSuccessScanner, c.TRWSuccessBenign))
 	}
-	prob("TRWDetect", c.TRWDetect)
-	prob("TRWFalseAlarm", c.TRWFalseAlarm)
-	pos("TRWHold", float64(c.TRWHold))
-	pos("MaxFirstContacts", float64(c.MaxFirstContacts))
-	pos("FloodWindow", float64(c.FloodWindow))
-	pos("FloodMinFlows", float64(c.FloodMinFlows))
-	prob("FloodMinShare", c.FloodMinShare)
-	pos("FloodNullFlows", c.FloodNullFlows)
-	pos("MaxVictims", float64(c.MaxVictims))
+	prob("trw_detect", c.TRWDetect)
+	prob("trw_false_alarm", c.TRWFalseAlarm)
+	pos("trw_hold", float64(c.TRWHold))
+	pos("max_first_contacts", float64(c.MaxFirstContacts))
+	pos("flood_window", float64(c.FloodWindow))
+	pos("flood_min_flows", float64(c.FloodMinFlows))
+	prob("flood_min_share", c.FloodMinShare)
+	pos("flood_null_flows", c.FloodNullFlows)
+	pos("max_victims", float64(c.MaxVictims))
 	if c.BeaconMinConns < 4 {
-		errs = append(errs, fmt.Errorf("behavior: BeaconMinConns must be at least 4, got %d", c.BeaconMinConns))
+		errs = append(errs, fmt.Errorf("behavior.beacon_min_conns: must be at least 4, got %d", c.BeaconMinConns))
 	}
 	if c.BeaconMaxConns < c.BeaconMinConns {
-		errs = append(errs, fmt.Errorf("behavior: BeaconMaxConns (%d) must be at least BeaconMinConns (%d)", c.BeaconMaxConns, c.BeaconMinConns))
+		errs = append(errs, fmt.Errorf("behavior.beacon_max_conns: %d must be at least beacon_min_conns (%d)", c.BeaconMaxConns, c.BeaconMinConns))
 	}
-	prob("BeaconMinScore", c.BeaconMinScore)
-	prob("BeaconMaxP", c.BeaconMaxP)
-	pos("BeaconMinInterval", float64(c.BeaconMinInterval))
-	pos("BeaconJitter", float64(c.BeaconJitter))
-	pos("BeaconSizeJitter", c.BeaconSizeJitter)
-	pos("BeaconIdle", float64(c.BeaconIdle))
-	pos("MaxPairsPerHost", float64(c.MaxPairsPerHost))
-	pos("MaxPairs", float64(c.MaxPairs))
-	pos("LongDuration", float64(c.LongDuration))
-	prob("BaselineAlpha", c.BaselineAlpha)
-	pos("BaselineMinWindows", float64(c.BaselineMinWindows))
-	pos("BaselineZ", c.BaselineZ)
-	pos("BaselineMinSD", c.BaselineMinSD)
-	pos("MaxHosts", float64(c.MaxHosts))
-	pos("HostIdle", float64(c.HostIdle))
-	pos("SweepEvery", float64(c.SweepEvery))
-	pos("MaxUIDs", float64(c.MaxUIDs))
-	pos("MaxEvidence", float64(c.MaxEvidence))
-	pos("MaxTopSource", float64(c.MaxTopSource))
+	prob("beacon_min_score", c.BeaconMinScore)
+	prob("beacon_max_p", c.BeaconMaxP)
+	pos("beacon_min_interval", float64(c.BeaconMinInterval))
+	pos("beacon_jitter", float64(c.BeaconJitter))
+	pos("beacon_size_jitter", c.BeaconSizeJitter)
+	pos("beacon_idle", float64(c.BeaconIdle))
+	pos("max_pairs_per_host", float64(c.MaxPairsPerHost))
+	pos("max_pairs", float64(c.MaxPairs))
+	pos("long_duration", float64(c.LongDuration))
+	prob("baseline_alpha", c.BaselineAlpha)
+	pos("baseline_min_windows", float64(c.BaselineMinWindows))
+	pos("baseline_z", c.BaselineZ)
+	pos("baseline_min_sd", c.BaselineMinSD)
+	pos("max_hosts", float64(c.MaxHosts))
+	pos("host_idle", float64(c.HostIdle))
+	pos("sweep_every", float64(c.SweepEvery))
+	pos("max_uids", float64(c.MaxUIDs))
+	pos("max_evidence", float64(c.MaxEvidence))
+	pos("max_top_source", float64(c.MaxTopSource))
 	return errors.Join(errs...)
 }

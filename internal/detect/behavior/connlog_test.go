@@ -2,7 +2,6 @@ package behavior
 
 import (
 	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"io"
 	"math"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/gunzip"
 )
 
 // dataDir is the shared test data beside the checkout.
@@ -32,7 +32,7 @@ func dataDir(tb testing.TB) string {
 }
 
 // readConnLog reads a Zeek conn.log (TSV with a #fields header, or JSON
-// lines; optionally gzipped) into records, with the label columns of
+// lines; gzipped or not) into records, with the label columns of
 // labelled sets. It is a small test-only reader so these tests do not
 // depend on internal/zeek; it keeps file order.
 func readConnLog(tb testing.TB, path string) []flow.Record {
@@ -55,12 +55,13 @@ func readConnLogFile(tb testing.TB, path string) []flow.Record {
 		tb.Skipf("test data missing: %v", err)
 	}
 	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		gz, err := gzip.NewReader(f)
-		if err != nil {
-			tb.Fatalf("%s: %v", path, err)
-		}
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	gz, err := gunzip.Sniff(br)
+	if err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	if gz != nil {
 		r = gz
 	}
 	sc := bufio.NewScanner(r)

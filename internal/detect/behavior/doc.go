@@ -14,7 +14,11 @@
 //	                  (Zeek's scan.zeek thresholds; a quarter of the targets
 //	                  must have failed). p = max(Poisson tail of the target
 //	                  count, binomial tail of the failed count): both must be
-//	                  unlikely for a benign host.
+//	                  unlikely for a benign host. A probe fails unless the
+//	                  responder answered with more than a reset (Zeek's
+//	                  history), so every nmap scan type counts: SYN, connect,
+//	                  FIN, NULL, Xmas, ACK, window, Maimon, UDP, and the IP
+//	                  protocol scan, whose "ports" are protocol numbers.
 //	trw_scan          threshold random walk (Jung et al. 2004) on each source's
 //	                  first contacts with TCP hosts. p = 1/Λ (Ville's
 //	                  inequality: under the benign hypothesis the likelihood
@@ -37,7 +41,11 @@
 //	                  above an absolute floor. p = normal tail of that z.
 //
 // These p-values are exact under their stated null or conservative, not
-// calibrated against real traffic: the model's clean reservoir does that.
+// calibrated against real traffic. Training calibrates them (Learner, kept
+// in the model): the beacons and long connections the clean baseline
+// already had are not reported again (known.go), and each detector's rate
+// of findings on the baseline bounds what one of its findings may claim
+// when it is merged into a flow's score (Evidence).
 //
 // State per source: the current window's targets, a first-contact memory
 // (exact, then a 4096-bit Bloom filter), damped baselines, the TRW walk,

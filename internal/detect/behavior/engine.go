@@ -2,6 +2,7 @@ package behavior
 
 import (
 	"cmp"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -38,8 +39,9 @@ type Engine struct {
 	victims map[netip.Addr]*victim // by flood victim
 	npairs  int                    // beacon pairs over all hosts
 
-	st  Stats
-	out []detect.Finding // findings of the current call
+	st    Stats
+	out   []detect.Finding    // findings of the current call
+	known map[uint64]struct{} // behaviours the baseline had (SetKnown)
 
 	// Scratch space, reused across calls: beacon scoring, and the per-port
 	// and per-host counts of a closing scan window.
@@ -65,6 +67,13 @@ type Stats struct {
 	PendingEvictions uint64 // destinations with one or two connections forgotten to make room
 
 	Findings map[string]uint64 // findings reported, by detector
+	Known    map[string]uint64 // findings not reported because the baseline had them (SetKnown), by detector
+	// Trials counts, by detector, the judgements that could have made a
+	// finding: windows judged for scans and host baselines, beacon pairs
+	// scored, victim windows judged, TRW decisions, flows for long
+	// connections. Findings/Trials over clean traffic is how often a
+	// detector fires on it (Learner.Rates).
+	Trials map[string]uint64
 
 	// Bytes is an estimate of the memory held by the tracked state and
 	// BytesPerHost that divided by the number of tracked sources.
@@ -82,7 +91,7 @@ func New(cfg Config) *Engine {
 		victims:   make(map[netip.Addr]*victim),
 		portCount: make(map[portKey]counter),
 		dstCount:  make(map[netip.Addr]counter),
-		st:        Stats{Findings: make(map[string]uint64)},
+		st:        Stats{Findings: make(map[string]uint64), Known: make(map[string]uint64), Trials: make(map[string]uint64)},
 	}
 }
 
@@ -139,10 +148,7 @@ func sortFindings(fs []detect.Finding) {
 // Stats returns the counters and a fresh estimate of the state's size.
 func (e *Engine) Stats() Stats {
 	s := e.st
-	s.Findings = make(map[string]uint64, len(e.st.Findings))
-	for k, v := range e.st.Findings {
-		s.Findings[k] = v
-	}
+	s.Findings, s.Known, s.Trials = maps.Clone(e.st.Findings), maps.Clone(e.st.Known), maps.Clone(e.st.Trials)
 	s.Hosts, s.Victims, s.Pairs = len(e.hosts), len(e.victims), e.npairs
 	s.Bytes = 0
 	for _, h := range e.hosts {
@@ -157,8 +163,20 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
-// emit records a finding for the current call.
+// trial counts a judgement of each detector (Stats.Trials).
+func (e *Engine) trial(detectors ...string) {
+	for _, d := range detectors {
+		e.st.Trials[d]++
+	}
+}
+
+// emit records a finding for the current call, unless the baseline
+// already had it.
 func (e *Engine) emit(f detect.Finding) {
+	if e.isKnown(&f) {
+		e.st.Known[f.Detector]++
+		return
+	}
 	f.PValue = clampP(f.PValue)
 	f.Score = score(f.PValue)
 	e.st.Findings[f.Detector]++
@@ -272,10 +290,19 @@ const (
 	failure
 )
 
-// contactOutcome classifies a flow for scan counting and TRW, after Zeek's
-// conn_state: a handshake that completed is a success; no answer, a reset
-// or a reply without a handshake is a failure; mid-stream traffic (OTH) is
-// unknown. UDP and ICMP succeed when the responder sent anything.
+// contactOutcome says whether a flow reached a live service: success,
+// failure (the probe went unanswered, was refused or was only ever reset),
+// or unknown when the log cannot tell.
+//
+// TCP is judged by Zeek's history when the log has one: the responder
+// completing a handshake, acknowledging, sending data or closing (h, a, d,
+// f) is success; a responder that only reset (r) is a failed probe, whatever
+// the state (FIN, NULL, Xmas, ACK, window and Maimon scans are answered by
+// a reset, which Zeek logs as RSTR or OTH, never as a handshake). Otherwise,
+// and without a history, the state decides. A flow with no responder
+// packets at all stays unknown when its state is OTH: a capture that sees
+// one direction only must not turn every flow into a failed probe.
+// UDP, ICMP and other IP protocols succeed when the responder sent anything.
 //
 // A failure whose history shows bad checksums (Zeek's C/c) is unknown: the
 // missing answer may be an artefact of checksum offload in the capture.
@@ -283,13 +310,21 @@ func contactOutcome(r *flow.Record) outcome {
 	o := unknown
 	switch r.Proto {
 	case flow.ProtoTCP:
+		if h := r.History; h != "" && !strings.ContainsAny(h, "Cc") {
+			switch {
+			case strings.ContainsAny(h, "hadf"):
+				return success
+			case strings.ContainsRune(h, 'r'):
+				return failure
+			}
+		}
 		switch r.ConnState {
 		case "SF", "S1", "S2", "S3", "RSTO", "RSTR":
 			return success
 		case "S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR":
 			o = failure
 		}
-	case flow.ProtoUDP, flow.ProtoICMP:
+	default: // UDP, ICMP, other IP protocols
 		if r.RespPkts > 0 {
 			return success
 		}

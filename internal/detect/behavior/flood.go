@@ -3,6 +3,7 @@ package behavior
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -160,21 +161,12 @@ func (v *victim) distinctSources() int {
 	}
 	zero := 0
 	for _, w := range v.srcBits {
-		zero += 64 - popcount(w)
+		zero += 64 - bits.OnesCount64(w)
 	}
 	if zero == 0 {
 		return 2048 * 8 // saturated: at least this many
 	}
 	return int(math.Round(-2048 * math.Log(float64(zero)/2048)))
-}
-
-func popcount(x uint64) int {
-	n := 0
-	for x != 0 {
-		x &= x - 1
-		n++
-	}
-	return n
 }
 
 // closeVictim ends the victim's window: a flood not reported yet is
@@ -192,6 +184,7 @@ func (e *Engine) closeVictim(addr netip.Addr, v *victim) {
 // as such). The p-value is the Poisson tail of the unanswered count with
 // mean FloodNullFlows.
 func (e *Engine) judgeVictim(addr netip.Addr, v *victim) {
+	e.trial(SYNFlood, HalfOpenSurge, UDPFlood)
 	c := &e.cfg
 	if int(v.half) < c.FloodMinFlows || float64(v.half) < c.FloodMinShare*float64(v.total) {
 		return

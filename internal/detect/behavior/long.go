@@ -16,6 +16,7 @@ import (
 // 1s/d: connection durations are heavy-tailed, so this is a lenient null
 // (1 h gives 2.8e-4, one day 1.2e-5).
 func (e *Engine) observeLong(r *flow.Record) {
+	e.trial(LongConnection)
 	if r.Duration < e.cfg.LongDuration {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/splitmix"
 )
 
 // host is the state kept per source address.
@@ -73,8 +74,9 @@ type target struct {
 type counter struct{ n, failed uint32 }
 
 // scanPort returns the port a flow probes: the responder port for TCP and
-// UDP, and the echo request type for ICMP (ping sweeps); ok is false for
-// anything else.
+// UDP, the echo request type for ICMP (ping sweeps), and for other IP
+// protocols the protocol number itself (nmap's IP protocol scan, -sO,
+// probes one number after another); ok is false for anything else.
 func scanPort(r *flow.Record) (portKey, bool) {
 	switch r.Proto {
 	case flow.ProtoTCP:
@@ -85,9 +87,16 @@ func scanPort(r *flow.Record) (portKey, bool) {
 		if r.OrigP == 8 || r.OrigP == 128 { // echo request, v4 and v6
 			return portKey{r.OrigP, 1}, true
 		}
+	default:
+		if r.IPProto != 0 {
+			return portKey{uint16(r.IPProto), ipProtoKey}, true
+		}
 	}
 	return portKey{}, false
 }
+
+// ipProtoKey marks a portKey whose port is an IP protocol number.
+const ipProtoKey = 255
 
 func (k portKey) String() string {
 	switch k.proto {
@@ -95,6 +104,8 @@ func (k portKey) String() string {
 		return fmt.Sprintf("%d/tcp", k.port)
 	case 17:
 		return fmt.Sprintf("%d/udp", k.port)
+	case ipProtoKey:
+		return fmt.Sprintf("ip-proto-%d", k.port)
 	}
 	return "echo/icmp"
 }
@@ -105,6 +116,8 @@ func (k portKey) transport() string {
 		return flow.ProtoTCP
 	case 17:
 		return flow.ProtoUDP
+	case ipProtoKey:
+		return flow.ProtoUnknown
 	}
 	return flow.ProtoICMP
 }
@@ -203,6 +216,7 @@ func (e *Engine) closeWindow(h *host, next time.Time) {
 			e.portCount[t.portKey], e.dstCount[t.dst] = pc, dc
 		}
 		fanOut = len(e.dstCount)
+		e.trial(HorizontalScan, VerticalScan)
 		e.judgeHorizontal(h, sw, e.portCount, start, end)
 		e.judgeVertical(h, sw, e.dstCount, start, end)
 	}
@@ -210,6 +224,7 @@ func (e *Engine) closeWindow(h *host, next time.Time) {
 		// Only active windows are judged and learned: a host that is often
 		// idle (or only multicasting) is compared with its busy windows,
 		// not with its silence.
+		e.trial(FanOut, Volume, NewDestinations)
 		e.judgeBaseline(h, start, end, fanOut)
 	}
 
@@ -374,6 +389,9 @@ func (e *Engine) observeTRW(h *host, r *flow.Record) {
 	}
 	upper := math.Log(c.TRWDetect / c.TRWFalseAlarm)
 	lower := math.Log((1 - c.TRWDetect) / (1 - c.TRWFalseAlarm))
+	if h.trwLLR >= upper || h.trwLLR <= lower {
+		e.trial(TRWScan)
+	}
 	switch {
 	case h.trwLLR >= upper:
 		hosts := make([]string, len(h.trwFailed))
@@ -474,16 +492,7 @@ func hashAddr(a netip.Addr) uint64 {
 		hi = hi<<8 | uint64(b[i])
 		lo = lo<<8 | uint64(b[8+i])
 	}
-	return mix(hi ^ mix(lo))
-}
-
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+	return splitmix.Mix64(hi ^ splitmix.Mix64(lo))
 }
 
 // size estimates the bytes held by the source's state. Map entries are

@@ -1,0 +1,83 @@
+package alert
+
+import (
+	"context"
+	"time"
+)
+
+// Fold is the stage in front of the sinks that folds repeats of the same
+// host and rule into incidents (see Incidents). It has two modes:
+//
+//   - batch (NewFold with live false), for analyze: alerts are folded and
+//     nothing is written until Flush, which writes each incident once, in
+//     its final state, in the order the incidents opened. A batch command
+//     has no index to update in place, so one document an incident reads
+//     best.
+//   - live (live true), for the daemon: every alert is passed on as it
+//     comes (alerts are immutable), followed by its incident document when
+//     it opened a new incident. Incidents that later alerts changed are
+//     written again, in their new state, at the next Flush: one update an
+//     incident per flush, however many repeats came in between.
+//
+// Fold keeps state across calls, so a failed Write must not be retried
+// through it: wrap the sinks behind it in Retry instead.
+type Fold struct {
+	next Sink
+	inc  *Incidents
+	live bool
+
+	order   []string          // incident IDs with a version to write, in the order they opened
+	pending map[string]*Alert // their latest versions
+	buf     []*Alert
+}
+
+// NewFold returns the folding stage in front of next, with incidents of
+// window length and at most maxOpen held (see NewIncidents).
+func NewFold(next Sink, window time.Duration, maxOpen int, live bool) *Fold {
+	return &Fold{next: next, inc: NewIncidents(window, maxOpen), live: live, pending: map[string]*Alert{}}
+}
+
+// Write folds docs into their incidents; in live mode it passes the alerts
+// and the incidents they opened on to the next sink.
+func (f *Fold) Write(ctx context.Context, docs []*Alert) (bool, error) {
+	f.buf = f.buf[:0]
+	for _, a := range docs {
+		snap, isNew := f.inc.Add(a)
+		id := snap.ID()
+		if f.live {
+			f.buf = append(f.buf, a)
+			if isNew {
+				f.buf = append(f.buf, snap)
+				continue // written now: no older version pending
+			}
+		}
+		if _, ok := f.pending[id]; !ok {
+			f.order = append(f.order, id)
+		}
+		f.pending[id] = snap
+	}
+	if len(f.buf) == 0 {
+		return false, nil
+	}
+	return f.next.Write(ctx, f.buf)
+}
+
+// Flush writes the incidents with a version not yet written, then flushes
+// the next sink. What could not be written stays pending.
+func (f *Fold) Flush(ctx context.Context) (bool, error) {
+	if len(f.order) > 0 {
+		docs := make([]*Alert, len(f.order))
+		for i, id := range f.order {
+			docs[i] = f.pending[id]
+		}
+		if retry, err := f.next.Write(ctx, docs); err != nil {
+			return retry, err
+		}
+		f.order = f.order[:0]
+		clear(f.pending)
+	}
+	return f.next.Flush(ctx)
+}
+
+// Stats returns the incident table's counters.
+func (f *Fold) Stats() IncidentStats { return f.inc.Stats() }

@@ -1,0 +1,180 @@
+package alert
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+)
+
+// memSink records what it is given; fail makes its next calls fail.
+type memSink struct {
+	docs    []*Alert
+	flushes int
+	fail    []error // errors for the next calls, in order
+	retry   bool
+}
+
+func (m *memSink) next() error {
+	if len(m.fail) == 0 {
+		return nil
+	}
+	err := m.fail[0]
+	m.fail = m.fail[1:]
+	return err
+}
+
+func (m *memSink) Write(_ context.Context, docs []*Alert) (bool, error) {
+	if err := m.next(); err != nil {
+		return m.retry, err
+	}
+	m.docs = append(m.docs, docs...)
+	return false, nil
+}
+
+func (m *memSink) Flush(context.Context) (bool, error) {
+	if err := m.next(); err != nil {
+		return m.retry, err
+	}
+	m.flushes++
+	return false, nil
+}
+
+func scanAlert(host string, at time.Time) *Alert {
+	a := newAlert("test")
+	a.Timestamp, a.Event.Start, a.Event.End = at, at, at.Add(time.Minute)
+	a.Rule = Rule{ID: "mlads.behavior.horizontal_scan", Name: "horizontal_scan"}
+	a.MLADS.Host, a.MLADS.PValue, a.MLADS.Summary = host, 1e-9, host+" scanned"
+	a.finish()
+	return a
+}
+
+func TestFoldBatchWritesEachIncidentOnceAtFlush(t *testing.T) {
+	ctx := context.Background()
+	var m memSink
+	f := NewFold(&m, time.Hour, 0, false)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		if _, err := f.Write(ctx, []*Alert{scanAlert("10.0.0.1", t0.Add(time.Duration(i)*time.Minute)), scanAlert("10.0.0.2", t0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(m.docs) != 0 {
+		t.Fatalf("batch fold wrote %d documents before Flush", len(m.docs))
+	}
+	if _, err := f.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.docs) != 2 || m.flushes != 1 {
+		t.Fatalf("%d documents, %d flushes; want 2 incidents and 1 flush", len(m.docs), m.flushes)
+	}
+	if c := m.docs[0].MLADS.Incident.Count; c != 5 || m.docs[0].MLADS.Host != "10.0.0.1" || !m.docs[0].IsIncident() {
+		t.Errorf("first incident: host %s count %d", m.docs[0].MLADS.Host, c)
+	}
+}
+
+func TestFoldLivePassesAlertsAndUpdatesIncidentsPerFlush(t *testing.T) {
+	ctx := context.Background()
+	var m memSink
+	f := NewFold(&m, time.Hour, 0, true)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := func(as ...*Alert) {
+		t.Helper()
+		if _, err := f.Write(ctx, as); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(scanAlert("10.0.0.1", t0))
+	if len(m.docs) != 2 || m.docs[0].IsIncident() || !m.docs[1].IsIncident() || m.docs[1].ID() != m.docs[0].ID() {
+		t.Fatalf("a new incident: want the alert then its incident (same ID), got %d docs", len(m.docs))
+	}
+	write(scanAlert("10.0.0.1", t0.Add(time.Minute)), scanAlert("10.0.0.1", t0.Add(2*time.Minute)))
+	if len(m.docs) != 4 {
+		t.Fatalf("repeats: want the 2 alerts passed on at once, got %d docs", len(m.docs))
+	}
+	if _, err := f.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.docs) != 5 || m.docs[4].MLADS.Incident.Count != 3 {
+		t.Fatalf("flush: want one incident update with count 3; %d docs", len(m.docs))
+	}
+	if _, err := f.Flush(ctx); err != nil || len(m.docs) != 5 {
+		t.Fatalf("a second flush wrote again: %d docs, %v", len(m.docs), err)
+	}
+	// a failed flush keeps the update for the next one
+	write(scanAlert("10.0.0.1", t0.Add(3*time.Minute)))
+	m.fail = []error{errors.New("down")}
+	if _, err := f.Flush(ctx); err == nil {
+		t.Fatal("flush: no error")
+	}
+	if _, err := f.Flush(ctx); err != nil || m.docs[len(m.docs)-1].MLADS.Incident.Count != 4 {
+		t.Fatalf("the update after a failed flush: %v", err)
+	}
+}
+
+func TestFanoutTriesEverySinkAndJoinsRetry(t *testing.T) {
+	ctx := context.Background()
+	a, b := &memSink{fail: []error{errors.New("a down")}, retry: true}, &memSink{}
+	retry, err := Fanout{a, b}.Write(ctx, []*Alert{scanAlert("10.0.0.1", time.Now())})
+	if err == nil || !retry || len(b.docs) != 1 {
+		t.Fatalf("retry %v err %v, b got %d", retry, err, len(b.docs))
+	}
+	a.fail, a.retry = []error{errors.New("bad request")}, false
+	b.fail, b.retry = []error{errors.New("timeout")}, true
+	if retry, err := (Fanout{a, b}).Flush(ctx); err == nil || retry {
+		t.Fatalf("one permanent failure: retry %v err %v", retry, err)
+	}
+}
+
+func TestRetryBacksOffHonoursRetryAfterAndStopsOnPermanent(t *testing.T) {
+	ctx := context.Background()
+	m := &memSink{retry: true, fail: []error{errors.New("503"), &backoff.RetryAfterError{Duration: 30 * time.Millisecond}, errors.New("reset")}}
+	r := Retry{Sink: m, Initial: time.Millisecond, Max: 5 * time.Millisecond}
+	t0 := time.Now()
+	if _, err := r.Write(ctx, []*Alert{scanAlert("10.0.0.1", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(t0); el < 30*time.Millisecond {
+		t.Errorf("Retry-After of 30ms not honoured: done in %s", el)
+	}
+	if len(m.docs) != 1 {
+		t.Fatalf("%d documents after retries", len(m.docs))
+	}
+	m.fail, m.retry = []error{errors.New("400"), errors.New("never reached")}, false
+	if retry, err := r.Flush(ctx); err == nil || retry || len(m.fail) != 1 {
+		t.Fatalf("permanent failure: retry %v, err %v, %d calls left", retry, err, len(m.fail))
+	}
+	m.fail, m.retry = []error{errors.New("a"), errors.New("b"), errors.New("c"), errors.New("d")}, true
+	r.MaxElapsed = 3 * time.Millisecond
+	if retry, err := r.Flush(ctx); err == nil || !retry {
+		t.Fatalf("gave up on time: retry %v, err %v; want retry true", retry, err)
+	}
+}
+
+func TestJSONLinesWritesOneDocumentALineAndSyncs(t *testing.T) {
+	var buf bytes.Buffer
+	syncs := 0
+	j := NewJSONLines(&buf, "test", func() error { syncs++; return nil })
+	ctx := context.Background()
+	if _, err := j.Write(ctx, []*Alert{scanAlert("10.0.0.1", time.Now()), scanAlert("10.0.0.2", time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 0 {
+		t.Fatal("written before Flush")
+	}
+	if _, err := j.Flush(ctx); err != nil || syncs != 1 {
+		t.Fatalf("flush: %v, %d syncs", err, syncs)
+	}
+	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	if len(lines) != 2 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	var a Alert
+	if err := json.Unmarshal(lines[1], &a); err != nil || a.MLADS.Host != "10.0.0.2" {
+		t.Fatalf("line 2: %v %+v", err, a.MLADS)
+	}
+}

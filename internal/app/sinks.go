@@ -1,0 +1,50 @@
+package app
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+
+	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/rules"
+)
+
+// LoadRules loads the rule files of rules.paths; nil when there are none.
+func LoadRules(cfg config.Config) (*rules.Set, error) {
+	if len(cfg.Rules.Paths) == 0 {
+		return nil, nil
+	}
+	return rules.Load(cfg.Rules.Paths...)
+}
+
+// OutputSinks builds the alert sinks the configuration turns on besides
+// the JSON lines: Elasticsearch (elasticsearch.url) and the contacts
+// (notify.contacts). Each comes wrapped as it needs. The returned close
+// function stores or sends what they still hold and closes them: call it
+// once, after the last Flush, even when a later step failed.
+func OutputSinks(cfg config.Config, log *slog.Logger) (sinks []alert.Sink, closeAll func() error, err error) {
+	var closers []io.Closer
+	closeAll = func() error {
+		var errs []error
+		for i := len(closers) - 1; i >= 0; i-- {
+			errs = append(errs, closers[i].Close())
+		}
+		return errors.Join(errs...)
+	}
+	builders := []func(config.Config, *slog.Logger) (alert.Sink, io.Closer, error){ElasticSink, NotifySink}
+	for _, build := range builders {
+		s, c, err := build(cfg, log)
+		if err != nil {
+			return nil, nil, errors.Join(err, closeAll())
+		}
+		if s == nil {
+			continue
+		}
+		sinks = append(sinks, s)
+		if c != nil {
+			closers = append(closers, c)
+		}
+	}
+	return sinks, closeAll, nil
+}

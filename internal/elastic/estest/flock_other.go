@@ -1,0 +1,7 @@
+//go:build !unix
+
+package estest
+
+import "os"
+
+func flock(*os.File, bool) error { return nil }

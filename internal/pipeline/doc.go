@@ -1,0 +1,28 @@
+// Package pipeline is the one path from flows to alerts, shared by every
+// command that detects (score, analyze, eval and the daemon, run):
+//
+//	flow.Record ─┬─▶ behavior.Engine ──▶ detect.Finding ──┬──────────────▶ Alerter ─▶ alert.Sink
+//	             │                        (into Evidence) │               (documents)  (Fold ─▶ Fanout
+//	             └─▶ Detector: detect.Scorer + Evidence ──┴─▶ detect.Verdict            of JSON lines,
+//	                 (the flow's score, with the behaviours it is part of)              Elasticsearch,
+//	                                                                                    contacts …)
+//
+// Two drivers run it:
+//
+//   - Batch, for the commands that read files: one pass over the inputs
+//     keeps the flows (Store: in memory up to a bound, then in a spill
+//     file), runs the behavioural detectors and, when there is no model,
+//     feeds the trainer. After the pass the model is fitted, every finding
+//     is known, and the kept flows are scored: each flow's verdict carries
+//     every behaviour it is part of, even one that became certain later in
+//     the input. The inputs are read and decoded once.
+//   - Online, for the daemon: each flow goes through the behavioural
+//     detectors and is scored as it arrives, with windows driven by the
+//     flows' own timestamps. A flow's verdict carries the behaviours that
+//     were certain when it arrived; a behaviour that becomes certain later
+//     is an alert of its own (the batch commands write it too), but is not
+//     added to the verdicts of flows scored before it.
+//
+// Stages are plain types called from one goroutine; the daemon's wiring in
+// package app owns the goroutines.
+package pipeline

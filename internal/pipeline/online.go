@@ -1,0 +1,85 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/detect/behavior"
+	"github.com/mlads/mlads/internal/flow"
+)
+
+// Online is the daemon's pipeline: every flow goes through the behavioural
+// detectors and the Detector as it arrives, and what alerts goes to the
+// Alerter. Findings stay in the Detector's evidence while they can still
+// concern new flows: until EvidenceHorizon of flow time after they ended,
+// and at most MaxEvidence of them.
+type Online struct {
+	det *Detector
+	eng *behavior.Engine // nil: behaviours off
+	al  *Alerter
+	v   detect.Verdict
+
+	now, nextExpire time.Time // newest flow time seen; when evidence is next expired
+	expired         uint64
+}
+
+// Bounds of the evidence the daemon keeps.
+const (
+	EvidenceHorizon = time.Hour
+	MaxEvidence     = 10000
+)
+
+// NewOnline returns the pipeline scoring with det and, unless eng is nil,
+// running the behavioural detectors of eng; alerts go to al.
+func NewOnline(det *Detector, eng *behavior.Engine, al *Alerter) *Online {
+	return &Online{det: det, eng: eng, al: al}
+}
+
+// Flow takes the next flow. r is read, not kept. An error is the sink's.
+func (o *Online) Flow(ctx context.Context, r *flow.Record) error {
+	if r.TS.After(o.now) {
+		o.now = r.TS
+	}
+	if o.eng != nil {
+		fs := o.eng.Observe(r)
+		for i := range fs {
+			o.det.ev.Add(fs[i])
+			if err := o.al.Finding(ctx, &fs[i]); err != nil {
+				return err
+			}
+		}
+		if !o.now.Before(o.nextExpire) {
+			o.expired += uint64(o.det.ev.Expire(o.now.Add(-EvidenceHorizon), MaxEvidence))
+			o.nextExpire = o.now.Add(time.Minute)
+		}
+	}
+	if o.det.Alert(r, &o.v) {
+		return o.al.Flow(ctx, r, &o.v)
+	}
+	return nil
+}
+
+// Flush writes out the alerts gathered and flushes the sinks (see
+// Alerter.Flush).
+func (o *Online) Flush(ctx context.Context) error { return o.al.Flush(ctx) }
+
+// OnlineStats counts what the daemon's pipeline did.
+type OnlineStats struct {
+	Scorer          detect.ScorerStats
+	Behavior        behavior.Stats
+	FlowAlerts      uint64
+	FindingAlerts   uint64
+	Evidence        int    // findings held for new flows
+	EvidenceExpired uint64 // findings forgotten
+}
+
+// Stats returns the counters.
+func (o *Online) Stats() OnlineStats {
+	s := OnlineStats{Scorer: o.det.Stats(), Evidence: o.det.ev.Len(), EvidenceExpired: o.expired}
+	s.FlowAlerts, s.FindingAlerts = o.al.Counts()
+	if o.eng != nil {
+		s.Behavior = o.eng.Stats()
+	}
+	return s
+}
