@@ -42,16 +42,9 @@ func NotifySink(cfg config.Config, log *slog.Logger) (alert.Sink, io.Closer, err
 	if err != nil {
 		return nil, nil, err
 	}
-	var rs *rules.Set
-	if len(cfg.Rules.Paths) > 0 {
-		if rs, err = rules.Load(cfg.Rules.Paths...); err != nil {
-			return nil, nil, err
-		}
-		for _, r := range rs.Expired(time.Now()) {
-			log.Warn("rule expired; it no longer applies", "rule", r.ID, "owner", r.Owner, "expired", r.Expires, "file", r.File, "line", r.Line)
-		}
-	}
-	n, err := notify.New(c, send, notify.Options{Outbox: nc.Outbox, KibanaURL: nc.KibanaURL, FailAfter: nc.FailAfter, Logger: log, Rules: rs, RulePaths: cfg.Rules.Paths})
+	// the rules are applied before every sink (rules.Mark): the notifier
+	// skips what they marked suppressed
+	n, err := notify.New(c, send, notify.Options{Outbox: nc.Outbox, KibanaURL: nc.KibanaURL, FailAfter: nc.FailAfter, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

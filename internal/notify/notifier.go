@@ -35,7 +35,10 @@ type Options struct {
 	// forgotten beyond it (counted). 10,000 when zero.
 	MaxIncidents int
 	// Rules, when set, keep allowed and suppressed alerts from being
-	// notified (counted in Stats.Suppressed) and override severities.
+	// notified (counted in Stats.Suppressed) and override severities. The
+	// daemon and analyze do not set it: rules.Mark applies the rules before
+	// every sink, and an alert it marked with mlads.suppressed_by is never
+	// notified, Rules or not.
 	Rules *rules.Set
 	// RulePaths, when set, are where Rules came from: Run reloads them
 	// when they change (ReloadRules).
@@ -263,6 +266,10 @@ func (n *Notifier) observe(a *alert.Alert) {
 		return
 	}
 
+	if a.MLADS.SuppressedBy != "" { // marked by the rules stage (rules.Mark) upstream
+		n.stats.Suppressed++
+		return
+	}
 	d := n.opt.Rules.Apply(a)
 	if d.SuppressedBy != "" {
 		n.stats.Suppressed++

@@ -281,3 +281,16 @@ rules:
 		t.Errorf("suppressed %d, want 1", st.Suppressed)
 	}
 }
+
+// TestMarkedSuppressed: an alert the rules stage marked suppressed is not
+// notified.
+func TestMarkedSuppressed(t *testing.T) {
+	h := newHarness(t, noiseContacts)
+	a := mk("horizontal_scan", 3, "10.0.9.5", "", "s1")
+	a.MLADS.SuppressedBy = "vuln-scanner"
+	h.write(a)
+	want(t, "marked suppressed", h.deliver())
+	if st := h.n.Stats(); st.Suppressed != 1 || st.Alerts != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
