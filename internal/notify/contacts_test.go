@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/alert"
-	"github.com/mlads/mlads/internal/rules"
 )
 
 // fakeEnv gives every environment variable a made-up value.
@@ -293,54 +292,6 @@ default_route: {notify: [alice]}
 	}
 	if !slices.Equal(to, []string{"alice@example.org", "alice@home.example.org"}) {
 		t.Errorf("after a refused reload the last good file should route: %v", to)
-	}
-}
-
-// TestReloadRules: changed rule files take effect; a bad one is refused
-// and the last good rules stay in force.
-func TestReloadRules(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "r.yaml")
-	write := func(s string, age time.Duration) {
-		t.Helper()
-		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		mt := time.Now().Add(age)
-		if err := os.Chtimes(path, mt, mt); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const rule = "rules:\n  - {id: x, kind: suppress, owner: a, reason: r, expires: 2030-01-01, match: {src: [%s]}}\n"
-	write(fmt.Sprintf(rule, "10.0.0.1"), -time.Hour)
-	rs, err := rules.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Parse("c.yaml", []byte(routingContacts), fakeEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := New(c, Senders{}, Options{Outbox: filepath.Join(dir, "outbox"), Rules: rs, RulePaths: []string{dir},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	if ok, err := n.ReloadRules(); ok || err != nil {
-		t.Fatalf("unchanged rules reloaded: %v %v", ok, err)
-	}
-	write(fmt.Sprintf(rule, "10.0.0.2"), 0)
-	if ok, err := n.ReloadRules(); !ok || err != nil {
-		t.Fatalf("changed rules not reloaded: %v %v", ok, err)
-	}
-	write(fmt.Sprintf(rule, "10.0.0.300"), time.Hour)
-	if ok, err := n.ReloadRules(); ok || err == nil || !strings.Contains(err.Error(), `r.yaml:2: rules[0].match: src[0]: "10.0.0.300" is not a CIDR prefix or address`) {
-		t.Fatalf("bad rules: %v %v", ok, err)
-	}
-	n.Write(context.Background(), []*alert.Alert{mk("beacon", 2, "10.0.0.2", "", "s1"), mk("beacon", 2, "10.0.0.3", "", "s1")})
-	if st := n.Stats(); st.Suppressed != 1 || st.Alerts != 1 {
-		t.Errorf("the last good rules should apply: %+v", st)
 	}
 }
 

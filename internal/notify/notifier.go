@@ -40,9 +40,6 @@ type Options struct {
 	// every sink, and an alert it marked with mlads.suppressed_by is never
 	// notified, Rules or not.
 	Rules *rules.Set
-	// RulePaths, when set, are where Rules came from: Run reloads them
-	// when they change (ReloadRules).
-	RulePaths []string
 	// RetryInitial and RetryMax bound the wait between tries of a failing
 	// channel; 1 s and 5 min when zero.
 	RetryInitial, RetryMax time.Duration
@@ -70,10 +67,9 @@ type Notifier struct {
 	chans  map[string]*channelState
 	stats  Stats
 
-	stamp    fileStamp  // of the contacts file, for Reload
-	rulesSig string     // of the rule files, for ReloadRules
-	routes   []*Route   // scratch for Match
-	seen     []sentAddr // scratch for enqueue
+	stamp  fileStamp  // of the contacts file, for Reload
+	routes []*Route   // scratch for Match
+	seen   []sentAddr // scratch for enqueue
 }
 
 // sentAddr is an address one alert's messages went to.
@@ -131,9 +127,6 @@ func New(c *Contacts, send Senders, opts Options) (*Notifier, error) {
 		wallAt: opts.Clock(), chans: map[string]*channelState{}}
 	if c.Path != "" {
 		n.stamp, _ = stampOf(c.Path) // unreadable: the first Reload tells
-	}
-	if len(opts.RulePaths) > 0 && opts.Rules != nil {
-		_, _ = n.ReloadRules() // records the files' stamps: the set is the one loaded
 	}
 	return n, nil
 }
@@ -747,11 +740,6 @@ func (n *Notifier) Run(ctx context.Context, interval time.Duration, getenv func(
 			} else if ok {
 				n.log.Info("contacts file reloaded", "path", n.contactsPath())
 			}
-		}
-		if ok, err := n.ReloadRules(); err != nil {
-			n.log.Error("rule files refused; the last good ones stay in force", "err", err)
-		} else if ok {
-			n.log.Info("rule files loaded", "paths", n.opt.RulePaths)
 		}
 		n.Tick()
 		n.mu.Lock()

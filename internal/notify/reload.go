@@ -3,10 +3,7 @@ package notify
 import (
 	"fmt"
 	"os"
-	"strings"
 	"time"
-
-	"github.com/mlads/mlads/internal/rules"
 )
 
 // fileStamp tells whether a file changed: its size and modification time.
@@ -58,42 +55,5 @@ func (n *Notifier) Reload(getenv func(string) (string, bool)) (bool, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.c, n.send, n.red = c, send, redactor(c.secrets())
-	return true, nil
-}
-
-// ReloadRules loads the rule files again when any of them changed (or
-// one came or went). A set that fails to load is refused with its error
-// and the last good one stays in force. It reports whether new rules took
-// effect.
-func (n *Notifier) ReloadRules() (bool, error) {
-	if len(n.opt.RulePaths) == 0 {
-		return false, nil
-	}
-	files, err := rules.Files(n.opt.RulePaths...)
-	if err != nil {
-		return false, err
-	}
-	var sig strings.Builder
-	for _, f := range files {
-		st, err := stampOf(f)
-		if err != nil {
-			return false, fmt.Errorf("rules: reload: %w", err)
-		}
-		fmt.Fprintf(&sig, "%s\x00%d\x00%d\x00", f, st.size, st.mod.UnixNano())
-	}
-	n.mu.Lock()
-	same := sig.String() == n.rulesSig
-	n.rulesSig = sig.String()
-	n.mu.Unlock()
-	if same {
-		return false, nil
-	}
-	rs, err := rules.Load(n.opt.RulePaths...)
-	if err != nil {
-		return false, err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.opt.Rules = rs
 	return true, nil
 }

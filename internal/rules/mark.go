@@ -14,6 +14,9 @@ import (
 // the others pass as they are.
 type Mark struct {
 	Rules *Set
+	// Watch, when set, replaces Rules: its current set is used for each
+	// batch, so changed rule files take effect while the daemon runs.
+	Watch *Watcher
 	Next  alert.Sink
 
 	buf []*alert.Alert
@@ -22,6 +25,9 @@ type Mark struct {
 // Write applies the rules to docs and writes them to the next sink.
 func (m *Mark) Write(ctx context.Context, docs []*alert.Alert) (bool, error) {
 	m.buf = m.buf[:0]
+	if m.Watch != nil {
+		m.Rules = m.Watch.Rules()
+	}
 	for _, a := range docs {
 		d := m.Rules.Apply(a)
 		if d.SuppressedBy != "" || d.OverrideBy != "" {
