@@ -167,7 +167,7 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	eng.SetKnown(m.KnownBehaviors)
 	s.model = &runModel{
 		det: pipeline.NewDetector(m, dc), eng: eng,
-		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, rules: rs,
+		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, rules: rs, rulePaths: d.all.Rules.Paths,
 	}
 	d.log.Info("model loaded", "model", d.cfg.Model, "load_time", time.Since(t0).Round(time.Millisecond),
 		"groups", len(m.Nodes), "alpha", m.Alpha, "known_behaviors", len(m.KnownBehaviors), "observer", observer)
@@ -248,6 +248,7 @@ type runModel struct {
 	sinks      []alert.Sink // besides run.output (Elasticsearch, contacts), each wrapped as it needs
 	closeSinks func() error
 	rules      *rules.Set // marks the alerts before the sinks see them; nil: none
+	rulePaths  []string   // rules.paths, watched for changes
 }
 
 // newRunSink returns the sink for cfg; open must be called before use.
@@ -293,7 +294,10 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 		}
 		sink = alert.NewFold(sink, time.Hour, 0, true)
 		if m.rules != nil {
-			sink = &rules.Mark{Rules: m.rules, Next: sink}
+			// rule files are read again when they change; a bad new set is
+			// refused, logged, and the last good one stays in force
+			watch := rules.NewWatcher(m.rules, m.rulePaths, func(err error) { s.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
+			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
 		}
 		m.online = pipeline.NewOnline(m.det, m.eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts}, m.observer))
 	}
