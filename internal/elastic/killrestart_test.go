@@ -3,7 +3,9 @@ package elastic
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +37,7 @@ func TestWriterProcess(t *testing.T) {
 	}
 	s, err := NewSink(c, SinkOptions{SpoolDir: filepath.Join(dir, "spool"), DeadLetter: filepath.Join(dir, "dead"),
 		RetryInitial: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond, RetryTimeout: 2 * time.Second,
-		ReplayInterval: 200 * time.Millisecond})
+		ReplayInterval: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +63,12 @@ func TestWriterProcess(t *testing.T) {
 	}
 	// Done reading; wait for the spool to drain, as a daemon would keep
 	// doing.
-	deadline := time.Now().Add(2 * time.Minute)
-	for s.Stats().Spool.Docs > 0 && time.Now().Before(deadline) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for last := time.Now(); s.Stats().Spool.Docs > 0 && time.Now().Before(deadline); {
+		if time.Since(last) > 10*time.Second {
+			fmt.Fprintf(os.Stderr, "writer draining: %+v\n", s.Stats())
+			last = time.Now()
+		}
 		time.Sleep(200 * time.Millisecond)
 		if _, err := s.Flush(ctx); err != nil {
 			t.Fatal(err)
@@ -167,4 +173,135 @@ func TestKillRestartNoLoss(t *testing.T) {
 		downAt, killedAt, len(docs), writerDocs)
 	checkExactlyOnce(t, direct, docs)
 	checkIncidentsLatest(t, direct, docs)
+}
+
+// TestEngineStopRestartNoLoss is TestKillRestartNoLoss with the engine
+// itself stopped and started again instead of a proxy resetting
+// connections: a node of its own, from the esnode build in $ESNODE_WORK
+// (.ci/run sets it), on a data folder that survives the restart.
+func TestEngineStopRestartNoLoss(t *testing.T) {
+	work := os.Getenv("ESNODE_WORK")
+	if work == "" {
+		t.Skip("ESNODE_WORK is unset: this test starts and stops a node of its own from an esnode build (.ci/run sets it)")
+	}
+	if _, err := os.Stat(filepath.Join(work, "target", "classpath.txt")); err != nil {
+		t.Skipf("no esnode build in ESNODE_WORK=%s: %v", work, err)
+	}
+	dir := t.TempDir()
+	home := filepath.Join(dir, "es-home")
+	port := freePort(t)
+	var node *exec.Cmd
+	startNode := func(clean bool) string {
+		ready := filepath.Join(dir, "ready")
+		_ = os.Remove(ready)
+		args := []string{"--port", strconv.Itoa(port), "--home", home, "--ready-file", ready}
+		if clean {
+			args = append(args, "--clean")
+		}
+		node = exec.Command(filepath.Join(work, "run-esnode.sh"), args...)
+		node.Dir = work
+		logf, err := os.OpenFile(filepath.Join(dir, "es.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		node.Stdout, node.Stderr = logf, logf
+		if err := node.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			if b, err := os.ReadFile(ready); err == nil && len(b) > 0 {
+				return strings.TrimSpace(string(b))
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the node did not start; see es.log")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	stopNode := func() {
+		_ = node.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = node.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = node.Process.Kill()
+			<-done
+		}
+	}
+	url := startNode(true)
+	t.Cleanup(stopNode)
+	t.Setenv("ES_URL", url) // for the checks' helpers
+	c, err := New(Options{URL: url, Namespace: "killrestart", Retention: "30d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Setup(context.Background(), false, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestWriterProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), envWriter+"="+dir, "MLADS_TEST_URL="+url)
+		out, err := os.OpenFile(filepath.Join(dir, "writer.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	committed := func() int {
+		b, _ := os.ReadFile(filepath.Join(dir, "committed"))
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	waitFor := func(what string, cond func() bool) {
+		deadline := time.Now().Add(5 * time.Minute)
+		for !cond() {
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(filepath.Join(dir, "writer.log"))
+				t.Fatalf("timed out waiting for %s; writer log:\n%s", what, log)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	cmd := start()
+	// Stopped late in the run, so that CI does not spend minutes on the
+	// replay: tens of thousands of documents still pass through the spool.
+	at := writerDocs*7/10 + rng.IntN(writerDocs/10)
+	waitFor("progress", func() bool { return committed() >= at })
+	stopNode()
+	stoppedAt := committed()
+	waitFor("spooling", func() bool { return committed() >= stoppedAt+5*writerBatch })
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	killedAt := committed()
+	cmd = start()
+	waitFor("more spooling", func() bool { return committed() >= killedAt+3*writerBatch })
+	startNode(false)
+	if err := cmd.Wait(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(dir, "writer.log"))
+		t.Fatalf("writer: %v\n%s", err, log)
+	}
+	docs := testAlerts(t, writerDocs)
+	t.Logf("engine stopped after %d, writer killed after %d of %d documents", stoppedAt, killedAt, len(docs))
+	checkExactlyOnce(t, c, docs)
+	checkIncidentsLatest(t, c, docs)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -292,47 +292,55 @@ func (s *Sink) Flush(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// settle flushes the indexer and retries what failed: only the failed
-// items, with capped exponential backoff and jitter, for at most
-// RetryTimeout. What is left, and everything when the cluster does not
-// answer at all, goes to the spool.
+// settle flushes the indexer and retries what failed (drain); what is
+// left, and everything when the cluster does not answer at all, goes to
+// the spool.
 func (s *Sink) settle(ctx context.Context) (bool, error) {
 	if s.bi == nil {
 		return false, nil
 	}
+	left, why, authErr, err := s.drain(ctx)
+	if len(left) > 0 {
+		s.log.Warn("spooling documents", "why", why, "docs", len(left))
+		for _, e := range left {
+			if serr := s.toSpool(e); serr != nil {
+				return errors.Is(serr, ErrSpoolFull), serr
+			}
+		}
+		if serr := s.spool.Sync(); serr != nil {
+			return true, fmt.Errorf("elastic: %w", serr)
+		}
+		s.lastReplay = s.o.Now()
+	}
+	if err != nil {
+		return false, err
+	}
+	return false, authErr
+}
+
+// drain flushes the indexer and retries what failed: only the failed
+// items, with capped exponential backoff and jitter, for at most
+// RetryTimeout. It stops early when the cluster does not answer at all or
+// refuses the credentials (authErr), or when ctx ends (err), and returns
+// the documents not stored and why.
+func (s *Sink) drain(ctx context.Context) (left []*entry, why string, authErr, err error) {
 	deadline := s.o.Now().Add(s.o.RetryTimeout)
 	wait := s.o.RetryInitial
-	for attempt := 0; ; attempt++ {
-		if err := s.bi.Flush(ctx); err != nil && ctx.Err() != nil {
-			return false, fmt.Errorf("elastic: flush: %w", ctx.Err())
+	for {
+		if ferr := s.bi.Flush(ctx); ferr != nil && ctx.Err() != nil {
+			p, _, _, _ := s.takePending()
+			return p, "canceled", nil, fmt.Errorf("elastic: flush: %w", ctx.Err())
 		}
 		p, unreachable, authErr, retryAfter := s.takePending()
-		if len(p) == 0 {
-			return false, nil
-		}
-		if authErr != nil || unreachable || !s.o.Now().Before(deadline) {
-			why := "retries exhausted"
-			switch {
-			case authErr != nil:
-				why = "refused: " + authErr.Error()
-			case unreachable:
-				why = "cluster unreachable"
-			}
-			s.log.Warn("spooling documents", "why", why, "docs", len(p), "attempts", attempt+1)
-			for _, e := range p {
-				if err := s.toSpool(e); err != nil {
-					// Put back what is not spooled, for the next try.
-					return errors.Is(err, ErrSpoolFull), err
-				}
-			}
-			if err := s.spool.Sync(); err != nil {
-				return true, fmt.Errorf("elastic: %w", err)
-			}
-			s.lastReplay = s.o.Now()
-			if authErr != nil {
-				return false, authErr
-			}
-			return false, nil
+		switch {
+		case len(p) == 0:
+			return nil, "", nil, nil
+		case authErr != nil:
+			return p, "refused: " + authErr.Error(), authErr, nil
+		case unreachable:
+			return p, "cluster unreachable", nil, nil
+		case !s.o.Now().Before(deadline):
+			return p, "retries exhausted", nil, nil
 		}
 		d := wait/2 + rand.N(wait/2+1) // jitter: half to all of the step
 		if retryAfter > d {
@@ -341,19 +349,14 @@ func (s *Sink) settle(ctx context.Context) (bool, error) {
 		d = min(d, s.o.RetryMax, max(deadline.Sub(s.o.Now()), time.Millisecond))
 		select {
 		case <-ctx.Done():
-			for _, e := range p {
-				if err := s.toSpool(e); err != nil {
-					return false, err
-				}
-			}
-			return false, fmt.Errorf("elastic: flush: %w", ctx.Err())
+			return p, "canceled", nil, fmt.Errorf("elastic: flush: %w", ctx.Err())
 		case <-time.After(d):
 		}
 		wait = min(2*wait, s.o.RetryMax)
-		for _, e := range p {
+		for i, e := range p {
 			s.st.retried.Add(1)
-			if err := s.add(ctx, e); err != nil {
-				return false, err
+			if aerr := s.add(ctx, e); aerr != nil {
+				return p[i:], "canceled", nil, aerr
 			}
 		}
 	}
@@ -388,20 +391,28 @@ func (s *Sink) Replay(ctx context.Context) error {
 		return err
 	}
 	start := s.o.Now()
+	if _, err := s.indexer(); err != nil {
+		return err
+	}
 	n, err := s.spool.replay(func(seg []*entry) (bool, error) {
 		for _, e := range seg {
 			if err := s.add(ctx, e); err != nil {
 				return false, err
 			}
 		}
-		if err := s.bi.Flush(ctx); err != nil && ctx.Err() != nil {
-			return false, ctx.Err()
+		// Failed items are retried like any others; what is still not
+		// stored keeps the segment (and replay stops here, in order).
+		left, why, authErr, err := s.drain(ctx)
+		if err != nil {
+			return false, err
 		}
-		p, _, authErr, _ := s.takePending()
 		if authErr != nil {
 			return false, authErr
 		}
-		return len(p) == 0, nil
+		if len(left) > 0 {
+			s.log.Info("spool replay paused", "why", why, "not_stored", len(left))
+		}
+		return len(left) == 0, nil
 	})
 	s.st.replayed.Add(uint64(n))
 	if n > 0 {

@@ -89,7 +89,7 @@ func OpenSpool(dir string, maxBytes int64, whenFull string) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &Spool{dir: dir, maxBytes: maxBytes, whenFull: whenFull, segMax: min(max(maxBytes/16, 64<<10), 64<<20)}
+	s := &Spool{dir: dir, maxBytes: maxBytes, whenFull: whenFull, segMax: min(max(maxBytes/64, 64<<10), 8<<20)}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err

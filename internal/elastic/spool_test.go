@@ -34,7 +34,7 @@ func replayIDs(t *testing.T, sp *Spool) []string {
 // replays everything in order.
 func TestSpoolOrderAndRestart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
-	sp, err := OpenSpool(dir, 4<<20, WhenFullBlock) // segments of 256 KiB
+	sp, err := OpenSpool(dir, 4<<20, WhenFullBlock) // segments of 64 KiB
 	if err != nil {
 		t.Fatal(err)
 	}
