@@ -88,6 +88,27 @@ func esAlertIDs(t *testing.T, cfg config.Config) map[string]int {
 	return ids
 }
 
+// esHealthDocs returns how many sensor-health documents that counted flows
+// the namespace's health data stream holds.
+func esHealthDocs(t *testing.T, cfg config.Config) int {
+	t.Helper()
+	stream := "metrics-mlads.health-" + cfg.Elasticsearch.Namespace
+	base := cfg.Elasticsearch.URL + "/" + stream
+	if resp, err := http.Post(base+"/_refresh", "application/json", nil); err == nil {
+		_ = resp.Body.Close()
+	}
+	resp, err := http.Post(base+"/_count", "application/json", strings.NewReader(`{"query":{"range":{"mlads.health.flows":{"gt":0}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct{ Count int }
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Count
+}
+
 // TestAnalyzeIndexesEveryAlert: mlads analyze with elasticsearch.url set
 // indexes every alert it made (stdout holds their incidents), each once,
 // found by event.kind: alert; a second run of the same input adds nothing.

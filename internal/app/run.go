@@ -17,6 +17,7 @@ import (
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/detect/behavior"
+	"github.com/mlads/mlads/internal/elastic"
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/input"
@@ -106,6 +107,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
+	s.inputs = func() int { return int(t.Stats().Files) }
 	defer func() {
 		if cerr := s.close(); err == nil && cerr != nil {
 			err = fmt.Errorf("run: %w", cerr)
@@ -162,12 +164,18 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	if err != nil {
 		return err
 	}
+	var health healthWriter
+	for _, sk := range sinks {
+		if h, ok := sk.(healthWriter); ok {
+			health = h
+		}
+	}
 	dc := DetectConfig(d.all.Detect)
 	eng := behavior.New(d.all.Detect.Behavior)
 	eng.SetKnown(m.KnownBehaviors)
 	s.model = &runModel{
 		det: pipeline.NewDetector(m, dc), eng: eng,
-		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, rules: rs, rulePaths: d.all.Rules.Paths,
+		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, rules: rs, rulePaths: d.all.Rules.Paths,
 	}
 	d.log.Info("model loaded", "model", d.cfg.Model, "load_time", time.Since(t0).Round(time.Millisecond),
 		"groups", len(m.Nodes), "alpha", m.Alpha, "known_behaviors", len(m.KnownBehaviors), "observer", observer)
@@ -231,6 +239,10 @@ type runSink struct {
 	eveLinesSeen  int64     // eveLines at the last Tick that saw it change
 	eveQuietSince time.Time // when that was
 
+	newest     time.Time  // end of the newest flow read, for the health report's lag
+	nextHealth time.Time  // when the next health report is due
+	inputs     func() int // files followed now (the tailer's), for the health report
+
 	flows, alerts, bad, skipped atomic.Int64
 	waiting                     atomic.Int64     // netflow halves in the last checkpoint
 	badWarn                     throttle.Counter // bad lines are reported at most every 10 s
@@ -247,8 +259,9 @@ type runModel struct {
 	online     *pipeline.Online
 	sinks      []alert.Sink // besides run.output (Elasticsearch, contacts), each wrapped as it needs
 	closeSinks func() error
-	rules      *rules.Set // marks the alerts before the sinks see them; nil: none
-	rulePaths  []string   // rules.paths, watched for changes
+	health     healthWriter // the sink that takes health reports; nil: none
+	rules      *rules.Set   // marks the alerts before the sinks see them; nil: none
+	rulePaths  []string     // rules.paths, watched for changes
 }
 
 // newRunSink returns the sink for cfg; open must be called before use.
@@ -372,6 +385,9 @@ func (s *runSink) Line(l *tail.Line) error {
 // as a JSON line when flows are written.
 func (s *runSink) write(r *flow.Record) error {
 	s.flows.Add(1)
+	if end := r.End(); end.After(s.newest) {
+		s.newest = end
+	}
 	if s.model != nil {
 		if err := s.model.online.Flow(s.model.ctx, r); err != nil {
 			return fmt.Errorf("alerts: %w", err)
@@ -396,16 +412,52 @@ func (s *runSink) Drain() error { return s.pairer.Flush(s.write) }
 // none of them has a partner coming; event time alone, which only moves
 // with new halves, would hold them until traffic resumes.
 func (s *runSink) Tick(now time.Time) (wrote bool, err error) {
+	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 && !now.Before(s.nextHealth) {
+		s.nextHealth = now.Add(s.cfg.HealthInterval)
+		if err := s.writeHealth(now); err != nil {
+			return false, err
+		}
+		wrote = true // the next commit flushes it
+	}
 	if s.eveLines != s.eveLinesSeen || s.eveQuietSince.IsZero() {
 		s.eveLinesSeen, s.eveQuietSince = s.eveLines, now
-		return false, nil
+		return wrote, nil
 	}
 	if s.pairer.Pending() == 0 || now.Sub(s.eveQuietSince) <= eve.IdleTimeout {
-		return false, nil
+		return wrote, nil
 	}
 	before := s.flows.Load()
 	err = s.pairer.Flush(s.write)
-	return s.flows.Load() > before, err
+	return wrote || s.flows.Load() > before, err
+}
+
+// healthWriter is a sink that takes sensor-health reports
+// (elastic.Sink).
+type healthWriter interface {
+	WriteHealth(ctx context.Context, h elastic.Health) (bool, error)
+}
+
+// writeHealth sends a sensor-health report: inputs, lag behind the newest
+// flow, flows, bad lines, what the limits dropped and alerts made; the
+// sink adds its own output errors and spool.
+func (s *runSink) writeHealth(now time.Time) error {
+	m := s.model
+	st := m.online.Stats()
+	h := elastic.Health{
+		Time: now, Observer: m.observer,
+		Flows: uint64(s.flows.Load()), BadLines: uint64(s.bad.Load()), Alerts: uint64(s.alerts.Load()),
+		Drops: st.Scorer.HostsEvicted + st.Behavior.HostDrops + st.Behavior.VictimDrops + st.Behavior.PairDrops + st.EvidenceExpired,
+	}
+	if s.inputs != nil {
+		h.Inputs = s.inputs()
+	}
+	if !s.newest.IsZero() {
+		h.LagSeconds = max(0, now.Sub(s.newest).Seconds())
+	}
+	if _, err := m.health.WriteHealth(m.ctx, h); err != nil {
+		return fmt.Errorf("health report: %w", err)
+	}
+	return nil
 }
 
 // newFile picks the parser for a file from its first line, with

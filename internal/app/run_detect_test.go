@@ -146,6 +146,7 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 	if os.Getenv("ES_URL") != "" {
 		c := esConfig(t)
 		es = &c
+		extra += "  health_interval: 100ms\n"
 		extra += fmt.Sprintf("elasticsearch:\n  url: %q\n  namespace: %q\n  dead_letter: %q\n  spool:\n    dir: %q\n",
 			c.Elasticsearch.URL, c.Elasticsearch.Namespace, c.Elasticsearch.DeadLetter, c.Elasticsearch.Spool.Dir)
 	}
@@ -247,6 +248,9 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 		}
 		if len(indexed) != len(ids) {
 			t.Errorf("%d alerts in Elasticsearch, %d in the JSON lines", len(indexed), len(ids))
+		}
+		if n := esHealthDocs(t, *es); n == 0 {
+			t.Error("no sensor-health document in Elasticsearch")
 		}
 	}
 }

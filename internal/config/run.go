@@ -40,6 +40,9 @@ type Run struct {
 	CommitInterval time.Duration `mapstructure:"commit_interval"`
 	// StatsInterval is how often counters are logged; 0 turns that off.
 	StatsInterval time.Duration `mapstructure:"stats_interval"`
+	// HealthInterval is how often a sensor-health document goes to
+	// Elasticsearch (when elasticsearch.url is set); 0 turns that off.
+	HealthInterval time.Duration `mapstructure:"health_interval"`
 	// StartAt is where a first start (no positions saved yet) begins in
 	// the files already there: "beginning" reads them whole, "end" only
 	// what is written from now on. Later files and restarts lose nothing
@@ -61,6 +64,7 @@ func defaultRun() Run {
 		PollInterval:   200 * time.Millisecond,
 		CommitInterval: time.Second,
 		StatsInterval:  time.Minute,
+		HealthInterval: time.Minute,
 		StartAt:        StartAtBeginning,
 	}
 }
@@ -87,6 +91,9 @@ func (r *Run) validate() []error {
 	}
 	if r.StartAt != StartAtBeginning && r.StartAt != StartAtEnd {
 		errs = append(errs, fmt.Errorf("run.start_at: %q must be %q or %q", r.StartAt, StartAtBeginning, StartAtEnd))
+	}
+	if r.HealthInterval < 0 {
+		errs = append(errs, fmt.Errorf("run.health_interval: %s must not be negative", r.HealthInterval))
 	}
 	if r.StatsInterval < 0 {
 		errs = append(errs, fmt.Errorf("run.stats_interval: %s must not be negative", r.StatsInterval))
