@@ -31,13 +31,13 @@ var (
 	mailpitErr  error
 )
 
-// mailpitBinary returns the mailpit executable: $MLADS_MAILPIT, or one
+// mailpitBinary returns the mailpit executable: $MAILPIT_BIN, or one
 // built with `go install github.com/axllent/mailpit@v1.33.1` into the
 // user's cache. It skips the test when that fails, except under CI.
 func mailpitBinary(t testing.TB) string {
 	t.Helper()
 	mailpitOnce.Do(func() {
-		if p := os.Getenv("MLADS_MAILPIT"); p != "" {
+		if p := os.Getenv("MAILPIT_BIN"); p != "" {
 			mailpitPath = p
 			return
 		}
