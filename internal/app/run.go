@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/mlads/mlads/internal/eve"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/input"
+	"github.com/mlads/mlads/internal/notify"
 	"github.com/mlads/mlads/internal/pipeline"
 	"github.com/mlads/mlads/internal/rules"
 	"github.com/mlads/mlads/internal/tail"
@@ -165,9 +167,13 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 		return err
 	}
 	var health healthWriter
+	var notifier notifyStats
 	for _, sk := range sinks {
 		if h, ok := sk.(healthWriter); ok {
 			health = h
+		}
+		if n, ok := sk.(notifyStats); ok {
+			notifier = n
 		}
 	}
 	dc := DetectConfig(d.all.Detect)
@@ -175,7 +181,7 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	eng.SetKnown(m.KnownBehaviors)
 	s.model = &runModel{
 		det: pipeline.NewDetector(m, dc), eng: eng,
-		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, rules: rs, rulePaths: d.all.Rules.Paths,
+		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, notifier: notifier, rules: rs, rulePaths: d.all.Rules.Paths,
 	}
 	d.log.Info("model loaded", "model", d.cfg.Model, "load_time", time.Since(t0).Round(time.Millisecond),
 		"groups", len(m.Nodes), "alpha", m.Alpha, "known_behaviors", len(m.KnownBehaviors), "observer", observer)
@@ -260,6 +266,7 @@ type runModel struct {
 	sinks      []alert.Sink // besides run.output (Elasticsearch, contacts), each wrapped as it needs
 	closeSinks func() error
 	health     healthWriter // the sink that takes health reports; nil: none
+	notifier   notifyStats  // the contacts' sink, for the health reports; nil: none
 	rules      *rules.Set   // marks the alerts before the sinks see them; nil: none
 	rulePaths  []string     // rules.paths, watched for changes
 }
@@ -437,6 +444,12 @@ type healthWriter interface {
 	WriteHealth(ctx context.Context, h elastic.Health) (bool, error)
 }
 
+// notifyStats is the contacts' sink (notify.Notifier), whose failing
+// channels and pending messages go into the health reports.
+type notifyStats interface {
+	Stats() notify.Stats
+}
+
 // writeHealth sends a sensor-health report: inputs, lag behind the newest
 // flow, flows, bad lines, what the limits dropped and alerts made; the
 // sink adds its own output errors and spool.
@@ -453,6 +466,14 @@ func (s *runSink) writeHealth(now time.Time) error {
 	}
 	if !s.newest.IsZero() {
 		h.LagSeconds = max(0, now.Sub(s.newest).Seconds())
+	}
+	if m.notifier != nil {
+		ns := m.notifier.Stats()
+		h.NotifyPending = ns.Pending
+		for ch := range ns.ChannelsFailing {
+			h.ChannelsFailing = append(h.ChannelsFailing, ch)
+		}
+		slices.Sort(h.ChannelsFailing)
 	}
 	if _, err := m.health.WriteHealth(m.ctx, h); err != nil {
 		return fmt.Errorf("health report: %w", err)

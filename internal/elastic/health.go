@@ -21,6 +21,10 @@ type Health struct {
 	LagSeconds float64
 	// Flows, BadLines, Drops and Alerts are totals since the start.
 	Flows, BadLines, Drops, Alerts uint64
+	// ChannelsFailing names the notification channels failing now (email,
+	// sms, slack); NotifyPending counts the messages waiting in the outbox.
+	ChannelsFailing []string
+	NotifyPending   uint64
 }
 
 type healthDoc struct {
@@ -53,6 +57,9 @@ type healthFields struct {
 	SpoolDocs    int     `json:"spool_docs"`
 	SpoolDropped uint64  `json:"spool_dropped"`
 	DeadLetters  uint64  `json:"dead_letters"`
+
+	ChannelsFailing []string `json:"channels_failing,omitempty"`
+	NotifyPending   uint64   `json:"notify_pending"`
 }
 
 // WriteHealth queues a health report like any other document: it is
@@ -68,6 +75,7 @@ func (s *Sink) WriteHealth(ctx context.Context, h Health) (bool, error) {
 		Inputs: h.Inputs, LagSeconds: h.LagSeconds, Flows: h.Flows, BadLines: h.BadLines, Drops: h.Drops, Alerts: h.Alerts,
 		OutputErrors: st.DeadLetters + st.AuthFailures + st.SpoolDropped,
 		SpoolBytes:   st.Spool.Bytes, SpoolDocs: st.Spool.Docs, SpoolDropped: st.SpoolDropped, DeadLetters: st.DeadLetters,
+		ChannelsFailing: h.ChannelsFailing, NotifyPending: h.NotifyPending,
 	}
 	doc, err := json.Marshal(&d)
 	if err != nil {

@@ -8,8 +8,9 @@ import (
 // MappingVersion is the version of the templates below. It is stored in
 // each template's _meta; Setup rolls a data stream over when the version
 // installed before is older, so new backing indices get the new mapping.
-// Version 2 maps mlads.suppressed_by and mlads.severity_override_by.
-const MappingVersion = 2
+// Version 2 maps mlads.suppressed_by and mlads.severity_override_by;
+// version 3 the notification fields of the health documents.
+const MappingVersion = 3
 
 // Template and policy names. They all start with "mlads" or hold
 // ".mlads" so that one look at the cluster shows whose they are.
@@ -111,7 +112,7 @@ func healthMappings() obj {
 		"mlads": props(obj{"health": props(obj{
 			"inputs": long(), "lag_seconds": double(), "flows": long(), "bad_lines": long(), "drops": long(),
 			"alerts": long(), "output_errors": long(), "spool_bytes": long(), "spool_docs": long(),
-			"spool_dropped": long(), "dead_letters": long(),
+			"spool_dropped": long(), "dead_letters": long(), "channels_failing": keyword(), "notify_pending": long(),
 		})}),
 	}
 }
