@@ -69,6 +69,26 @@ type Endpoint struct {
 	Packets uint64 `json:"packets,omitempty"`
 }
 
+// InPrefixes reports whether the endpoint's IP is in one of ps (an
+// IPv4-mapped address counts as IPv4). A nil endpoint or one without an
+// IP is in none.
+func (e *Endpoint) InPrefixes(ps []netip.Prefix) bool {
+	if e == nil || e.IP == "" {
+		return false
+	}
+	ip, err := netip.ParseAddr(e.IP)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range ps {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
 // Network is ECS network.*.
 type Network struct {
 	Transport   string `json:"transport,omitempty"` // tcp, udp, icmp

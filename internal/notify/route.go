@@ -32,33 +32,16 @@ func (m *match) matches(a *alert.Alert) bool {
 	if len(m.sensors) > 0 && !slices.Contains(m.sensors, a.Observer.Name) {
 		return false
 	}
-	if len(m.src) > 0 && !inPrefixes(m.src, a.Source) {
+	if len(m.src) > 0 && !a.Source.InPrefixes(m.src) {
 		return false
 	}
-	if len(m.dst) > 0 && !inPrefixes(m.dst, a.Destination) {
+	if len(m.dst) > 0 && !a.Destination.InPrefixes(m.dst) {
 		return false
 	}
 	if len(m.tags) > 0 && !hasTag(a, m.tags) {
 		return false
 	}
 	return true
-}
-
-func inPrefixes(ps []netip.Prefix, e *alert.Endpoint) bool {
-	if e == nil || e.IP == "" {
-		return false
-	}
-	ip, err := netip.ParseAddr(e.IP)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, p := range ps {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }
 
 // Tags lists an alert's tags, which routes match with match.tags: the

@@ -109,10 +109,10 @@ func (r *Rule) matches(a *alert.Alert) bool {
 	if len(r.detectors) > 0 && !slices.Contains(r.detectors, a.MLADS.Detector) && !slices.Contains(r.detectors, a.Rule.ID) {
 		return false
 	}
-	if len(r.src) > 0 && !inPrefixes(r.src, a.Source) {
+	if len(r.src) > 0 && !a.Source.InPrefixes(r.src) {
 		return false
 	}
-	if len(r.dst) > 0 && !inPrefixes(r.dst, a.Destination) {
+	if len(r.dst) > 0 && !a.Destination.InPrefixes(r.dst) {
 		return false
 	}
 	if len(r.ports) > 0 && (a.Destination == nil || !slices.Contains(r.ports, a.Destination.Port)) {
@@ -133,23 +133,6 @@ func (r *Rule) matches(a *alert.Alert) bool {
 		}
 	}
 	return true
-}
-
-func inPrefixes(ps []netip.Prefix, e *alert.Endpoint) bool {
-	if e == nil {
-		return false
-	}
-	ip, err := netip.ParseAddr(e.IP)
-	if err != nil {
-		return false
-	}
-	ip = ip.Unmap()
-	for _, p := range ps {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }
 
 type file struct {
