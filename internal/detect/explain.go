@@ -138,11 +138,27 @@ func (s *Scorer) typicalOf(ni int32, j int) *typicalText {
 		t.median, t.spread = med, sp
 	}
 	u := numericUnit[j]
-	b := []byte(", typical ")
-	b = appendHuman(b, t.median, u)
-	b = append(b, " ± "...)
-	b = appendHuman(b, t.spread, u)
-	b = append(b, " (z "...)
+	var b []byte
+	if constantBaseline(t.median, t.spread, u) {
+		// A spread of a few thousandths of a byte says nothing to an
+		// analyst; what the baseline flows had does.
+		b = append(b, "; the "...)
+		b = strconv.AppendUint(b, uint64(n.N), 10)
+		b = append(b, " baseline flows"...)
+		if n.Key.Proto != anyGroup { // the root holds every flow: no group to name
+			b = append(b, " of "...)
+			b = append(b, s.groupName(n.Key, n)...)
+		}
+		b = append(b, " typically had exactly "...)
+		b = appendHuman(b, roundCount(t.median, u), u)
+		b = append(b, " (z "...)
+	} else {
+		b = append(b, ", typical "...)
+		b = appendHuman(b, t.median, u)
+		b = append(b, " ± "...)
+		b = appendHuman(b, t.spread, u)
+		b = append(b, " (z "...)
+	}
 	t.typical = string(b)
 	if j == fOrigKnown || j == fRespKnown || j == fServiceKnown {
 		b = append(b[:0], knownText[j-fOrigKnown]...)
@@ -153,6 +169,31 @@ func (s *Scorer) typicalOf(ni int32, j int) *typicalText {
 	}
 	t.done = true
 	return t
+}
+
+// countUnit reports whether a feature's unit counts whole things (bytes,
+// packets, flows, hosts, ports), even where the feature is a damped rate.
+func countUnit(u string) bool {
+	return u == "B" || u == "pkts" || u == "flows" || u == "hosts" || u == "ports"
+}
+
+// constantBaseline reports whether a baseline's spread is too small to
+// mean anything: under half a unit for counts, under 1 % of the median
+// otherwise.
+func constantBaseline(median, spread float64, u string) bool {
+	if countUnit(u) {
+		return spread < 0.5
+	}
+	return spread < 0.01*max(math.Abs(median), 1e-3)
+}
+
+// roundCount rounds a count to a whole number (a damped rate of 5e-27
+// bytes is none); other values are returned as they are.
+func roundCount(x float64, u string) float64 {
+	if countUnit(u) {
+		return math.Round(x)
+	}
+	return x
 }
 
 func (s *Scorer) numFeature(ni int32, j int) Feature {
