@@ -1,10 +1,8 @@
 package notify
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -16,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mlads/mlads/internal/yamlfile"
 )
 
 // Contacts is a loaded, checked contacts file: the people and groups to
@@ -203,110 +203,18 @@ func Parse(path string, b []byte, getenv func(string) (string, bool)) (*Contacts
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := lineMsg.FindStringSubmatch(msg); m != nil {
-			return nil, fmt.Errorf("contacts: %s:%s: %s", path, m[1], m[2])
-		}
-		return nil, fmt.Errorf("contacts: %s: %s", path, msg)
-	}
 	var f file
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, decodeError(path, &root, err)
+	root, err := yamlfile.Decode("contacts", path, b, &f)
+	if err != nil {
+		return nil, err
 	}
-	p := &problems{path: path, root: &root}
+	p := &problems{path: path, root: root}
 	c := compile(&f, p, getenv)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
 	c.Path = path
 	return c, nil
-}
-
-var (
-	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type`)
-	lineMsg      = regexp.MustCompile(`^line (\d+): (.*)$`)
-)
-
-// decodeError rewrites yaml's decoding errors ("line 7: field foo not
-// found in type notify.fileRoute") as FILE:LINE: KEY: problem.
-func decodeError(path string, root *yaml.Node, err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return fmt.Errorf("contacts: %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
-	}
-	var out []error
-	for _, e := range te.Errors {
-		if m := unknownField.FindStringSubmatch(e); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			key := keyAt(root, line, m[2])
-			out = append(out, fmt.Errorf("contacts: %s:%d: %s: unknown key", path, line, key))
-			continue
-		}
-		if m := lineMsg.FindStringSubmatch(e); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			out = append(out, fmt.Errorf("contacts: %s:%d: %s: %s", path, line, keyAt(root, line, ""), m[2]))
-			continue
-		}
-		out = append(out, fmt.Errorf("contacts: %s: %s", path, e))
-	}
-	return errors.Join(out...)
-}
-
-// keyAt finds the key on line (named name, when given) and returns its
-// dotted path, "routes[2].match.src"; name alone when none is found.
-func keyAt(root *yaml.Node, line int, name string) string {
-	var found string
-	var walk func(n *yaml.Node, path string) bool
-	walk = func(n *yaml.Node, path string) bool {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				if walk(c, path) {
-					return true
-				}
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				p := joinKey(path, k.Value)
-				if k.Line == line && (name == "" || k.Value == name) {
-					found = p
-					return true
-				}
-				if walk(v, p) {
-					return true
-				}
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				p := path + "[" + strconv.Itoa(i) + "]"
-				if c.Line == line && c.Kind == yaml.ScalarNode && name == "" {
-					found = p
-					return true
-				}
-				if walk(c, p) {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	walk(root, "")
-	if found == "" {
-		return name
-	}
-	return found
-}
-
-func joinKey(path, k string) string {
-	if path == "" {
-		return k
-	}
-	return path + "." + k
 }
 
 // problems collects what is wrong with the file, each located by the path

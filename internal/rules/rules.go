@@ -6,10 +6,8 @@
 package rules
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -22,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/yamlfile"
 )
 
 // Kinds of rule.
@@ -225,42 +224,17 @@ func Files(paths ...string) ([]string, error) {
 }
 
 var (
-	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type`)
-	lineMsg      = regexp.MustCompile(`^line (\d+): (.*)$`)
-	idRE         = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 )
 
 // Parse checks the rules of one file's content; path names it in errors.
 func Parse(path string, b []byte) ([]*Rule, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := lineMsg.FindStringSubmatch(msg); m != nil {
-			return nil, fmt.Errorf("rules: %s:%s: %s", path, m[1], m[2])
-		}
-		return nil, fmt.Errorf("rules: %s: %s", path, msg)
-	}
 	var f file
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		var te *yaml.TypeError
-		if !errors.As(err, &te) {
-			return nil, fmt.Errorf("rules: %s: %w", path, err)
-		}
-		var errs []error
-		for _, e := range te.Errors {
-			if m := unknownField.FindStringSubmatch(e); m != nil {
-				errs = append(errs, fmt.Errorf("rules: %s:%s: %s: unknown key", path, m[1], m[2]))
-			} else if m := lineMsg.FindStringSubmatch(e); m != nil {
-				errs = append(errs, fmt.Errorf("rules: %s:%s: %s", path, m[1], m[2]))
-			} else {
-				errs = append(errs, fmt.Errorf("rules: %s: %s", path, e))
-			}
-		}
-		return nil, errors.Join(errs...)
+	root, err := yamlfile.Decode("rules", path, b, &f)
+	if err != nil {
+		return nil, err
 	}
-	seqs := ruleNodes(&root)
+	seqs := ruleNodes(root)
 	var errs []error
 	var out []*Rule
 	for i, fr := range f.Rules {

@@ -23,7 +23,7 @@ func TestBadRules(t *testing.T) {
 	want := map[string]string{
 		"no-owner.bad.yaml":    "no-owner.bad.yaml:2: rules[0].owner: every rule needs an owner",
 		"bad-expiry.bad.yaml":  `bad-expiry.bad.yaml:6: rules[0].expires: "next week" is not a date (2027-06-30) or an RFC 3339 time`,
-		"unknown-key.bad.yaml": "unknown-key.bad.yaml:8: detector: unknown key",
+		"unknown-key.bad.yaml": "unknown-key.bad.yaml:8: rules[0].match.detector: unknown key",
 		"bad-kind.bad.yaml":    `bad-kind.bad.yaml:3: rules[0].kind: "ignore" must be allow, suppress or severity`,
 		"match-all.bad.yaml":   "match-all.bad.yaml:2: rules[0].match: matches every alert; say what it is for",
 	}
