@@ -410,8 +410,17 @@ func (s *runSink) write(r *flow.Record) error {
 }
 
 // Drain writes the EVE netflow halves still waiting for their partner, each
-// as a one-sided flow, when the daemon stops (tail.Drainer).
-func (s *runSink) Drain() error { return s.pairer.Flush(s.write) }
+// as a one-sided flow, when the daemon stops (tail.Drainer), and a last
+// health report with the final counts; the last commit flushes both.
+func (s *runSink) Drain() error {
+	if err := s.pairer.Flush(s.write); err != nil {
+		return err
+	}
+	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 {
+		return s.writeHealth(time.Now())
+	}
+	return nil
+}
 
 // Tick writes out the netflow halves still waiting, one-sided, once no EVE
 // line has come for eve.IdleTimeout of wall-clock time (tail.Ticker).
