@@ -88,49 +88,6 @@ func esAlertIDs(t *testing.T, cfg config.Config) map[string]int {
 	return ids
 }
 
-// esHealthDocs returns how many sensor-health documents that counted flows
-// the namespace's health data stream holds. It reads their sources rather
-// than querying a mapped field: other packages' tests share the node and
-// install templates of their own while they run.
-func esHealthDocs(t *testing.T, cfg config.Config) int {
-	t.Helper()
-	base := cfg.Elasticsearch.URL + "/metrics-mlads.health-" + cfg.Elasticsearch.Namespace
-	if resp, err := http.Post(base+"/_refresh", "application/json", nil); err == nil {
-		_ = resp.Body.Close()
-	}
-	resp, err := http.Post(base+"/_search", "application/json", strings.NewReader(`{"size":1000}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var res struct {
-		Hits struct {
-			Hits []struct {
-				Source struct {
-					MLADS struct {
-						Health struct {
-							Flows uint64 `json:"flows"`
-						} `json:"health"`
-					} `json:"mlads"`
-				} `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, h := range res.Hits.Hits {
-		if h.Source.MLADS.Health.Flows > 0 {
-			n++
-		}
-	}
-	if n == 0 {
-		t.Logf("health documents in %s: %d, none with flows", base, len(res.Hits.Hits))
-	}
-	return n
-}
-
 // TestAnalyzeIndexesEveryAlert: mlads analyze with elasticsearch.url set
 // indexes every alert it made (stdout holds their incidents), each once,
 // found by event.kind: alert; a second run of the same input adds nothing.
