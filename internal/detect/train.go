@@ -378,7 +378,7 @@ func (t *Trainer) Fit() (*Model, error) {
 		for k := range raw {
 			col[k] = raw[k][d]
 		}
-		m.Calib[d] = newCalibrator(col)
+		m.Calib[d] = newFlooredCalibrator(col)
 	}, nil)
 	col := make([]float64, len(calIdx))
 	forChunks(len(raw), func(lo, hi int) {
