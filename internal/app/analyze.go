@@ -96,6 +96,7 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 	}
 	if len(opts.Sinks) > 0 {
 		sink = alert.Fanout{sink, alert.NewFold(alert.Fanout(opts.Sinks), time.Hour, 0, true)}
+		sink = WatchDrops(sink, opts.Sinks, opts.Observer)
 	}
 	if opts.Rules != nil {
 		sink = &rules.Mark{Rules: opts.Rules, Next: sink}
