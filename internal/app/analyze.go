@@ -101,7 +101,11 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 	if opts.Rules != nil {
 		sink = &rules.Mark{Rules: opts.Rules, Next: sink}
 	}
-	al := pipeline.NewAlerter(sink, opts.Observer)
+	// the documents are written on a core of their own while the flows
+	// are scored
+	ws := newWriteAside(ctx, sink)
+	defer func() { _ = ws.Close() }()
+	al := pipeline.NewAlerter(ws, opts.Observer)
 	det := b.Detector(m, opts.Detect)
 	t1 := time.Now()
 	for i := range b.Findings() {
