@@ -101,11 +101,7 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 	if opts.Rules != nil {
 		sink = &rules.Mark{Rules: opts.Rules, Next: sink}
 	}
-	// the documents are written on a core of their own while the flows
-	// are scored
-	ws := newWriteAside(ctx, sink)
-	defer func() { _ = ws.Close() }()
-	al := pipeline.NewAlerter(ws, opts.Observer)
+	al := pipeline.NewAlerter(sink, opts.Observer)
 	det := b.Detector(m, opts.Detect)
 	t1 := time.Now()
 	for i := range b.Findings() {
@@ -113,17 +109,21 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 			return rep, fmt.Errorf("analyze: write: %w", err)
 		}
 	}
+	// the flows' alert documents are made and written on a core of their
+	// own while the flows are scored
+	aside := newAlertAside(ctx, al)
 	var v detect.Verdict
 	err = b.Each(func(r *flow.Record) error {
 		if !det.Alert(r, &v) {
 			return nil
 		}
-		return al.Flow(ctx, r, &v)
+		return aside.Flow(ctx, r, &v)
 	})
 	// what was found is written even when an input failed
-	if ferr := al.Flush(ctx); err == nil {
+	if ferr := aside.Flush(ctx); err == nil {
 		err = ferr
 	}
+	aside.Close()
 	err = rep.finish("analyze", det.Stats(), t1, opts.Logger, errors.Join(readErr, err)) // before rep is returned: it fills rep
 	return rep, err
 }
