@@ -81,17 +81,20 @@ func (a *alertAside) Flow(ctx context.Context, r *flow.Record, v *detect.Verdict
 	it := &a.cur[n]
 	parents := it.r.TunnelParents
 	it.r = *r
-	it.r.TunnelParents = append(parents[:0], r.TunnelParents...)
+	it.r.TunnelParents = reuse(parents, r.TunnelParents)
 	hits, feats, behs := it.v.Hits, it.v.Features, it.v.Behaviors
 	it.v = *v
-	it.v.Hits = append(hits[:0], v.Hits...)
-	it.v.Features = append(feats[:0], v.Features...)
-	it.v.Behaviors = append(behs[:0], v.Behaviors...)
+	it.v.Hits = reuse(hits, v.Hits)
+	it.v.Features = reuse(feats, v.Features)
+	it.v.Behaviors = reuse(behs, v.Behaviors)
 	if len(a.cur) < asideBlock {
 		return nil
 	}
 	return a.send(ctx, asideReq{items: a.cur})
 }
+
+// reuse returns a copy of src in buf's storage when it is large enough.
+func reuse[T any](buf, src []T) []T { return append(buf[:0], src...) }
 
 func (a *alertAside) send(ctx context.Context, req asideReq) error {
 	select {
