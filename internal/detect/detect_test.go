@@ -219,12 +219,20 @@ func TestBenignAlertRateWithinBudget(t *testing.T) {
 	}
 }
 
-func TestAttacksAlertWithExplanations(t *testing.T) {
+// officeScorer trains on 10 000 office flows with the given false-positive
+// rate and returns a Scorer warmed up on warm more of them.
+func officeScorer(tb testing.TB, fpr float64, seed uint64, warm int) (*Model, *Scorer, *office) {
+	tb.Helper()
 	cfg := testConfig()
-	cfg.FalsePositiveRate = 0.001
-	m, o := trainOffice(t, cfg, 5, 10000)
+	cfg.FalsePositiveRate = fpr
+	m, o := trainOffice(tb, cfg, seed, 10000)
 	s := m.NewScorer(cfg)
-	scoreOffice(t, s, o, 500)
+	scoreOffice(tb, s, o, warm)
+	return m, s, o
+}
+
+func TestAttacksAlertWithExplanations(t *testing.T) {
+	m, s, o := officeScorer(t, 0.001, 5, 500)
 	var r flow.Record
 	var v Verdict
 
@@ -571,11 +579,7 @@ func TestTrainerReservoir(t *testing.T) {
 // MinPValue; it still alerts, and a more extreme flow of the same kind
 // still ranks higher (issue 12, finding 5: such flows scored p = 1e-300).
 func TestNoveltyBounded(t *testing.T) {
-	cfg := testConfig()
-	cfg.FalsePositiveRate = 0.001
-	m, o := trainOffice(t, cfg, 3, 10000)
-	s := m.NewScorer(cfg)
-	scoreOffice(t, s, o, 200)
+	m, s, o := officeScorer(t, 0.001, 3, 200)
 	floor := 1 / float64(m.CalibFlows+1)
 	minP := m.MinPValue()
 	if !(minP > 1e-12 && minP < m.Alpha) {
