@@ -630,11 +630,7 @@ func TestAlertLimit(t *testing.T) {
 // scored on their own merits (issue 12, finding 4: every benign flow of a
 // scanning host alerted on its failure rate, flow rate and bytes out).
 func TestHostContextStaysWithItsFlows(t *testing.T) {
-	cfg := testConfig()
-	cfg.FalsePositiveRate = 0.005
-	m, o := trainOffice(t, cfg, 6, 10000)
-	s := m.NewScorer(cfg)
-	scoreOffice(t, s, o, 200)
+	_, s, o := officeScorer(t, 0.005, 6, 200)
 	scanner := netip.MustParseAddr("10.0.0.20")
 	var r flow.Record
 	var v Verdict
