@@ -624,3 +624,46 @@ func TestAlertLimit(t *testing.T) {
 		t.Errorf("10000 flows: CanAlert %v, MinPValue %g, threshold %g, message %q", large.CanAlert(), large.MinPValue(), large.Alpha, large.AlertLimit())
 	}
 }
+
+// A host that scans keeps its host statistics on its scan flows, which
+// fail, but its ordinary DNS queries to the resolver it always used are
+// scored on their own merits (issue 12, finding 4: every benign flow of a
+// scanning host alerted on its failure rate, flow rate and bytes out).
+func TestHostContextStaysWithItsFlows(t *testing.T) {
+	_, s, o := officeScorer(t, 0.005, 6, 200)
+	scanner := netip.MustParseAddr("10.0.0.20")
+	var r flow.Record
+	var v Verdict
+	var dnsAlerts, dns, scanAlerts, scans int
+	for i := 0; i < 600; i++ {
+		o.next(&r)
+		r.OrigH = scanner
+		if i%20 == 0 { // its usual DNS query
+			r.RespH = netip.AddrFrom4([4]byte{10, 0, 0, 1})
+			r.RespP, r.Proto, r.Service, r.ConnState, r.History = 53, flow.ProtoUDP, "dns", "SF", "Dd"
+			r.Duration, r.OrigBytes, r.RespBytes, r.OrigPkts, r.RespPkts = 10*time.Millisecond, 40, 120, 1, 1
+			r.OrigIPBytes, r.RespIPBytes = 68, 148
+			s.Score(&r, &v)
+			dns++
+			if v.Alert {
+				dnsAlerts++
+			}
+			continue
+		}
+		r.RespH = netip.AddrFrom4([4]byte{10, 0, 1 + byte(i/250), byte(i % 250)})
+		r.RespP, r.Proto, r.Service, r.ConnState, r.History = 445, flow.ProtoTCP, "", "S0", "S"
+		r.Duration, r.OrigBytes, r.RespBytes, r.OrigPkts, r.RespPkts = 0, 0, 0, 1, 0
+		r.OrigIPBytes, r.RespIPBytes = 44, 0
+		s.Score(&r, &v)
+		scans++
+		if v.Alert {
+			scanAlerts++
+		}
+	}
+	if dnsAlerts > 0 {
+		t.Errorf("%d of the scanner's %d DNS queries alerted", dnsAlerts, dns)
+	}
+	if scanAlerts < scans*9/10 {
+		t.Errorf("%d of %d scan flows alerted", scanAlerts, scans)
+	}
+}
