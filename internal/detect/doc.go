@@ -20,7 +20,13 @@
 //     to the same responder in that window (64 hashed saturating
 //     counters). The state is fixed-size (BytesPerHost, about 380 bytes)
 //     in a table bounded by
-//     Config.MaxHosts with CLOCK eviction, counted in ScorerStats;
+//     Config.MaxHosts with CLOCK eviction, counted in ScorerStats. The
+//     host statistics (not the pair's) are evidence only for the flows
+//     that make them up: a flow that failed, or went to a responder new
+//     to its host or to the baseline, carries them (Vector.Carries); any
+//     other flow is scored, and calibrated, with them at its group's
+//     medians, so a scanning host's ordinary flows do not inherit the
+//     scan's failure rate and volume;
 //   - "seen before": how often the baseline saw the originator, the
 //     responder and the responder's service (address, port, proto),
 //     capped at 16. In training the count is leave-one-out, so an entity
