@@ -52,7 +52,8 @@ func daemonConfig(tb testing.TB, dir string, extra string) string {
 }
 
 // followConfig writes a configuration for a daemon following the files of
-// dir/logs that match glob, writing dir/out.ndjson.
+// dir/logs that match glob, writing dir/out.ndjson. The metrics server is
+// off: daemons of tests running side by side would want the same port.
 func followConfig(tb testing.TB, dir, glob, extra string) string {
 	tb.Helper()
 	p := filepath.Join(dir, "mlads.yaml")
@@ -65,6 +66,7 @@ run:
   poll_interval: 20ms
   commit_interval: 100ms
   stats_interval: 0s
+  metrics_listen: ""
 %s`, filepath.Join(dir, "logs", glob), filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "positions.json"), extra)
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		tb.Fatal(err)
