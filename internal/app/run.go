@@ -350,7 +350,7 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 			sink = fan
 		}
 		m.fold = alert.NewFold(sink, time.Hour, 0, true)
-		sink = m.fold
+		sink = WatchDrops(m.fold, m.sinks, m.observer)
 		if m.rules != nil {
 			// rule files are read again when they change; a bad new set is
 			// refused, logged, and the last good one stays in force
