@@ -45,7 +45,10 @@ import (
 //	     └───────── Commit: flush the sinks, fsync, then positions + output lengths
 //
 // Everything runs in the tailer's goroutine, so a commit sees exactly the
-// lines handed over so far; a second goroutine only logs counters. When an
+// lines handed over so far; a second goroutine only logs counters, and the
+// metrics server (run.metrics_listen, run_metrics.go) only reads them: the
+// atomics, and a snapshot of the rest that the tailer's goroutine publishes
+// at a Tick. When an
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
 // nor repeats what was committed (see package tail). The detectors' own

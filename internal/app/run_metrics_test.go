@@ -20,7 +20,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mlads/mlads/internal/config"
-	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/metrics"
 )
 
@@ -104,17 +103,7 @@ func TestRunMetrics(t *testing.T) {
 	}
 	ignore := goleak.IgnoreCurrent() // what runs already is not ours
 	dir := t.TempDir()
-	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	base := filepath.Join(dir, "base.conn.log")
-	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	modelPath := filepath.Join(dir, "office.model")
-	dc := detect.DefaultConfig()
-	dc.Trees = 16
-	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: modelPath, Detect: dc}); err != nil {
-		t.Fatal(err)
-	}
+	modelPath, start := trainOffice(t, dir)
 	// nothing listens on dead: Elasticsearch is down from the start
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -250,16 +239,7 @@ elasticsearch:
 
 	// The log grows by an hour with a beacon: the counters move on.
 	two := connLines("two", 3, start.Add(5*time.Hour), time.Hour, 0, true)
-	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(two); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	appendLog(t, logPath, two)
 	flows2 := flows1 + float64(strings.Count(two, "\n"))
 	fams = waitFor("the second hour's flows and the beacon alert", func(f map[string]*dto.MetricFamily) bool {
 		n, _ := sample(f, "mlads_flows_total")

@@ -469,14 +469,7 @@ func TestRunBadLinesAndRestart(t *testing.T) {
 		}
 	}
 
-	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(appendConnLine(nil, 4)); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	appendLog(t, logPath, string(appendConnLine(nil, 4)))
 	log = runDaemon(t, c.Run, nil, 4)
 	if !strings.Contains(log, "bad_lines=0") {
 		t.Errorf("the restart read bad lines again (or the header was not replayed):\n%s", log)
@@ -606,18 +599,7 @@ func TestRunStartAtEnd(t *testing.T) {
 	if err := os.WriteFile(logPath, appendConnLine(appendConnLine([]byte(connHeader), 1), 2), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	appendLine := func(i int) {
-		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Write(appendConnLine(nil, i)); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendLine := func(i int) { appendLog(t, logPath, string(appendConnLine(nil, i))) }
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
