@@ -1,0 +1,193 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/detect/behavior"
+	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/kafka"
+	"github.com/mlads/mlads/internal/pipeline"
+	"github.com/mlads/mlads/internal/rules"
+)
+
+// runKafka is `mlads run` as a member of a consumer group on Kafka
+// (kafka.* set): run.inputs are not followed.
+//
+//	input topics ──▶ kafka.Rekey ──▶ <group>.flows ──▶ kafka.Detect ──▶ per partition: pipeline.Online
+//	(Zeek JSON, EVE)  (parse, key by      (keyed by        (owns partitions,      ──▶ alert.Fold ──▶ JSON lines (run.output)
+//	                   orig host; txn)     orig host)        state in <group>.state)                └─▶ other sinks
+//
+// The two stages run on two goroutines, each with its own transactional
+// session; the first error stops both. The JSON-lines output is appended to
+// (the offsets that say what was written are Kafka's, not a positions
+// file).
+func (d *Daemon) runKafka(ctx context.Context) (err error) {
+	k := d.all.Kafka
+	s := newRunSink(d.cfg, d.stdout, d.log)
+	if err := d.detect(ctx, s); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	m := s.model
+	defer func() {
+		if cerr := m.closeSinks(); err == nil && cerr != nil {
+			err = fmt.Errorf("run: %w", cerr)
+		}
+	}()
+	out, err := openOut(d.cfg.Output, d.stdout, "", 0, d.log)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer func() {
+		if cerr := out.close(); err == nil && cerr != nil {
+			err = fmt.Errorf("run: %w", cerr)
+		}
+	}()
+	var base alert.Sink = alert.NewJSONLines(out, d.cfg.Output, out.Sync)
+	if len(m.sinks) > 0 {
+		base = append(alert.Fanout{base}, m.sinks...)
+	}
+	var watch *rules.Watcher
+	if m.rules != nil {
+		watch = rules.NewWatcher(m.rules, m.rulePaths, func(err error) { d.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
+	}
+	var alerts atomic.Int64
+	newPartition := func(p int32, snap []byte) (kafka.Partition, error) {
+		eng := behavior.New(d.all.Detect.Behavior)
+		eng.SetKnown(m.m.KnownBehaviors)
+		var sink alert.Sink = alert.NewFold(base, time.Hour, 0, true)
+		if m.rules != nil {
+			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
+		}
+		on := pipeline.NewOnline(pipeline.NewDetector(m.m, m.dc), eng, pipeline.NewAlerter(countAlerts{sink, &alerts}, m.observer))
+		if snap != nil {
+			r, ok := any(on).(restorer)
+			if !ok {
+				return nil, fmt.Errorf("a state snapshot of %d bytes, and this version cannot restore one", len(snap))
+			}
+			if err := r.Restore(snap); err != nil {
+				return nil, fmt.Errorf("restore state: %w", err)
+			}
+		}
+		return kafkaPartition{on}, nil
+	}
+
+	opts, err := kafkaOptions(d, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	d.log.Info("consuming Kafka", "brokers", k.Brokers, "topics", k.Topics, "group", k.Group,
+		"flows_topic", kafka.FlowsTopic(k.Group), "state_topic", kafka.StateTopic(k.Group), "output", d.cfg.Output, "model", d.cfg.Model)
+	if len(d.cfg.Inputs) > 0 {
+		d.log.Info("run.inputs are not followed while kafka.* is set", "inputs", d.cfg.Inputs)
+	}
+	if err := kafka.EnsureTopics(ctx, opts); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("run: %w", err)
+	}
+
+	stats := &kafka.Stats{}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, stage := range []interface{ Run(context.Context) error }{kafka.NewRekey(opts, stats), kafka.NewDetect(opts, stats, newPartition)} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = stage.Run(ctx); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	if d.cfg.StatsInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(d.cfg.StatsInterval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					d.logKafkaStats("stats", stats, &alerts)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	d.logKafkaStats("stopped", stats, &alerts)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	return nil
+}
+
+func (d *Daemon) logKafkaStats(msg string, st *kafka.Stats, alerts *atomic.Int64) {
+	args := []any{"records", st.Records.Load(), "flows", st.Flows.Load(), "bad_records", st.BadRecords.Load(),
+		"skipped_records", st.Skipped.Load(), "scored", st.Scored.Load(), "alerts", alerts.Load(),
+		"partitions", st.Partitions.Load(), "restores", st.Restores.Load(), "state_bytes", st.StateBytes.Load(),
+		"aborted", st.Aborted.Load()}
+	if t := st.BrokerDown(); !t.IsZero() {
+		args = append(args, "broker_down_since", t.Format(time.RFC3339))
+	}
+	d.log.Info(msg, args...)
+}
+
+// restorer and snapshotter are pipeline.Online's state methods, when it
+// has them (issue 11): without them a partition that moves starts again
+// from the model.
+type (
+	restorer    interface{ Restore([]byte) error }
+	snapshotter interface{ Snapshot() ([]byte, error) }
+)
+
+// kafkaPartition is the detector of one partition of the flows topic.
+type kafkaPartition struct{ on *pipeline.Online }
+
+func (p kafkaPartition) Flow(ctx context.Context, r *flow.Record) error { return p.on.Flow(ctx, r) }
+func (p kafkaPartition) Flush(ctx context.Context) error                { return p.on.Flush(ctx) }
+
+func (p kafkaPartition) Snapshot() ([]byte, error) {
+	if s, ok := any(p.on).(snapshotter); ok {
+		return s.Snapshot()
+	}
+	return nil, nil
+}
+
+// kafkaOptions builds the group's options from kafka.*; getenv reads the
+// SASL password from the variable kafka.sasl.password_env names.
+func kafkaOptions(d *Daemon, getenv func(string) string) (*kafka.Options, error) {
+	k := d.all.Kafka
+	host, _ := os.Hostname()
+	o := &kafka.Options{
+		Brokers: k.Brokers, Topics: k.Topics, Group: k.Group,
+		Partitions: k.Partitions, Replication: k.Replication,
+		Mechanism: k.SASL.Mechanism, Username: k.SASL.Username,
+		ClientID: "mlads-" + host + "-" + strconv.Itoa(os.Getpid()),
+		Logger:   d.log.With("component", "kafka"),
+	}
+	if k.SASL.Mechanism != "" {
+		if o.Password = getenv(k.SASL.PasswordEnv); o.Password == "" {
+			return nil, fmt.Errorf("kafka.sasl.mechanism is set but $%s (kafka.sasl.password_env) is empty", k.SASL.PasswordEnv)
+		}
+	}
+	if k.TLS.Enabled {
+		c, err := kafka.TLSConfig(k.TLS.CAFile, k.TLS.CertFile, k.TLS.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		o.TLS = c
+	}
+	return o, nil
+}
