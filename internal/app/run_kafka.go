@@ -59,14 +59,21 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 		watch = rules.NewWatcher(m.rules, m.rulePaths, func(err error) { d.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
 	}
 	var alerts atomic.Int64
-	newPartition := func(p int32, snap []byte) (kafka.Partition, error) {
+	newPartition := func(kind kafka.Kind, p int32, snap []byte) (kafka.Partition, error) {
 		eng := behavior.New(d.all.Detect.Behavior)
 		eng.SetKnown(m.m.KnownBehaviors)
 		var sink alert.Sink = alert.NewFold(base, time.Hour, 0, true)
 		if m.rules != nil {
 			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
 		}
-		on := pipeline.NewOnline(pipeline.NewDetector(m.m, m.dc), eng, pipeline.NewAlerter(countAlerts{sink, &alerts}, m.observer))
+		sink = countAlerts{sink, &alerts}
+		if kind == kafka.Victims {
+			return &victimPartition{eng: eng, al: pipeline.NewAlerter(sink, m.observer)}, nil
+		}
+		// the per-victim findings are made in the victims partitions,
+		// which see every flow of a victim
+		sink = dropDetector{sink, behavior.SYNFlood}
+		on := pipeline.NewOnline(pipeline.NewDetector(m.m, m.dc), eng, pipeline.NewAlerter(sink, m.observer))
 		if snap != nil {
 			r, ok := any(on).(restorer)
 			if !ok {
@@ -165,6 +172,48 @@ func (p kafkaPartition) Snapshot() ([]byte, error) {
 	return nil, nil
 }
 
+// victimPartition is the detector of one partition of the victims topic:
+// the behavioural engine, of which only the per-victim findings
+// (syn_flood) alert. Its state is not kept in the state topic yet (the
+// engine has no snapshot of its own): a moved victims partition starts
+// its windows again.
+type victimPartition struct {
+	eng *behavior.Engine
+	al  *pipeline.Alerter
+}
+
+func (p *victimPartition) Flow(ctx context.Context, r *flow.Record) error {
+	fs := p.eng.Observe(r)
+	for i := range fs {
+		if fs[i].Detector != behavior.SYNFlood {
+			continue
+		}
+		if err := p.al.Finding(ctx, &fs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *victimPartition) Flush(ctx context.Context) error { return p.al.Flush(ctx) }
+func (p *victimPartition) Snapshot() ([]byte, error)       { return nil, nil }
+
+// dropDetector leaves out the alerts of one detector (rule.name).
+type dropDetector struct {
+	alert.Sink
+	detector string
+}
+
+func (s dropDetector) Write(ctx context.Context, docs []*alert.Alert) (bool, error) {
+	keep := docs[:0:0]
+	for _, d := range docs {
+		if d.Rule.Name != s.detector {
+			keep = append(keep, d)
+		}
+	}
+	return s.Sink.Write(ctx, keep)
+}
+
 // kafkaOptions builds the group's options from kafka.*; getenv reads the
 // SASL password from the variable kafka.sasl.password_env names.
 func kafkaOptions(d *Daemon, getenv func(string) string) (*kafka.Options, error) {
@@ -176,6 +225,7 @@ func kafkaOptions(d *Daemon, getenv func(string) string) (*kafka.Options, error)
 		Mechanism: k.SASL.Mechanism, Username: k.SASL.Username,
 		ClientID: "mlads-" + host + "-" + strconv.Itoa(os.Getpid()),
 		Logger:   d.log.With("component", "kafka"),
+		Victim:   behavior.FloodVictim,
 	}
 	if k.SASL.Mechanism != "" {
 		if o.Password = getenv(k.SASL.PasswordEnv); o.Password == "" {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/mlads/mlads/internal/flow"
 )
 
 // Options configure the group: where the brokers are, what to read, and how
@@ -39,6 +42,12 @@ type Options struct {
 	// credentials.
 	Mechanism, Username, Password string
 
+	// Victim, when set, returns the host a flow counts for in the
+	// per-victim detectors (behavior.FloodVictim): stage 1 then also
+	// writes every flow with one to <group>.victims, keyed by it, and
+	// stage 2 scores those with the Victims detectors. Zero Addr: none.
+	Victim func(*flow.Record) netip.Addr
+
 	// ClientID names this process to the brokers (host name and pid).
 	ClientID string
 	Logger   *slog.Logger
@@ -48,6 +57,10 @@ type Options struct {
 func (o *Options) flowsTopic() string { return o.Group + ".flows" }
 func (o *Options) stateTopic() string { return o.Group + ".state" }
 func (o *Options) auditTopic() string { return o.Group + ".audit" }
+func (o *Options) victimsTopic() string { return o.Group + ".victims" }
+
+// VictimsTopic is the topic of group g's flows keyed by their flood victim.
+func VictimsTopic(g string) string { return g + ".victims" }
 
 // FlowsTopic is the topic of re-keyed flows of group g.
 func FlowsTopic(g string) string { return g + ".flows" }
@@ -141,6 +154,7 @@ func EnsureTopics(ctx context.Context, o *Options) error {
 		cfg  map[string]*string
 	}{
 		{o.flowsTopic(), map[string]*string{"max.message.bytes": &big}},
+		{o.victimsTopic(), map[string]*string{"max.message.bytes": &big}},
 		{o.stateTopic(), map[string]*string{"cleanup.policy": &compact, "max.message.bytes": &big, "min.cleanable.dirty.ratio": new("0.1"), "segment.ms": new("600000")}},
 		{o.auditTopic(), map[string]*string{"cleanup.policy": &retain, "max.message.bytes": &big}},
 	}

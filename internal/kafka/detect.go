@@ -29,9 +29,36 @@ type Partition interface {
 	Snapshot() ([]byte, error)
 }
 
-// NewPartition makes the detector of partition p of the flows topic from
-// its last committed snapshot (nil: none, start from the model).
-type NewPartition func(p int32, snapshot []byte) (Partition, error)
+// Kind tells the two keyed topics apart.
+type Kind uint8
+
+// Kinds of partition.
+const (
+	// Hosts partitions hold flows keyed by originator: the per-flow
+	// scorer and the per-host behaviours (scans, beacons, long
+	// connections, fan-out, volume, new destinations).
+	Hosts Kind = iota
+	// Victims partitions hold flows keyed by flood victim: the per-victim
+	// behaviours (syn_flood).
+	Victims
+)
+
+func (k Kind) String() string {
+	if k == Victims {
+		return "victims"
+	}
+	return "hosts"
+}
+
+// NewPartition makes the detector of partition p of a keyed topic from its
+// last committed snapshot (nil: none, start from the model).
+type NewPartition func(kind Kind, p int32, snapshot []byte) (Partition, error)
+
+// tp names a partition of one of the keyed topics.
+type tp struct {
+	kind Kind
+	p    int32
+}
 
 // Detect is stage 2: it owns partitions of the flows topic in the group
 // <group>.detect, one Partition each, and scores their flows. Each poll is
@@ -50,12 +77,12 @@ type Detect struct {
 	newP  NewPartition
 
 	mu      sync.Mutex
-	revoked map[int32]bool // partitions taken away since the loop last looked
+	revoked map[tp]bool // partitions taken away since the loop last looked
 }
 
 // NewDetect returns stage 2, making each partition's detector with newP.
 func NewDetect(o *Options, stats *Stats, newP NewPartition) *Detect {
-	return &Detect{opts: o, stats: stats, log: o.Logger.With("stage", "detect"), newP: newP, revoked: map[int32]bool{}}
+	return &Detect{opts: o, stats: stats, log: o.Logger.With("stage", "detect"), newP: newP, revoked: map[tp]bool{}}
 }
 
 // Run consumes until ctx ends; see Rekey.Run for how a failed session is
@@ -68,15 +95,18 @@ func (d *Detect) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int3
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, p := range m[d.opts.flowsTopic()] {
-		d.revoked[p] = true
+		d.revoked[tp{Hosts, p}] = true
+	}
+	for _, p := range m[d.opts.victimsTopic()] {
+		d.revoked[tp{Victims, p}] = true
 	}
 }
 
 // takeRevoked returns the partitions revoked or lost since the last call.
-func (d *Detect) takeRevoked() []int32 {
+func (d *Detect) takeRevoked() []tp {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var ps []int32
+	var ps []tp
 	for p := range d.revoked {
 		ps = append(ps, p)
 		delete(d.revoked, p)
@@ -100,7 +130,7 @@ func (d *Detect) session(ctx context.Context) error {
 	group := d.opts.Group + ".detect"
 	sess, err := kgo.NewGroupTransactSession(append(base,
 		kgo.ConsumerGroup(group),
-		kgo.ConsumeTopics(d.opts.flowsTopic()),
+		kgo.ConsumeTopics(d.topics()...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
@@ -121,7 +151,7 @@ func (d *Detect) session(ctx context.Context) error {
 	}
 	defer st.close()
 
-	parts := map[int32]*owned{}
+	parts := map[tp]*owned{}
 	defer d.stats.Partitions.Store(0)
 	dec := NewDecoder()
 	var (
@@ -157,24 +187,28 @@ func (d *Detect) session(ctx context.Context) error {
 			if failed != nil || len(ftp.Records) == 0 {
 				return
 			}
-			o := parts[ftp.Partition]
+			key := tp{Hosts, ftp.Partition}
+			if ftp.Topic == d.opts.victimsTopic() {
+				key.kind = Victims
+			}
+			o := parts[key]
 			if o == nil {
-				snap, err := st.read(work, ftp.Partition)
+				snap, err := st.read(work, key)
 				if err != nil {
 					failed = err
 					return
 				}
-				det, err := d.newP(ftp.Partition, snap)
+				det, err := d.newP(key.kind, key.p, snap)
 				if err != nil {
-					failed = &fatalError{fmt.Errorf("kafka: detect: partition %d: %w", ftp.Partition, err)}
+					failed = &fatalError{fmt.Errorf("kafka: detect: %s partition %d: %w", key.kind, key.p, err)}
 					return
 				}
 				if snap != nil {
 					d.stats.Restores.Add(1)
 				}
-				d.log.Info("partition assigned", "partition", ftp.Partition, "state_bytes", len(snap), "from_offset", ftp.Records[0].Offset)
+				d.log.Info("partition assigned", "topic", ftp.Topic, "partition", ftp.Partition, "state_bytes", len(snap), "from_offset", ftp.Records[0].Offset)
 				o = &owned{det: det, first: -1}
-				parts[ftp.Partition] = o
+				parts[key] = o
 			}
 			for _, r := range ftp.Records {
 				if err := dec.Decode(r.Value, &rec); err != nil {
@@ -200,20 +234,25 @@ func (d *Detect) session(ctx context.Context) error {
 				continue
 			}
 			if err := o.det.Flush(work); err != nil {
-				failed = fmt.Errorf("kafka: detect: partition %d: alerts: %w", p, err)
+				failed = fmt.Errorf("kafka: detect: %s partition %d: alerts: %w", p.kind, p.p, err)
 				break
 			}
 			snap, err := o.det.Snapshot()
 			if err != nil {
-				failed = fmt.Errorf("kafka: detect: partition %d: snapshot: %w", p, err)
+				failed = fmt.Errorf("kafka: detect: %s partition %d: snapshot: %w", p.kind, p.p, err)
 				break
 			}
 			if snap != nil {
 				out = append(out, kgo.Record{Topic: d.opts.stateTopic(), Key: stateKey(p), Value: snap})
 				stateBytes += int64(len(snap))
 			}
-			out = append(out, auditRecord(d.opts.auditTopic(), "detect", d.opts.flowsTopic(), p, o.first, o.last, o.n))
-			scored += o.n
+			from := d.opts.flowsTopic()
+			if p.kind == Victims {
+				from = d.opts.victimsTopic()
+			} else {
+				scored += o.n
+			}
+			out = append(out, auditRecord(d.opts.auditTopic(), "detect", from, p.p, o.first, o.last, o.n))
 		}
 		if failed == nil {
 			for i := range out {
@@ -249,8 +288,16 @@ func (d *Detect) session(ctx context.Context) error {
 	}
 }
 
-// stateKey is the key of partition p's snapshot in the state topic.
-func stateKey(p int32) []byte { return []byte("partition/" + strconv.Itoa(int(p))) }
+// topics are the keyed topics stage 2 reads.
+func (d *Detect) topics() []string {
+	if d.opts.Victim == nil {
+		return []string{d.opts.flowsTopic()}
+	}
+	return []string{d.opts.flowsTopic(), d.opts.victimsTopic()}
+}
+
+// stateKey is the key of a partition's snapshot in the state topic.
+func stateKey(p tp) []byte { return []byte(p.kind.String() + "/" + strconv.Itoa(int(p.p))) }
 
 // stateReader reads the last committed snapshot of a partition.
 type stateReader struct {
@@ -274,12 +321,12 @@ func (s *stateReader) close() { s.cl.Close() }
 // reads the tail of the state partition that holds p's key, read
 // committed, looking further back only when the tail holds no record of p
 // (aborted transactions, other partitions' snapshots).
-func (s *stateReader) read(ctx context.Context, p int32) ([]byte, error) {
+func (s *stateReader) read(ctx context.Context, p tp) ([]byte, error) {
 	topic := s.opts.stateTopic()
 	key := stateKey(p)
 	ends, err := s.adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("kafka: state of partition %d: end offsets of %s: %w", p, topic, err)
+		return nil, fmt.Errorf("kafka: state of %s partition %d: end offsets of %s: %w", p.kind, p.p, topic, err)
 	}
 	var sp int32 = -1
 	var end int64
@@ -292,7 +339,7 @@ func (s *stateReader) read(ctx context.Context, p int32) ([]byte, error) {
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("kafka: state of partition %d: end offset of %s: %w", p, topic, err)
+		return nil, fmt.Errorf("kafka: state of %s partition %d: end offset of %s: %w", p.kind, p.p, topic, err)
 	}
 	if sp < 0 || end == 0 {
 		return nil, nil

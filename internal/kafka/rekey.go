@@ -17,7 +17,8 @@ import (
 // Rekey is stage 1: it reads the input topics in the group, parses each
 // record into a flow and writes the flow to the flows topic keyed by its
 // originator (id.orig_h), so that every flow of a host reaches the same
-// partition and so the same detector. Each poll is one transaction: the
+// partition and so the same detector; and, with Options.Victim, to the
+// victims topic keyed by its flood victim. Each poll is one transaction: the
 // flows produced, an audit record per input partition and the group's
 // offsets commit together or not at all (franz-go's GroupTransactSession),
 // so across crashes and rebalances every input record becomes its flows
@@ -54,7 +55,6 @@ func (k *Rekey) session(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(transactionalID(k.opts.Group, "rekey", k.opts.ClientID)),
-		kgo.DefaultProduceTopic(k.opts.flowsTopic()),
 		kgo.RecordPartitioner(partitioner()),
 		kgo.WithHooks(newBrokerHealth(k.stats, k.log)),
 		kgo.WithLogger(slogger{k.log}),
@@ -97,7 +97,15 @@ func (k *Rekey) session(ctx context.Context) error {
 			}
 			vstart := len(arena)
 			arena = AppendFlow(arena, r)
-			slab = append(slab, kgo.Record{Key: arena[kstart:vstart:vstart], Value: arena[vstart:len(arena):len(arena)]})
+			val := arena[vstart:len(arena):len(arena)]
+			slab = append(slab, kgo.Record{Topic: k.opts.flowsTopic(), Key: arena[kstart:vstart:vstart], Value: val})
+			if k.opts.Victim != nil {
+				if v := k.opts.Victim(r); v.IsValid() {
+					kstart = len(arena)
+					arena = v.AppendTo(arena)
+					slab = append(slab, kgo.Record{Topic: k.opts.victimsTopic(), Key: arena[kstart:len(arena):len(arena)], Value: val})
+				}
+			}
 			flows++
 			return nil
 		}
