@@ -121,6 +121,9 @@ func publish(t *testing.T, broker, topic string, flows []flow.Record) {
 	}
 }
 
+// kafkaChildExtra is added to the children's configuration files.
+var kafkaChildExtra string
+
 // kafkaChild is one `mlads run` process of a group (TestRunChild).
 type kafkaChild struct {
 	cmd    *exec.Cmd
@@ -135,6 +138,7 @@ func startKafkaChild(t *testing.T, dir, name, broker, topic, group, model string
 	yaml := fmt.Sprintf("run:\n  model: %s\n  output: %s\n  observer: kafka-test\n  stats_interval: 1s\n  positions: %s\n"+
 		"kafka:\n  brokers: [%s]\n  topics: [%s]\n  group: %s\n  partitions: 6\n",
 		model, c.output, filepath.Join(dir, name+".positions"), broker, topic, group)
+	yaml += kafkaChildExtra
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -109,6 +109,10 @@ func (o *Options) clientOpts() ([]kgo.Opt, error) {
 		// a process killed mid-transaction holds back read-committed
 		// consumers of what it wrote until its transaction times out
 		kgo.TransactionTimeout(10 * time.Second),
+		// a process that dies gives its partitions up after this long
+		// (the default is 45 s)
+		kgo.SessionTimeout(10 * time.Second),
+		kgo.HeartbeatInterval(time.Second),
 		kgo.ProducerBatchMaxBytes(maxMessageBytes),
 		kgo.MaxBufferedRecords(1 << 16),
 	}
@@ -161,15 +165,15 @@ func EnsureTopics(ctx context.Context, o *Options) error {
 	for _, t := range topics {
 		for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
 			resp, err := adm.CreateTopic(ctx, int32(o.Partitions), int16(o.Replication), t.cfg, t.name)
-			if err == nil && resp.Err == nil {
+			if err == nil {
+				err = resp.Err
+			}
+			if err == nil {
 				o.Logger.Info("topic created", "topic", t.name, "partitions", o.Partitions, "replication", o.Replication)
 				break
 			}
-			if err == nil && errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+			if errors.Is(err, kerr.TopicAlreadyExists) {
 				break
-			}
-			if err == nil {
-				err = resp.Err
 			}
 			if ctx.Err() != nil {
 				return fmt.Errorf("kafka: create topic %s: %w", t.name, err)
