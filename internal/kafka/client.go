@@ -54,9 +54,9 @@ type Options struct {
 }
 
 // Topic names derived from the group.
-func (o *Options) flowsTopic() string { return o.Group + ".flows" }
-func (o *Options) stateTopic() string { return o.Group + ".state" }
-func (o *Options) auditTopic() string { return o.Group + ".audit" }
+func (o *Options) flowsTopic() string   { return o.Group + ".flows" }
+func (o *Options) stateTopic() string   { return o.Group + ".state" }
+func (o *Options) auditTopic() string   { return o.Group + ".audit" }
 func (o *Options) victimsTopic() string { return o.Group + ".victims" }
 
 // VictimsTopic is the topic of group g's flows keyed by their flood victim.
