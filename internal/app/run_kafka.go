@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"os"
@@ -62,25 +64,29 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 	newPartition := func(kind kafka.Kind, p int32, snap []byte) (kafka.Partition, error) {
 		eng := behavior.New(d.all.Detect.Behavior)
 		eng.SetKnown(m.m.KnownBehaviors)
-		var sink alert.Sink = alert.NewFold(base, time.Hour, 0, true)
+		fold := alert.NewFold(base, time.Hour, 0, true)
+		var sink alert.Sink = fold
 		if m.rules != nil {
 			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
 		}
 		sink = countAlerts{sink, &alerts}
 		if kind == kafka.Victims {
-			return &victimPartition{eng: eng, al: pipeline.NewAlerter(sink, m.observer)}, nil
+			vp := &victimPartition{eng: eng, fold: fold, al: pipeline.NewAlerter(sink, m.observer)}
+			if snap != nil {
+				if err := vp.restore(snap); err != nil {
+					return nil, err
+				}
+			}
+			return vp, nil
 		}
 		// the per-victim findings are made in the victims partitions,
 		// which see every flow of a victim
 		sink = dropDetector{sink, behavior.SYNFlood}
 		on := pipeline.NewOnline(pipeline.NewDetector(m.m, m.dc), eng, pipeline.NewAlerter(sink, m.observer))
+		on.SetFold(fold)
 		if snap != nil {
-			r, ok := any(on).(restorer)
-			if !ok {
-				return nil, fmt.Errorf("a state snapshot of %d bytes, and this version cannot restore one", len(snap))
-			}
-			if err := r.Restore(snap); err != nil {
-				return nil, fmt.Errorf("restore state: %w", err)
+			if err := on.Restore(bytes.NewReader(snap)); err != nil {
+				return nil, err
 			}
 		}
 		return kafkaPartition{on}, nil
@@ -151,14 +157,6 @@ func (d *Daemon) logKafkaStats(msg string, st *kafka.Stats, alerts *atomic.Int64
 	d.log.Info(msg, args...)
 }
 
-// restorer and snapshotter are pipeline.Online's state methods, when it
-// has them (issue 11): without them a partition that moves starts again
-// from the model.
-type (
-	restorer    interface{ Restore([]byte) error }
-	snapshotter interface{ Snapshot() ([]byte, error) }
-)
-
 // kafkaPartition is the detector of one partition of the flows topic.
 type kafkaPartition struct{ on *pipeline.Online }
 
@@ -166,20 +164,57 @@ func (p kafkaPartition) Flow(ctx context.Context, r *flow.Record) error { return
 func (p kafkaPartition) Flush(ctx context.Context) error                { return p.on.Flush(ctx) }
 
 func (p kafkaPartition) Snapshot() ([]byte, error) {
-	if s, ok := any(p.on).(snapshotter); ok {
-		return s.Snapshot()
+	var b bytes.Buffer
+	if err := p.on.Snapshot(&b); err != nil {
+		return nil, err
 	}
-	return nil, nil
+	return b.Bytes(), nil
 }
 
 // victimPartition is the detector of one partition of the victims topic:
 // the behavioural engine, of which only the per-victim findings
-// (syn_flood) alert. Its state is not kept in the state topic yet (the
-// engine has no snapshot of its own): a moved victims partition starts
-// its windows again.
+// (syn_flood) alert, and their incidents. It scores no flow: the hosts
+// partitions do.
 type victimPartition struct {
-	eng *behavior.Engine
-	al  *pipeline.Alerter
+	eng  *behavior.Engine
+	fold *alert.Fold
+	al   *pipeline.Alerter
+}
+
+// victimState is a victims partition's snapshot.
+type victimState struct {
+	Version           int
+	Engine, Incidents []byte
+}
+
+func (p *victimPartition) Snapshot() ([]byte, error) {
+	s := victimState{Version: 1}
+	var err error
+	if s.Engine, err = p.eng.MarshalState(); err != nil {
+		return nil, err
+	}
+	if s.Incidents, err = p.fold.MarshalState(); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(&s); err != nil {
+		return nil, fmt.Errorf("victims state: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+func (p *victimPartition) restore(snap []byte) error {
+	var s victimState
+	if err := gob.NewDecoder(bytes.NewReader(snap)).Decode(&s); err != nil {
+		return fmt.Errorf("victims state: %w", err)
+	}
+	if s.Version != 1 {
+		return fmt.Errorf("victims state: version %d, this build reads 1", s.Version)
+	}
+	if err := p.eng.RestoreState(s.Engine); err != nil {
+		return err
+	}
+	return p.fold.RestoreState(s.Incidents)
 }
 
 func (p *victimPartition) Flow(ctx context.Context, r *flow.Record) error {
@@ -196,7 +231,6 @@ func (p *victimPartition) Flow(ctx context.Context, r *flow.Record) error {
 }
 
 func (p *victimPartition) Flush(ctx context.Context) error { return p.al.Flush(ctx) }
-func (p *victimPartition) Snapshot() ([]byte, error)       { return nil, nil }
 
 // dropDetector leaves out the alerts of one detector (rule.name).
 type dropDetector struct {
@@ -226,6 +260,8 @@ func kafkaOptions(d *Daemon, getenv func(string) string) (*kafka.Options, error)
 		ClientID: "mlads-" + host + "-" + strconv.Itoa(os.Getpid()),
 		Logger:   d.log.With("component", "kafka"),
 		Victim:   behavior.FloodVictim,
+
+		CommitInterval: d.cfg.CommitInterval,
 	}
 	if k.SASL.Mechanism != "" {
 		if o.Password = getenv(k.SASL.PasswordEnv); o.Password == "" {

@@ -48,6 +48,11 @@ type Options struct {
 	// stage 2 scores those with the Victims detectors. Zero Addr: none.
 	Victim func(*flow.Record) netip.Addr
 
+	// CommitInterval is the longest a transaction of the detecting stage
+	// gathers polls: each partition's snapshot is written once per
+	// transaction. Zero: one poll a transaction.
+	CommitInterval time.Duration
+
 	// ClientID names this process to the brokers (host name and pid).
 	ClientID string
 	Logger   *slog.Logger

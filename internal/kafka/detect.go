@@ -183,50 +183,68 @@ func (d *Detect) session(ctx context.Context) error {
 		for _, o := range parts {
 			o.first, o.n = -1, 0
 		}
-		fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
-			if failed != nil || len(ftp.Records) == 0 {
-				return
-			}
-			key := tp{Hosts, ftp.Partition}
-			if ftp.Topic == d.opts.victimsTopic() {
-				key.kind = Victims
-			}
-			o := parts[key]
-			if o == nil {
-				snap, err := st.read(work, key)
-				if err != nil {
-					failed = err
+		// one transaction takes the polls of up to CommitInterval: a
+		// partition's snapshot is written once per transaction
+		deadline := time.Now().Add(d.opts.CommitInterval)
+		for {
+			fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+				if failed != nil || len(ftp.Records) == 0 {
 					return
 				}
-				det, err := d.newP(key.kind, key.p, snap)
-				if err != nil {
-					failed = &fatalError{fmt.Errorf("kafka: detect: %s partition %d: %w", key.kind, key.p, err)}
-					return
+				key := tp{Hosts, ftp.Partition}
+				if ftp.Topic == d.opts.victimsTopic() {
+					key.kind = Victims
 				}
-				if snap != nil {
-					d.stats.Restores.Add(1)
+				o := parts[key]
+				if o == nil {
+					snap, err := st.read(work, key)
+					if err != nil {
+						failed = err
+						return
+					}
+					det, err := d.newP(key.kind, key.p, snap)
+					if err != nil {
+						failed = &fatalError{fmt.Errorf("kafka: detect: %s partition %d: %w", key.kind, key.p, err)}
+						return
+					}
+					if snap != nil {
+						d.stats.Restores.Add(1)
+					}
+					d.log.Info("partition assigned", "topic", ftp.Topic, "partition", ftp.Partition, "state_bytes", len(snap), "from_offset", ftp.Records[0].Offset)
+					o = &owned{det: det, first: -1}
+					parts[key] = o
 				}
-				d.log.Info("partition assigned", "topic", ftp.Topic, "partition", ftp.Partition, "state_bytes", len(snap), "from_offset", ftp.Records[0].Offset)
-				o = &owned{det: det, first: -1}
-				parts[key] = o
+				for _, r := range ftp.Records {
+					if err := dec.Decode(r.Value, &rec); err != nil {
+						// written by a different version: counted, not scored
+						d.log.Warn("flow record skipped", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+						continue
+					}
+					if err := o.det.Flow(work, &rec); err != nil {
+						failed = fmt.Errorf("kafka: detect: partition %d offset %d: %w", r.Partition, r.Offset, err)
+						return
+					}
+					o.n++
+				}
+				if o.first < 0 {
+					o.first = ftp.Records[0].Offset
+				}
+				o.last = ftp.Records[len(ftp.Records)-1].Offset
+			})
+			if failed != nil || !time.Now().Before(deadline) {
+				break
 			}
-			for _, r := range ftp.Records {
-				if err := dec.Decode(r.Value, &rec); err != nil {
-					// written by a different version: counted, not scored
-					d.log.Warn("flow record skipped", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
-					continue
-				}
-				if err := o.det.Flow(work, &rec); err != nil {
-					failed = fmt.Errorf("kafka: detect: partition %d offset %d: %w", r.Partition, r.Offset, err)
-					return
-				}
-				o.n++
+			pctx, cancel := context.WithDeadline(ctx, deadline)
+			fs = sess.PollFetches(pctx)
+			cancel()
+			if ctx.Err() != nil {
+				break
 			}
-			if o.first < 0 {
-				o.first = ftp.Records[0].Offset
+			if err := fetchErrors(fs, d.log, d.stats); err != nil {
+				failed = err
+				break
 			}
-			o.last = ftp.Records[len(ftp.Records)-1].Offset
-		})
+		}
 		out = out[:0]
 		var stateBytes, scored int64
 		for p, o := range parts {
@@ -359,7 +377,7 @@ func (s *stateReader) scan(ctx context.Context, topic string, sp int32, start, e
 	cl, err := kgo.NewClient(append(s.base,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {sp: kgo.NewOffset().At(start)}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxPartitionBytes(128<<20), kgo.FetchMaxBytes(128<<20),
+		kgo.FetchMaxPartitionBytes(maxMessageBytes), kgo.FetchMaxBytes(maxMessageBytes),
 	)...)
 	if err != nil {
 		return nil, false, fmt.Errorf("kafka: state reader: %w", err)

@@ -30,6 +30,9 @@ func newBrokerHealth(stats *Stats, log *slog.Logger) brokerHealth {
 // OnBrokerConnect implements kgo.HookBrokerConnect.
 func (h brokerHealth) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
 	now := time.Now()
+	if errors.Is(err, context.Canceled) {
+		return // a dial given up by the client itself (shutdown, a request done elsewhere)
+	}
 	if err != nil {
 		if h.stats.BrokerDownSince.CompareAndSwap(0, now.UnixNano()) {
 			h.log.Warn("Kafka broker unreachable; waiting for it (nothing is lost: uncommitted records are read again)", "broker", meta.Host, "port", meta.Port, "err", err)
