@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func newKafkanode(t *testing.T) *kafkanode {
 
 func (k *kafkanode) run(verb string, env ...string) (string, error) {
 	cmd := exec.Command("bash", k.script, verb)
-	cmd.Env = append(k.env, env...)
+	cmd.Env = append(slices.Clip(k.env), env...)
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr string

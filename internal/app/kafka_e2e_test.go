@@ -247,14 +247,6 @@ func readAudit(t *testing.T, broker, group string) audit {
 	return a
 }
 
-func describeLag(l kadm.DescribedGroupLags) string {
-	var b strings.Builder
-	for g, gl := range l {
-		fmt.Fprintf(&b, "%s: total %d; ", g, gl.Lag.Total())
-	}
-	return b.String()
-}
-
 func lastLines(s string, n int) string {
 	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(ls[max(0, len(ls)-n):], "\n")

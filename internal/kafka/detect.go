@@ -133,7 +133,6 @@ func (d *Detect) session(ctx context.Context) error {
 		kgo.ConsumeTopics(d.topics()...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(transactionalID(d.opts.Group, "detect", d.opts.ClientID)),
 		kgo.RecordPartitioner(partitioner()),
 		kgo.OnPartitionsRevoked(d.onRevoked),

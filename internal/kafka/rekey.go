@@ -53,7 +53,6 @@ func (k *Rekey) session(ctx context.Context) error {
 		kgo.ConsumeTopics(k.opts.Topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.TransactionalID(transactionalID(k.opts.Group, "rekey", k.opts.ClientID)),
 		kgo.RecordPartitioner(partitioner()),
 		kgo.WithHooks(newBrokerHealth(k.stats, k.log)),
