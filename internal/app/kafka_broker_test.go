@@ -22,7 +22,7 @@ type kafkanode struct {
 	env    []string
 }
 
-func newKafkanode(t *testing.T) *kafkanode {
+func newKafkanode(t testing.TB) *kafkanode {
 	t.Helper()
 	kafkaBroker(t) // only where CI provides Kafka: a first build downloads the jars
 	if _, err := exec.LookPath("java"); err != nil {

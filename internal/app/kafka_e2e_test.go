@@ -27,7 +27,7 @@ import (
 
 // kafkaBroker returns the bootstrap address of the real broker .ci/run
 // starts (../shared/kafkanode), or skips.
-func kafkaBroker(t *testing.T) string {
+func kafkaBroker(t testing.TB) string {
 	t.Helper()
 	b := os.Getenv("KAFKA_BOOTSTRAP")
 	if b == "" {
@@ -57,7 +57,7 @@ func (s idSink) Write(_ context.Context, docs []*alert.Alert) (bool, error) {
 }
 func (s idSink) Flush(context.Context) (bool, error) { return false, nil }
 
-func newKafkaCase(t *testing.T) kafkaCase {
+func newKafkaCase(t testing.TB) kafkaCase {
 	t.Helper()
 	strat := func(set string) string {
 		return shareddata.Path(t, "stratosphere-labeled", "security-datasets-for-testing", set, "data", "conn.log.labeled")
@@ -87,7 +87,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // publish writes the flows to a new topic of 6 partitions as Zeek's Kafka
 // writer would: one JSON log entry a record, every other one tagged with
 // its log name, unkeyed; with a few records of other logs among them.
-func publish(t *testing.T, broker, topic string, flows []flow.Record) {
+func publish(t testing.TB, broker, topic string, flows []flow.Record) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
@@ -131,7 +131,7 @@ type kafkaChild struct {
 	log    string // its stderr
 }
 
-func startKafkaChild(t *testing.T, dir, name, broker, topic, group, model string) *kafkaChild {
+func startKafkaChild(t testing.TB, dir, name, broker, topic, group, model string) *kafkaChild {
 	t.Helper()
 	c := &kafkaChild{output: filepath.Join(dir, name+".alerts.ndjson"), log: filepath.Join(dir, name+".log")}
 	cfg := filepath.Join(dir, name+".yaml")
@@ -163,7 +163,7 @@ func startKafkaChild(t *testing.T, dir, name, broker, topic, group, model string
 }
 
 // stop ends the child with SIGTERM and waits for it.
-func (c *kafkaChild) stop(t *testing.T) {
+func (c *kafkaChild) stop(t testing.TB) {
 	t.Helper()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func (c *kafkaChild) kill() {
 
 // waitDrained waits until the detecting stage of group has scored want
 // flows (by the audit topic) and the flows topic holds want records.
-func waitDrained(t *testing.T, broker, group string, want int, children []*kafkaChild, limit time.Duration) audit {
+func waitDrained(t testing.TB, broker, group string, want int, children []*kafkaChild, limit time.Duration) audit {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -212,7 +212,7 @@ type audit struct {
 // records, per partition, the offsets it consumed and the flows it made
 // or scored. Ranges of one partition that overlap mean records processed
 // twice.
-func readAudit(t *testing.T, broker, group string) audit {
+func readAudit(t testing.TB, broker, group string) audit {
 	t.Helper()
 	type rng struct{ first, last int64 }
 	ranges := map[string][]rng{}
@@ -253,7 +253,7 @@ func lastLines(s string, n int) string {
 }
 
 // countCommitted counts the records of topic visible read committed.
-func countCommitted(t *testing.T, broker, topic string) int {
+func countCommitted(t testing.TB, broker, topic string) int {
 	t.Helper()
 	n, _ := readCommitted(t, broker, topic, nil)
 	return n
@@ -261,7 +261,7 @@ func countCommitted(t *testing.T, broker, topic string) int {
 
 // readCommitted reads topic to its end, read committed, handing each
 // record to fn (nil: only count).
-func readCommitted(t *testing.T, broker, topic string, fn func(*kgo.Record)) (int, error) {
+func readCommitted(t testing.TB, broker, topic string, fn func(*kgo.Record)) (int, error) {
 	t.Helper()
 	ctx := context.Background()
 	adm, err := kgo.NewClient(kgo.SeedBrokers(broker))
@@ -308,7 +308,7 @@ func readCommitted(t *testing.T, broker, topic string, fn func(*kgo.Record)) (in
 
 // alertIDs reads JSON-lines outputs and returns how often each alert _id
 // (incidents left out) is in them.
-func alertIDs(t *testing.T, paths ...string) map[string]int {
+func alertIDs(t testing.TB, paths ...string) map[string]int {
 	t.Helper()
 	ids := map[string]int{}
 	for _, p := range paths {

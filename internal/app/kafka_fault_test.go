@@ -1,12 +1,14 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +37,7 @@ func streamOf(flows []flow.Record, k int) []flow.Record {
 // publishPaced publishes flows to topic (created with 6 partitions) in
 // chunks spread over about d, as publish does; it returns at once and
 // sends its error, or nil, on the channel when done.
-func publishPaced(t *testing.T, broker, topic string, flows []flow.Record, d time.Duration) <-chan error {
+func publishPaced(t testing.TB, broker, topic string, flows []flow.Record, d time.Duration) <-chan error {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
 	if err != nil {
@@ -49,12 +51,12 @@ func publishPaced(t *testing.T, broker, topic string, flows []flow.Record, d tim
 }
 
 // publishMore publishes flows to topic, which exists, at once.
-func publishMore(t *testing.T, broker, topic string, flows []flow.Record) <-chan error {
+func publishMore(t testing.TB, broker, topic string, flows []flow.Record) <-chan error {
 	t.Helper()
 	return publishSpread(t, broker, topic, flows, 0)
 }
 
-func publishSpread(t *testing.T, broker, topic string, flows []flow.Record, d time.Duration) <-chan error {
+func publishSpread(t testing.TB, broker, topic string, flows []flow.Record, d time.Duration) <-chan error {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
@@ -64,14 +66,33 @@ func publishSpread(t *testing.T, broker, topic string, flows []flow.Record, d ti
 	go func() {
 		defer cl.Close()
 		const chunks = 20
+		ctx := context.Background()
 		per := (len(flows) + chunks - 1) / chunks
+		var (
+			mu   sync.Mutex
+			ferr error
+		)
 		for i := 0; i < len(flows); i += per {
 			for j := i; j < min(i+per, len(flows)); j++ {
 				v := flow.AppendJSON(nil, &flows[j])
-				if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: flows[j].OrigH.AppendTo(nil), Value: v}).FirstErr(); err != nil {
-					done <- err
-					return
-				}
+				cl.Produce(ctx, &kgo.Record{Key: flows[j].OrigH.AppendTo(nil), Value: v}, func(_ *kgo.Record, err error) {
+					if err != nil {
+						mu.Lock()
+						ferr = cmp.Or(ferr, err)
+						mu.Unlock()
+					}
+				})
+			}
+			if err := cl.Flush(ctx); err != nil {
+				done <- err
+				return
+			}
+			mu.Lock()
+			err := ferr
+			mu.Unlock()
+			if err != nil {
+				done <- err
+				return
 			}
 			time.Sleep(d / chunks)
 		}
@@ -180,7 +201,7 @@ func TestKafkaKillAndAdd(t *testing.T) {
 
 // analyzeStream returns the alert IDs of `mlads analyze` on flows,
 // written as a Zeek JSON log.
-func analyzeStream(t *testing.T, model string, flows []flow.Record) map[string]bool {
+func analyzeStream(t testing.TB, model string, flows []flow.Record) map[string]bool {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "stream.log")
 	var b []byte
