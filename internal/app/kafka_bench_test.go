@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -60,10 +61,13 @@ func BenchmarkKafkaGroup(b *testing.B) {
 				}
 				waitDrained(b, broker, group, len(flows), children, 10*time.Minute)
 				el := time.Since(t0)
+				var outs []string
 				for _, ch := range children {
 					ch.stop(b)
+					outs = append(outs, ch.output)
 				}
 				b.ReportMetric(float64(len(flows))/el.Seconds(), "flows/s")
+				b.ReportMetric(float64(len(alertIDs(b, outs...)))/el.Seconds(), "alerts/s")
 			}
 		})
 	}
@@ -120,5 +124,19 @@ func BenchmarkKafkaStages(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+		// the state a partition commits, per host it tracks
+		if err := on.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+		var snap bytes.Buffer
+		if err := on.Snapshot(&snap); err != nil {
+			b.Fatal(err)
+		}
+		st := on.Stats()
+		if hosts := max(st.Scorer.Hosts, st.Behavior.Hosts); hosts > 0 {
+			b.ReportMetric(float64(snap.Len())/float64(hosts), "state-B/host")
+			b.ReportMetric(float64(hosts), "hosts")
+			b.ReportMetric(float64(st.Scorer.BytesPerHost), "scorer-mem-B/host")
+		}
 	})
 }
