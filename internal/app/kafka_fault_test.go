@@ -110,7 +110,14 @@ func publishSpread(t testing.TB, broker, topic string, flows []flow.Record, d ti
 func TestKafkaKillAndAdd(t *testing.T) {
 	broker := kafkaBroker(t)
 	c := newKafkaCase(t)
-	flows := streamOf(c.flows, 6)
+	flows := streamOf(c.flows, 6) // 28,440 flows; KAFKA_FAULT_FLOWS=1000000 for the size
+	if s := os.Getenv("KAFKA_FAULT_FLOWS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("KAFKA_FAULT_FLOWS=%q: %v", s, err)
+		}
+		flows = streamOf(c.flows, (n+len(c.flows)-1)/len(c.flows))[:n]
+	}
 	run := fmt.Sprintf("f%d", time.Now().UnixNano())
 	topic, group := run+".conn", run+".g"
 	dir := t.TempDir()
@@ -141,20 +148,22 @@ func TestKafkaKillAndAdd(t *testing.T) {
 	for i := range 3 {
 		children = append(children, startKafkaChild(t, dir, fmt.Sprintf("p%d", i), broker, topic, group, c.model))
 	}
-	pub := publishPaced(t, broker, topic, flows, 8*time.Second)
-	time.Sleep(3 * time.Second)
+	// the faults fall at 3/8, 5/8 and 7/8 of the publishing time
+	span := max(8*time.Second, time.Duration(len(flows))*20*time.Microsecond)
+	pub := publishPaced(t, broker, topic, flows, span)
+	time.Sleep(span * 3 / 8)
 	children[1].kill()
 	t.Log("p1 killed")
-	time.Sleep(2 * time.Second)
+	time.Sleep(span / 4)
 	children = append(children, startKafkaChild(t, dir, "p3", broker, topic, group, c.model))
 	t.Log("p3 added")
-	time.Sleep(2 * time.Second)
+	time.Sleep(span / 4)
 	children = append(children, startKafkaChild(t, dir, "p1-restarted", broker, topic, group, c.model))
 	t.Log("p1 restarted")
 	if err := <-pub; err != nil {
 		t.Fatal(err)
 	}
-	a := waitDrained(t, broker, group, len(flows), children, 3*time.Minute)
+	a := waitDrained(t, broker, group, len(flows), children, 3*time.Minute+time.Duration(len(flows))*200*time.Microsecond)
 	var outs []string
 	for i, ch := range children {
 		if i != 1 {
