@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,9 +48,11 @@ import (
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
 // nor repeats what was committed (see package tail). The detectors' own
-// state (host statistics, behavioural windows, open incidents) is not part
-// of the checkpoint yet: after a crash, the lines after the saved positions
-// are scored by a detector that starts from the model alone.
+// state (host statistics, behavioural windows, evidence, open incidents) is
+// committed with the positions, in a state file the checkpoint names by
+// generation and SHA-256 (run_state.go): after a crash, the lines after the
+// saved positions are scored as if the daemon had never stopped, so a scan
+// that straddles the crash is still one scan.
 //
 // EVE netflow halves wait for their partner in one eve.Pairer shared by all
 // the EVE files followed (a rotation may fall between two halves). The
@@ -176,11 +179,8 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 			notifier = n
 		}
 	}
-	dc := DetectConfig(d.all.Detect)
-	eng := behavior.New(d.all.Detect.Behavior)
-	eng.SetKnown(m.KnownBehaviors)
 	s.model = &runModel{
-		det: pipeline.NewDetector(m, dc), eng: eng,
+		model: m, dc: DetectConfig(d.all.Detect), bcfg: d.all.Detect.Behavior,
 		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, notifier: notifier, rules: rs, rulePaths: d.all.Rules.Paths,
 	}
 	d.log.Info("model loaded", "model", d.cfg.Model, "load_time", time.Since(t0).Round(time.Millisecond),
@@ -194,7 +194,8 @@ func (d *Daemon) logStats(msg string, t *tail.Tailer, s *runSink) {
 		"flows", s.flows.Load(), "alerts", s.alerts.Load(), "bad_lines", s.bad.Load(), "skipped_lines", s.skipped.Load(),
 		"netflow_halves_waiting", s.waiting.Load(),
 		"long_lines", st.LongLines, "rotations", st.Rotations, "truncations", st.Truncations,
-		"lost_truncations", st.LostTruncations, "commits", st.Commits)
+		"lost_truncations", st.LostTruncations, "commits", st.Commits,
+		"state_bytes", s.stateBytes.Load(), "state_write_time", time.Duration(s.stateNanos.Load()).Round(time.Microsecond))
 }
 
 // checkpoint is what the daemon commits with the positions: the length of
@@ -208,6 +209,7 @@ type checkpoint struct {
 	Flows       string          `json:"flows_output,omitempty"`
 	FlowsOffset int64           `json:"flows_offset,omitempty"`
 	Netflow     eve.PairerState `json:"netflow,omitzero"`
+	State       *stateRef       `json:"state,omitempty"`
 }
 
 // lineParser turns one log line into a record: zeek.Parser (TSV and JSON)
@@ -249,7 +251,13 @@ type runSink struct {
 	nextHealth time.Time  // when the next health report is due
 	inputs     func() int // files followed now (the tailer's), for the health report
 
+	state      *stateRef    // the detector state in the last checkpoint; nil before the first
+	stateGen   uint64       // its generation
+	stateFlows int64        // flows when it was written
+	stateBuf   bytes.Buffer // the snapshot, reused
+
 	flows, alerts, bad, skipped atomic.Int64
+	stateBytes, stateNanos      atomic.Int64     // size of the last state written and the time it took
 	waiting                     atomic.Int64     // netflow halves in the last checkpoint
 	badWarn                     throttle.Counter // bad lines are reported at most every 10 s
 }
@@ -257,8 +265,9 @@ type runSink struct {
 // runModel is the daemon's detection: the online pipeline and where its
 // alerts go, set up by open.
 type runModel struct {
-	det      *pipeline.Detector
-	eng      *behavior.Engine
+	model    *detect.Model
+	dc       detect.Config
+	bcfg     behavior.Config
 	observer string
 	ctx      context.Context // for the sinks: not cancelled at shutdown, so the last commit completes
 
@@ -269,6 +278,7 @@ type runModel struct {
 	notifier   notifyStats  // the contacts' sink, for the health reports; nil: none
 	rules      *rules.Set   // marks the alerts before the sinks see them; nil: none
 	rulePaths  []string     // rules.paths, watched for changes
+	watch      *rules.Watcher
 }
 
 // newRunSink returns the sink for cfg; open must be called before use.
@@ -307,21 +317,37 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 		s.flowsW = bufio.NewWriterSize(s.flowsOut, 256<<10)
 	}
 	if m := s.model; m != nil {
-		sync := s.out.Sync
-		var sink alert.Sink = alert.NewJSONLines(s.out, s.cfg.Output, sync)
-		if len(m.sinks) > 0 {
-			sink = append(alert.Fanout{sink}, m.sinks...)
-		}
-		sink = alert.NewFold(sink, time.Hour, 0, true)
 		if m.rules != nil {
 			// rule files are read again when they change; a bad new set is
 			// refused, logged, and the last good one stays in force
-			watch := rules.NewWatcher(m.rules, m.rulePaths, func(err error) { s.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
-			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
+			m.watch = rules.NewWatcher(m.rules, m.rulePaths, func(err error) { s.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
 		}
-		m.online = pipeline.NewOnline(m.det, m.eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts}, m.observer))
+		s.newOnline()
+		if c.State != nil {
+			s.restoreState(c.State)
+		}
 	}
 	return s, nil
+}
+
+// newOnline builds the detection pipeline afresh, from the model alone:
+// the behavioural engine and the detector, and the sink chain in front of
+// the outputs with its live incident fold.
+func (s *runSink) newOnline() {
+	m := s.model
+	var sink alert.Sink = alert.NewJSONLines(s.out, s.cfg.Output, s.out.Sync)
+	if len(m.sinks) > 0 {
+		sink = append(alert.Fanout{sink}, m.sinks...)
+	}
+	fold := alert.NewFold(sink, time.Hour, 0, true)
+	sink = fold
+	if m.watch != nil {
+		sink = &rules.Mark{Rules: m.rules, Watch: m.watch, Next: sink}
+	}
+	eng := behavior.New(m.bcfg)
+	eng.SetKnown(m.model.KnownBehaviors)
+	m.online = pipeline.NewOnline(pipeline.NewDetector(m.model, m.dc), eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts}, m.observer))
+	m.online.SetFold(fold)
 }
 
 // countAlerts counts the alert documents (not incident updates) that
@@ -531,12 +557,19 @@ func (s *runSink) Commit() ([]byte, error) {
 		}
 	}
 	c := checkpoint{Netflow: s.pairer.State()}
+	if s.model != nil {
+		ref, err := s.saveState()
+		if err != nil {
+			return nil, err
+		}
+		c.State = ref
+	}
 	s.waiting.Store(int64(len(c.Netflow.Held)))
 	c.Output, c.Offset = s.out.committed()
 	if s.flowsOut != s.out {
 		c.Flows, c.FlowsOffset = s.flowsOut.committed()
 	}
-	if c.Output == "" && c.Flows == "" && c.Netflow.IsZero() {
+	if c.Output == "" && c.Flows == "" && c.Netflow.IsZero() && c.State == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(c)

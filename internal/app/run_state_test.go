@@ -1,0 +1,161 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mlads/mlads/internal/detect"
+)
+
+// stateFixture trains a model on three hours of office traffic and writes
+// a daemon config following dir/logs; extra is added under run:.
+func stateFixture(t *testing.T, extra string) (dir, conf, model string) {
+	t.Helper()
+	dir = t.TempDir()
+	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	base := filepath.Join(dir, "base.conn.log")
+	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model = filepath.Join(dir, "office.model")
+	cfg := detect.DefaultConfig()
+	cfg.Trees = 16
+	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	conf = followConfig(t, dir, "conn.log*", fmt.Sprintf("  model: %q\n  observer: state\n%s", model, extra))
+	return dir, conf, model
+}
+
+// daemonChild starts the daemon of conf in a child process, its log in
+// dir/child-N.log; the test's cleanup kills it if the test left it running.
+func daemonChild(t *testing.T, dir, conf string, n int) *exec.Cmd {
+	t.Helper()
+	stderr, err := os.Create(filepath.Join(dir, fmt.Sprintf("child-%d.log", n)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunChild$")
+	cmd.Env = append(os.Environ(), "MLADSTEST_CHILD_CONFIG="+conf)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return cmd
+}
+
+// appendLog appends s to dir/logs/conn.log.
+func appendLog(t *testing.T, dir, s string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, "logs", "conn.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scanAlerts returns the evidence of the vertical_scan alerts (not
+// incident documents) in the daemon's output.
+func scanAlerts(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(out)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var ev []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<22)
+	for sc.Scan() {
+		var d struct {
+			Rule struct {
+				Name string `json:"name"`
+			} `json:"rule"`
+			MLADS struct {
+				Evidence map[string]any  `json:"evidence"`
+				Incident json.RawMessage `json:"incident"`
+			} `json:"mlads"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			t.Fatalf("%s: %v", out, err)
+		}
+		if d.Rule.Name == "vertical_scan" && d.MLADS.Incident == nil {
+			ev = append(ev, d.MLADS.Evidence)
+		}
+	}
+	return ev
+}
+
+// TestRunKilledMidScanStillOneScan: the daemon reads the first half of a
+// vertical scan (100 of 200 ports) and commits; it is then SIGKILLed, and
+// a restarted daemon reads the second half. The scan window was restored
+// from the state file committed with the positions, so the output holds
+// one scan alert of all 200 ports; a daemon that started from the model
+// alone would report the second half only (100 ports), or nothing of the
+// first.
+func TestRunKilledMidScanStillOneScan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the daemon in child processes")
+	}
+	dir, conf, _ := stateFixture(t, "")
+	out := filepath.Join(dir, "out.ndjson")
+	lines := connLines("k", 2, time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC), time.Hour, 10*time.Minute, false)
+	cut := strings.Index(lines, "Cscank0100\t")
+	cut = strings.LastIndexByte(lines[:cut], '\n') + 1
+
+	first := daemonChild(t, dir, conf, 1)
+	appendLog(t, dir, connHeader+lines[:cut])
+	caughtUpWithin(t, dir, 30*time.Second)
+	if ev := scanAlerts(t, out); len(ev) != 0 {
+		t.Fatalf("a scan alert before the scan's window closed: %v", ev)
+	}
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	if _, err := os.Stat(filepath.Join(dir, "positions.json.state.0")); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, "positions.json.state.1")); err != nil {
+			t.Fatalf("no state file beside the positions: %v", err)
+		}
+	}
+
+	second := daemonChild(t, dir, conf, 2)
+	appendLog(t, dir, lines[cut:])
+	caughtUpWithin(t, dir, 30*time.Second)
+	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Wait(); err != nil {
+		b, _ := os.ReadFile(filepath.Join(dir, "child-2.log"))
+		t.Fatalf("second run: %v\n%s", err, b)
+	}
+	log2, _ := os.ReadFile(filepath.Join(dir, "child-2.log"))
+	if !strings.Contains(string(log2), "detector state restored") {
+		t.Errorf("the restarted daemon did not say it restored the state:\n%s", log2)
+	}
+	ev := scanAlerts(t, out)
+	if len(ev) != 1 || ev[0]["ports_tried"] != float64(200) {
+		t.Fatalf("scan alerts %v; want one of 200 ports", ev)
+	}
+}
