@@ -69,6 +69,7 @@ import (
 // (a few ms) can be read out of order; a pair split between those comes
 // out as two one-sided flows, or merged with its sides swapped.
 type Daemon struct {
+	reload  *Reload
 	cfg     config.Run
 	all     config.Config
 	stdout  io.Writer
@@ -82,11 +83,16 @@ func NewDaemon(cfg config.Config, stdout io.Writer, log *slog.Logger) *Daemon {
 		log: log.With("component", "run"), tailLog: log.With("component", "tail")}
 }
 
+// SetReload makes the daemon take a new configuration on the signals of
+// r (see Reload and hotKeys).
+func (d *Daemon) SetReload(r Reload) { d.reload = &r }
+
 // Run follows the inputs until ctx ends, then drains, flushes and saves the
 // positions and returns nil; or returns the first output or positions
 // error.
 func (d *Daemon) Run(ctx context.Context) (err error) {
 	s := newRunSink(d.cfg, d.stdout, d.log)
+	s.reload, s.running = d.reload, d.all
 	if d.cfg.Model != "" {
 		if err := d.detect(ctx, s); err != nil {
 			return fmt.Errorf("run: %w", err)
@@ -153,6 +159,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 // writing alerts to run.output through the live incident fold.
 func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	t0 := time.Now()
+	stamp, _ := stampModel(d.cfg.Model) // before reading: a model written meanwhile is seen as new
 	m, err := detect.ReadFile(d.cfg.Model)
 	if err != nil {
 		return err
@@ -179,6 +186,7 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 			notifier = n
 		}
 	}
+	s.modelStamp = stamp
 	s.model = &runModel{
 		model: m, dc: DetectConfig(d.all.Detect), bcfg: d.all.Detect.Behavior,
 		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, notifier: notifier, rules: rs, rulePaths: d.all.Rules.Paths,
@@ -257,9 +265,16 @@ type runSink struct {
 	stateBuf   bytes.Buffer // the snapshot, reused
 
 	flows, alerts, bad, skipped atomic.Int64
-	stateBytes, stateNanos      atomic.Int64     // size of the last state written and the time it took
-	waiting                     atomic.Int64     // netflow halves in the last checkpoint
-	badWarn                     throttle.Counter // bad lines are reported at most every 10 s
+	stateBytes, stateNanos      atomic.Int64 // size of the last state written and the time it took
+
+	reload            *Reload       // SIGHUP; nil: none
+	running           config.Config // the configuration in force (hot keys applied)
+	modelStamp        modelStamp    // of the model file loaded
+	nextModelLook     time.Time
+	nextCheckpoint    time.Time        // of the model
+	checkpointUpdates uint64           // online updates in the last model checkpoint
+	waiting           atomic.Int64     // netflow halves in the last checkpoint
+	badWarn           throttle.Counter // bad lines are reported at most every 10 s
 }
 
 // runModel is the daemon's detection: the online pipeline and where its
@@ -442,6 +457,7 @@ func (s *runSink) Drain() error {
 	if err := s.pairer.Flush(s.write); err != nil {
 		return err
 	}
+	s.checkpointModel(time.Now(), true)
 	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 {
 		return s.writeHealth(time.Now())
 	}
@@ -454,6 +470,9 @@ func (s *runSink) Drain() error {
 // none of them has a partner coming; event time alone, which only moves
 // with new halves, would hold them until traffic resumes.
 func (s *runSink) Tick(now time.Time) (wrote bool, err error) {
+	s.hangup()
+	s.watchModel(now)
+	s.checkpointModel(now, false)
 	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 && !now.Before(s.nextHealth) {
 		s.nextHealth = now.Add(s.cfg.HealthInterval)
 		if err := s.writeHealth(now); err != nil {

@@ -72,18 +72,19 @@ func TestUnknownEnvIsAnError(t *testing.T) {
 // names the file and the problem.
 func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
-		"unknown-key.bad.yaml":        `'pcap' has invalid keys: max_flow`,
-		"negative-timeout.bad.yaml":   `pcap.udp_inactivity: -1s must be positive`,
-		"negative-shards.bad.yaml":    `pcap.shards: -2 must be in [0, 64] (0 = one per core)`,
-		"bad-level.bad.yaml":          `log.level: "loud" is not one of debug, info, warn, error`,
-		"not-yaml.bad.yaml":           `not-yaml.bad.yaml`,
-		"detect-trim.bad.yaml":        `detect.trim: 0.7 must be in [0, 0.5]`,
-		"run-start-at.bad.yaml":       `run.start_at: "tail" must be "beginning" or "end"`,
-		"detect-behavior.bad.yaml":    `detect.behavior.horizontal_hosts: must be positive, got 0`,
-		"run-same-output.bad.yaml":    `run.flows_output: "out.json" is run.output too; flows and alerts need files of their own`,
-		"es-url-credentials.bad.yaml": `elasticsearch.url: must not hold credentials; use the username and password_env or api_key_env keys`,
-		"es-spool-policy.bad.yaml":    `elasticsearch.spool.when_full: "sometimes" is not one of block, drop_newest, drop_oldest`,
-		"es-password-env.bad.yaml":    `elasticsearch.password_env: "MLADS_ES_PASSWORD" must not start with MLADS_ (those variables set configuration keys)`,
+		"unknown-key.bad.yaml":          `'pcap' has invalid keys: max_flow`,
+		"negative-timeout.bad.yaml":     `pcap.udp_inactivity: -1s must be positive`,
+		"negative-shards.bad.yaml":      `pcap.shards: -2 must be in [0, 64] (0 = one per core)`,
+		"bad-level.bad.yaml":            `log.level: "loud" is not one of debug, info, warn, error`,
+		"not-yaml.bad.yaml":             `not-yaml.bad.yaml`,
+		"detect-trim.bad.yaml":          `detect.trim: 0.7 must be in [0, 0.5]`,
+		"run-start-at.bad.yaml":         `run.start_at: "tail" must be "beginning" or "end"`,
+		"detect-behavior.bad.yaml":      `detect.behavior.horizontal_hosts: must be positive, got 0`,
+		"run-same-output.bad.yaml":      `run.flows_output: "out.json" is run.output too; flows and alerts need files of their own`,
+		"run-model-checkpoint.bad.yaml": `run.model_checkpoint: "state/positions.json" is run.positions too`,
+		"es-url-credentials.bad.yaml":   `elasticsearch.url: must not hold credentials; use the username and password_env or api_key_env keys`,
+		"es-spool-policy.bad.yaml":      `elasticsearch.spool.when_full: "sometimes" is not one of block, drop_newest, drop_oldest`,
+		"es-password-env.bad.yaml":      `elasticsearch.password_env: "MLADS_ES_PASSWORD" must not start with MLADS_ (those variables set configuration keys)`,
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "config", "*.bad.yaml"))
 	if err != nil {
