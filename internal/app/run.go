@@ -355,7 +355,7 @@ func (s *runSink) newOnline() {
 		sink = append(alert.Fanout{sink}, m.sinks...)
 	}
 	fold := alert.NewFold(sink, time.Hour, 0, true)
-	sink = fold
+	sink = WatchDrops(fold, m.sinks, m.observer)
 	if m.watch != nil {
 		sink = &rules.Mark{Rules: m.rules, Watch: m.watch, Next: sink}
 	}
