@@ -159,3 +159,68 @@ func TestRunKilledMidScanStillOneScan(t *testing.T) {
 		t.Fatalf("scan alerts %v; want one of 200 ports", ev)
 	}
 }
+
+// TestRunDamagedStateStartsClean: a state file that no longer matches the
+// positions (a flipped byte), or is gone, is reported with its name and
+// the daemon detects from the model alone, reading on; it never stops.
+func TestRunDamagedStateStartsClean(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the daemon in child processes")
+	}
+	dir, conf, _ := stateFixture(t, "")
+	day := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	first := daemonChild(t, dir, conf, 1)
+	appendLog(t, dir, connHeader+connLines("a", 2, day, 10*time.Minute, 0, false))
+	caughtUpWithin(t, dir, 30*time.Second)
+	stopChild(t, dir, 1, first)
+
+	var pos struct {
+		Checkpoint struct {
+			State stateRef `json:"state"`
+		} `json:"checkpoint"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "positions.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &pos); err != nil {
+		t.Fatal(err)
+	}
+	state := pos.Checkpoint.State.File
+	sb, err := os.ReadFile(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb[len(sb)/2] ^= 0x40
+	if err := os.WriteFile(state, sb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for n, damage := range []string{"do not match generation", "no such file"} {
+		if n == 1 {
+			if err := os.Remove(state); err != nil {
+				t.Fatal(err)
+			}
+		}
+		child := daemonChild(t, dir, conf, n+2)
+		waitLog(t, dir, n+2, "detector state not restored; detecting from the model alone", 10*time.Second)
+		waitLog(t, dir, n+2, state, time.Second)
+		waitLog(t, dir, n+2, damage, time.Second)
+		appendLog(t, dir, connLines(fmt.Sprint("b", n), 3, day.Add(time.Duration(n+1)*10*time.Minute), 10*time.Minute, 0, false))
+		caughtUpWithin(t, dir, 30*time.Second)
+		stopChild(t, dir, n+2, child)
+		// the stop commits a new state of its own; damage the new one again
+		if err := json.Unmarshal(mustRead(t, filepath.Join(dir, "positions.json")), &pos); err != nil {
+			t.Fatal(err)
+		}
+		state = pos.Checkpoint.State.File
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
