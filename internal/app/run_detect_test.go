@@ -198,10 +198,9 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 	}
 	took := waitFor("vertical_scan", first)
 	t.Logf("scan alert out %s after the log was written", took.Round(time.Millisecond))
-	// The kill comes once the positions are past the log: the detectors'
-	// own state (an open scan window) is not checkpointed yet (issue 11), so
-	// a kill between the alert's flush and the positions' save would read
-	// the window's last lines again without the rest of the window.
+	// The kill comes once the positions are past the log, so that the
+	// beacon of part 2 starts on a daemon that read all of part 1; a kill in
+	// the middle of a scan is TestRunKilledMidScanStillOneScan's.
 	caughtUpWithin(t, dir, 20*time.Second)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
