@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/zeek"
 )
 
 // stateFixture trains a model on three hours of office traffic and writes
@@ -223,4 +228,69 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// BenchmarkStateCommit measures what the detector state adds to a commit
+// of the daemon: the snapshot of the pipeline and its durable write
+// (atomicfile: write, fsync, rename, fsync of the folder), for a daemon
+// that has read a day's office log with 30 clients, a scan and a beacon
+// and then a sweep of sources (each of hosts sources one flow). ns/op is
+// one state commit; bytes/source divides the state by the tracked sources.
+func BenchmarkStateCommit(b *testing.B) {
+	dir := b.TempDir()
+	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	base := filepath.Join(dir, "base.conn.log")
+	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	model := filepath.Join(dir, "office.model")
+	cfg := detect.DefaultConfig()
+	cfg.Trees = 16
+	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := detect.ReadFile(model)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, hosts := range []int{1000, 20000} {
+		b.Run(fmt.Sprint(hosts), func(b *testing.B) {
+			c := config.Default()
+			c.Run.Output, c.Run.Positions = filepath.Join(b.TempDir(), "out.ndjson"), filepath.Join(b.TempDir(), "positions.json")
+			s := newRunSink(c.Run, nil, slog.New(slog.DiscardHandler))
+			s.model = &runModel{model: m, dc: detect.DefaultConfig(), bcfg: c.Detect.Behavior, observer: "bench", ctx: context.Background()}
+			if _, err := s.open(nil); err != nil {
+				b.Fatal(err)
+			}
+			defer s.close()
+			p := zeek.NewParser("bench")
+			var r flow.Record
+			for _, l := range strings.Split(connLines("day", 2, start.Add(24*time.Hour), 2*time.Hour, time.Hour, true), "\n") {
+				if ok, _ := p.ParseLine([]byte(l), &r); ok {
+					if err := s.write(&r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			for i := range hosts {
+				r.OrigH = netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})
+				r.TS = r.TS.Add(time.Millisecond)
+				if err := s.write(&r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := s.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				s.state = nil // as after new flows
+				if _, err := s.saveState(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			st := s.model.online.Stats()
+			b.ReportMetric(float64(s.stateBytes.Load())/float64(st.Behavior.Hosts), "bytes/source")
+			b.ReportMetric(float64(s.stateBytes.Load()), "bytes")
+		})
+	}
 }
