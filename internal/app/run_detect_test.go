@@ -3,7 +3,6 @@ package app
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/config"
-	"github.com/mlads/mlads/internal/detect"
 )
 
 // connLines writes Zeek TSV conn.log lines of office traffic from start for
@@ -134,16 +132,7 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	base := filepath.Join(dir, "base.conn.log")
-	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	model := filepath.Join(dir, "office.model")
-	cfg := detect.DefaultConfig()
-	cfg.Trees = 16
-	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
-		t.Fatal(err)
-	}
+	model := trainOfficeModel(t, dir)
 	extra := fmt.Sprintf("  model: %q\n  observer: e2e\n", model)
 	var es *config.Config // with ES_URL, the alerts go to Elasticsearch too
 	if os.Getenv("ES_URL") != "" {
@@ -155,26 +144,7 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 	conf := followConfig(t, dir, "conn.log*", extra)
 	out := filepath.Join(dir, "out.ndjson")
 	logPath := filepath.Join(dir, "logs", "conn.log")
-	startChild := func(n int) *exec.Cmd {
-		stderr, err := os.Create(filepath.Join(dir, fmt.Sprintf("child-%d.log", n)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stderr.Close()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestRunChild$")
-		cmd.Env = append(os.Environ(), "MLADSTEST_CHILD_CONFIG="+conf)
-		cmd.Stderr = stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { // a failed test leaves no daemon behind
-			if cmd.ProcessState == nil {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			}
-		})
-		return cmd
-	}
+	startChild := func(n int) *exec.Cmd { return daemonChild(t, dir, conf, n) }
 	waitFor := func(rule string, cmd *exec.Cmd) time.Duration {
 		t.Helper()
 		t0 := time.Now()

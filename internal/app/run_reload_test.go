@@ -55,11 +55,8 @@ func TestRunHangup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the daemon in a child process")
 	}
-	dir, conf, model := stateFixture(t, "")
 	day := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	child := daemonChild(t, dir, conf, 1)
-	appendLog(t, dir, connHeader+connLines("a", 2, day, 10*time.Minute, 0, false))
-	caughtUpWithin(t, dir, 30*time.Second)
+	dir, conf, model, child := followingDaemon(t, "", connLines("a", 2, day, 10*time.Minute, 0, false))
 
 	if err := os.WriteFile(conf, []byte("run:\n  inputs: [\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -101,11 +98,8 @@ func TestRunSwitchesModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the daemon in a child process")
 	}
-	dir, conf, model := stateFixture(t, "  model_checkpoint_interval: 100ms\n")
 	day := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	child := daemonChild(t, dir, conf, 1)
-	appendLog(t, dir, connHeader+connLines("a", 2, day, 30*time.Minute, 0, false))
-	caughtUpWithin(t, dir, 30*time.Second)
+	dir, _, model, child := followingDaemon(t, "  model_checkpoint_interval: 100ms\n", connLines("a", 2, day, 30*time.Minute, 0, false))
 	waitLog(t, dir, 1, "model checkpoint written", 10*time.Second)
 	learned, err := detect.ReadFile(model + ".learned")
 	if err != nil {

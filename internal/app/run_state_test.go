@@ -22,24 +22,44 @@ import (
 	"github.com/mlads/mlads/internal/zeek"
 )
 
-// stateFixture trains a model on three hours of office traffic and writes
-// a daemon config following dir/logs; extra is added under run:.
-func stateFixture(t *testing.T, extra string) (dir, conf, model string) {
-	t.Helper()
-	dir = t.TempDir()
+// trainOfficeModel trains a model on three hours of office traffic
+// (connLines) into dir/office.model and returns its path.
+func trainOfficeModel(tb testing.TB, dir string) string {
+	tb.Helper()
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	base := filepath.Join(dir, "base.conn.log")
 	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	model = filepath.Join(dir, "office.model")
+	model := filepath.Join(dir, "office.model")
 	cfg := detect.DefaultConfig()
 	cfg.Trees = 16
 	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return model
+}
+
+// stateFixture trains the office model and writes a daemon config
+// following dir/logs; extra is added under run:.
+func stateFixture(t *testing.T, extra string) (dir, conf, model string) {
+	t.Helper()
+	dir = t.TempDir()
+	model = trainOfficeModel(t, dir)
 	conf = followConfig(t, dir, "conn.log*", fmt.Sprintf("  model: %q\n  observer: state\n%s", model, extra))
 	return dir, conf, model
+}
+
+// followingDaemon starts a daemon on the office model (stateFixture, then
+// daemonChild), gives it first as the start of dir/logs/conn.log and
+// waits until it has read it.
+func followingDaemon(t *testing.T, extra, first string) (dir, conf, model string, child *exec.Cmd) {
+	t.Helper()
+	dir, conf, model = stateFixture(t, extra)
+	child = daemonChild(t, dir, conf, 1)
+	appendLog(t, dir, connHeader+first)
+	caughtUpWithin(t, dir, 30*time.Second)
+	return dir, conf, model, child
 }
 
 // daemonChild starts the daemon of conf in a child process, its log in
@@ -123,15 +143,11 @@ func TestRunKilledMidScanStillOneScan(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the daemon in child processes")
 	}
-	dir, conf, _ := stateFixture(t, "")
-	out := filepath.Join(dir, "out.ndjson")
 	lines := connLines("k", 2, time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC), time.Hour, 10*time.Minute, false)
 	cut := strings.Index(lines, "Cscank0100\t")
 	cut = strings.LastIndexByte(lines[:cut], '\n') + 1
-
-	first := daemonChild(t, dir, conf, 1)
-	appendLog(t, dir, connHeader+lines[:cut])
-	caughtUpWithin(t, dir, 30*time.Second)
+	dir, conf, _, first := followingDaemon(t, "", lines[:cut])
+	out := filepath.Join(dir, "out.ndjson")
 	if ev := scanAlerts(t, out); len(ev) != 0 {
 		t.Fatalf("a scan alert before the scan's window closed: %v", ev)
 	}
@@ -172,11 +188,8 @@ func TestRunDamagedStateStartsClean(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the daemon in child processes")
 	}
-	dir, conf, _ := stateFixture(t, "")
 	day := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
-	first := daemonChild(t, dir, conf, 1)
-	appendLog(t, dir, connHeader+connLines("a", 2, day, 10*time.Minute, 0, false))
-	caughtUpWithin(t, dir, 30*time.Second)
+	dir, conf, _, first := followingDaemon(t, "", connLines("a", 2, day, 10*time.Minute, 0, false))
 	stopChild(t, dir, 1, first)
 
 	var pos struct {
@@ -237,18 +250,8 @@ func mustRead(t *testing.T, path string) []byte {
 // and then a sweep of sources (each of hosts sources one flow). ns/op is
 // one state commit; bytes/source divides the state by the tracked sources.
 func BenchmarkStateCommit(b *testing.B) {
-	dir := b.TempDir()
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	base := filepath.Join(dir, "base.conn.log")
-	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	model := filepath.Join(dir, "office.model")
-	cfg := detect.DefaultConfig()
-	cfg.Trees = 16
-	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
-		b.Fatal(err)
-	}
+	model := trainOfficeModel(b, b.TempDir())
 	m, err := detect.ReadFile(model)
 	if err != nil {
 		b.Fatal(err)
