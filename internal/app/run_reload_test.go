@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -144,33 +145,67 @@ func sumCounts(xs []uint32) (n int) {
 	return n
 }
 
-// TestRunSIGTERMGraceful: SIGTERM while a log is being written stops the
-// daemon cleanly; every flow read before the saved positions is in the
-// flows output exactly once (nothing seen is lost), and the state file the
-// positions name is whole.
+// TestRunSIGTERMGraceful: SIGTERM while a log is being written, after a
+// scan alert went to a contact whose mail server is down, stops the daemon
+// cleanly: every flow read before the saved positions is in the flows
+// output exactly once (nothing seen is lost), the undelivered mail is in
+// the synced outbox for the next start, and the state file the positions
+// name is whole.
 func TestRunSIGTERMGraceful(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the daemon in a child process")
 	}
 	dir := t.TempDir()
-	flowsOut := filepath.Join(dir, "flows.ndjson")
-	_, conf, _ := stateFixture(t, fmt.Sprintf("  flows_output: %q\n", flowsOut))
+	flowsOut, outbox, contacts := filepath.Join(dir, "flows.ndjson"), filepath.Join(dir, "outbox"), filepath.Join(dir, "contacts.yaml")
+	if err := os.WriteFile(contacts, []byte(`
+channels:
+  email: {host: 127.0.0.1, port: 1, tls: implicit, from: mlads@example.org}
+contacts:
+  - {name: alice, email: [alice@example.org]}
+default_route: {notify: [alice]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, conf, _ := stateFixture(t, fmt.Sprintf("  flows_output: %q\nnotify:\n  contacts: %q\n  outbox: %q\n  drain_timeout: 200ms\n",
+		flowsOut, contacts, outbox))
 	dir = filepath.Dir(conf)
 	child := daemonChild(t, dir, conf, 1)
-	lines := strings.SplitAfter(connLines("t", 5, time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC), 2*time.Hour, 30*time.Minute, true), "\n")
+	lines := strings.SplitAfter(connLines("t", 5, time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC), 8*time.Hour, 10*time.Minute, false), "\n")
 	appendLog(t, dir, connHeader)
+	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() { // the log grows while the daemon stops
 		defer close(done)
 		for i := 0; i < len(lines); i += 40 {
-			appendLog(t, dir, strings.Join(lines[i:min(i+40, len(lines))], ""))
-			time.Sleep(5 * time.Millisecond)
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			f, err := os.OpenFile(filepath.Join(dir, "logs", "conn.log"), os.O_WRONLY|os.O_APPEND, 0)
+			if err == nil {
+				_, err = f.WriteString(strings.Join(lines[i:min(i+40, len(lines))], ""))
+				err = errors.Join(err, f.Close())
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	out := filepath.Join(dir, "out.ndjson")
+	for deadline := time.Now().Add(30 * time.Second); len(scanAlerts(t, out)) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(stop)
+			<-done
+			t.Fatal("no scan alert within 30 s")
+		}
+	}
 	t0 := time.Now()
 	stopChild(t, dir, 1, child)
 	t.Logf("stopped %s after SIGTERM", time.Since(t0).Round(time.Millisecond))
+	close(stop)
 	<-done
 
 	var pos struct {
@@ -213,6 +248,10 @@ func TestRunSIGTERMGraceful(t *testing.T) {
 	}
 	if sum := sha256.Sum256(sb); hex.EncodeToString(sum[:]) != ref.SHA256 {
 		t.Errorf("state file %s does not match the positions' checksum", ref.File)
+	}
+	ob, err := os.ReadFile(filepath.Join(outbox, "state.json"))
+	if err != nil || !bytes.Contains(ob, []byte(`"to":"alice@example.org"`)) || !bytes.Contains(ob, []byte("vertical_scan")) {
+		t.Errorf("the undelivered scan mail is not in the outbox: %v %.500s", err, ob)
 	}
 	t.Logf("%d of %d lines read before SIGTERM, state generation %d of %d bytes", read, len(lines), ref.Gen, ref.Bytes)
 }
