@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/alert"
-
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"

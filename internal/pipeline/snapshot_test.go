@@ -266,3 +266,35 @@ func benchOnline(tb testing.TB) *Online {
 	eng.SetKnown(m.KnownBehaviors)
 	return NewOnline(NewDetector(m, detect.DefaultConfig()), eng, NewAlerter(alert.Discard{}, "bench"))
 }
+
+// TestSetModelKeepsState: switching to a model in the middle of a scan
+// (here the same model, loaded again) changes nothing in what is written:
+// the windows, host statistics and evidence carry over.
+func TestSetModelKeepsState(t *testing.T) {
+	rs := officeFlows(2, time.Date(2026, 3, 3, 8, 0, 0, 0, time.UTC), 40, true)
+	cut := slices.IndexFunc(rs, func(r flow.Record) bool {
+		return !r.TS.Before(time.Date(2026, 3, 3, 8, 11, 0, 0, time.UTC))
+	})
+	var want, got bytes.Buffer
+	one := testOnline(t, &want)
+	feed(t, one, rs[:cut])
+	feed(t, one, rs[cut:])
+
+	two := testOnline(t, &got)
+	feed(t, two, rs[:cut])
+	b, err := trainedModel(t).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := detect.UnmarshalModel(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := two.SetModel(m, detect.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	feed(t, two, rs[cut:])
+	if d := cmp.Diff(strings.Split(want.String(), "\n"), strings.Split(got.String(), "\n")); d != "" {
+		t.Errorf("documents (-one model +switched):\n%s", d)
+	}
+}
