@@ -23,7 +23,9 @@ SIGINT or SIGTERM stop it after the outputs are flushed and the positions and th
 detector state saved; a restart resumes where it stopped, as if it had never
 stopped. SIGHUP reads the configuration again: a bad one is refused and logged,
 the running one stays; hot keys take effect, others are logged as needing a
-restart. A new model file at run.model is picked up without a restart.`,
+restart. A new model file at run.model is picked up without a restart.
+Prometheus metrics and the health check are served at /metrics and /healthz on
+run.metrics_listen (127.0.0.1:9464; empty turns them off).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := g.load()

@@ -194,6 +194,9 @@ func (s *runSink) switchModel(nm *detect.Model, why string) {
 		return
 	}
 	m.model = nm
+	if fi, err := os.Stat(s.cfg.Model); err == nil {
+		m.modelTime = fi.ModTime()
+	}
 	s.log.Info("model switched", "why", why, "model", s.cfg.Model, "groups", len(nm.Nodes), "alpha", nm.Alpha,
 		"known_behaviors", len(nm.KnownBehaviors))
 }

@@ -66,7 +66,7 @@ func TestRunHangup(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLog(t, dir, 1, "SIGHUP: configuration not reloaded; the running one stays in force", 10*time.Second)
-	appendLog(t, dir, connLines("b", 3, day.Add(10*time.Minute), 10*time.Minute, 0, false))
+	appendLog(t, connLog(dir), connLines("b", 3, day.Add(10*time.Minute), 10*time.Minute, 0, false))
 	caughtUpWithin(t, dir, 30*time.Second) // still reading, on the old configuration
 
 	// a good file: health_interval is hot, poll_interval needs a restart
@@ -85,7 +85,7 @@ func TestRunHangup(t *testing.T) {
 	waitLog(t, dir, 1, "applied=[run.health_interval]", time.Second)
 	waitLog(t, dir, 1, "take effect only after a restart; their running values stay in force", time.Second)
 	waitLog(t, dir, 1, "keys=[run.poll_interval]", time.Second)
-	appendLog(t, dir, connLines("c", 4, day.Add(20*time.Minute), 10*time.Minute, 0, false))
+	appendLog(t, connLog(dir), connLines("c", 4, day.Add(20*time.Minute), 10*time.Minute, 0, false))
 	caughtUpWithin(t, dir, 30*time.Second)
 	stopChild(t, dir, 1, child)
 }
@@ -119,7 +119,7 @@ func TestRunSwitchesModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLog(t, dir, 1, "new model file not loaded; the running model stays in force", 10*time.Second)
-	appendLog(t, dir, connLines("b", 3, day.Add(30*time.Minute), 10*time.Minute, 0, false))
+	appendLog(t, connLog(dir), connLines("b", 3, day.Add(30*time.Minute), 10*time.Minute, 0, false))
 	caughtUpWithin(t, dir, 30*time.Second)
 
 	// a new model from mlads train
@@ -133,7 +133,7 @@ func TestRunSwitchesModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLog(t, dir, 1, `why="model file changed"`, 10*time.Second)
-	appendLog(t, dir, connLines("c", 4, day.Add(40*time.Minute), 10*time.Minute, 0, false))
+	appendLog(t, connLog(dir), connLines("c", 4, day.Add(40*time.Minute), 10*time.Minute, 0, false))
 	caughtUpWithin(t, dir, 30*time.Second)
 	stopChild(t, dir, 1, child)
 }
@@ -171,7 +171,7 @@ default_route: {notify: [alice]}
 	dir = filepath.Dir(conf)
 	child := daemonChild(t, dir, conf, 1)
 	lines := strings.SplitAfter(connLines("t", 5, time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC), 8*time.Hour, 10*time.Minute, false), "\n")
-	appendLog(t, dir, connHeader)
+	appendLog(t, connLog(dir), connHeader)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() { // the log grows while the daemon stops
@@ -182,7 +182,7 @@ default_route: {notify: [alice]}
 				return
 			default:
 			}
-			f, err := os.OpenFile(filepath.Join(dir, "logs", "conn.log"), os.O_WRONLY|os.O_APPEND, 0)
+			f, err := os.OpenFile(connLog(dir), os.O_WRONLY|os.O_APPEND, 0)
 			if err == nil {
 				_, err = f.WriteString(strings.Join(lines[i:min(i+40, len(lines))], ""))
 				err = errors.Join(err, f.Close())

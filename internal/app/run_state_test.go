@@ -22,30 +22,12 @@ import (
 	"github.com/mlads/mlads/internal/zeek"
 )
 
-// trainOfficeModel trains a model on three hours of office traffic
-// (connLines) into dir/office.model and returns its path.
-func trainOfficeModel(tb testing.TB, dir string) string {
-	tb.Helper()
-	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	base := filepath.Join(dir, "base.conn.log")
-	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	model := filepath.Join(dir, "office.model")
-	cfg := detect.DefaultConfig()
-	cfg.Trees = 16
-	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
-		tb.Fatal(err)
-	}
-	return model
-}
-
 // stateFixture trains the office model and writes a daemon config
 // following dir/logs; extra is added under run:.
 func stateFixture(t *testing.T, extra string) (dir, conf, model string) {
 	t.Helper()
 	dir = t.TempDir()
-	model = trainOfficeModel(t, dir)
+	model, _ = trainOffice(t, dir)
 	conf = followConfig(t, dir, "conn.log*", fmt.Sprintf("  model: %q\n  observer: state\n%s", model, extra))
 	return dir, conf, model
 }
@@ -57,7 +39,7 @@ func followingDaemon(t *testing.T, extra, first string) (dir, conf, model string
 	t.Helper()
 	dir, conf, model = stateFixture(t, extra)
 	child = daemonChild(t, dir, conf, 1)
-	appendLog(t, dir, connHeader+first)
+	appendLog(t, connLog(dir), connHeader+first)
 	caughtUpWithin(t, dir, 30*time.Second)
 	return dir, conf, model, child
 }
@@ -86,20 +68,8 @@ func daemonChild(t *testing.T, dir, conf string, n int) *exec.Cmd {
 	return cmd
 }
 
-// appendLog appends s to dir/logs/conn.log.
-func appendLog(t *testing.T, dir, s string) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(dir, "logs", "conn.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
+// connLog is the log the daemons of these tests follow.
+func connLog(dir string) string { return filepath.Join(dir, "logs", "conn.log") }
 
 // scanAlerts returns the evidence of the vertical_scan alerts (not
 // incident documents) in the daemon's output.
@@ -163,7 +133,7 @@ func TestRunKilledMidScanStillOneScan(t *testing.T) {
 	}
 
 	second := daemonChild(t, dir, conf, 2)
-	appendLog(t, dir, lines[cut:])
+	appendLog(t, connLog(dir), lines[cut:])
 	caughtUpWithin(t, dir, 30*time.Second)
 	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -224,7 +194,7 @@ func TestRunDamagedStateStartsClean(t *testing.T) {
 		waitLog(t, dir, n+2, "detector state not restored; detecting from the model alone", 10*time.Second)
 		waitLog(t, dir, n+2, state, time.Second)
 		waitLog(t, dir, n+2, damage, time.Second)
-		appendLog(t, dir, connLines(fmt.Sprint("b", n), 3, day.Add(time.Duration(n+1)*10*time.Minute), 10*time.Minute, 0, false))
+		appendLog(t, connLog(dir), connLines(fmt.Sprint("b", n), 3, day.Add(time.Duration(n+1)*10*time.Minute), 10*time.Minute, 0, false))
 		caughtUpWithin(t, dir, 30*time.Second)
 		stopChild(t, dir, n+2, child)
 		// the stop commits a new state of its own; damage the new one again
@@ -252,7 +222,7 @@ func mustRead(t *testing.T, path string) []byte {
 // one state commit; bytes/source divides the state by the tracked sources.
 func BenchmarkStateCommit(b *testing.B) {
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	model := trainOfficeModel(b, b.TempDir())
+	model, _ := trainOffice(b, b.TempDir())
 	m, err := detect.ReadFile(model)
 	if err != nil {
 		b.Fatal(err)
