@@ -156,16 +156,7 @@ func TestRunSIGTERMGraceful(t *testing.T) {
 		t.Skip("runs the daemon in a child process")
 	}
 	dir := t.TempDir()
-	flowsOut, outbox, contacts := filepath.Join(dir, "flows.ndjson"), filepath.Join(dir, "outbox"), filepath.Join(dir, "contacts.yaml")
-	if err := os.WriteFile(contacts, []byte(`
-channels:
-  email: {host: 127.0.0.1, port: 1, tls: implicit, from: mlads@example.org}
-contacts:
-  - {name: alice, email: [alice@example.org]}
-default_route: {notify: [alice]}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	flowsOut, outbox, contacts := filepath.Join(dir, "flows.ndjson"), filepath.Join(dir, "outbox"), downMailContacts(t, dir)
 	_, conf, _ := stateFixture(t, fmt.Sprintf("  flows_output: %q\nnotify:\n  contacts: %q\n  outbox: %q\n  drain_timeout: 200ms\n",
 		flowsOut, contacts, outbox))
 	dir = filepath.Dir(conf)
