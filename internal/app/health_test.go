@@ -52,7 +52,7 @@ func TestHealthReports(t *testing.T) {
 	}
 	h := &fakeHealth{}
 	s := newRunSink(config.Run{Output: "-", HealthInterval: time.Minute}, nil, slog.New(slog.DiscardHandler))
-	s.model = &runModel{model: m, dc: detect.DefaultConfig(), bcfg: behavior.DefaultConfig(),
+	s.model = &runModel{m: m, dc: detect.DefaultConfig(), bcfg: behavior.DefaultConfig(),
 		observer: "sensor-1", ctx: context.Background(), health: h, notifier: fakeNotifier{}}
 	s.model.online = pipeline.NewOnline(pipeline.NewDetector(m, detect.DefaultConfig()), behavior.New(behavior.DefaultConfig()), pipeline.NewAlerter(alert.Discard{}, "sensor-1"))
 	s.inputs = func() int { return 2 }

@@ -96,6 +96,9 @@ func (d *Daemon) SetReload(r Reload) { d.reload = &r }
 // positions and returns nil; or returns the first output or positions
 // error.
 func (d *Daemon) Run(ctx context.Context) (err error) {
+	if d.all.Kafka.Enabled() {
+		return d.runKafka(ctx)
+	}
 	s := newRunSink(d.cfg, d.stdout, d.log)
 	s.reload, s.running = d.reload, d.all
 	if d.cfg.Model != "" {
@@ -204,7 +207,7 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	}
 	s.modelStamp = stamp
 	s.model = &runModel{
-		model: m, dc: DetectConfig(d.all.Detect), bcfg: d.all.Detect.Behavior,
+		m: m, dc: DetectConfig(d.all.Detect), bcfg: d.all.Detect.Behavior,
 		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, notifier: notifier, rules: rs, rulePaths: d.all.Rules.Paths,
 		elastic: es, byRule: map[string]uint64{},
 	}
@@ -305,9 +308,9 @@ type runSink struct {
 // runModel is the daemon's detection: the online pipeline and where its
 // alerts go, set up by open.
 type runModel struct {
-	model    *detect.Model
-	dc       detect.Config
-	bcfg     behavior.Config
+	m        *detect.Model   // the model: a consumer group makes a detector of it per partition
+	dc       detect.Config   // and the settings of those detectors
+	bcfg     behavior.Config // the behavioural detectors' settings
 	observer string
 	ctx      context.Context // for the sinks: not cancelled at shutdown, so the last commit completes
 
@@ -400,8 +403,8 @@ func (s *runSink) newOnline() {
 		sink = &rules.Mark{Rules: m.rules, Watch: m.watch, Next: sink}
 	}
 	eng := behavior.New(m.bcfg)
-	eng.SetKnown(m.model.KnownBehaviors)
-	m.online = pipeline.NewOnline(pipeline.NewDetector(m.model, m.dc), eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts, m.byRule}, m.observer))
+	eng.SetKnown(m.m.KnownBehaviors)
+	m.online = pipeline.NewOnline(pipeline.NewDetector(m.m, m.dc), eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts, m.byRule}, m.observer))
 	m.online.SetFold(m.fold)
 }
 
@@ -418,7 +421,9 @@ func (c countAlerts) Write(ctx context.Context, docs []*alert.Alert) (bool, erro
 	for _, d := range docs {
 		if !d.IsIncident() {
 			c.n.Add(1)
-			c.byRule[d.Rule.Name]++
+			if c.byRule != nil {
+				c.byRule[d.Rule.Name]++
+			}
 		}
 	}
 	return c.Sink.Write(ctx, docs)

@@ -89,7 +89,7 @@ func (s *runSink) hangup() {
 		applied = append(applied, k)
 	}
 	if slices.ContainsFunc(applied, func(k string) bool { return strings.HasPrefix(k, "detect.") }) {
-		s.switchModel(s.model.model, "detection settings changed")
+		s.switchModel(s.model.m, "detection settings changed")
 	}
 	if m := s.model; m != nil {
 		if m.watch != nil {
@@ -193,7 +193,7 @@ func (s *runSink) switchModel(nm *detect.Model, why string) {
 		s.log.Error("model not switched; the running one stays in force", "err", err)
 		return
 	}
-	m.model = nm
+	m.m = nm
 	if fi, err := os.Stat(s.cfg.Model); err == nil {
 		m.modelTime = fi.ModTime()
 	}

@@ -232,7 +232,7 @@ func BenchmarkStateCommit(b *testing.B) {
 			c := config.Default()
 			c.Run.Output, c.Run.Positions = filepath.Join(b.TempDir(), "out.ndjson"), filepath.Join(b.TempDir(), "positions.json")
 			s := newRunSink(c.Run, nil, slog.New(slog.DiscardHandler))
-			s.model = &runModel{model: m, dc: detect.DefaultConfig(), bcfg: c.Detect.Behavior, observer: "bench", ctx: context.Background()}
+			s.model = &runModel{m: m, dc: detect.DefaultConfig(), bcfg: c.Detect.Behavior, observer: "bench", ctx: context.Background()}
 			if _, err := s.open(nil); err != nil {
 				b.Fatal(err)
 			}
