@@ -626,9 +626,13 @@ func (s *runSink) Commit() ([]byte, error) {
 	}
 	c := checkpoint{Netflow: s.pairer.State()}
 	if s.model != nil {
+		// a state that cannot be saved is no reason to stop reading: this
+		// commit names none, so a restart from it detects from the model
+		// alone (and says so), and the next commit tries again
 		ref, err := s.saveState()
 		if err != nil {
-			return nil, err
+			s.state = nil
+			s.log.Error("detector state not saved; a restart from this commit detects from the model alone", "err", err)
 		}
 		c.State = ref
 	}
