@@ -48,7 +48,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default: built-in defaults; see configs/mlads.yaml)")
-	root.PersistentFlags().BoolVarP(&g.ignoreChecksums, "ignore-checksums", "C", false, "analyse packets with bad checksums, like zeek -C (sets pcap.verify_checksums false)")
+	root.PersistentFlags().BoolVarP(&g.ignoreChecksums, "ignore-checksums", "C", false, "analyse packets with bad checksums, like zeek -C (sets pcap.verify_checksums to false)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newVersion(),
@@ -73,7 +73,7 @@ func (g *globals) load() (config.Config, *slog.Logger, error) {
 		return cfg, nil, err
 	}
 	if g.ignoreChecksums {
-		cfg.Pcap.VerifyChecksums = false
+		cfg.Pcap.VerifyChecksums = config.ChecksumsOff
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {

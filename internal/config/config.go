@@ -104,6 +104,7 @@ func Load(path string, env []string) (Config, error) {
 	err := v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		mapstructure.StringToTimeDurationHookFunc(),
 		mapstructure.StringToSliceHookFunc(","),
+		checksumsHook,
 	)))
 	if err != nil {
 		where := "defaults"

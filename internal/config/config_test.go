@@ -75,6 +75,7 @@ func TestBadConfigs(t *testing.T) {
 		"unknown-key.bad.yaml":        `'pcap' has invalid keys: max_flow`,
 		"negative-timeout.bad.yaml":   `pcap.udp_inactivity: -1s must be positive`,
 		"negative-shards.bad.yaml":    `pcap.shards: -2 must be in [0, 64] (0 = one per core)`,
+		"checksums.bad.yaml":          `pcap.verify_checksums: "sometimes" must be auto, true or false`,
 		"bad-level.bad.yaml":          `log.level: "loud" is not one of debug, info, warn, error`,
 		"not-yaml.bad.yaml":           `not-yaml.bad.yaml`,
 		"detect-trim.bad.yaml":        `detect.trim: 0.7 must be in [0, 0.5]`,
@@ -116,5 +117,40 @@ func TestMissingFile(t *testing.T) {
 	}
 	if _, statErr := os.Stat("nope.yaml"); statErr == nil {
 		t.Fatal("unexpected file")
+	}
+}
+
+// TestVerifyChecksums: pcap.verify_checksums takes YAML booleans, the word
+// auto, and the same from the environment.
+func TestVerifyChecksums(t *testing.T) {
+	for _, tc := range []struct {
+		yaml, env string
+		want      Checksums
+	}{
+		{want: ChecksumsAuto},
+		{yaml: "true", want: ChecksumsOn},
+		{yaml: "false", want: ChecksumsOff},
+		{yaml: "auto", want: ChecksumsAuto},
+		{yaml: "true", env: "auto", want: ChecksumsAuto},
+		{env: "false", want: ChecksumsOff},
+	} {
+		path := ""
+		if tc.yaml != "" {
+			path = filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte("pcap:\n  verify_checksums: "+tc.yaml+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var env []string
+		if tc.env != "" {
+			env = []string{"MLADS_PCAP_VERIFY_CHECKSUMS=" + tc.env}
+		}
+		c, err := Load(path, env)
+		if err != nil {
+			t.Fatalf("yaml %q env %q: %v", tc.yaml, tc.env, err)
+		}
+		if c.Pcap.VerifyChecksums != tc.want {
+			t.Errorf("yaml %q env %q: got %q, want %q", tc.yaml, tc.env, c.Pcap.VerifyChecksums, tc.want)
+		}
 	}
 }
