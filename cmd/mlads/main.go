@@ -53,6 +53,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		newVersion(),
 		newFlows(g),
+		newCapture(g),
 		newEval(g),
 		newRun(g),
 		newTrain(g),

@@ -26,10 +26,11 @@ const EnvPrefix = "MLADS"
 
 // Config is the whole configuration.
 type Config struct {
-	Log    Log    `mapstructure:"log"`
-	Pcap   Pcap   `mapstructure:"pcap"`
-	Run    Run    `mapstructure:"run"`
-	Detect Detect `mapstructure:"detect"`
+	Log     Log     `mapstructure:"log"`
+	Pcap    Pcap    `mapstructure:"pcap"`
+	Capture Capture `mapstructure:"capture"`
+	Run     Run     `mapstructure:"run"`
+	Detect  Detect  `mapstructure:"detect"`
 
 	Elasticsearch Elastic `mapstructure:"elasticsearch"`
 	Kibana        Kibana  `mapstructure:"kibana"`
@@ -46,10 +47,11 @@ type Log struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Log:    Log{Level: "info", Format: "text"},
-		Pcap:   defaultPcap(),
-		Run:    defaultRun(),
-		Detect: defaultDetect(),
+		Log:     Log{Level: "info", Format: "text"},
+		Pcap:    defaultPcap(),
+		Capture: defaultCapture(),
+		Run:     defaultRun(),
+		Detect:  defaultDetect(),
 
 		Elasticsearch: defaultElastic(),
 		Kibana:        defaultKibana(),
@@ -72,6 +74,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.format: %q is not one of text, json", c.Log.Format))
 	}
 	errs = append(errs, c.Pcap.validate()...)
+	errs = append(errs, c.Capture.validate()...)
 	errs = append(errs, c.Run.validate()...)
 	errs = append(errs, c.Detect.validate()...)
 	errs = append(errs, c.Elasticsearch.validate()...)
