@@ -42,9 +42,9 @@ type bpfInsn struct {
 }
 
 var libpcap struct {
-	once    sync.Once
-	err     error
-	mu      sync.Mutex // pcap_compile is not reentrant in older libpcaps
+	once     sync.Once
+	err      error
+	mu       sync.Mutex // pcap_compile is not reentrant in older libpcaps
 	openDead func(linktype, snaplen int32) uintptr
 	compile  func(p uintptr, prog *bpfProgram, expr string, optimize int32, netmask uint32) int32
 	geterr   func(p uintptr) string

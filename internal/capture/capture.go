@@ -157,8 +157,8 @@ type Capture struct {
 
 	emitMu     sync.Mutex // one emit at a time, across sockets
 	emitFailed atomic.Bool
-	tapMu  sync.Mutex
-	tap    *pcapgo.Writer
+	tapMu      sync.Mutex
+	tap        *pcapgo.Writer
 }
 
 // iface is one interface's state shared by its sockets.
