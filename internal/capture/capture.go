@@ -92,6 +92,9 @@ const (
 	// statsEvery is how many frames pass between snapshots of a socket's
 	// decoder and table counters for Stats.
 	statsEvery = 4096
+	// drainFor bounds how long a stopping capture goes on reading what the
+	// kernel had already put in the ring.
+	drainFor = 2 * time.Second
 )
 
 // errIdle is a handle's "no frame within the poll timeout".
@@ -282,9 +285,10 @@ func (c *Capture) Close() {
 }
 
 // Run captures until ctx ends, handing every finished flow to emit (one
-// call at a time; the record is reused). When ctx ends it meters what the
-// sockets already delivered no further, flushes every open flow to emit,
-// closes the sockets and returns nil. A socket error or an emit error
+// call at a time; the record is reused). When ctx ends it still meters the
+// frames already in the rings (until one poll finds none, at most
+// drainFor), flushes every open flow to emit, closes the sockets and
+// returns nil. A socket error or an emit error
 // stops every socket and is returned, after the flush (except an emit
 // error, after which emit is not called again).
 func (c *Capture) Run(ctx context.Context, emit func(*flow.Record) error) error {
@@ -352,9 +356,19 @@ func (w *worker) read(ctx context.Context) error {
 	var frames uint64
 	lastFrame := time.Now()
 	sampleStart := time.Time{}
-	for ctx.Err() == nil {
+	var drainUntil time.Time // set when ctx ends: the ring is drained first
+	for {
+		if drainUntil.IsZero() && ctx.Err() != nil {
+			drainUntil = time.Now().Add(drainFor)
+		}
+		if !drainUntil.IsZero() && time.Now().After(drainUntil) {
+			return nil
+		}
 		data, ts, wire, err := w.h.ReadFrame()
 		if errors.Is(err, errIdle) {
+			if !drainUntil.IsZero() {
+				return nil // the ring is empty
+			}
 			now := time.Now()
 			if now.Sub(lastFrame) >= w.c.cfg.Idle {
 				if w.meter.Sampling() && frames > 0 {
@@ -399,7 +413,6 @@ func (w *worker) read(ctx context.Context) error {
 			w.sayChecksums()
 		}
 	}
-	return nil
 }
 
 // writeFrame writes one frame to the --write file.
