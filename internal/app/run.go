@@ -97,7 +97,15 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	} else {
 		d.log.Warn("no model (run.model): not detecting; the flows read are written to run.output", "output", d.cfg.Output)
 	}
+	var live *liveFlows
+	if len(d.cfg.Interfaces) > 0 {
+		if live, err = openLive(d.all, d.log); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		s.live = live
+	}
 	t, err := tail.New(tail.Config{
+		NoInputsOK:     live != nil,
 		Inputs:         d.cfg.Inputs,
 		Positions:      d.cfg.Positions,
 		MaxLineBytes:   d.cfg.MaxLineBytes,
@@ -107,7 +115,22 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		Logger:         d.tailLog,
 	}, s.open)
 	if err != nil {
+		if live != nil {
+			live.c.Close()
+		}
 		return fmt.Errorf("run: %w", err)
+	}
+	if live != nil {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		live.start(ctx, cancel)
+		defer func() {
+			cancel(nil)
+			live.stop()
+			if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+				err = fmt.Errorf("run: %w", cause)
+			}
+		}()
 	}
 	s.inputs = func() int { return int(t.Stats().Files) }
 	defer func() {
@@ -115,7 +138,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			err = fmt.Errorf("run: %w", cerr)
 		}
 	}()
-	d.log.Info("following", "inputs", d.cfg.Inputs, "output", d.cfg.Output, "flows_output", d.cfg.FlowsOutput,
+	d.log.Info("following", "inputs", d.cfg.Inputs, "interfaces", d.cfg.Interfaces, "output", d.cfg.Output, "flows_output", d.cfg.FlowsOutput,
 		"positions", d.cfg.Positions, "model", d.cfg.Model)
 
 	var wg sync.WaitGroup
@@ -195,6 +218,15 @@ func (d *Daemon) logStats(msg string, t *tail.Tailer, s *runSink) {
 		"netflow_halves_waiting", s.waiting.Load(),
 		"long_lines", st.LongLines, "rotations", st.Rotations, "truncations", st.Truncations,
 		"lost_truncations", st.LostTruncations, "commits", st.Commits)
+	if s.live != nil {
+		cs, stalls := s.live.Stats()
+		for _, i := range cs.Interfaces {
+			d.log.Info(msg, "interface", i.Name, "engine", i.Engine, "sockets", i.Sockets, "received", i.Received,
+				"flows", i.Flows, "active", i.Active, "packets", i.Packets, "decode_errors", i.DecodeErrs,
+				"kernel_drops", i.KernelDrops, "ring_drops", i.RingDrops, "ring_freezes", i.RingFreezes,
+				"evicted", i.Evicted, "queue_stalls", stalls)
+		}
+	}
 }
 
 // checkpoint is what the daemon commits with the positions: the length of
@@ -240,6 +272,7 @@ type runSink struct {
 	buf      []byte
 
 	pairer *eve.Pairer // netflow halves of all EVE files, committed with the positions
+	live   *liveFlows  // the flows of run.interfaces; nil: none
 
 	eveLines      int64     // EVE lines handed over, for Tick
 	eveLinesSeen  int64     // eveLines at the last Tick that saw it change
@@ -413,6 +446,12 @@ func (s *runSink) write(r *flow.Record) error {
 // as a one-sided flow, when the daemon stops (tail.Drainer), and a last
 // health report with the final counts; the last commit flushes both.
 func (s *runSink) Drain() error {
+	if s.live != nil {
+		// the capture flushes its open flows when the context ends
+		if err := s.live.drain(s.write); err != nil {
+			return err
+		}
+	}
 	if err := s.pairer.Flush(s.write); err != nil {
 		return err
 	}
@@ -428,6 +467,11 @@ func (s *runSink) Drain() error {
 // none of them has a partner coming; event time alone, which only moves
 // with new halves, would hold them until traffic resumes.
 func (s *runSink) Tick(now time.Time) (wrote bool, err error) {
+	if s.live != nil {
+		if wrote, err = s.live.take(s.write); err != nil {
+			return wrote, err
+		}
+	}
 	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 && !now.Before(s.nextHealth) {
 		s.nextHealth = now.Add(s.cfg.HealthInterval)
 		if err := s.writeHealth(now); err != nil {

@@ -39,41 +39,61 @@ func Skip(t testing.TB) {
 
 // NewPair creates the namespaces and the veth pair, with unique names so
 // that tests can run in parallel, and removes them when t ends. subnet is
-// the third octet of the 10.77.x.0/24 the pair is given (tests running at
-// the same time use different ones only for readability: namespaces do not
-// share addresses). The veths have checksum offloading on, as veths do by
-// default: captures on them carry the checksums the kernel left unfilled.
+// the third octet of the 10.77.x.0/24 the pair is given. The veths keep
+// checksum offloading on, as veths have by default: captures on them carry
+// the checksums the kernel left unfilled.
 func NewPair(t testing.TB, subnet int) *Pair {
 	t.Helper()
+	return NewStar(t, subnet, 1)[0]
+}
+
+// NewStar creates one namespace B joined to n namespaces A by a veth each:
+// pair i has the subnet 10.77.(subnet+i).0/24, A at .1 and B at .2. All
+// pairs share B; everything is removed when t ends.
+func NewStar(t testing.TB, subnet, n int) []*Pair {
+	t.Helper()
 	Skip(t)
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	p := &Pair{
-		A: "mlads-a-" + id, B: "mlads-b-" + id,
-		IfA: "mla" + id, IfB: "mlb" + id,
-		AddrA: fmt.Sprintf("10.77.%d.1", subnet), AddrB: fmt.Sprintf("10.77.%d.2", subnet),
+	id := func() string {
+		var b [3]byte
+		_, _ = rand.Read(b[:])
+		return hex.EncodeToString(b[:])
 	}
+	b := "mlads-b-" + id()
+	var ps []*Pair
 	t.Cleanup(func() {
-		_ = exec.Command("ip", "netns", "del", p.A).Run()
-		_ = exec.Command("ip", "netns", "del", p.B).Run()
+		for _, p := range ps {
+			_ = exec.Command("ip", "netns", "del", p.A).Run()
+		}
+		_ = exec.Command("ip", "netns", "del", b).Run()
 	})
-	for _, args := range [][]string{
-		{"netns", "add", p.A},
-		{"netns", "add", p.B},
-		{"link", "add", p.IfA, "netns", p.A, "type", "veth", "peer", "name", p.IfB, "netns", p.B},
-		{"-n", p.A, "addr", "add", p.AddrA + "/24", "dev", p.IfA},
-		{"-n", p.B, "addr", "add", p.AddrB + "/24", "dev", p.IfB},
-		{"-n", p.A, "link", "set", "lo", "up"},
-		{"-n", p.B, "link", "set", "lo", "up"},
-		{"-n", p.A, "link", "set", p.IfA, "up"},
-		{"-n", p.B, "link", "set", p.IfB, "up"},
-	} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	if out, err := exec.Command("ip", "netns", "add", b).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", b, err, out)
+	}
+	if out, err := exec.Command("ip", "-n", b, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("ip -n %s link set lo up: %v: %s", b, err, out)
+	}
+	for i := range n {
+		x := id()
+		p := &Pair{
+			A: "mlads-a-" + x, B: b, IfA: "mla" + x, IfB: "mlb" + x,
+			AddrA: fmt.Sprintf("10.77.%d.1", subnet+i), AddrB: fmt.Sprintf("10.77.%d.2", subnet+i),
+		}
+		ps = append(ps, p)
+		for _, args := range [][]string{
+			{"netns", "add", p.A},
+			{"link", "add", p.IfA, "netns", p.A, "type", "veth", "peer", "name", p.IfB, "netns", p.B},
+			{"-n", p.A, "addr", "add", p.AddrA + "/24", "dev", p.IfA},
+			{"-n", p.B, "addr", "add", p.AddrB + "/24", "dev", p.IfB},
+			{"-n", p.A, "link", "set", "lo", "up"},
+			{"-n", p.A, "link", "set", p.IfA, "up"},
+			{"-n", p.B, "link", "set", p.IfB, "up"},
+		} {
+			if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+				t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+			}
 		}
 	}
-	return p
+	return ps
 }
 
 // Do runs fn inside namespace ns, on an OS thread locked for the call, and

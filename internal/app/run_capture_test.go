@@ -1,0 +1,257 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/netns"
+)
+
+// liveDaemon runs the daemon with the configuration file conf inside
+// namespace ns (where run.interfaces are) until the returned stop is
+// called; stop cancels it, as SIGTERM does, and returns Run's error and
+// the daemon's log.
+func liveDaemon(t *testing.T, ns, conf string) (stop func() (error, string)) {
+	t.Helper()
+	cfg, err := config.Load(conf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logBuf syncBuffer
+	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- netns.Do(ns, func() error { return NewDaemon(cfg, io.Discard, log).Run(ctx) })
+	}()
+	// the first commit writes the positions once the sockets are open
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(cfg.Run.Positions); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("daemon stopped at start: %v\n%s", err, logBuf.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("daemon not started within 10 s:\n%s", logBuf.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var once sync.Once
+	var runErr error
+	stop = func() (error, string) {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr, logBuf.String()
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+// liveConfig writes a daemon configuration that captures the interfaces,
+// with extra appended under run:.
+func liveConfig(t *testing.T, dir string, ifaces []string, extra string) string {
+	t.Helper()
+	q := make([]string, len(ifaces))
+	for i, n := range ifaces {
+		q[i] = strconv.Quote(n)
+	}
+	y := fmt.Sprintf(`log:
+  level: info
+capture:
+  idle: 300ms
+  ring_mb: 4
+run:
+  interfaces: [%s]
+  output: %q
+  positions: %q
+  poll_interval: 20ms
+  commit_interval: 100ms
+  stats_interval: 0s
+%s`, strings.Join(q, ", "), filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "positions.json"), extra)
+	p := filepath.Join(dir, "mlads.yaml")
+	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestRunCapturesScans: nmap's port scan and each of its stealth scan types
+// (-sF, -sN, -sX, -sA, -sW) and a UDP scan, each from a host of its own,
+// are captured by `mlads run` on the target's interfaces (one per scanner,
+// all in one daemon) and become scan alerts about that host in the JSON
+// lines, with a model loaded. The daemon is stopped as SIGTERM does, with
+// flows still open: they are flushed into the detectors before the output
+// is closed.
+func TestRunCapturesScans(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network namespaces and nmap")
+	}
+	netns.Skip(t)
+	if _, err := exec.LookPath("nmap"); err != nil {
+		t.Skip("needs nmap (Debian: apt-get install nmap)")
+	}
+	scans := [][]string{{"-sS", "-p", "1-200"}, {"-sF", "-p", "1-200"}, {"-sN", "-p", "1-200"}, {"-sX", "-p", "1-200"},
+		{"-sA", "-p", "1-200"}, {"-sW", "-p", "1-200"}, {"-sU", "-p", "1-60"}}
+	pairs := netns.NewStar(t, 20, len(scans))
+	for _, p := range pairs {
+		if err := p.DisableIPv6(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No ICMP rate limit in the target, so a UDP scan's unreachables all go.
+	if out, err := netns.Command(pairs[0].B, "sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0").CombinedOutput(); err != nil {
+		t.Fatalf("sysctl: %v: %s", err, out)
+	}
+	// a few open TCP ports and a UDP one on the target
+	var lns []io.Closer
+	err := netns.Do(pairs[0].B, func() error {
+		for _, port := range []int{22, 80, 443} {
+			ln, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port)))
+			if err != nil {
+				return err
+			}
+			lns = append(lns, ln)
+		}
+		pc, err := net.ListenPacket("udp4", "0.0.0.0:53")
+		lns = append(lns, pc)
+		return err
+	})
+	defer func() {
+		for _, c := range lns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.conn.log")
+	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "office.model")
+	dc := detect.DefaultConfig()
+	dc.Trees = 16
+	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: dc}); err != nil {
+		t.Fatal(err)
+	}
+	var ifaces []string
+	for _, p := range pairs {
+		ifaces = append(ifaces, p.IfB)
+	}
+	conf := liveConfig(t, dir, ifaces, fmt.Sprintf("  model: %q\n  observer: live-e2e\n"+
+		"detect:\n  behavior:\n    scan_window: 2s\n    sweep_every: 1s\n", model))
+	stop := liveDaemon(t, pairs[0].B, conf)
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(scans))
+	for i, args := range scans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := append([]string{"-n", "-Pn", "--max-retries", "0", "-T4"}, args...)
+			a = append(a, pairs[i].AddrB)
+			if out, err := netns.Command(pairs[i].A, "nmap", a...).CombinedOutput(); err != nil {
+				errs[i] = fmt.Errorf("nmap %v: %v: %s", args, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The scan windows are 2 s of packet time here (5 min by default): a
+	// later flow of each scanner closes its window, and the finding comes.
+	time.Sleep(2500 * time.Millisecond)
+	for _, p := range pairs {
+		if err := netns.Do(p.A, func() error {
+			c, err := net.Dial("udp4", net.JoinHostPort(p.AddrB, "53"))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write([]byte("later"))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	err, log := stop()
+	if err != nil {
+		t.Fatalf("daemon: %v\n%s", err, log)
+	}
+
+	bySource := scanAlertSources(t, filepath.Join(dir, "out.ndjson"))
+	for i, p := range pairs {
+		if len(bySource[p.AddrA]) == 0 {
+			t.Errorf("nmap %s from %s: no scan alert; scan alerts by source: %v", scans[i][0], p.AddrA, bySource)
+		} else {
+			t.Logf("nmap %s from %s: %v", scans[i][0], p.AddrA, bySource[p.AddrA])
+		}
+	}
+	if t.Failed() {
+		_, rules, incidents := outDocs(t, filepath.Join(dir, "out.ndjson"))
+		t.Logf("alerts by rule %v, %d incidents; daemon log:\n%s", rules, incidents, log)
+	}
+}
+
+// scanAlertSources reads the daemon's alerts and returns the scan rules
+// alerted on, by source address.
+func scanAlertSources(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<22)
+	for sc.Scan() {
+		var d struct {
+			Rule struct {
+				Name string `json:"name"`
+			} `json:"rule"`
+			Source struct {
+				IP string `json:"ip"`
+			} `json:"source"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if strings.Contains(d.Rule.Name, "scan") {
+			out[d.Source.IP] = append(out[d.Source.IP], d.Rule.Name)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
