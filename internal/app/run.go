@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/capture"
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/detect/behavior"
@@ -71,6 +72,10 @@ type Daemon struct {
 	stdout  io.Writer
 	log     *slog.Logger
 	tailLog *slog.Logger
+
+	// openCapture opens run.interfaces; nil is capture.Open. Tests open
+	// them inside a network namespace.
+	openCapture func(capture.Config) (*capture.Capture, error)
 }
 
 // NewDaemon returns the daemon for cfg. stdout is where output "-" goes.
@@ -99,7 +104,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	}
 	var live *liveFlows
 	if len(d.cfg.Interfaces) > 0 {
-		if live, err = openLive(d.all, d.log); err != nil {
+		if live, err = openLive(d.all, d.log, d.openCapture); err != nil {
 			return fmt.Errorf("run: %w", err)
 		}
 		s.live = live

@@ -36,8 +36,11 @@ type liveFlows struct {
 
 // openLive opens the interfaces (run.interfaces), so that a missing one or
 // a missing capability stops the daemon before it starts.
-func openLive(cfg config.Config, log *slog.Logger) (*liveFlows, error) {
-	c, err := capture.Open(CaptureConfig(cfg, cfg.Run.Interfaces, log.With("component", "capture")))
+func openLive(cfg config.Config, log *slog.Logger, open func(capture.Config) (*capture.Capture, error)) (*liveFlows, error) {
+	if open == nil {
+		open = capture.Open
+	}
+	c, err := open(CaptureConfig(cfg, cfg.Run.Interfaces, log.With("component", "capture")))
 	if err != nil {
 		return nil, err
 	}

@@ -17,13 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlads/mlads/internal/capture"
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/netns"
 )
 
-// liveDaemon runs the daemon with the configuration file conf inside
-// namespace ns (where run.interfaces are) until the returned stop is
+// liveDaemon runs the daemon with the configuration file conf, its
+// run.interfaces opened inside namespace ns, until the returned stop is
 // called; stop cancels it, as SIGTERM does, and returns Run's error and
 // the daemon's log.
 func liveDaemon(t *testing.T, ns, conf string) (stop func() (error, string)) {
@@ -36,9 +37,15 @@ func liveDaemon(t *testing.T, ns, conf string) (stop func() (error, string)) {
 	log := slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- netns.Do(ns, func() error { return NewDaemon(cfg, io.Discard, log).Run(ctx) })
-	}()
+	d := NewDaemon(cfg, io.Discard, log)
+	d.openCapture = func(c capture.Config) (cp *capture.Capture, err error) {
+		err = netns.Do(ns, func() error {
+			cp, err = capture.Open(c)
+			return err
+		})
+		return cp, err
+	}
+	go func() { done <- d.Run(ctx) }()
 	// the first commit writes the positions once the sockets are open
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -163,8 +170,16 @@ func TestRunCapturesScans(t *testing.T) {
 	for _, p := range pairs {
 		ifaces = append(ifaces, p.IfB)
 	}
-	conf := liveConfig(t, dir, ifaces, fmt.Sprintf("  model: %q\n  observer: live-e2e\n"+
-		"detect:\n  behavior:\n    scan_window: 2s\n    sweep_every: 1s\n", model))
+	extra := fmt.Sprintf("  model: %q\n  observer: live-e2e\n"+
+		"detect:\n  behavior:\n    scan_window: 2s\n    sweep_every: 1s\n", model)
+	var es *config.Config // with ES_URL, the alerts go to Elasticsearch too
+	if os.Getenv("ES_URL") != "" {
+		c := esConfig(t)
+		es = &c
+		extra += fmt.Sprintf("elasticsearch:\n  url: %q\n  namespace: %q\n  dead_letter: %q\n  spool:\n    dir: %q\n",
+			c.Elasticsearch.URL, c.Elasticsearch.Namespace, c.Elasticsearch.DeadLetter, c.Elasticsearch.Spool.Dir)
+	}
+	conf := liveConfig(t, dir, ifaces, extra)
 	stop := liveDaemon(t, pairs[0].B, conf)
 
 	var wg sync.WaitGroup
@@ -216,6 +231,15 @@ func TestRunCapturesScans(t *testing.T) {
 			t.Logf("nmap %s from %s: %v", scans[i][0], p.AddrA, bySource[p.AddrA])
 		}
 	}
+	if es != nil {
+		ids, _, _ := outDocs(t, filepath.Join(dir, "out.ndjson"))
+		indexed := esAlertIDs(t, *es)
+		for id := range ids {
+			if indexed[id] != 1 {
+				t.Errorf("alert %s is in Elasticsearch %d times", id, indexed[id])
+			}
+		}
+	}
 	if t.Failed() {
 		_, rules, incidents := outDocs(t, filepath.Join(dir, "out.ndjson"))
 		t.Logf("alerts by rule %v, %d incidents; daemon log:\n%s", rules, incidents, log)
@@ -254,4 +278,113 @@ func scanAlertSources(t *testing.T, path string) map[string][]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestRunSIGTERMKeepsFlows: the daemon is stopped (as SIGTERM does) while
+// TCP connections go on at full speed; every connection that had ended
+// before the stop, whose packets the daemon had therefore seen, is in its
+// output, written out before the last commit.
+func TestRunSIGTERMKeepsFlows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network namespaces")
+	}
+	p := netns.NewPair(t, 40)
+	if err := p.DisableIPv6(); err != nil {
+		t.Fatal(err)
+	}
+	stopServers, err := p.Servers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopServers()
+	dir := t.TempDir()
+	stop := liveDaemon(t, p.B, liveConfig(t, dir, []string{p.IfB}, ""))
+
+	// Connections one after another until told to stop; the ports of
+	// those that ended, and when.
+	type conn struct {
+		port  int
+		ended time.Time
+	}
+	var (
+		mu    sync.Mutex
+		conns []conn
+		quit  = make(chan struct{})
+		done  = make(chan error, 1)
+	)
+	go func() {
+		done <- netns.Do(p.A, func() error {
+			for {
+				select {
+				case <-quit:
+					return nil
+				default:
+				}
+				c, err := net.DialTimeout("tcp4", net.JoinHostPort(p.AddrB, strconv.Itoa(netns.TCPPort)), 2*time.Second)
+				if err != nil {
+					return err
+				}
+				port := c.LocalAddr().(*net.TCPAddr).Port
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := c.Write(make([]byte, netns.TCPSent)); err != nil {
+					c.Close()
+					return err
+				}
+				_, err = io.Copy(io.Discard, c)
+				c.Close()
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				conns = append(conns, conn{port, time.Now()})
+				mu.Unlock()
+			}
+		})
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	stopped := time.Now()
+	runErr, log := stop()
+	time.Sleep(100 * time.Millisecond)
+	close(quit)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if runErr != nil {
+		t.Fatalf("daemon: %v\n%s", runErr, log)
+	}
+
+	seen := map[int]bool{}
+	b, err := os.ReadFile(filepath.Join(dir, "out.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r struct {
+			OrigP int    `json:"id.orig_p"`
+			RespP int    `json:"id.resp_p"`
+			State string `json:"conn_state"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("output line %q: %v", line, err)
+		}
+		if r.RespP == netns.TCPPort {
+			seen[r.OrigP] = true
+		}
+	}
+	var before, lost int
+	for _, c := range conns {
+		// a connection that ended before the stop was seen by the daemon
+		if c.ended.Before(stopped) {
+			before++
+			if !seen[c.port] {
+				lost++
+				t.Errorf("connection from port %d, ended %s before the stop, is not in the output",
+					c.port, stopped.Sub(c.ended))
+			}
+		}
+	}
+	t.Logf("%d connections ended before the stop, %d lost; %d flows in the output", before, lost, len(seen))
+	if before < 10 {
+		t.Errorf("only %d connections before the stop; the test needs traffic", before)
+	}
 }
