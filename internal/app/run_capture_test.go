@@ -191,7 +191,7 @@ func TestRunCapturesScans(t *testing.T) {
 			a := append([]string{"-n", "-Pn", "--max-retries", "0", "-T4"}, args...)
 			a = append(a, pairs[i].AddrB)
 			if out, err := netns.Command(pairs[i].A, "nmap", a...).CombinedOutput(); err != nil {
-				errs[i] = fmt.Errorf("nmap %v: %v: %s", args, err, out)
+				errs[i] = fmt.Errorf("nmap %v: %w: %s", args, err, out)
 			}
 		}()
 	}

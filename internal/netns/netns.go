@@ -110,13 +110,13 @@ func Do(ns string, fn func() error) error {
 			errc <- fmt.Errorf("netns: own namespace: %w", err)
 			return
 		}
-		defer self.Close()
+		defer func() { _ = self.Close() }()
 		target, err := os.Open("/run/netns/" + ns)
 		if err != nil {
 			errc <- fmt.Errorf("netns: %w", err)
 			return
 		}
-		defer target.Close()
+		defer func() { _ = target.Close() }()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 			errc <- fmt.Errorf("netns: enter %s: %w", ns, err)
 			return

@@ -36,7 +36,7 @@ func (p *Pair) DisableIPv6() error {
 		out, err := Command(ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
 			"net.ipv6.conf.default.disable_ipv6=1").CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("netns: %s: sysctl: %v: %s", ns, err, out)
+			return fmt.Errorf("netns: %s: sysctl: %w: %s", ns, err, out)
 		}
 	}
 	return nil
@@ -57,7 +57,7 @@ func (p *Pair) Servers() (stop func(), err error) {
 	})
 	if err != nil {
 		if ln != nil {
-			ln.Close()
+			_ = ln.Close()
 		}
 		return nil, fmt.Errorf("netns: servers: %w", err)
 	}
@@ -75,7 +75,7 @@ func (p *Pair) Servers() (stop func(), err error) {
 			if _, err := io.ReadFull(c, buf); err == nil {
 				_, _ = c.Write(make([]byte, TCPAnswer))
 			}
-			c.Close()
+			_ = c.Close()
 		}
 	}()
 	go func() {
@@ -91,7 +91,7 @@ func (p *Pair) Servers() (stop func(), err error) {
 			}
 		}
 	}()
-	return func() { ln.Close(); pc.Close(); wg.Wait() }, nil
+	return func() { _ = ln.Close(); _ = pc.Close(); wg.Wait() }, nil
 }
 
 // Exchange makes, from namespace A, the four exchanges: a ping of
@@ -108,7 +108,7 @@ func (p *Pair) ping() error {
 	if err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	dst := &net.IPAddr{IP: net.ParseIP(p.AddrB)}
 	buf := make([]byte, 1500)
 	for i := 1; i <= PingCount; i++ {
@@ -139,14 +139,14 @@ func (p *Pair) tcp() error {
 	if err != nil {
 		return fmt.Errorf("tcp: %w", err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write(make([]byte, TCPSent)); err != nil {
 		return fmt.Errorf("tcp: %w", err)
 	}
 	n, err := io.Copy(io.Discard, c)
 	if err != nil || n != TCPAnswer {
-		return fmt.Errorf("tcp: read %d bytes of %d: %v", n, TCPAnswer, err)
+		return fmt.Errorf("tcp: read %d bytes of %d: %w", n, TCPAnswer, err)
 	}
 	return nil
 }
@@ -154,7 +154,7 @@ func (p *Pair) tcp() error {
 func (p *Pair) refused() error {
 	c, err := net.DialTimeout("tcp4", net.JoinHostPort(p.AddrB, strconv.Itoa(ClosedPort)), 2*time.Second)
 	if err == nil {
-		c.Close()
+		_ = c.Close()
 		return fmt.Errorf("refused: port %d accepted a connection", ClosedPort)
 	}
 	return nil
@@ -165,7 +165,7 @@ func (p *Pair) udp() error {
 	if err != nil {
 		return fmt.Errorf("udp: %w", err)
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	for i := 0; i < UDPCount; i++ {
 		if _, err := c.Write(make([]byte, UDPSize)); err != nil {
 			return fmt.Errorf("udp: %w", err)
@@ -174,7 +174,7 @@ func (p *Pair) udp() error {
 	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	buf := make([]byte, 2048)
 	if n, err := c.Read(buf); err != nil || n != UDPAnswer {
-		return fmt.Errorf("udp: answer of %d bytes: %v", n, err)
+		return fmt.Errorf("udp: answer of %d bytes: %w", n, err)
 	}
 	return nil
 }

@@ -138,7 +138,3 @@ func (a *checksumAuto) next(d *decoder, dst []Packet) ([]Packet, uint64, bool) {
 	a.replay++
 	return d.decodeFrame(dst[:0], h.frame, h.ts, h.lt, a.buf[h.off:h.off+h.n], h.wire), h.frame, true
 }
-
-// pending reports whether frames are held: sampling, or decided and not
-// all handed out yet.
-func (a *checksumAuto) pending() bool { return a.replay < len(a.held) }
