@@ -96,6 +96,7 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 	}
 	if len(opts.Sinks) > 0 {
 		sink = alert.Fanout{sink, alert.NewFold(alert.Fanout(opts.Sinks), time.Hour, 0, true)}
+		sink = WatchDrops(sink, opts.Sinks, opts.Observer)
 	}
 	if opts.Rules != nil {
 		sink = &rules.Mark{Rules: opts.Rules, Next: sink}
@@ -108,17 +109,21 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 			return rep, fmt.Errorf("analyze: write: %w", err)
 		}
 	}
+	// the flows' alert documents are made and written on a core of their
+	// own while the flows are scored
+	aside := newAlertAside(ctx, al)
 	var v detect.Verdict
 	err = b.Each(func(r *flow.Record) error {
 		if !det.Alert(r, &v) {
 			return nil
 		}
-		return al.Flow(ctx, r, &v)
+		return aside.Flow(ctx, r, &v)
 	})
 	// what was found is written even when an input failed
-	if ferr := al.Flush(ctx); err == nil {
+	if ferr := aside.Flush(ctx); err == nil {
 		err = ferr
 	}
+	aside.Close()
 	err = rep.finish("analyze", det.Stats(), t1, opts.Logger, errors.Join(readErr, err)) // before rep is returned: it fills rep
 	return rep, err
 }

@@ -350,7 +350,7 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 		if len(m.sinks) > 0 {
 			sink = append(alert.Fanout{sink}, m.sinks...)
 		}
-		sink = alert.NewFold(sink, time.Hour, 0, true)
+		sink = WatchDrops(alert.NewFold(sink, time.Hour, 0, true), m.sinks, m.observer)
 		if m.rules != nil {
 			// rule files are read again when they change; a bad new set is
 			// refused, logged, and the last good one stays in force

@@ -2,11 +2,13 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 
 	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/elastic"
 	"github.com/mlads/mlads/internal/rules"
 )
 
@@ -47,4 +49,24 @@ func OutputSinks(cfg config.Config, log *slog.Logger) (sinks []alert.Sink, close
 		}
 	}
 	return sinks, closeAll, nil
+}
+
+// WatchDrops wraps sink, which writes to every output, in an
+// alert.DropAlarm watching those of outputs that may drop documents by
+// policy (the Elasticsearch spool): when one does, a health alert goes to
+// all of them.
+func WatchDrops(sink alert.Sink, outputs []alert.Sink, observer string) alert.Sink {
+	watch := map[string]alert.Dropper{}
+	for _, s := range outputs {
+		switch d := s.(type) {
+		case *elastic.Sink:
+			watch["elasticsearch"] = d
+		case alert.Dropper:
+			watch[fmt.Sprintf("%T", d)] = d
+		}
+	}
+	if len(watch) == 0 {
+		return sink
+	}
+	return alert.NewDropAlarm(sink, observer, nil, watch)
 }

@@ -40,6 +40,9 @@ type Scorer struct {
 	// the first explanation, at most len(Model.Nodes) entries.
 	typical [][NumNumeric]typicalText
 	stats   ScorerStats
+	// online holds the known-table keys that online updates changed
+	// (bounded by the table): what MarshalState saves of the table.
+	online map[uint64]struct{}
 }
 
 // NewScorer returns a Scorer for m. cfg supplies the host and known-table
@@ -60,7 +63,7 @@ func (m *Model) NewScorer(cfg Config) *Scorer {
 	for i, k := range m.KnownKeys {
 		f.known.counts[k] = m.KnownCounts[i]
 	}
-	return &Scorer{m: m, cfg: cfg, f: f}
+	return &Scorer{m: m, cfg: cfg, f: f, online: map[uint64]struct{}{}}
 }
 
 // ExplainBelow makes Score fill Verdict.Features (and the traffic group)
@@ -131,6 +134,11 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 		if int(hs.learned) < s.cfg.OnlineHostCap {
 			hs.learned++
 			s.f.learn()
+			for _, k := range s.f.keys {
+				if _, ok := s.f.known.counts[k]; ok {
+					s.online[k] = struct{}{}
+				}
+			}
 			s.stats.OnlineUpdates++
 		} else {
 			s.stats.OnlineCapped++

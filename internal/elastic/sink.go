@@ -377,6 +377,10 @@ func (s *Sink) toSpool(e *entry) error {
 	return nil
 }
 
+// Dropped counts the documents dropped because the spool was full (an
+// alert.Dropper: the pipeline raises a health alert when it grows).
+func (s *Sink) Dropped() uint64 { return s.st.spoolDropped.Load() }
+
 // Replay sends the spool's documents, oldest segment first, if the
 // cluster answers. A segment is deleted once all its documents are
 // stored (or dead-lettered); replay stops at the first one that is not.

@@ -23,6 +23,13 @@
 //     is an alert of its own (the batch commands write it too), but is not
 //     added to the verdicts of flows scored before it.
 //
+// Online.Snapshot writes the whole detector state (behavioural windows,
+// host statistics, evidence, counters and the open incidents of the Fold
+// named with SetFold) and Online.Restore puts it into a fresh Online, which
+// then scores as if the first had never stopped: the daemon checkpoints it
+// with its positions, and one Online per Kafka partition can keep it in a
+// changelog.
+//
 // Stages are plain types called from one goroutine; the daemon's wiring in
 // package app owns the goroutines.
 package pipeline

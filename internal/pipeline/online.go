@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/mlads/mlads/internal/alert"
+
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
@@ -15,10 +17,11 @@ import (
 // concern new flows: until EvidenceHorizon of flow time after they ended,
 // and at most MaxEvidence of them.
 type Online struct {
-	det *Detector
-	eng *behavior.Engine // nil: behaviours off
-	al  *Alerter
-	v   detect.Verdict
+	det  *Detector
+	eng  *behavior.Engine // nil: behaviours off
+	al   *Alerter
+	fold *alert.Fold // nil: incidents are not part of the snapshot
+	v    detect.Verdict
 
 	now, nextExpire time.Time // newest flow time seen; when evidence is next expired
 	expired         uint64
@@ -35,6 +38,11 @@ const (
 func NewOnline(det *Detector, eng *behavior.Engine, al *Alerter) *Online {
 	return &Online{det: det, eng: eng, al: al}
 }
+
+// SetFold names the alert.Fold in front of the Alerter's sink (the
+// daemon's live incident fold): its open incidents are then part of
+// Snapshot and Restore.
+func (o *Online) SetFold(f *alert.Fold) { o.fold = f }
 
 // Flow takes the next flow. r is read, not kept. An error is the sink's.
 func (o *Online) Flow(ctx context.Context, r *flow.Record) error {
