@@ -44,7 +44,9 @@ import (
 //	     └───────── Commit: flush the sinks, fsync, then positions + output lengths
 //
 // Everything runs in the tailer's goroutine, so a commit sees exactly the
-// lines handed over so far; a second goroutine only logs counters. When an
+// lines handed over so far; a second goroutine only logs counters. The
+// interfaces of run.interfaces are captured on goroutines of their own,
+// whose flows the tailer's goroutine takes in at every tick (run_capture.go). When an
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
 // nor repeats what was committed (see package tail). The detectors' own
