@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +48,7 @@ capture and pcap sections of the configuration.`,
 			if err := cfg.Validate(); err != nil {
 				return usageError{err}
 			}
-			o.Out, o.Status, o.Log = os.Stdout, os.Stderr, log
+			o.Out, o.Status, o.Log = cmd.OutOrStdout(), cmd.ErrOrStderr(), log
 			return app.Capture(cmd.Context(), cfg, o)
 		},
 	}

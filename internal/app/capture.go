@@ -24,7 +24,7 @@ type CaptureOptions struct {
 	Format     string        // flow.FormatJSON or flow.FormatZeek
 	Write      string        // --write: the packets as a pcap file too
 	Out        io.Writer
-	Status     *os.File // stderr: the summary
+	Status     io.Writer // stderr: the summary
 	Log        *slog.Logger
 }
 

@@ -524,6 +524,14 @@ func (s *runSink) writeHealth(now time.Time) error {
 	if s.inputs != nil {
 		h.Inputs = s.inputs()
 	}
+	if s.live != nil {
+		// interfaces count as inputs; packets the kernel or a full ring
+		// dropped count with what the limits dropped
+		cs, _ := s.live.Stats()
+		t := cs.Total()
+		h.Inputs += len(cs.Interfaces)
+		h.Drops += t.KernelDrops + t.RingDrops
+	}
 	if !s.newest.IsZero() {
 		h.LagSeconds = max(0, now.Sub(s.newest).Seconds())
 	}
