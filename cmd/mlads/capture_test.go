@@ -19,15 +19,7 @@ func TestCaptureCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces")
 	}
-	p := netns.NewPair(t, 60)
-	if err := p.DisableIPv6(); err != nil {
-		t.Fatal(err)
-	}
-	stop, err := p.Servers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	p := netns.ServedPair(t, 60)
 	var out, status bytes.Buffer
 	done := make(chan error, 1)
 	go func() {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/mlads/mlads/internal/capture"
 	"github.com/mlads/mlads/internal/config"
-	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/netns"
 )
 
@@ -155,30 +154,14 @@ func TestRunCapturesScans(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	base := filepath.Join(dir, "base.conn.log")
-	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	model := filepath.Join(dir, "office.model")
-	dc := detect.DefaultConfig()
-	dc.Trees = 16
-	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: dc}); err != nil {
-		t.Fatal(err)
-	}
+	model := officeModel(t, dir, time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))
 	var ifaces []string
 	for _, p := range pairs {
 		ifaces = append(ifaces, p.IfB)
 	}
+	esExtra, es := esRunConfig(t) // with ES_URL, the alerts go to Elasticsearch too
 	extra := fmt.Sprintf("  model: %q\n  observer: live-e2e\n"+
-		"detect:\n  behavior:\n    scan_window: 2s\n    sweep_every: 1s\n", model)
-	var es *config.Config // with ES_URL, the alerts go to Elasticsearch too
-	if os.Getenv("ES_URL") != "" {
-		c := esConfig(t)
-		es = &c
-		extra += fmt.Sprintf("elasticsearch:\n  url: %q\n  namespace: %q\n  dead_letter: %q\n  spool:\n    dir: %q\n",
-			c.Elasticsearch.URL, c.Elasticsearch.Namespace, c.Elasticsearch.DeadLetter, c.Elasticsearch.Spool.Dir)
-	}
+		"detect:\n  behavior:\n    scan_window: 2s\n    sweep_every: 1s\n", model) + esExtra
 	conf := liveConfig(t, dir, ifaces, extra)
 	stop := liveDaemon(t, pairs[0].B, conf)
 
@@ -288,15 +271,7 @@ func TestRunSIGTERMKeepsFlows(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces")
 	}
-	p := netns.NewPair(t, 40)
-	if err := p.DisableIPv6(); err != nil {
-		t.Fatal(err)
-	}
-	stopServers, err := p.Servers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopServers()
+	p := netns.ServedPair(t, 40)
 	dir := t.TempDir()
 	stop := liveDaemon(t, p.B, liveConfig(t, dir, []string{p.IfB}, ""))
 

@@ -134,24 +134,9 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	base := filepath.Join(dir, "base.conn.log")
-	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	model := filepath.Join(dir, "office.model")
-	cfg := detect.DefaultConfig()
-	cfg.Trees = 16
-	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
-		t.Fatal(err)
-	}
-	extra := fmt.Sprintf("  model: %q\n  observer: e2e\n", model)
-	var es *config.Config // with ES_URL, the alerts go to Elasticsearch too
-	if os.Getenv("ES_URL") != "" {
-		c := esConfig(t)
-		es = &c
-		extra += fmt.Sprintf("elasticsearch:\n  url: %q\n  namespace: %q\n  dead_letter: %q\n  spool:\n    dir: %q\n",
-			c.Elasticsearch.URL, c.Elasticsearch.Namespace, c.Elasticsearch.DeadLetter, c.Elasticsearch.Spool.Dir)
-	}
+	model := officeModel(t, dir, start)
+	esExtra, es := esRunConfig(t)
+	extra := fmt.Sprintf("  model: %q\n  observer: e2e\n", model) + esExtra
 	conf := followConfig(t, dir, "conn.log*", extra)
 	out := filepath.Join(dir, "out.ndjson")
 	logPath := filepath.Join(dir, "logs", "conn.log")
@@ -265,4 +250,33 @@ func caughtUpWithin(t *testing.T, dir string, d time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// officeModel trains a model on three hours of office traffic from start
+// (connLines) and returns its path in dir.
+func officeModel(t *testing.T, dir string, start time.Time) string {
+	t.Helper()
+	base := filepath.Join(dir, "base.conn.log")
+	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(dir, "office.model")
+	cfg := detect.DefaultConfig()
+	cfg.Trees = 16
+	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	return model
+}
+
+// esRunConfig returns, when ES_URL names a node, the elasticsearch section
+// of a daemon configuration for it and the configuration; else "" and nil.
+func esRunConfig(t *testing.T) (string, *config.Config) {
+	t.Helper()
+	if os.Getenv("ES_URL") == "" {
+		return "", nil
+	}
+	c := esConfig(t)
+	return fmt.Sprintf("elasticsearch:\n  url: %q\n  namespace: %q\n  dead_letter: %q\n  spool:\n    dir: %q\n",
+		c.Elasticsearch.URL, c.Elasticsearch.Namespace, c.Elasticsearch.DeadLetter, c.Elasticsearch.Spool.Dir), &c
 }

@@ -79,15 +79,7 @@ func captureIn(t *testing.T, p *netns.Pair, cfg Config) (c *Capture, stop func()
 // and so does an independent capture by tcpdump.
 func TestExactFlowsFromWire(t *testing.T) {
 	t.Parallel()
-	p := netns.NewPair(t, 1)
-	if err := p.DisableIPv6(); err != nil {
-		t.Fatal(err)
-	}
-	stopServers, err := p.Servers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopServers()
+	p := netns.ServedPair(t, 1)
 
 	cfg := DefaultConfig(p.IfB)
 	cfg.Meter.AutoChecksums = true

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"golang.org/x/net/icmp"
@@ -28,6 +29,22 @@ const (
 	UDPSize     = 100 // bytes each
 	UDPAnswer   = 50  // one datagram the server answers
 )
+
+// ServedPair is NewPair with IPv6 off and the Servers running, stopped
+// when t ends: the setup of every test that makes the Exchange.
+func ServedPair(t testing.TB, subnet int) *Pair {
+	t.Helper()
+	p := NewPair(t, subnet)
+	if err := p.DisableIPv6(); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := p.Servers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return p
+}
 
 // DisableIPv6 turns IPv6 off in both namespaces, so that the kernel's own
 // neighbour discovery and MLD reports do not add flows to an exact count.

@@ -12,16 +12,16 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/mlads/mlads/internal/flow"
 )
 
-// rewriteCapture copies the Ethernet/IPv4 capture in to a new file, letting
-// spoil change each frame's transport checksum (i is the frame's index).
-func rewriteCapture(t testing.TB, in string, spoil func(i int, frame []byte)) string {
+// rewriteCapture copies the first frames (all when frames is 0) of the
+// Ethernet/IPv4 capture in to a new file, letting spoil change each frame's
+// transport checksum (i is the frame's index).
+func rewriteCapture(t testing.TB, in string, frames int, spoil func(i int, frame []byte)) string {
 	t.Helper()
 	f, err := os.Open(in)
 	if err != nil {
@@ -41,7 +41,7 @@ func rewriteCapture(t testing.TB, in string, spoil func(i int, frame []byte)) st
 	if err := w.WriteFileHeader(65535, r.LinkType()); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; ; i++ {
+	for i := 0; frames == 0 || i < frames; i++ {
 		data, ci, err := r.ReadPacketData()
 		if errors.Is(err, io.EOF) {
 			break
@@ -122,9 +122,9 @@ func checksumConfig(mode string) Config {
 
 func TestAutoChecksums(t *testing.T) {
 	sample := filepath.Join("..", "..", "testdata", "sample.pcap")
-	offloaded := rewriteCapture(t, sample, offload)
+	offloaded := rewriteCapture(t, sample, 0, offload)
 	corrupt := 0
-	fewBad := rewriteCapture(t, sample, func(i int, frame []byte) {
+	fewBad := rewriteCapture(t, sample, 0, func(i int, frame []byte) {
 		// Three frames with a wrong checksum among the first thousand.
 		if at := transportChecksum(frame); at >= 0 && (i == 10 || i == 500 || i == 900) {
 			frame[at] ^= 0x5a
@@ -168,38 +168,7 @@ func TestAutoChecksums(t *testing.T) {
 // TestAutoChecksumsShortCapture: a capture shorter than the sample is
 // decided when it ends, on what it holds.
 func TestAutoChecksumsShortCapture(t *testing.T) {
-	in := filepath.Join("..", "..", "testdata", "sample.pcap")
-	short := filepath.Join(t.TempDir(), "short.pcap")
-	f, err := os.Open(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	of, err := os.Create(short)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := pcapgo.NewWriter(of)
-	if err := w.WriteFileHeader(65535, r.LinkType()); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 40; i++ {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			t.Fatal(err)
-		}
-		offload(i, data)
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: ci.Timestamp, CaptureLength: len(data), Length: ci.Length}, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := of.Close(); err != nil {
-		t.Fatal(err)
-	}
+	short := rewriteCapture(t, filepath.Join("..", "..", "testdata", "sample.pcap"), 40, offload)
 	auto, sum := flowsOf(t, short, checksumConfig("auto"))
 	off, _ := flowsOf(t, short, checksumConfig("off"))
 	if diff := cmp.Diff(off, auto); diff != "" {
