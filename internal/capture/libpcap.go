@@ -22,6 +22,9 @@ type pcapHandle struct {
 	closed bool
 }
 
+// libpcapBuilt says whether this build has the libpcap engine.
+const libpcapBuilt = true
+
 func openLibpcap(cfg Config, name string) (handle, error) {
 	in, err := pcap.NewInactiveHandle(name)
 	if err != nil {

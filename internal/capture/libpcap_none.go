@@ -4,6 +4,9 @@ package capture
 
 import "errors"
 
+// libpcapBuilt says whether this build has the libpcap engine.
+const libpcapBuilt = false
+
 // openLibpcap is the libpcap engine, present only in builds with the
 // libpcap tag (and cgo): go build -tags libpcap ./cmd/mlads.
 func openLibpcap(Config, string) (handle, error) {

@@ -76,14 +76,32 @@ func captureIn(t *testing.T, p *netns.Pair, cfg Config) (c *Capture, stop func()
 // connection and UDP, sent between two namespaces, come out of a capture of
 // the veth as exactly those flows: counts, bytes and states. The packets
 // written with WritePackets give the same flows when read back as a file,
-// and so does an independent capture by tcpdump.
+// and so does an independent capture by tcpdump. It runs with one
+// AF_PACKET socket, with fanout 2 (both directions of each connection
+// reach the same socket), and through libpcap in builds that have it.
 func TestExactFlowsFromWire(t *testing.T) {
-	t.Parallel()
-	p := netns.ServedPair(t, 1)
+	type variant struct {
+		engine string
+		fanout int
+	}
+	vs := []variant{{EngineAFPacket, 1}, {EngineAFPacket, 2}}
+	if libpcapBuilt {
+		vs = append(vs, variant{EngineLibpcap, 1})
+	}
+	for i, v := range vs {
+		t.Run(fmt.Sprintf("%s-fanout%d", v.engine, v.fanout), func(t *testing.T) {
+			t.Parallel()
+			exactFlows(t, i+1, v.engine, v.fanout)
+		})
+	}
+}
 
+func exactFlows(t *testing.T, subnet int, engine string, fanout int) {
+	p := netns.ServedPair(t, subnet)
 	cfg := DefaultConfig(p.IfB)
 	cfg.Meter.AutoChecksums = true
 	cfg.RingBytes = 4 << 20
+	cfg.Engine, cfg.Fanout = engine, fanout
 	written := filepath.Join(t.TempDir(), "written.pcap")
 	f, err := os.Create(written)
 	if err != nil {
@@ -142,6 +160,9 @@ func TestExactFlowsFromWire(t *testing.T) {
 	}
 	st := c.Stats().Total()
 	t.Logf("stats: %+v; checksums: %s", st, c.Stats().Interfaces[0].Checksums)
+	if st.Sockets != fanout {
+		t.Errorf("%d sockets, want %d", st.Sockets, fanout)
+	}
 	if st.RingDrops != 0 || st.KernelDrops != 0 || st.DecodeErrs != 0 {
 		t.Errorf("drops: ring %d kernel %d decode %d", st.RingDrops, st.KernelDrops, st.DecodeErrs)
 	}
