@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mlads/mlads/internal/capture"
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/flow"
+	"github.com/mlads/mlads/internal/metrics"
 )
 
 // liveQueue is how many finished flows of the daemon's interfaces wait for
@@ -113,3 +116,32 @@ func (l *liveFlows) drain(write func(*flow.Record) error) error {
 // Stats returns the capture's counters, and how often a full queue made
 // the capture wait.
 func (l *liveFlows) Stats() (capture.Stats, int64) { return l.c.Stats(), l.stalls.Load() }
+
+// metrics are the capture's families, by interface: frames the kernel
+// delivered, packets lost and where (kernel, ring), decode errors, flows,
+// and the times the capture waited for the daemon's goroutine.
+func (l *liveFlows) metrics() []prometheus.Collector {
+	each := func(read func(capture.InterfaceStats, metrics.Emit)) func(metrics.Emit) {
+		return func(emit metrics.Emit) {
+			for _, i := range l.c.Stats().Interfaces {
+				read(i, emit)
+			}
+		}
+	}
+	iface := []string{"interface"}
+	return []prometheus.Collector{
+		metrics.NewFunc("mlads_capture_packets_total", "Frames the kernel delivered to the capture sockets.", counter, iface,
+			each(func(i capture.InterfaceStats, emit metrics.Emit) { emit(float64(i.Received), i.Name) })),
+		metrics.NewFunc("mlads_capture_drops_total", "Frames lost before mlads read them: by the kernel before the socket, or in a full ring.",
+			counter, []string{"interface", "where"}, each(func(i capture.InterfaceStats, emit metrics.Emit) {
+				emit(float64(i.KernelDrops), i.Name, "kernel")
+				emit(float64(i.RingDrops), i.Name, "ring")
+			})),
+		metrics.NewFunc("mlads_capture_decode_errors_total", "Captured packets the decoder dropped.", counter, iface,
+			each(func(i capture.InterfaceStats, emit metrics.Emit) { emit(float64(i.DecodeErrs), i.Name) })),
+		metrics.NewFunc("mlads_capture_flows_total", "Flows the capture ended.", counter, iface,
+			each(func(i capture.InterfaceStats, emit metrics.Emit) { emit(float64(i.Flows), i.Name) })),
+		metrics.NewFunc("mlads_capture_queue_stalls_total", "Times a captured flow waited for room in the queue to the detectors.", counter, nil,
+			func(emit metrics.Emit) { emit(float64(l.stalls.Load())) }),
+	}
+}

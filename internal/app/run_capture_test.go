@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,6 +78,10 @@ func liveDaemon(t *testing.T, ns, conf string) (stop func() (error, string)) {
 // with extra appended under run:.
 func liveConfig(t *testing.T, dir string, ifaces []string, extra string) string {
 	t.Helper()
+	listen := "  metrics_listen: \"\"\n" // off: the default port may be taken
+	if strings.Contains(extra, "metrics_listen:") {
+		listen = ""
+	}
 	q := make([]string, len(ifaces))
 	for i, n := range ifaces {
 		q[i] = strconv.Quote(n)
@@ -93,7 +98,7 @@ run:
   poll_interval: 20ms
   commit_interval: 100ms
   stats_interval: 0s
-%s`, strings.Join(q, ", "), filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "positions.json"), extra)
+%s%s`, strings.Join(q, ", "), filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "positions.json"), listen, extra)
 	p := filepath.Join(dir, "mlads.yaml")
 	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
@@ -154,7 +159,7 @@ func TestRunCapturesScans(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	model := officeModel(t, dir, time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))
+	model, _ := trainOffice(t, dir)
 	var ifaces []string
 	for _, p := range pairs {
 		ifaces = append(ifaces, p.IfB)
@@ -273,7 +278,14 @@ func TestRunSIGTERMKeepsFlows(t *testing.T) {
 	}
 	p := netns.ServedPair(t, 40)
 	dir := t.TempDir()
-	stop := liveDaemon(t, p.B, liveConfig(t, dir, []string{p.IfB}, ""))
+	// a free port for the metrics server
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	stop := liveDaemon(t, p.B, liveConfig(t, dir, []string{p.IfB}, fmt.Sprintf("  metrics_listen: %q\n", addr)))
 
 	// Connections one after another until told to stop; the ports of
 	// those that ended, and when.
@@ -316,7 +328,22 @@ func TestRunSIGTERMKeepsFlows(t *testing.T) {
 			}
 		})
 	}()
-	time.Sleep(1500 * time.Millisecond)
+	// The capture's counters move with the traffic.
+	time.Sleep(500 * time.Millisecond)
+	c := &http.Client{Timeout: 5 * time.Second}
+	first, _ := sample(scrape(t, c, "http://"+addr), "mlads_capture_packets_total", "interface", p.IfB)
+	time.Sleep(1000 * time.Millisecond)
+	fams := scrape(t, c, "http://"+addr)
+	second, _ := sample(fams, "mlads_capture_packets_total", "interface", p.IfB)
+	if first <= 0 || second <= first {
+		t.Errorf("mlads_capture_packets_total{interface=%q}: %v then %v, want it growing with the traffic", p.IfB, first, second)
+	}
+	for _, where := range []string{"kernel", "ring"} {
+		if v, ok := sample(fams, "mlads_capture_drops_total", "interface", p.IfB, "where", where); !ok || v != 0 {
+			t.Errorf("mlads_capture_drops_total{where=%q} = %v (present %v), want 0", where, v, ok)
+		}
+	}
+	t.Logf("mlads_capture_packets_total: %v, then %v a second later", first, second)
 	stopped := time.Now()
 	runErr, log := stop()
 	time.Sleep(100 * time.Millisecond)
