@@ -5,7 +5,10 @@
 //
 // The decoder half (reader.go, decode*.go, frag*.go, layers*.go) yields
 // Packets; the flow table half (table*.go and friends) consumes them. The
-// contract between the two is the Packet type in packet.go.
+// contract between the two is the Packet type in packet.go. Meter (live.go)
+// drives both for frames handed over one at a time, as a live capture
+// (internal/capture) does. Checksum verification's auto mode, Suricata's,
+// is in checksum_auto.go.
 package pcap
 
 import (
