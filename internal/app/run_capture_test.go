@@ -164,9 +164,10 @@ func TestRunCapturesScans(t *testing.T) {
 	for _, p := range pairs {
 		ifaces = append(ifaces, p.IfB)
 	}
-	esExtra, es := esRunConfig(t) // with ES_URL, the alerts go to Elasticsearch too
-	extra := fmt.Sprintf("  model: %q\n  observer: live-e2e\n"+
-		"detect:\n  behavior:\n    scan_window: 2s\n    sweep_every: 1h\n", model) + esExtra
+	esExtra, es := esRunConfig(t)                  // with ES_URL, the alerts go to Elasticsearch too
+	flowsOut := filepath.Join(dir, "flows.ndjson") // for the failure report
+	extra := fmt.Sprintf("  model: %q\n  observer: live-e2e\n  flows_output: %q\n", model, flowsOut) + fmt.Sprintf(""+
+		"detect:\n  behavior:\n    scan_window: 2s\n    sweep_every: 1h\n") + esExtra
 	conf := liveConfig(t, dir, ifaces, extra)
 	stop := liveDaemon(t, pairs[0].B, conf)
 
@@ -219,7 +220,8 @@ func TestRunCapturesScans(t *testing.T) {
 	bySource := scanAlertSources(t, filepath.Join(dir, "out.ndjson"))
 	for i, p := range pairs {
 		if len(bySource[p.AddrA]) == 0 {
-			t.Errorf("nmap %s from %s: no scan alert; scan alerts by source: %v", scans[i][0], p.AddrA, bySource)
+			t.Errorf("nmap %s from %s: no scan alert; scan alerts by source: %v; its flows in the order scored:\n%s",
+				scans[i][0], p.AddrA, bySource, flowsFrom(t, flowsOut, p.AddrA))
 		} else {
 			t.Logf("nmap %s from %s: %v", scans[i][0], p.AddrA, bySource[p.AddrA])
 		}
@@ -394,4 +396,29 @@ func TestRunSIGTERMKeepsFlows(t *testing.T) {
 	if before < 10 {
 		t.Errorf("only %d connections before the stop; the test needs traffic", before)
 	}
+}
+
+// flowsFrom lists, one per line, the ts, ports and state of the flows from
+// addr in a flows file, in their order there.
+func flowsFrom(t *testing.T, path, addr string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var out strings.Builder
+	for _, line := range strings.Split(string(b), "\n") {
+		var r struct {
+			TS    float64 `json:"ts"`
+			OrigH string  `json:"id.orig_h"`
+			RespP int     `json:"id.resp_p"`
+			Proto string  `json:"proto"`
+			State string  `json:"conn_state"`
+			Hist  string  `json:"history"`
+		}
+		if json.Unmarshal([]byte(line), &r) != nil || r.OrigH != addr {
+			continue
+		}
+		fmt.Fprintf(&out, "%.6f %s/%d %s %s\n", r.TS, r.Proto, r.RespP, r.State, r.Hist)
+	}
+	return out.String()
 }

@@ -371,7 +371,10 @@ func (w *worker) read(ctx context.Context) error {
 			}
 			now := time.Now()
 			if now.Sub(lastFrame) >= w.c.cfg.Idle {
-				if w.meter.Sampling() && frames > 0 {
+				// A quiet interface decides on the sample it has, but
+				// only once the sample holds a checksummed packet: ARP
+				// before a quiet spell says nothing about offloading.
+				if w.meter.Sampled() > 0 {
 					if err := w.meter.DecideChecksums(); err != nil {
 						return err
 					}
@@ -402,7 +405,7 @@ func (w *worker) read(ctx context.Context) error {
 		if w.meter.Sampling() {
 			if sampleStart.IsZero() {
 				sampleStart = lastFrame
-			} else if lastFrame.Sub(sampleStart) > sampleWait {
+			} else if lastFrame.Sub(sampleStart) > sampleWait && w.meter.Sampled() > 0 {
 				if err := w.meter.DecideChecksums(); err != nil {
 					return err
 				}

@@ -89,6 +89,15 @@ func (m *Meter) DecideChecksums() error {
 // Sampling reports whether auto mode still holds frames undecided.
 func (m *Meter) Sampling() bool { return m.auto != nil }
 
+// Sampled returns how many checksummed packets the undecided sample holds
+// (0 when decided or not in auto mode).
+func (m *Meter) Sampled() uint64 {
+	if m.auto == nil {
+		return 0
+	}
+	return m.auto.res.Sampled
+}
+
 // Advance moves the clock to now (nanoseconds since the epoch) without a
 // frame, ending the flows whose timeouts passed: the timer of a quiet
 // interface. Time never moves back.
