@@ -87,6 +87,9 @@ func (c *Config) Validate() error {
 		if c.Run.Model == "" {
 			errs = append(errs, fmt.Errorf("run.model: must be set when kafka.* is set (a consumer group detects; it does not copy flows)"))
 		}
+		if len(c.Run.Interfaces) > 0 {
+			errs = append(errs, fmt.Errorf("run.interfaces: %v are not captured when kafka.* is set (a consumer group reads its topics only); capture them with a daemon of their own", c.Run.Interfaces))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -77,6 +77,7 @@ func TestBadConfigs(t *testing.T) {
 		"negative-shards.bad.yaml":    `pcap.shards: -2 must be in [0, 64] (0 = one per core)`,
 		"checksums.bad.yaml":          `pcap.verify_checksums: "sometimes" must be auto, true or false`,
 		"capture-fanout.bad.yaml":     `capture.fanout: 0 must be in [1, 64]`,
+		"kafka-interfaces.bad.yaml":   `run.interfaces: [eth0] are not captured when kafka.* is set`,
 		"bad-level.bad.yaml":          `log.level: "loud" is not one of debug, info, warn, error`,
 		"not-yaml.bad.yaml":           `not-yaml.bad.yaml`,
 		"detect-trim.bad.yaml":        `detect.trim: 0.7 must be in [0, 0.5]`,
