@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/capture"
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/detect/behavior"
@@ -48,13 +50,17 @@ import (
 // lines handed over so far; a second goroutine only logs counters, and the
 // metrics server (run.metrics_listen, run_metrics.go) only reads them: the
 // atomics, and a snapshot of the rest that the tailer's goroutine publishes
-// at a Tick. When an
+// at a Tick. The interfaces of run.interfaces are captured on goroutines of
+// their own, whose flows the tailer's goroutine takes in at every Tick
+// (run_capture.go). When an
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
 // nor repeats what was committed (see package tail). The detectors' own
-// state (host statistics, behavioural windows, open incidents) is not part
-// of the checkpoint yet: after a crash, the lines after the saved positions
-// are scored by a detector that starts from the model alone.
+// state (host statistics, behavioural windows, evidence, open incidents) is
+// committed with the positions, in a state file the checkpoint names by
+// generation and SHA-256 (run_state.go): after a crash, the lines after the
+// saved positions are scored as if the daemon had never stopped, so a scan
+// that straddles the crash is still one scan.
 //
 // EVE netflow halves wait for their partner in one eve.Pairer shared by all
 // the EVE files followed (a rotation may fall between two halves). The
@@ -71,11 +77,16 @@ import (
 // (a few ms) can be read out of order; a pair split between those comes
 // out as two one-sided flows, or merged with its sides swapped.
 type Daemon struct {
+	reload  *Reload
 	cfg     config.Run
 	all     config.Config
 	stdout  io.Writer
 	log     *slog.Logger
 	tailLog *slog.Logger
+
+	// openCapture opens run.interfaces; nil is capture.Open. Tests open
+	// them inside a network namespace.
+	openCapture func(capture.Config) (*capture.Capture, error)
 }
 
 // NewDaemon returns the daemon for cfg. stdout is where output "-" goes.
@@ -83,6 +94,10 @@ func NewDaemon(cfg config.Config, stdout io.Writer, log *slog.Logger) *Daemon {
 	return &Daemon{cfg: cfg.Run, all: cfg, stdout: stdout,
 		log: log.With("component", "run"), tailLog: log.With("component", "tail")}
 }
+
+// SetReload makes the daemon take a new configuration on the signals of
+// r (see Reload and hotKeys).
+func (d *Daemon) SetReload(r Reload) { d.reload = &r }
 
 // Run follows the inputs until ctx ends, then drains, flushes and saves the
 // positions and returns nil; or returns the first output or positions
@@ -92,6 +107,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		return d.runKafka(ctx)
 	}
 	s := newRunSink(d.cfg, d.stdout, d.log)
+	s.reload, s.running = d.reload, d.all
 	if d.cfg.Model != "" {
 		if err := d.detect(ctx, s); err != nil {
 			return fmt.Errorf("run: %w", err)
@@ -111,7 +127,15 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("run: %w", err)
 	}
 	defer stopMetrics()
+	var live *liveFlows
+	if len(d.cfg.Interfaces) > 0 {
+		if live, err = openLive(d.all, d.log, d.openCapture); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		s.live = live
+	}
 	t, err := tail.New(tail.Config{
+		NoInputsOK:     live != nil,
 		Inputs:         d.cfg.Inputs,
 		Positions:      d.cfg.Positions,
 		MaxLineBytes:   d.cfg.MaxLineBytes,
@@ -121,7 +145,22 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		Logger:         d.tailLog,
 	}, s.open)
 	if err != nil {
+		if live != nil {
+			live.c.Close()
+		}
 		return fmt.Errorf("run: %w", err)
+	}
+	if live != nil {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		live.start(ctx, cancel)
+		defer func() {
+			cancel(nil)
+			live.stop()
+			if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+				err = fmt.Errorf("run: %w", cause)
+			}
+		}()
 	}
 	s.inputs = func() int { return int(t.Stats().Files) }
 	registerMetrics(reg, t, s)
@@ -130,7 +169,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			err = fmt.Errorf("run: %w", cerr)
 		}
 	}()
-	d.log.Info("following", "inputs", d.cfg.Inputs, "output", d.cfg.Output, "flows_output", d.cfg.FlowsOutput,
+	d.log.Info("following", "inputs", d.cfg.Inputs, "interfaces", d.cfg.Interfaces, "output", d.cfg.Output, "flows_output", d.cfg.FlowsOutput,
 		"positions", d.cfg.Positions, "model", d.cfg.Model)
 
 	var wg sync.WaitGroup
@@ -165,6 +204,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 // writing alerts to run.output through the live incident fold.
 func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	t0 := time.Now()
+	stamp, _ := stampModel(d.cfg.Model) // before reading: a model written meanwhile is seen as new
 	m, err := detect.ReadFile(d.cfg.Model)
 	if err != nil {
 		return err
@@ -195,12 +235,9 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 			es = e
 		}
 	}
-	dc := DetectConfig(d.all.Detect)
-	eng := behavior.New(d.all.Detect.Behavior)
-	eng.SetKnown(m.KnownBehaviors)
+	s.modelStamp = stamp
 	s.model = &runModel{
-		m: m, dc: dc,
-		det: pipeline.NewDetector(m, dc), eng: eng,
+		m: m, dc: DetectConfig(d.all.Detect), bcfg: d.all.Detect.Behavior,
 		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, notifier: notifier, rules: rs, rulePaths: d.all.Rules.Paths,
 		elastic: es, byRule: map[string]uint64{},
 	}
@@ -218,7 +255,17 @@ func (d *Daemon) logStats(msg string, t *tail.Tailer, s *runSink) {
 		"flows", s.flows.Load(), "alerts", s.alerts.Load(), "bad_lines", s.bad.Load(), "skipped_lines", s.skipped.Load(),
 		"netflow_halves_waiting", s.waiting.Load(),
 		"long_lines", st.LongLines, "rotations", st.Rotations, "truncations", st.Truncations,
-		"lost_truncations", st.LostTruncations, "commits", st.Commits)
+		"lost_truncations", st.LostTruncations, "commits", st.Commits,
+		"state_bytes", s.stateBytes.Load(), "state_write_time", time.Duration(s.stateNanos.Load()).Round(time.Microsecond))
+	if s.live != nil {
+		cs, stalls := s.live.Stats()
+		for _, i := range cs.Interfaces {
+			d.log.Info(msg, "interface", i.Name, "engine", i.Engine, "sockets", i.Sockets, "received", i.Received,
+				"flows", i.Flows, "active", i.Active, "packets", i.Packets, "decode_errors", i.DecodeErrs,
+				"kernel_drops", i.KernelDrops, "ring_drops", i.RingDrops, "ring_freezes", i.RingFreezes,
+				"evicted", i.Evicted, "queue_stalls", stalls)
+		}
+	}
 }
 
 // checkpoint is what the daemon commits with the positions: the length of
@@ -232,6 +279,7 @@ type checkpoint struct {
 	Flows       string          `json:"flows_output,omitempty"`
 	FlowsOffset int64           `json:"flows_offset,omitempty"`
 	Netflow     eve.PairerState `json:"netflow,omitzero"`
+	State       *stateRef       `json:"state,omitempty"`
 }
 
 // lineParser turns one log line into a record: zeek.Parser (TSV and JSON)
@@ -264,6 +312,7 @@ type runSink struct {
 	buf      []byte
 
 	pairer *eve.Pairer // netflow halves of all EVE files, committed with the positions
+	live   *liveFlows  // the flows of run.interfaces; nil: none
 
 	eveLines      int64     // EVE lines handed over, for Tick
 	eveLinesSeen  int64     // eveLines at the last Tick that saw it change
@@ -273,9 +322,22 @@ type runSink struct {
 	nextHealth time.Time  // when the next health report is due
 	inputs     func() int // files followed now (the tailer's), for the health report
 
+	state      *stateRef    // the detector state in the last checkpoint; nil before the first
+	stateGen   uint64       // its generation
+	stateFlows int64        // flows when it was written
+	stateBuf   bytes.Buffer // the snapshot, reused
+
 	flows, alerts, bad, skipped atomic.Int64
-	waiting                     atomic.Int64     // netflow halves in the last checkpoint
-	badWarn                     throttle.Counter // bad lines are reported at most every 10 s
+	stateBytes, stateNanos      atomic.Int64 // size of the last state written and the time it took
+
+	reload            *Reload       // SIGHUP; nil: none
+	running           config.Config // the configuration in force (hot keys applied)
+	modelStamp        modelStamp    // of the model file loaded
+	nextModelLook     time.Time
+	nextCheckpoint    time.Time        // of the model
+	checkpointUpdates uint64           // online updates in the last model checkpoint
+	waiting           atomic.Int64     // netflow halves in the last checkpoint
+	badWarn           throttle.Counter // bad lines are reported at most every 10 s
 
 	// for the metrics and /healthz (run_metrics.go)
 	snap      atomic.Pointer[runSnapshot] // the loop-owned counters, published by heartbeat
@@ -286,10 +348,9 @@ type runSink struct {
 // runModel is the daemon's detection: the online pipeline and where its
 // alerts go, set up by open.
 type runModel struct {
-	m        *detect.Model // the model: a consumer group makes a detector of it per partition
-	dc       detect.Config // and the settings of those detectors
-	det      *pipeline.Detector
-	eng      *behavior.Engine
+	m        *detect.Model   // the model: a consumer group makes a detector of it per partition
+	dc       detect.Config   // and the settings of those detectors
+	bcfg     behavior.Config // the behavioural detectors' settings
 	observer string
 	ctx      context.Context // for the sinks: not cancelled at shutdown, so the last commit completes
 
@@ -300,6 +361,7 @@ type runModel struct {
 	notifier   notifyStats  // the contacts' sink, for the health reports; nil: none
 	rules      *rules.Set   // marks the alerts before the sinks see them; nil: none
 	rulePaths  []string     // rules.paths, watched for changes
+	watch      *rules.Watcher
 
 	// for the metrics and /healthz
 	modelTime time.Time         // the model file's modification time
@@ -345,30 +407,45 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 		s.flowsW = bufio.NewWriterSize(s.flowsOut, 256<<10)
 	}
 	if m := s.model; m != nil {
-		sync := s.out.Sync
-		m.watched = []*watchedSink{{Sink: alert.NewJSONLines(s.out, s.cfg.Output, sync), name: "jsonlines"}}
+		m.watched = []*watchedSink{{Sink: alert.NewJSONLines(s.out, s.cfg.Output, s.out.Sync), name: "jsonlines"}}
 		for _, sk := range m.sinks {
 			m.watched = append(m.watched, &watchedSink{Sink: sk, name: sinkName(sk)})
 		}
-		var sink alert.Sink = m.watched[0]
-		if len(m.watched) > 1 {
-			fan := make(alert.Fanout, len(m.watched))
-			for i, w := range m.watched {
-				fan[i] = w
-			}
-			sink = fan
-		}
-		m.fold = alert.NewFold(sink, time.Hour, 0, true)
-		sink = WatchDrops(m.fold, m.sinks, m.observer)
 		if m.rules != nil {
 			// rule files are read again when they change; a bad new set is
 			// refused, logged, and the last good one stays in force
-			watch := rules.NewWatcher(m.rules, m.rulePaths, func(err error) { s.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
-			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
+			m.watch = rules.NewWatcher(m.rules, m.rulePaths, func(err error) { s.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
 		}
-		m.online = pipeline.NewOnline(m.det, m.eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts, m.byRule}, m.observer))
+		s.newOnline()
+		if c.State != nil {
+			s.restoreState(c.State)
+		}
 	}
 	return s, nil
+}
+
+// newOnline builds the detection pipeline afresh, from the model alone:
+// the behavioural engine and the detector, and the sink chain in front of
+// the outputs with its live incident fold.
+func (s *runSink) newOnline() {
+	m := s.model
+	var sink alert.Sink = m.watched[0]
+	if len(m.watched) > 1 {
+		fan := make(alert.Fanout, len(m.watched))
+		for i, w := range m.watched {
+			fan[i] = w
+		}
+		sink = fan
+	}
+	m.fold = alert.NewFold(sink, time.Hour, 0, true)
+	sink = WatchDrops(m.fold, m.sinks, m.observer)
+	if m.watch != nil {
+		sink = &rules.Mark{Rules: m.rules, Watch: m.watch, Next: sink}
+	}
+	eng := behavior.New(m.bcfg)
+	eng.SetKnown(m.m.KnownBehaviors)
+	m.online = pipeline.NewOnline(pipeline.NewDetector(m.m, m.dc), eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts, m.byRule}, m.observer))
+	m.online.SetFold(m.fold)
 }
 
 // countAlerts counts the alert documents (not incident updates) that
@@ -465,9 +542,16 @@ func (s *runSink) write(r *flow.Record) error {
 // as a one-sided flow, when the daemon stops (tail.Drainer), and a last
 // health report with the final counts; the last commit flushes both.
 func (s *runSink) Drain() error {
+	if s.live != nil {
+		// the capture flushes its open flows when the context ends
+		if err := s.live.drain(s.write); err != nil {
+			return err
+		}
+	}
 	if err := s.pairer.Flush(s.write); err != nil {
 		return err
 	}
+	s.checkpointModel(time.Now(), true)
 	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 {
 		return s.writeHealth(time.Now())
 	}
@@ -481,6 +565,14 @@ func (s *runSink) Drain() error {
 // with new halves, would hold them until traffic resumes.
 func (s *runSink) Tick(now time.Time) (wrote bool, err error) {
 	s.heartbeat(now)
+	s.hangup()
+	s.watchModel(now)
+	s.checkpointModel(now, false)
+	if s.live != nil {
+		if wrote, err = s.live.take(s.write); err != nil {
+			return wrote, err
+		}
+	}
 	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 && !now.Before(s.nextHealth) {
 		s.nextHealth = now.Add(s.cfg.HealthInterval)
 		if err := s.writeHealth(now); err != nil {
@@ -525,6 +617,14 @@ func (s *runSink) writeHealth(now time.Time) error {
 	}
 	if s.inputs != nil {
 		h.Inputs = s.inputs()
+	}
+	if s.live != nil {
+		// interfaces count as inputs; packets the kernel or a full ring
+		// dropped count with what the limits dropped
+		cs, _ := s.live.Stats()
+		t := cs.Total()
+		h.Inputs += len(cs.Interfaces)
+		h.Drops += t.KernelDrops + t.RingDrops
 	}
 	if !s.newest.IsZero() {
 		h.LagSeconds = max(0, now.Sub(s.newest).Seconds())
@@ -584,12 +684,23 @@ func (s *runSink) Commit() ([]byte, error) {
 		}
 	}
 	c := checkpoint{Netflow: s.pairer.State()}
+	if s.model != nil {
+		// a state that cannot be saved is no reason to stop reading: this
+		// commit names none, so a restart from it detects from the model
+		// alone (and says so), and the next commit tries again
+		ref, err := s.saveState()
+		if err != nil {
+			s.state = nil
+			s.log.Error("detector state not saved; a restart from this commit detects from the model alone", "err", err)
+		}
+		c.State = ref
+	}
 	s.waiting.Store(int64(len(c.Netflow.Held)))
 	c.Output, c.Offset = s.out.committed()
 	if s.flowsOut != s.out {
 		c.Flows, c.FlowsOffset = s.flowsOut.committed()
 	}
-	if c.Output == "" && c.Flows == "" && c.Netflow.IsZero() {
+	if c.Output == "" && c.Flows == "" && c.Netflow.IsZero() && c.State == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(c)

@@ -89,10 +89,10 @@ func trainOffice(tb testing.TB, dir string) (model string, start time.Time) {
 	return model, start
 }
 
-// appendLog appends s to the existing file path.
+// appendLog appends s to the file path, created if missing.
 func appendLog(tb testing.TB, path, s string) {
 	tb.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -168,37 +168,12 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	model, start := trainOffice(t, dir)
-	extra := fmt.Sprintf("  model: %q\n  observer: e2e\n", model)
-	var es *config.Config // with ES_URL, the alerts go to Elasticsearch too
-	if os.Getenv("ES_URL") != "" {
-		c := esConfig(t)
-		es = &c
-		extra += fmt.Sprintf("elasticsearch:\n  url: %q\n  namespace: %q\n  dead_letter: %q\n  spool:\n    dir: %q\n",
-			c.Elasticsearch.URL, c.Elasticsearch.Namespace, c.Elasticsearch.DeadLetter, c.Elasticsearch.Spool.Dir)
-	}
+	esExtra, es := esRunConfig(t) // with ES_URL, the alerts go to Elasticsearch too
+	extra := fmt.Sprintf("  model: %q\n  observer: e2e\n", model) + esExtra
 	conf := followConfig(t, dir, "conn.log*", extra)
 	out := filepath.Join(dir, "out.ndjson")
 	logPath := filepath.Join(dir, "logs", "conn.log")
-	startChild := func(n int) *exec.Cmd {
-		stderr, err := os.Create(filepath.Join(dir, fmt.Sprintf("child-%d.log", n)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stderr.Close()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestRunChild$")
-		cmd.Env = append(os.Environ(), "MLADSTEST_CHILD_CONFIG="+conf)
-		cmd.Stderr = stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { // a failed test leaves no daemon behind
-			if cmd.ProcessState == nil {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			}
-		})
-		return cmd
-	}
+	startChild := func(n int) *exec.Cmd { return daemonChild(t, dir, conf, n) }
 	waitFor := func(rule string, cmd *exec.Cmd) time.Duration {
 		t.Helper()
 		t0 := time.Now()
@@ -222,10 +197,9 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 	}
 	took := waitFor("vertical_scan", first)
 	t.Logf("scan alert out %s after the log was written", took.Round(time.Millisecond))
-	// The kill comes once the positions are past the log: the detectors'
-	// own state (an open scan window) is not checkpointed yet (issue 11), so
-	// a kill between the alert's flush and the positions' save would read
-	// the window's last lines again without the rest of the window.
+	// The kill comes once the positions are past the log, so that the
+	// beacon of part 2 starts on a daemon that read all of part 1; a kill in
+	// the middle of a scan is TestRunKilledMidScanStillOneScan's.
 	caughtUpWithin(t, dir, 20*time.Second)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -280,4 +254,16 @@ func caughtUpWithin(t *testing.T, dir string, d time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// esRunConfig returns, when ES_URL names a node, the elasticsearch section
+// of a daemon configuration for it and the configuration; else "" and nil.
+func esRunConfig(t *testing.T) (string, *config.Config) {
+	t.Helper()
+	if os.Getenv("ES_URL") == "" {
+		return "", nil
+	}
+	c := esConfig(t)
+	return fmt.Sprintf("elasticsearch:\n  url: %q\n  namespace: %q\n  dead_letter: %q\n  spool:\n    dir: %q\n",
+		c.Elasticsearch.URL, c.Elasticsearch.Namespace, c.Elasticsearch.DeadLetter, c.Elasticsearch.Spool.Dir), &c
 }

@@ -72,22 +72,26 @@ func TestUnknownEnvIsAnError(t *testing.T) {
 // names the file and the problem.
 func TestBadConfigs(t *testing.T) {
 	want := map[string]string{
-		"unknown-key.bad.yaml":        `'pcap' has invalid keys: max_flow`,
-		"negative-timeout.bad.yaml":   `pcap.udp_inactivity: -1s must be positive`,
-		"negative-shards.bad.yaml":    `pcap.shards: -2 must be in [0, 64] (0 = one per core)`,
-		"bad-level.bad.yaml":          `log.level: "loud" is not one of debug, info, warn, error`,
-		"not-yaml.bad.yaml":           `not-yaml.bad.yaml`,
-		"detect-trim.bad.yaml":        `detect.trim: 0.7 must be in [0, 0.5]`,
-		"run-start-at.bad.yaml":       `run.start_at: "tail" must be "beginning" or "end"`,
-		"run-metrics-listen.bad.yaml": `run.metrics_listen: "9464" is not host:port (host:port, e.g. 127.0.0.1:9464; empty turns the server off)`,
-		"detect-behavior.bad.yaml":    `detect.behavior.horizontal_hosts: must be positive, got 0`,
-		"run-same-output.bad.yaml":    `run.flows_output: "out.json" is run.output too; flows and alerts need files of their own`,
-		"es-url-credentials.bad.yaml": `elasticsearch.url: must not hold credentials; use the username and password_env or api_key_env keys`,
-		"es-spool-policy.bad.yaml":    `elasticsearch.spool.when_full: "sometimes" is not one of block, drop_newest, drop_oldest`,
-		"es-password-env.bad.yaml":    `elasticsearch.password_env: "MLADS_ES_PASSWORD" must not start with MLADS_ (those variables set configuration keys)`,
-		"kafka-partial.bad.yaml":      `kafka.brokers: must list at least one host:port when kafka.topics or kafka.group is set`,
-		"kafka-sasl.bad.yaml":         `kafka.sasl.mechanism: "GSSAPI-ish" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (or empty)`,
-		"kafka-group.bad.yaml":        `kafka.group: "mlads/prod" must be letters, digits, '.', '_' or '-' (it names mlads's topics)`,
+		"unknown-key.bad.yaml":          `'pcap' has invalid keys: max_flow`,
+		"negative-timeout.bad.yaml":     `pcap.udp_inactivity: -1s must be positive`,
+		"negative-shards.bad.yaml":      `pcap.shards: -2 must be in [0, 64] (0 = one per core)`,
+		"bad-level.bad.yaml":            `log.level: "loud" is not one of debug, info, warn, error`,
+		"not-yaml.bad.yaml":             `not-yaml.bad.yaml`,
+		"detect-trim.bad.yaml":          `detect.trim: 0.7 must be in [0, 0.5]`,
+		"run-start-at.bad.yaml":         `run.start_at: "tail" must be "beginning" or "end"`,
+		"detect-behavior.bad.yaml":      `detect.behavior.horizontal_hosts: must be positive, got 0`,
+		"run-metrics-listen.bad.yaml":   `run.metrics_listen: "9464" is not host:port (host:port, e.g. 127.0.0.1:9464; empty turns the server off)`,
+		"run-same-output.bad.yaml":      `run.flows_output: "out.json" is run.output too; flows and alerts need files of their own`,
+		"run-model-checkpoint.bad.yaml": `run.model_checkpoint: "state/positions.json" is run.positions too`,
+		"es-url-credentials.bad.yaml":   `elasticsearch.url: must not hold credentials; use the username and password_env or api_key_env keys`,
+		"es-spool-policy.bad.yaml":      `elasticsearch.spool.when_full: "sometimes" is not one of block, drop_newest, drop_oldest`,
+		"es-password-env.bad.yaml":      `elasticsearch.password_env: "MLADS_ES_PASSWORD" must not start with MLADS_ (those variables set configuration keys)`,
+		"kafka-partial.bad.yaml":        `kafka.brokers: must list at least one host:port when kafka.topics or kafka.group is set`,
+		"kafka-sasl.bad.yaml":           `kafka.sasl.mechanism: "GSSAPI-ish" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (or empty)`,
+		"kafka-group.bad.yaml":          `kafka.group: "mlads/prod" must be letters, digits, '.', '_' or '-' (it names mlads's topics)`,
+		"checksums.bad.yaml":            `pcap.verify_checksums: "sometimes" must be auto, true or false`,
+		"capture-fanout.bad.yaml":       `capture.fanout: 0 must be in [1, 64]`,
+		"kafka-interfaces.bad.yaml":     `run.interfaces: [eth0] are not captured when kafka.* is set`,
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "config", "*.bad.yaml"))
 	if err != nil {
@@ -120,6 +124,41 @@ func TestMissingFile(t *testing.T) {
 	}
 	if _, statErr := os.Stat("nope.yaml"); statErr == nil {
 		t.Fatal("unexpected file")
+	}
+}
+
+// TestVerifyChecksums: pcap.verify_checksums takes YAML booleans, the word
+// auto, and the same from the environment.
+func TestVerifyChecksums(t *testing.T) {
+	for _, tc := range []struct {
+		yaml, env string
+		want      Checksums
+	}{
+		{want: ChecksumsAuto},
+		{yaml: "true", want: ChecksumsOn},
+		{yaml: "false", want: ChecksumsOff},
+		{yaml: "auto", want: ChecksumsAuto},
+		{yaml: "true", env: "auto", want: ChecksumsAuto},
+		{env: "false", want: ChecksumsOff},
+	} {
+		path := ""
+		if tc.yaml != "" {
+			path = filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte("pcap:\n  verify_checksums: "+tc.yaml+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var env []string
+		if tc.env != "" {
+			env = []string{"MLADS_PCAP_VERIFY_CHECKSUMS=" + tc.env}
+		}
+		c, err := Load(path, env)
+		if err != nil {
+			t.Fatalf("yaml %q env %q: %v", tc.yaml, tc.env, err)
+		}
+		if c.Pcap.VerifyChecksums != tc.want {
+			t.Errorf("yaml %q env %q: got %q, want %q", tc.yaml, tc.env, c.Pcap.VerifyChecksums, tc.want)
+		}
 	}
 }
 
