@@ -16,7 +16,8 @@ train) it scores every flow and runs the behavioural detectors as the flows arri
 and writes the alert documents as JSON lines to run.output (and every flow to
 run.flows_output when set). Without a model it writes the flows to run.output.
 SIGINT or SIGTERM stop it after the outputs are flushed and the positions saved; a
-restart resumes where it stopped.`,
+restart resumes where it stopped. Prometheus metrics and the health check are served
+at /metrics and /healthz on run.metrics_listen (127.0.0.1:9464; empty turns them off).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := g.load()

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/detect"
@@ -43,7 +45,10 @@ import (
 //	     └───────── Commit: flush the sinks, fsync, then positions + output lengths
 //
 // Everything runs in the tailer's goroutine, so a commit sees exactly the
-// lines handed over so far; a second goroutine only logs counters. When an
+// lines handed over so far; a second goroutine only logs counters, and the
+// metrics server (run.metrics_listen, run_metrics.go) only reads them: the
+// atomics, and a snapshot of the rest that the tailer's goroutine publishes
+// at a Tick. When an
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
 // nor repeats what was committed (see package tail). The detectors' own
@@ -100,6 +105,12 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	} else {
 		d.log.Warn("no model (run.model): not detecting; the flows read are written to run.output", "output", d.cfg.Output)
 	}
+	reg := prometheus.NewRegistry()
+	stopMetrics, err := d.serveMetrics(ctx, reg, s)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer stopMetrics()
 	t, err := tail.New(tail.Config{
 		Inputs:         d.cfg.Inputs,
 		Positions:      d.cfg.Positions,
@@ -113,6 +124,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("run: %w", err)
 	}
 	s.inputs = func() int { return int(t.Stats().Files) }
+	registerMetrics(reg, t, s)
 	defer func() {
 		if cerr := s.close(); err == nil && cerr != nil {
 			err = fmt.Errorf("run: %w", cerr)
@@ -171,12 +183,16 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	}
 	var health healthWriter
 	var notifier notifyStats
+	var es elasticStats
 	for _, sk := range sinks {
 		if h, ok := sk.(healthWriter); ok {
 			health = h
 		}
 		if n, ok := sk.(notifyStats); ok {
 			notifier = n
+		}
+		if e, ok := sk.(elasticStats); ok {
+			es = e
 		}
 	}
 	dc := DetectConfig(d.all.Detect)
@@ -186,6 +202,10 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 		m: m, dc: dc,
 		det: pipeline.NewDetector(m, dc), eng: eng,
 		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, notifier: notifier, rules: rs, rulePaths: d.all.Rules.Paths,
+		elastic: es, byRule: map[string]uint64{},
+	}
+	if fi, err := os.Stat(d.cfg.Model); err == nil {
+		s.model.modelTime = fi.ModTime()
 	}
 	d.log.Info("model loaded", "model", d.cfg.Model, "load_time", time.Since(t0).Round(time.Millisecond),
 		"groups", len(m.Nodes), "alpha", m.Alpha, "known_behaviors", len(m.KnownBehaviors), "observer", observer)
@@ -256,6 +276,11 @@ type runSink struct {
 	flows, alerts, bad, skipped atomic.Int64
 	waiting                     atomic.Int64     // netflow halves in the last checkpoint
 	badWarn                     throttle.Counter // bad lines are reported at most every 10 s
+
+	// for the metrics and /healthz (run_metrics.go)
+	snap      atomic.Pointer[runSnapshot] // the loop-owned counters, published by heartbeat
+	beat      atomic.Int64                // wall time of the loop's last pass, Unix ns; 0: none yet
+	published time.Time                   // when snap was last published
 }
 
 // runModel is the daemon's detection: the online pipeline and where its
@@ -275,6 +300,13 @@ type runModel struct {
 	notifier   notifyStats  // the contacts' sink, for the health reports; nil: none
 	rules      *rules.Set   // marks the alerts before the sinks see them; nil: none
 	rulePaths  []string     // rules.paths, watched for changes
+
+	// for the metrics and /healthz
+	modelTime time.Time         // the model file's modification time
+	elastic   elasticStats      // the Elasticsearch sink; nil: none
+	fold      *alert.Fold       // the incident fold, set by open
+	byRule    map[string]uint64 // alert documents by rule.name
+	watched   []*watchedSink    // every alert sink, run.output first, set by open
 }
 
 // newRunSink returns the sink for cfg; open must be called before use.
@@ -314,33 +346,47 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 	}
 	if m := s.model; m != nil {
 		sync := s.out.Sync
-		var sink alert.Sink = alert.NewJSONLines(s.out, s.cfg.Output, sync)
-		if len(m.sinks) > 0 {
-			sink = append(alert.Fanout{sink}, m.sinks...)
+		m.watched = []*watchedSink{{Sink: alert.NewJSONLines(s.out, s.cfg.Output, sync), name: "jsonlines"}}
+		for _, sk := range m.sinks {
+			m.watched = append(m.watched, &watchedSink{Sink: sk, name: sinkName(sk)})
 		}
-		sink = WatchDrops(alert.NewFold(sink, time.Hour, 0, true), m.sinks, m.observer)
+		var sink alert.Sink = m.watched[0]
+		if len(m.watched) > 1 {
+			fan := make(alert.Fanout, len(m.watched))
+			for i, w := range m.watched {
+				fan[i] = w
+			}
+			sink = fan
+		}
+		m.fold = alert.NewFold(sink, time.Hour, 0, true)
+		sink = WatchDrops(m.fold, m.sinks, m.observer)
 		if m.rules != nil {
 			// rule files are read again when they change; a bad new set is
 			// refused, logged, and the last good one stays in force
 			watch := rules.NewWatcher(m.rules, m.rulePaths, func(err error) { s.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
 			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
 		}
-		m.online = pipeline.NewOnline(m.det, m.eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts}, m.observer))
+		m.online = pipeline.NewOnline(m.det, m.eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts, m.byRule}, m.observer))
 	}
 	return s, nil
 }
 
 // countAlerts counts the alert documents (not incident updates) that
-// reach the sinks.
+// reach the sinks, in all and by rule.name (a map of the daemon's
+// goroutine).
 type countAlerts struct {
 	alert.Sink
-	n *atomic.Int64
+	n      *atomic.Int64
+	byRule map[string]uint64
 }
 
 func (c countAlerts) Write(ctx context.Context, docs []*alert.Alert) (bool, error) {
 	for _, d := range docs {
 		if !d.IsIncident() {
 			c.n.Add(1)
+			if c.byRule != nil {
+				c.byRule[d.Rule.Name]++
+			}
 		}
 	}
 	return c.Sink.Write(ctx, docs)
@@ -434,6 +480,7 @@ func (s *runSink) Drain() error {
 // none of them has a partner coming; event time alone, which only moves
 // with new halves, would hold them until traffic resumes.
 func (s *runSink) Tick(now time.Time) (wrote bool, err error) {
+	s.heartbeat(now)
 	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 && !now.Before(s.nextHealth) {
 		s.nextHealth = now.Add(s.cfg.HealthInterval)
 		if err := s.writeHealth(now); err != nil {

@@ -70,6 +70,40 @@ func connLines(prefix string, seed uint64, start time.Time, span time.Duration, 
 	return b.String()
 }
 
+// trainOffice writes three hours of office traffic (connLines) into dir
+// and trains a small model (16 trees) on it; it returns the model's path
+// and the traffic's start, from which later hours follow.
+func trainOffice(tb testing.TB, dir string) (model string, start time.Time) {
+	tb.Helper()
+	start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	base := filepath.Join(dir, "base.conn.log")
+	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	model = filepath.Join(dir, "office.model")
+	cfg := detect.DefaultConfig()
+	cfg.Trees = 16
+	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
+		tb.Fatal(err)
+	}
+	return model, start
+}
+
+// appendLog appends s to the existing file path.
+func appendLog(tb testing.TB, path, s string) {
+	tb.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := f.WriteString(s); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // outDocs reads the daemon's JSON-lines output: the alerts' event ids with
 // how often each came, and the alert and incident documents by rule.
 func outDocs(tb testing.TB, path string) (ids map[string]int, rules map[string]int, incidents int) {
@@ -133,17 +167,7 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 		t.Skip("runs the daemon in child processes")
 	}
 	dir := t.TempDir()
-	start := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	base := filepath.Join(dir, "base.conn.log")
-	if err := os.WriteFile(base, []byte(connHeader+connLines("base", 1, start, 3*time.Hour, 0, false)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	model := filepath.Join(dir, "office.model")
-	cfg := detect.DefaultConfig()
-	cfg.Trees = 16
-	if _, err := Train(context.Background(), TrainOptions{Paths: []string{base}, Out: model, Detect: cfg}); err != nil {
-		t.Fatal(err)
-	}
+	model, start := trainOffice(t, dir)
 	extra := fmt.Sprintf("  model: %q\n  observer: e2e\n", model)
 	var es *config.Config // with ES_URL, the alerts go to Elasticsearch too
 	if os.Getenv("ES_URL") != "" {
@@ -210,16 +234,7 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 
 	// Part 2: a restarted daemon; the log grows by an hour with a beacon.
 	second := startChild(2)
-	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(connLines("two", 3, start.Add(5*time.Hour), time.Hour, 0, true)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	appendLog(t, logPath, connLines("two", 3, start.Add(5*time.Hour), time.Hour, 0, true))
 	took = waitFor("beacon", second)
 	t.Logf("beacon alert out %s after the log grew", took.Round(time.Millisecond))
 	caughtUpWithin(t, dir, 20*time.Second)

@@ -69,7 +69,7 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 		if m.rules != nil {
 			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
 		}
-		sink = countAlerts{sink, &alerts}
+		sink = countAlerts{sink, &alerts, nil} // by rule: the metrics of the file daemon only (issue 13)
 		if kind == kafka.Victims {
 			vp := &victimPartition{eng: eng, fold: fold, al: pipeline.NewAlerter(sink, m.observer)}
 			if snap != nil {

@@ -52,7 +52,8 @@ func daemonConfig(tb testing.TB, dir string, extra string) string {
 }
 
 // followConfig writes a configuration for a daemon following the files of
-// dir/logs that match glob, writing dir/out.ndjson.
+// dir/logs that match glob, writing dir/out.ndjson. The metrics server is
+// off: daemons of tests running side by side would want the same port.
 func followConfig(tb testing.TB, dir, glob, extra string) string {
 	tb.Helper()
 	p := filepath.Join(dir, "mlads.yaml")
@@ -65,6 +66,7 @@ run:
   poll_interval: 20ms
   commit_interval: 100ms
   stats_interval: 0s
+  metrics_listen: ""
 %s`, filepath.Join(dir, "logs", glob), filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "positions.json"), extra)
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		tb.Fatal(err)
@@ -467,14 +469,7 @@ func TestRunBadLinesAndRestart(t *testing.T) {
 		}
 	}
 
-	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(appendConnLine(nil, 4)); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	appendLog(t, logPath, string(appendConnLine(nil, 4)))
 	log = runDaemon(t, c.Run, nil, 4)
 	if !strings.Contains(log, "bad_lines=0") {
 		t.Errorf("the restart read bad lines again (or the header was not replayed):\n%s", log)
@@ -604,18 +599,7 @@ func TestRunStartAtEnd(t *testing.T) {
 	if err := os.WriteFile(logPath, appendConnLine(appendConnLine([]byte(connHeader), 1), 2), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	appendLine := func(i int) {
-		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Write(appendConnLine(nil, i)); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendLine := func(i int) { appendLog(t, logPath, string(appendConnLine(nil, i))) }
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -79,6 +79,7 @@ func TestBadConfigs(t *testing.T) {
 		"not-yaml.bad.yaml":           `not-yaml.bad.yaml`,
 		"detect-trim.bad.yaml":        `detect.trim: 0.7 must be in [0, 0.5]`,
 		"run-start-at.bad.yaml":       `run.start_at: "tail" must be "beginning" or "end"`,
+		"run-metrics-listen.bad.yaml": `run.metrics_listen: "9464" is not host:port (host:port, e.g. 127.0.0.1:9464; empty turns the server off)`,
 		"detect-behavior.bad.yaml":    `detect.behavior.horizontal_hosts: must be positive, got 0`,
 		"run-same-output.bad.yaml":    `run.flows_output: "out.json" is run.output too; flows and alerts need files of their own`,
 		"es-url-credentials.bad.yaml": `elasticsearch.url: must not hold credentials; use the username and password_env or api_key_env keys`,

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 )
 
@@ -48,6 +50,11 @@ type Run struct {
 	// what is written from now on. Later files and restarts lose nothing
 	// either way.
 	StartAt string `mapstructure:"start_at"`
+	// MetricsListen is the host:port where the daemon serves Prometheus
+	// metrics (/metrics) and its health (/healthz); empty turns the
+	// server off. The default is loopback: the metrics name hosts and
+	// files, so exposing them is a choice.
+	MetricsListen string `mapstructure:"metrics_listen"`
 }
 
 // Values of Run.StartAt.
@@ -66,6 +73,7 @@ func defaultRun() Run {
 		StatsInterval:  time.Minute,
 		HealthInterval: time.Minute,
 		StartAt:        StartAtBeginning,
+		MetricsListen:  "127.0.0.1:9464",
 	}
 }
 
@@ -98,5 +106,32 @@ func (r *Run) validate() []error {
 	if r.StatsInterval < 0 {
 		errs = append(errs, fmt.Errorf("run.stats_interval: %s must not be negative", r.StatsInterval))
 	}
+	if err := validListen(r.MetricsListen); err != nil {
+		errs = append(errs, fmt.Errorf("run.metrics_listen: %q %w (host:port, e.g. 127.0.0.1:9464; empty turns the server off)", r.MetricsListen, err))
+	}
 	return errs
+}
+
+// validListen checks a listen address: empty, or host:port with a port
+// number (0 picks a free one) and a host that is empty (every address),
+// an IP address or a name.
+func validListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("is not host:port")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (port != "0" && n == 0) {
+		return fmt.Errorf("has port %q, want a number from 0 to 65535", port)
+	}
+	if host != "" && net.ParseIP(host) == nil {
+		for _, c := range host {
+			if c != '-' && c != '.' && (c < '0' || c > '9') && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') {
+				return fmt.Errorf("has host %q, want an IP address or a host name", host)
+			}
+		}
+	}
+	return nil
 }

@@ -17,6 +17,16 @@ func TestRunSection(t *testing.T) {
 	}
 }
 
+// TestRunMetricsListen: the listen addresses that load.
+func TestRunMetricsListen(t *testing.T) {
+	for _, addr := range []string{"", "127.0.0.1:9464", "[::1]:9464", ":9464", "localhost:0", "sensor-1.example.org:9464"} {
+		c, err := Load("", []string{"MLADS_RUN_METRICS_LISTEN=" + addr})
+		if err != nil || c.Run.MetricsListen != addr {
+			t.Errorf("%q: got %q, %v", addr, c.Run.MetricsListen, err)
+		}
+	}
+}
+
 func TestRunValidate(t *testing.T) {
 	tests := []struct {
 		env  string
@@ -28,6 +38,10 @@ func TestRunValidate(t *testing.T) {
 		{"MLADS_RUN_POLL_INTERVAL=0s", "run.poll_interval: 0s must be at least 1ms"},
 		{"MLADS_RUN_COMMIT_INTERVAL=0s", "run.commit_interval: 0s must be at least 1ms"},
 		{"MLADS_RUN_STATS_INTERVAL=-1s", "run.stats_interval: -1s must not be negative"},
+		{"MLADS_RUN_METRICS_LISTEN=127.0.0.1", `run.metrics_listen: "127.0.0.1" is not host:port`},
+		{"MLADS_RUN_METRICS_LISTEN=127.0.0.1:http", `run.metrics_listen: "127.0.0.1:http" has port "http", want a number from 0 to 65535`},
+		{"MLADS_RUN_METRICS_LISTEN=[::1]:70000", `run.metrics_listen: "[::1]:70000" has port "70000"`},
+		{"MLADS_RUN_METRICS_LISTEN=my host:9464", `run.metrics_listen: "my host:9464" has host "my host", want an IP address or a host name`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.env, func(t *testing.T) {

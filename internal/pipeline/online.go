@@ -25,6 +25,7 @@ type Online struct {
 
 	now, nextExpire time.Time // newest flow time seen; when evidence is next expired
 	expired         uint64
+	scores          ScoreHist
 }
 
 // Bounds of the evidence the daemon keeps.
@@ -62,7 +63,9 @@ func (o *Online) Flow(ctx context.Context, r *flow.Record) error {
 			o.nextExpire = o.now.Add(time.Minute)
 		}
 	}
-	if o.det.Alert(r, &o.v) {
+	alerted := o.det.Alert(r, &o.v)
+	o.scores.add(o.v.Score)
+	if alerted {
 		return o.al.Flow(ctx, r, &o.v)
 	}
 	return nil
@@ -78,16 +81,49 @@ type OnlineStats struct {
 	Behavior        behavior.Stats
 	FlowAlerts      uint64
 	FindingAlerts   uint64
-	Evidence        int    // findings held for new flows
-	EvidenceExpired uint64 // findings forgotten
+	Evidence        int       // findings held for new flows
+	EvidenceExpired uint64    // findings forgotten
+	Scores          ScoreHist // the flows' scores (-log10 p)
 }
 
 // Stats returns the counters.
 func (o *Online) Stats() OnlineStats {
-	s := OnlineStats{Scorer: o.det.Stats(), Evidence: o.det.ev.Len(), EvidenceExpired: o.expired}
+	s := OnlineStats{Scorer: o.det.Stats(), Evidence: o.det.ev.Len(), EvidenceExpired: o.expired, Scores: o.scores}
 	s.FlowAlerts, s.FindingAlerts = o.al.Counts()
 	if o.eng != nil {
 		s.Behavior = o.eng.Stats()
 	}
 	return s
+}
+
+// ScoreBounds are the upper bounds of ScoreHist's buckets, in score
+// (-log10 p): most clean flows score below 1, and the alert threshold is
+// usually between 4 and 8.
+var ScoreBounds = [...]float64{0.5, 1, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20}
+
+// maxScore caps a score added to ScoreHist.Sum: a p-value of 0 scores +Inf.
+const maxScore = 300
+
+// ScoreHist counts flows by score: Counts[i] holds the scores in
+// (ScoreBounds[i-1], ScoreBounds[i]] (not cumulative); those above the
+// last bound are in Count only. Adding allocates nothing.
+type ScoreHist struct {
+	Counts [len(ScoreBounds)]uint64
+	Count  uint64
+	Sum    float64 // of the scores, each capped at 300
+}
+
+func (h *ScoreHist) add(score float64) {
+	if score != score { // NaN: not scored
+		return
+	}
+	score = min(max(score, 0), maxScore)
+	h.Count++
+	h.Sum += score
+	for i, b := range ScoreBounds {
+		if score <= b {
+			h.Counts[i]++
+			return
+		}
+	}
 }

@@ -52,7 +52,8 @@ type onlineState struct {
 	Engine          []byte // nil: behaviours off
 	Scorer          []byte
 	Evidence        []byte
-	Incidents       []byte // nil: no Fold
+	Incidents       []byte    // nil: no Fold
+	Scores          ScoreHist // absent (zero) in the snapshots of builds before it
 }
 
 // Snapshot writes the pipeline's state to w (see Restore). Call it after
@@ -63,7 +64,7 @@ func (o *Online) Snapshot(w io.Writer) error {
 		return fmt.Errorf("pipeline: snapshot: %w: %d", ErrSnapshotUnflushed, n)
 	}
 	s := onlineState{Now: o.now, NextExpire: o.nextExpire, EvidenceExpired: o.expired,
-		FlowAlerts: o.al.flows, FindingAlerts: o.al.findings}
+		FlowAlerts: o.al.flows, FindingAlerts: o.al.findings, Scores: o.scores}
 	var err error
 	if o.eng != nil {
 		if s.Engine, err = o.eng.MarshalState(); err != nil {
@@ -144,6 +145,7 @@ func (o *Online) Restore(r io.Reader) error {
 	}
 	o.now, o.nextExpire, o.expired = s.Now, s.NextExpire, s.EvidenceExpired+uint64(n)
 	o.al.flows, o.al.findings = s.FlowAlerts, s.FindingAlerts
+	o.scores = s.Scores
 	return nil
 }
 
