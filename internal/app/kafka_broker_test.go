@@ -2,6 +2,9 @@ package app
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +69,8 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	run := fmt.Sprintf("b%d", time.Now().UnixNano())
 	topic, group := run+".conn", run+".g"
 	dir := t.TempDir()
+	kafkaChildRunExtra = "  metrics_listen: 127.0.0.1:0\n"
+	defer func() { kafkaChildRunExtra = "" }()
 	child := startKafkaChild(t, dir, "p0", broker, topic, group, c.model)
 	half := len(flows) / 2
 	if err := <-publishPaced(t, broker, topic, flows[:half], 2*time.Second); err != nil {
@@ -81,6 +86,21 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	log, _ := os.ReadFile(child.log)
 	if !strings.Contains(string(log), "Kafka broker unreachable; waiting") {
 		t.Errorf("the member did not say the broker is away:\n%s", lastLines(string(log), 20))
+	}
+	// and its health check says so
+	if m := regexp.MustCompile(`serving /metrics and /healthz.* addr=(\S+)`).FindSubmatch(log); m == nil {
+		t.Errorf("no metrics address in the member's log")
+	} else {
+		resp, err := http.Get("http://" + string(m[1]) + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Logf("/healthz while the broker is away: %d %s", resp.StatusCode, body)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "kafka: broker unreachable since") {
+			t.Errorf("/healthz while the broker is away: %d %s", resp.StatusCode, body)
+		}
 	}
 	t0 = time.Now()
 	if _, err := node.run("start", "KAFKANODE_KEEP=1"); err != nil {

@@ -121,8 +121,9 @@ func publish(t testing.TB, broker, topic string, flows []flow.Record) {
 	}
 }
 
-// kafkaChildExtra is added to the children's configuration files.
-var kafkaChildExtra string
+// kafkaChildExtra is added to the children's configuration files, and
+// kafkaChildRunExtra to their run section.
+var kafkaChildExtra, kafkaChildRunExtra string
 
 // kafkaChild is one `mlads run` process of a group (TestRunChild).
 type kafkaChild struct {
@@ -135,7 +136,7 @@ func startKafkaChild(t testing.TB, dir, name, broker, topic, group, model string
 	t.Helper()
 	c := &kafkaChild{output: filepath.Join(dir, name+".alerts.ndjson"), log: filepath.Join(dir, name+".log")}
 	cfg := filepath.Join(dir, name+".yaml")
-	yaml := fmt.Sprintf("run:\n  model: %s\n  output: %s\n  observer: kafka-test\n  stats_interval: 1s\n  positions: %s\n"+
+	yaml := fmt.Sprintf("run:\n  model: %s\n  output: %s\n  observer: kafka-test\n  stats_interval: 1s\n  positions: %s\n"+kafkaChildRunExtra+
 		"kafka:\n  brokers: [%s]\n  topics: [%s]\n  group: %s\n  partitions: 6\n",
 		model, c.output, filepath.Join(dir, name+".positions"), broker, topic, group)
 	yaml += kafkaChildExtra

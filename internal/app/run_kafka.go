@@ -109,6 +109,11 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 	}
 
 	stats := &kafka.Stats{}
+	stopMetrics, err := d.serveKafkaMetrics(ctx, stats, &alerts)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer stopMetrics()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
