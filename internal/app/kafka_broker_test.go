@@ -69,8 +69,6 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	run := fmt.Sprintf("b%d", time.Now().UnixNano())
 	topic, group := run+".conn", run+".g"
 	dir := t.TempDir()
-	kafkaChildRunExtra = "  metrics_listen: 127.0.0.1:0\n"
-	defer func() { kafkaChildRunExtra = "" }()
 	child := startKafkaChild(t, dir, "p0", broker, topic, group, c.model)
 	half := len(flows) / 2
 	if err := <-publishPaced(t, broker, topic, flows[:half], 2*time.Second); err != nil {
