@@ -47,6 +47,9 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
+	if err := out.cutPartialLine(d.log); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	defer func() {
 		if cerr := out.close(); err == nil && cerr != nil {
 			err = fmt.Errorf("run: %w", cerr)
