@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/mlads/mlads/internal/kafka"
 	"github.com/mlads/mlads/internal/metrics"
@@ -19,34 +18,15 @@ import (
 // /healthz is unhealthy while the brokers do not answer: the member waits
 // for them and loses nothing, but it does no work either.
 func (d *Daemon) serveKafkaMetrics(ctx context.Context, st *kafka.Stats, alerts *atomic.Int64) (stop func(), err error) {
-	if d.cfg.MetricsListen == "" {
-		return func() {}, nil
-	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "mlads"}))
-	reg.MustRegister(buildInfo())
 	reg.MustRegister(kafkaMetrics(st, alerts)...)
-	log := d.log.With("component", "metrics")
-	srv, err := metrics.Listen(d.cfg.MetricsListen, reg, func(time.Time) []string {
+	return d.startMetrics(ctx, reg, func(time.Time) []string {
 		if t := st.BrokerDown(); !t.IsZero() {
 			return []string{fmt.Sprintf("kafka: broker unreachable since %s; waiting for it (uncommitted records are read again, nothing is lost)",
 				t.UTC().Format(time.RFC3339))}
 		}
 		return nil
-	}, log)
-	if err != nil {
-		return nil, err
-	}
-	log.Info("serving /metrics and /healthz", "addr", srv.Addr().String())
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Run(ctx); err != nil {
-			log.Error("metrics server stopped", "err", err)
-		}
-	}()
-	return func() { cancel(); <-done }, nil
+	})
 }
 
 // kafkaMetrics are a group member's families.
