@@ -232,6 +232,9 @@ func (d *Daemon) startMetrics(ctx context.Context, reg *prometheus.Registry, hea
 func registerMetrics(reg *prometheus.Registry, t *tail.Tailer, s *runSink) {
 	reg.MustRegister(tailMetrics(t)...)
 	reg.MustRegister(s.metrics()...)
+	if s.live != nil {
+		reg.MustRegister(s.live.metrics()...)
+	}
 	reg.MustRegister(metrics.NewFunc("mlads_drops_total", "What the bounds dropped or forgot, by reason (see README, Metrics and health).",
 		counter, []string{"reason"}, func(emit metrics.Emit) {
 			st := t.Stats()
