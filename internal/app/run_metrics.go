@@ -191,19 +191,26 @@ func (s *runSink) health(now time.Time, notifier notifyStats) []string {
 // for it. The address is bound before serveMetrics returns, so one in use
 // stops the daemon at start.
 func (d *Daemon) serveMetrics(ctx context.Context, reg *prometheus.Registry, s *runSink) (stop func(), err error) {
+	return d.startMetrics(ctx, reg, func(now time.Time) []string {
+		var n notifyStats
+		if s.model != nil {
+			n = s.model.notifier
+		}
+		return s.health(now, n)
+	})
+}
+
+// startMetrics serves reg (with the Go, process and build families added)
+// and health on run.metrics_listen, unless that is empty, on a goroutine
+// of its own; stop shuts it down and waits for it.
+func (d *Daemon) startMetrics(ctx context.Context, reg *prometheus.Registry, health metrics.HealthFunc) (stop func(), err error) {
 	if d.cfg.MetricsListen == "" {
 		return func() {}, nil
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "mlads"}))
 	reg.MustRegister(buildInfo())
 	log := d.log.With("component", "metrics")
-	srv, err := metrics.Listen(d.cfg.MetricsListen, reg, func(now time.Time) []string {
-		var n notifyStats
-		if s.model != nil {
-			n = s.model.notifier
-		}
-		return s.health(now, n)
-	}, log)
+	srv, err := metrics.Listen(d.cfg.MetricsListen, reg, health, log)
 	if err != nil {
 		return nil, err
 	}
