@@ -3,7 +3,6 @@ package alert
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 )
@@ -13,7 +12,6 @@ import (
 // and then calls sync, when there is one (a file's Sync).
 type JSONLines struct {
 	w    *bufio.Writer
-	enc  *json.Encoder
 	sync func() error
 	name string // for errors: the file's path or "stdout"
 }
@@ -21,17 +19,19 @@ type JSONLines struct {
 // NewJSONLines returns the sink writing to w; name says where w goes, for
 // errors, and sync (nil for none) makes what was written durable.
 func NewJSONLines(w io.Writer, name string, sync func() error) *JSONLines {
-	bw := bufio.NewWriterSize(w, 256<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	return &JSONLines{w: bw, enc: enc, sync: sync, name: name}
+	return &JSONLines{w: bufio.NewWriterSize(w, 256<<10), sync: sync, name: name}
 }
 
 // Write encodes docs. A failed write is not retried: a local file that
 // refuses a write (a full disk) needs a person.
 func (j *JSONLines) Write(_ context.Context, docs []*Alert) (bool, error) {
 	for _, a := range docs {
-		if err := j.enc.Encode(a); err != nil {
+		b, err := Encode(a)
+		if err != nil {
+			return false, fmt.Errorf("alerts to %s: %w", j.name, err)
+		}
+		b = append(b, '\n')
+		if _, err := j.w.Write(b); err != nil {
 			return false, fmt.Errorf("alerts to %s: %w", j.name, err)
 		}
 	}

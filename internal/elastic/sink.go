@@ -3,7 +3,6 @@ package elastic
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -186,7 +185,7 @@ func (s *Sink) entry(a *alert.Alert) (*entry, error) {
 		e.Op, e.Version = "index", int64(a.MLADS.Incident.Count)
 		e.Index = s.c.names.Incidents + a.MLADS.Incident.FirstSeen.UTC().Format("2006.01")
 	}
-	doc, err := json.Marshal(a)
+	doc, err := alert.Encode(a)
 	e.Doc = doc
 	return e, err
 }
