@@ -9,4 +9,6 @@
 //	(pcap|zeek|eve)                    (flows: writer)
 //
 // The daemon (run) follows files and writes what it reads; see run.go.
+// With kafka.* set it is a member of a consumer group instead, two stages
+// on two goroutines of their own; see run_kafka.go.
 package app

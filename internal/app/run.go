@@ -88,6 +88,9 @@ func NewDaemon(cfg config.Config, stdout io.Writer, log *slog.Logger) *Daemon {
 // positions and returns nil; or returns the first output or positions
 // error.
 func (d *Daemon) Run(ctx context.Context) (err error) {
+	if d.all.Kafka.Enabled() {
+		return d.runKafka(ctx)
+	}
 	s := newRunSink(d.cfg, d.stdout, d.log)
 	if d.cfg.Model != "" {
 		if err := d.detect(ctx, s); err != nil {
@@ -196,6 +199,7 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	eng := behavior.New(d.all.Detect.Behavior)
 	eng.SetKnown(m.KnownBehaviors)
 	s.model = &runModel{
+		m: m, dc: dc,
 		det: pipeline.NewDetector(m, dc), eng: eng,
 		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, notifier: notifier, rules: rs, rulePaths: d.all.Rules.Paths,
 		elastic: es, byRule: map[string]uint64{},
@@ -282,6 +286,8 @@ type runSink struct {
 // runModel is the daemon's detection: the online pipeline and where its
 // alerts go, set up by open.
 type runModel struct {
+	m        *detect.Model // the model: a consumer group makes a detector of it per partition
+	dc       detect.Config // and the settings of those detectors
 	det      *pipeline.Detector
 	eng      *behavior.Engine
 	observer string
@@ -378,7 +384,9 @@ func (c countAlerts) Write(ctx context.Context, docs []*alert.Alert) (bool, erro
 	for _, d := range docs {
 		if !d.IsIncident() {
 			c.n.Add(1)
-			c.byRule[d.Rule.Name]++
+			if c.byRule != nil {
+				c.byRule[d.Rule.Name]++
+			}
 		}
 	}
 	return c.Sink.Write(ctx, docs)

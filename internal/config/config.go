@@ -35,6 +35,7 @@ type Config struct {
 	Kibana        Kibana  `mapstructure:"kibana"`
 	Notify        Notify  `mapstructure:"notify"`
 	Rules         Rules   `mapstructure:"rules"`
+	Kafka         Kafka   `mapstructure:"kafka"`
 }
 
 // Log configures the process's own diagnostics (on stderr).
@@ -54,6 +55,7 @@ func Default() Config {
 		Elasticsearch: defaultElastic(),
 		Kibana:        defaultKibana(),
 		Notify:        defaultNotify(),
+		Kafka:         defaultKafka(),
 	}
 }
 
@@ -77,6 +79,12 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Elasticsearch.validate()...)
 	errs = append(errs, c.Kibana.validate()...)
 	errs = append(errs, c.Notify.validate()...)
+	errs = append(errs, c.Kafka.validate()...)
+	if c.Kafka.Enabled() {
+		if c.Run.Model == "" {
+			errs = append(errs, fmt.Errorf("run.model: must be set when kafka.* is set (a consumer group detects; it does not copy flows)"))
+		}
+	}
 	return errors.Join(errs...)
 }
 

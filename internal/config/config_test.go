@@ -85,6 +85,9 @@ func TestBadConfigs(t *testing.T) {
 		"es-url-credentials.bad.yaml": `elasticsearch.url: must not hold credentials; use the username and password_env or api_key_env keys`,
 		"es-spool-policy.bad.yaml":    `elasticsearch.spool.when_full: "sometimes" is not one of block, drop_newest, drop_oldest`,
 		"es-password-env.bad.yaml":    `elasticsearch.password_env: "MLADS_ES_PASSWORD" must not start with MLADS_ (those variables set configuration keys)`,
+		"kafka-partial.bad.yaml":      `kafka.brokers: must list at least one host:port when kafka.topics or kafka.group is set`,
+		"kafka-sasl.bad.yaml":         `kafka.sasl.mechanism: "GSSAPI-ish" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (or empty)`,
+		"kafka-group.bad.yaml":        `kafka.group: "mlads/prod" must be letters, digits, '.', '_' or '-' (it names mlads's topics)`,
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "config", "*.bad.yaml"))
 	if err != nil {
@@ -117,5 +120,44 @@ func TestMissingFile(t *testing.T) {
 	}
 	if _, statErr := os.Stat("nope.yaml"); statErr == nil {
 		t.Fatal("unexpected file")
+	}
+}
+
+// TestKafkaEnv checks the contract scripts use: MLADS_KAFKA_BROKERS,
+// _TOPICS and _GROUP turn the group on, with comma lists.
+func TestKafkaEnv(t *testing.T) {
+	c, err := Load(filepath.Join("..", "..", "configs", "mlads.yaml"), []string{
+		"MLADS_KAFKA_BROKERS=k1:9092,k2:9093",
+		"MLADS_KAFKA_TOPICS=zeek-conn,suricata-eve",
+		"MLADS_KAFKA_GROUP=mlads",
+		"MLADS_RUN_MODEL=m.json",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := c.Kafka
+	if !k.Enabled() || strings.Join(k.Brokers, " ") != "k1:9092 k2:9093" || strings.Join(k.Topics, " ") != "zeek-conn suricata-eve" || k.Group != "mlads" {
+		t.Errorf("kafka = %+v", k)
+	}
+	if d := Default(); d.Kafka.Enabled() {
+		t.Error("kafka is on by default")
+	}
+}
+
+// TestKafkaExampleIsDefault: the example documents every kafka key with its
+// default value.
+func TestKafkaExampleIsDefault(t *testing.T) {
+	c, err := Load(filepath.Join("..", "..", "configs", "mlads.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := c.Kafka, Default().Kafka
+	if len(got.Brokers) != 0 || len(got.Topics) != 0 {
+		t.Errorf("example lists brokers or topics: %+v", got)
+	}
+	got.Brokers, got.Topics, want.Brokers, want.Topics = nil, nil, nil, nil
+	if got.Group != want.Group || got.Partitions != want.Partitions || got.Replication != want.Replication ||
+		got.StateInterval != want.StateInterval || got.TLS != want.TLS || got.SASL != want.SASL {
+		t.Errorf("kafka in the example:\n%+v\nwant the defaults\n%+v", got, want)
 	}
 }

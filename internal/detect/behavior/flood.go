@@ -60,14 +60,30 @@ func halfOpen(r *flow.Record) bool {
 	return r.OrigPkts == 0 || r.RespPkts == 0
 }
 
-// observeFlood counts the flow for its victim: the responder, or the
-// originator when only the responder sent packets (a reflected SYN-ACK or
-// backscatter that a flow meter oriented by its first packet).
-func (e *Engine) observeFlood(r *flow.Record) {
-	vict, src, vport := r.RespH, r.OrigH, r.RespP
+// floodEnds returns the flow's victim for the flood detector: the
+// responder, or the originator when only the responder sent packets (a
+// reflected SYN-ACK or backscatter that a flow meter oriented by its first
+// packet); with the source and the victim's port.
+func floodEnds(r *flow.Record) (vict, src netip.Addr, vport uint16) {
 	if r.OrigPkts == 0 && r.RespPkts > 0 {
-		vict, src, vport = r.OrigH, r.RespH, r.OrigP
+		return r.OrigH, r.RespH, r.OrigP
 	}
+	return r.RespH, r.OrigH, r.RespP
+}
+
+// FloodVictim returns the host whose flood window counts r, or the zero
+// Addr when r counts for none. A consumer group keys flows by it so that
+// every flow of one victim meets in one detector (package kafka).
+func FloodVictim(r *flow.Record) netip.Addr {
+	if v, _, _ := floodEnds(r); v.IsValid() && !isGroup(v) {
+		return v
+	}
+	return netip.Addr{}
+}
+
+// observeFlood counts the flow for its victim (floodEnds).
+func (e *Engine) observeFlood(r *flow.Record) {
+	vict, src, vport := floodEnds(r)
 	if !vict.IsValid() || isGroup(vict) {
 		return
 	}
