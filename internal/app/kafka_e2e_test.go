@@ -135,7 +135,8 @@ func startKafkaChild(t testing.TB, dir, name, broker, topic, group, model string
 	t.Helper()
 	c := &kafkaChild{output: filepath.Join(dir, name+".alerts.ndjson"), log: filepath.Join(dir, name+".log")}
 	cfg := filepath.Join(dir, name+".yaml")
-	yaml := fmt.Sprintf("run:\n  model: %s\n  output: %s\n  observer: kafka-test\n  stats_interval: 1s\n  positions: %s\n"+
+	// no metrics server: the group's processes would want the same port
+	yaml := fmt.Sprintf("run:\n  model: %s\n  output: %s\n  observer: kafka-test\n  stats_interval: 1s\n  metrics_listen: \"\"\n  positions: %s\n"+
 		"kafka:\n  brokers: [%s]\n  topics: [%s]\n  group: %s\n  partitions: 6\n",
 		model, c.output, filepath.Join(dir, name+".positions"), broker, topic, group)
 	yaml += kafkaChildExtra

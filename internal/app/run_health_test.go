@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/elastic"
+	"github.com/mlads/mlads/internal/kafka"
 )
 
 // TestHealthReasons: /healthz's judgement of each problem, one reason
@@ -77,3 +81,43 @@ type flakySink struct{ err error }
 
 func (f *flakySink) Write(context.Context, []*alert.Alert) (bool, error) { return false, f.err }
 func (f *flakySink) Flush(context.Context) (bool, error)                 { return false, f.err }
+
+// TestKafkaMetricsAndHealth: the consumer's families read the group's
+// counters at scrape time, and /healthz is unhealthy while the brokers do
+// not answer.
+func TestKafkaMetricsAndHealth(t *testing.T) {
+	st := &kafka.Stats{}
+	byRule := &ruleCounts{}
+	reg := kafkaMetrics(st, byRule, nil)
+	st.Records.Store(10)
+	st.Flows.Store(8)
+	st.Partitions.Store(3)
+	byRule.add("vertical_scan")
+	byRule.add("vertical_scan")
+	want := `# HELP mlads_alerts_total Alert documents made, by detector (rule.name); incident updates are not counted.
+# TYPE mlads_alerts_total counter
+mlads_alerts_total{detector="vertical_scan"} 2
+# HELP mlads_flows_total Flows read from the input topics and re-keyed into the flows topic.
+# TYPE mlads_flows_total counter
+mlads_flows_total 8
+# HELP mlads_kafka_partitions Partitions of the flows topic this process owns now.
+# TYPE mlads_kafka_partitions gauge
+mlads_kafka_partitions 3
+# HELP mlads_kafka_records_total Input records consumed and committed.
+# TYPE mlads_kafka_records_total counter
+mlads_kafka_records_total 10
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mlads_alerts_total", "mlads_flows_total",
+		"mlads_kafka_partitions", "mlads_kafka_records_total", "mlads_kafka_brokers_down_since_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	health := kafkaHealth(st, nil)
+	if why := health(now); len(why) != 0 {
+		t.Errorf("brokers up: %q", why)
+	}
+	st.BrokerDownSince.Store(now.Add(-90 * time.Second).UnixNano())
+	if why := health(now); !slices.Equal(why, []string{"input kafka: the brokers have not answered since 2026-05-01T11:58:30Z (1m30s)"}) {
+		t.Errorf("brokers down: %q", why)
+	}
+}

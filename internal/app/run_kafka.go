@@ -61,6 +61,7 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 		watch = rules.NewWatcher(m.rules, m.rulePaths, func(err error) { d.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
 	}
 	var alerts atomic.Int64
+	byRule := &ruleCounts{}
 	newPartition := func(kind kafka.Kind, p int32, snap []byte) (kafka.Partition, error) {
 		eng := behavior.New(d.all.Detect.Behavior)
 		eng.SetKnown(m.m.KnownBehaviors)
@@ -69,7 +70,7 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 		if m.rules != nil {
 			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
 		}
-		sink = countAlerts{sink, &alerts, nil} // by rule: the metrics of the file daemon only (issue 13)
+		sink = countAlerts{sink, &alerts, byRule}
 		if kind == kafka.Victims {
 			vp := &victimPartition{eng: eng, fold: fold, al: pipeline.NewAlerter(sink, m.observer)}
 			if snap != nil {
@@ -109,6 +110,11 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 	}
 
 	stats := &kafka.Stats{}
+	stopMetrics, err := d.serveMetrics(ctx, kafkaMetrics(stats, byRule, m.notifier), kafkaHealth(stats, m.notifier))
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	defer stopMetrics()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
