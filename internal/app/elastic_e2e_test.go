@@ -65,25 +65,51 @@ func esAlertIDs(t *testing.T, cfg config.Config) map[string]int {
 		}
 	}
 	post("/"+stream+"/_refresh", "", nil)
-	var res struct {
-		Hits struct {
-			Hits []struct {
-				ID     string `json:"_id"`
-				Source struct {
-					Event struct {
-						ID string `json:"id"`
-					} `json:"event"`
-				} `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	post("/"+stream+"/_search", `{"size":10000,"query":{"term":{"event.kind":"alert"}},"_source":["event.id"]}`, &res)
+	// paged by event.id (a keyword equal to _id), so that any number of
+	// alerts is counted, not only a search's first 10,000
 	ids := map[string]int{}
-	for _, h := range res.Hits.Hits {
-		ids[h.ID]++
-		if h.Source.Event.ID != h.ID {
-			t.Errorf("document %s has event.id %q", h.ID, h.Source.Event.ID)
+	after := ""
+	for {
+		var res struct {
+			Hits struct {
+				Hits []struct {
+					ID     string `json:"_id"`
+					Source struct {
+						Event struct {
+							ID string `json:"id"`
+						} `json:"event"`
+					} `json:"_source"`
+					Sort []string `json:"sort"`
+				} `json:"hits"`
+			} `json:"hits"`
 		}
+		page := `{"size":10000,"query":{"term":{"event.kind":"alert"}},"_source":["event.id"],"sort":[{"event.id":"asc"}]`
+		if after != "" {
+			b, _ := json.Marshal([]string{after})
+			page += `,"search_after":` + string(b)
+		}
+		post("/"+stream+"/_search", page+"}", &res)
+		for _, h := range res.Hits.Hits {
+			ids[h.ID]++
+			if h.Source.Event.ID != h.ID {
+				t.Errorf("document %s has event.id %q", h.ID, h.Source.Event.ID)
+			}
+		}
+		if len(res.Hits.Hits) < 10000 {
+			break
+		}
+		after = res.Hits.Hits[len(res.Hits.Hits)-1].Sort[0]
+	}
+	// a copy that ties with a page's last document is not on the next
+	// page: the count of all documents tells
+	var count struct{ Count int }
+	post("/"+stream+"/_count", `{"query":{"term":{"event.kind":"alert"}}}`, &count)
+	seen := 0
+	for _, n := range ids {
+		seen += n
+	}
+	if seen != count.Count {
+		t.Errorf("%d alert documents in %s, %d seen by paging: the missing ones are copies", count.Count, stream, seen)
 	}
 	return ids
 }

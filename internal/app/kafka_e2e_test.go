@@ -121,7 +121,8 @@ func publish(t testing.TB, broker, topic string, flows []flow.Record) {
 	}
 }
 
-// kafkaChildExtra is added to the children's configuration files.
+// kafkaChildExtra is added to the children's configuration files, with
+// {child} replaced by the child's name.
 var kafkaChildExtra string
 
 // kafkaChild is one `mlads run` process of a group (TestRunChild).
@@ -135,11 +136,10 @@ func startKafkaChild(t testing.TB, dir, name, broker, topic, group, model string
 	t.Helper()
 	c := &kafkaChild{output: filepath.Join(dir, name+".alerts.ndjson"), log: filepath.Join(dir, name+".log")}
 	cfg := filepath.Join(dir, name+".yaml")
-	// no metrics server: the group's processes would want the same port
 	yaml := fmt.Sprintf("run:\n  model: %s\n  output: %s\n  observer: kafka-test\n  stats_interval: 1s\n  metrics_listen: \"\"\n  positions: %s\n"+
 		"kafka:\n  brokers: [%s]\n  topics: [%s]\n  group: %s\n  partitions: 6\n",
 		model, c.output, filepath.Join(dir, name+".positions"), broker, topic, group)
-	yaml += kafkaChildExtra
+	yaml += strings.ReplaceAll(kafkaChildExtra, "{child}", name) // a spool is one process's
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +151,7 @@ func startKafkaChild(t testing.TB, dir, name, broker, topic, group, model string
 	c.cmd = exec.Command(os.Args[0], "-test.run=^TestRunChild$")
 	c.cmd.Env = append(os.Environ(), "MLADSTEST_CHILD_CONFIG="+cfg)
 	c.cmd.Stderr = stderr
+	c.cmd.Stdout = stderr // a failing child reports through t.Fatal, on stdout
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

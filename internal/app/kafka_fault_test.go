@@ -127,7 +127,7 @@ func TestKafkaKillAndAdd(t *testing.T) {
 		cfg := esConfig(t)
 		esNamespace, esCfgOK = cfg.Elasticsearch.Namespace, true
 		kafkaChildExtra = fmt.Sprintf("elasticsearch:\n  url: %s\n  namespace: %s\n  spool:\n    dir: %s\n  dead_letter: %s\n",
-			cfg.Elasticsearch.URL, esNamespace, filepath.Join(dir, "spool"), filepath.Join(dir, "dead.ndjson"))
+			cfg.Elasticsearch.URL, esNamespace, filepath.Join(dir, "{child}.spool"), filepath.Join(dir, "{child}.dead.ndjson"))
 		defer func() { kafkaChildExtra = "" }()
 		defer func() {
 			ids := esAlertIDs(t, cfg)
