@@ -37,6 +37,7 @@ type usageError struct{ error }
 type globals struct {
 	configPath      string
 	ignoreChecksums bool
+	level           slog.LevelVar // the logger's level, which the daemon's SIGHUP may change
 }
 
 func newRoot() *cobra.Command {
@@ -66,6 +67,16 @@ func newRoot() *cobra.Command {
 	return root
 }
 
+// reloadConfig reads the configuration again, as load does, for the
+// daemon's SIGHUP.
+func (g *globals) reloadConfig() (config.Config, error) {
+	cfg, err := config.Load(g.configPath, os.Environ())
+	if err == nil && g.ignoreChecksums {
+		cfg.Pcap.VerifyChecksums = false
+	}
+	return cfg, err
+}
+
 // load reads the configuration and builds the logger every command uses.
 func (g *globals) load() (config.Config, *slog.Logger, error) {
 	cfg, err := config.Load(g.configPath, os.Environ())
@@ -75,11 +86,10 @@ func (g *globals) load() (config.Config, *slog.Logger, error) {
 	if g.ignoreChecksums {
 		cfg.Pcap.VerifyChecksums = false
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+	if err := g.level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
 		return cfg, nil, fmt.Errorf("config: log.level: %w", err)
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: &g.level}
 	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
 	if cfg.Log.Format == "json" {
 		h = slog.NewJSONHandler(os.Stderr, opts)

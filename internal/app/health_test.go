@@ -52,9 +52,9 @@ func TestHealthReports(t *testing.T) {
 	}
 	h := &fakeHealth{}
 	s := newRunSink(config.Run{Output: "-", HealthInterval: time.Minute}, nil, slog.New(slog.DiscardHandler))
-	s.model = &runModel{det: pipeline.NewDetector(m, detect.DefaultConfig()), eng: behavior.New(behavior.DefaultConfig()),
+	s.model = &runModel{m: m, dc: detect.DefaultConfig(), bcfg: behavior.DefaultConfig(),
 		observer: "sensor-1", ctx: context.Background(), health: h, notifier: fakeNotifier{}}
-	s.model.online = pipeline.NewOnline(s.model.det, s.model.eng, pipeline.NewAlerter(alert.Discard{}, "sensor-1"))
+	s.model.online = pipeline.NewOnline(pipeline.NewDetector(m, detect.DefaultConfig()), behavior.New(behavior.DefaultConfig()), pipeline.NewAlerter(alert.Discard{}, "sensor-1"))
 	s.inputs = func() int { return 2 }
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	r := flow.Record{TS: t0.Add(-time.Minute), Proto: flow.ProtoTCP, ConnState: "SF"}

@@ -74,6 +74,24 @@ func TestContactsCheckDryRun(t *testing.T) {
 	}
 }
 
+// downMailContacts writes dir/contacts.yaml: alice, by email through a
+// mail server that is not there (127.0.0.1:1), so messages wait in the
+// outbox; it returns the file's path.
+func downMailContacts(tb testing.TB, dir string) string {
+	tb.Helper()
+	p := filepath.Join(dir, "contacts.yaml")
+	if err := os.WriteFile(p, []byte(`
+channels:
+  email: {host: 127.0.0.1, port: 1, tls: implicit, from: mlads@example.org}
+contacts:
+  - {name: alice, email: [alice@example.org]}
+default_route: {notify: [alice]}
+`), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
 // TestNotifySink: no sink without notify.contacts; with one, alerts are
 // queued, flushed to the outbox, and what cannot go out by Close stays
 // there.
@@ -84,16 +102,7 @@ func TestNotifySink(t *testing.T) {
 		t.Fatalf("without notify.contacts: %v %v %v", s, c, err)
 	}
 	dir := t.TempDir()
-	contacts := filepath.Join(dir, "contacts.yaml")
-	if err := os.WriteFile(contacts, []byte(`
-channels:
-  email: {host: 127.0.0.1, port: 1, tls: implicit, from: mlads@example.org}
-contacts:
-  - {name: alice, email: [alice@example.org]}
-default_route: {notify: [alice]}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	contacts := downMailContacts(t, dir)
 	cfg.Notify.Contacts, cfg.Notify.Outbox, cfg.Notify.DrainTimeout = contacts, filepath.Join(dir, "outbox"), 200*time.Millisecond
 	s, c, err := NotifySink(cfg, log)
 	if err != nil {

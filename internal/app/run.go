@@ -2,6 +2,7 @@ package app
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,9 +53,11 @@ import (
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
 // nor repeats what was committed (see package tail). The detectors' own
-// state (host statistics, behavioural windows, open incidents) is not part
-// of the checkpoint yet: after a crash, the lines after the saved positions
-// are scored by a detector that starts from the model alone.
+// state (host statistics, behavioural windows, evidence, open incidents) is
+// committed with the positions, in a state file the checkpoint names by
+// generation and SHA-256 (run_state.go): after a crash, the lines after the
+// saved positions are scored as if the daemon had never stopped, so a scan
+// that straddles the crash is still one scan.
 //
 // EVE netflow halves wait for their partner in one eve.Pairer shared by all
 // the EVE files followed (a rotation may fall between two halves). The
@@ -71,6 +74,7 @@ import (
 // (a few ms) can be read out of order; a pair split between those comes
 // out as two one-sided flows, or merged with its sides swapped.
 type Daemon struct {
+	reload  *Reload
 	cfg     config.Run
 	all     config.Config
 	stdout  io.Writer
@@ -84,6 +88,10 @@ func NewDaemon(cfg config.Config, stdout io.Writer, log *slog.Logger) *Daemon {
 		log: log.With("component", "run"), tailLog: log.With("component", "tail")}
 }
 
+// SetReload makes the daemon take a new configuration on the signals of
+// r (see Reload and hotKeys).
+func (d *Daemon) SetReload(r Reload) { d.reload = &r }
+
 // Run follows the inputs until ctx ends, then drains, flushes and saves the
 // positions and returns nil; or returns the first output or positions
 // error.
@@ -92,6 +100,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		return d.runKafka(ctx)
 	}
 	s := newRunSink(d.cfg, d.stdout, d.log)
+	s.reload, s.running = d.reload, d.all
 	if d.cfg.Model != "" {
 		if err := d.detect(ctx, s); err != nil {
 			return fmt.Errorf("run: %w", err)
@@ -165,6 +174,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 // writing alerts to run.output through the live incident fold.
 func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	t0 := time.Now()
+	stamp, _ := stampModel(d.cfg.Model) // before reading: a model written meanwhile is seen as new
 	m, err := detect.ReadFile(d.cfg.Model)
 	if err != nil {
 		return err
@@ -195,12 +205,9 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 			es = e
 		}
 	}
-	dc := DetectConfig(d.all.Detect)
-	eng := behavior.New(d.all.Detect.Behavior)
-	eng.SetKnown(m.KnownBehaviors)
+	s.modelStamp = stamp
 	s.model = &runModel{
-		m: m, dc: dc,
-		det: pipeline.NewDetector(m, dc), eng: eng,
+		m: m, dc: DetectConfig(d.all.Detect), bcfg: d.all.Detect.Behavior,
 		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, notifier: notifier, rules: rs, rulePaths: d.all.Rules.Paths,
 		elastic: es, byRule: &ruleCounts{},
 	}
@@ -218,7 +225,8 @@ func (d *Daemon) logStats(msg string, t *tail.Tailer, s *runSink) {
 		"flows", s.flows.Load(), "alerts", s.alerts.Load(), "bad_lines", s.bad.Load(), "skipped_lines", s.skipped.Load(),
 		"netflow_halves_waiting", s.waiting.Load(),
 		"long_lines", st.LongLines, "rotations", st.Rotations, "truncations", st.Truncations,
-		"lost_truncations", st.LostTruncations, "commits", st.Commits)
+		"lost_truncations", st.LostTruncations, "commits", st.Commits,
+		"state_bytes", s.stateBytes.Load(), "state_write_time", time.Duration(s.stateNanos.Load()).Round(time.Microsecond))
 }
 
 // checkpoint is what the daemon commits with the positions: the length of
@@ -232,6 +240,7 @@ type checkpoint struct {
 	Flows       string          `json:"flows_output,omitempty"`
 	FlowsOffset int64           `json:"flows_offset,omitempty"`
 	Netflow     eve.PairerState `json:"netflow,omitzero"`
+	State       *stateRef       `json:"state,omitempty"`
 }
 
 // lineParser turns one log line into a record: zeek.Parser (TSV and JSON)
@@ -273,9 +282,22 @@ type runSink struct {
 	nextHealth time.Time  // when the next health report is due
 	inputs     func() int // files followed now (the tailer's), for the health report
 
+	state      *stateRef    // the detector state in the last checkpoint; nil before the first
+	stateGen   uint64       // its generation
+	stateFlows int64        // flows when it was written
+	stateBuf   bytes.Buffer // the snapshot, reused
+
 	flows, alerts, bad, skipped atomic.Int64
-	waiting                     atomic.Int64     // netflow halves in the last checkpoint
-	badWarn                     throttle.Counter // bad lines are reported at most every 10 s
+	stateBytes, stateNanos      atomic.Int64 // size of the last state written and the time it took
+
+	reload            *Reload       // SIGHUP; nil: none
+	running           config.Config // the configuration in force (hot keys applied)
+	modelStamp        modelStamp    // of the model file loaded
+	nextModelLook     time.Time
+	nextCheckpoint    time.Time        // of the model
+	checkpointUpdates uint64           // online updates in the last model checkpoint
+	waiting           atomic.Int64     // netflow halves in the last checkpoint
+	badWarn           throttle.Counter // bad lines are reported at most every 10 s
 
 	// for the metrics and /healthz (run_metrics.go)
 	snap      atomic.Pointer[runSnapshot] // the loop-owned counters, published by heartbeat
@@ -286,10 +308,9 @@ type runSink struct {
 // runModel is the daemon's detection: the online pipeline and where its
 // alerts go, set up by open.
 type runModel struct {
-	m        *detect.Model // the model: a consumer group makes a detector of it per partition
-	dc       detect.Config // and the settings of those detectors
-	det      *pipeline.Detector
-	eng      *behavior.Engine
+	m        *detect.Model   // the model: a consumer group makes a detector of it per partition
+	dc       detect.Config   // and the settings of those detectors
+	bcfg     behavior.Config // the behavioural detectors' settings
 	observer string
 	ctx      context.Context // for the sinks: not cancelled at shutdown, so the last commit completes
 
@@ -300,6 +321,7 @@ type runModel struct {
 	notifier   notifyStats  // the contacts' sink, for the health reports; nil: none
 	rules      *rules.Set   // marks the alerts before the sinks see them; nil: none
 	rulePaths  []string     // rules.paths, watched for changes
+	watch      *rules.Watcher
 
 	// for the metrics and /healthz
 	modelTime time.Time      // the model file's modification time
@@ -345,30 +367,45 @@ func (s *runSink) open(cp []byte) (tail.Sink, error) {
 		s.flowsW = bufio.NewWriterSize(s.flowsOut, 256<<10)
 	}
 	if m := s.model; m != nil {
-		sync := s.out.Sync
-		m.watched = []*watchedSink{{Sink: alert.NewJSONLines(s.out, s.cfg.Output, sync), name: "jsonlines"}}
+		m.watched = []*watchedSink{{Sink: alert.NewJSONLines(s.out, s.cfg.Output, s.out.Sync), name: "jsonlines"}}
 		for _, sk := range m.sinks {
 			m.watched = append(m.watched, &watchedSink{Sink: sk, name: sinkName(sk)})
 		}
-		var sink alert.Sink = m.watched[0]
-		if len(m.watched) > 1 {
-			fan := make(alert.Fanout, len(m.watched))
-			for i, w := range m.watched {
-				fan[i] = w
-			}
-			sink = fan
-		}
-		m.fold = alert.NewFold(sink, time.Hour, 0, true)
-		sink = WatchDrops(m.fold, m.sinks, m.observer)
 		if m.rules != nil {
 			// rule files are read again when they change; a bad new set is
 			// refused, logged, and the last good one stays in force
-			watch := rules.NewWatcher(m.rules, m.rulePaths, func(err error) { s.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
-			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
+			m.watch = rules.NewWatcher(m.rules, m.rulePaths, func(err error) { s.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
 		}
-		m.online = pipeline.NewOnline(m.det, m.eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts, m.byRule}, m.observer))
+		s.newOnline()
+		if c.State != nil {
+			s.restoreState(c.State)
+		}
 	}
 	return s, nil
+}
+
+// newOnline builds the detection pipeline afresh, from the model alone:
+// the behavioural engine and the detector, and the sink chain in front of
+// the outputs with its live incident fold.
+func (s *runSink) newOnline() {
+	m := s.model
+	var sink alert.Sink = m.watched[0]
+	if len(m.watched) > 1 {
+		fan := make(alert.Fanout, len(m.watched))
+		for i, w := range m.watched {
+			fan[i] = w
+		}
+		sink = fan
+	}
+	m.fold = alert.NewFold(sink, time.Hour, 0, true)
+	sink = WatchDrops(m.fold, m.sinks, m.observer)
+	if m.watch != nil {
+		sink = &rules.Mark{Rules: m.rules, Watch: m.watch, Next: sink}
+	}
+	eng := behavior.New(m.bcfg)
+	eng.SetKnown(m.m.KnownBehaviors)
+	m.online = pipeline.NewOnline(pipeline.NewDetector(m.m, m.dc), eng, pipeline.NewAlerter(countAlerts{sink, &s.alerts, m.byRule}, m.observer))
+	m.online.SetFold(m.fold)
 }
 
 // countAlerts counts the alert documents (not incident updates) that
@@ -467,6 +504,7 @@ func (s *runSink) Drain() error {
 	if err := s.pairer.Flush(s.write); err != nil {
 		return err
 	}
+	s.checkpointModel(time.Now(), true)
 	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 {
 		return s.writeHealth(time.Now())
 	}
@@ -480,6 +518,9 @@ func (s *runSink) Drain() error {
 // with new halves, would hold them until traffic resumes.
 func (s *runSink) Tick(now time.Time) (wrote bool, err error) {
 	s.heartbeat(now)
+	s.hangup()
+	s.watchModel(now)
+	s.checkpointModel(now, false)
 	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 && !now.Before(s.nextHealth) {
 		s.nextHealth = now.Add(s.cfg.HealthInterval)
 		if err := s.writeHealth(now); err != nil {
@@ -583,12 +624,23 @@ func (s *runSink) Commit() ([]byte, error) {
 		}
 	}
 	c := checkpoint{Netflow: s.pairer.State()}
+	if s.model != nil {
+		// a state that cannot be saved is no reason to stop reading: this
+		// commit names none, so a restart from it detects from the model
+		// alone (and says so), and the next commit tries again
+		ref, err := s.saveState()
+		if err != nil {
+			s.state = nil
+			s.log.Error("detector state not saved; a restart from this commit detects from the model alone", "err", err)
+		}
+		c.State = ref
+	}
 	s.waiting.Store(int64(len(c.Netflow.Held)))
 	c.Output, c.Offset = s.out.committed()
 	if s.flowsOut != s.out {
 		c.Flows, c.FlowsOffset = s.flowsOut.committed()
 	}
-	if c.Output == "" && c.Flows == "" && c.Netflow.IsZero() {
+	if c.Output == "" && c.Flows == "" && c.Netflow.IsZero() && c.State == nil {
 		return nil, nil
 	}
 	b, err := json.Marshal(c)

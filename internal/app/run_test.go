@@ -91,8 +91,13 @@ func TestRunChild(t *testing.T) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := NewDaemon(cfg, os.Stdout, log).Run(ctx); err != nil {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	level := new(slog.LevelVar)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	d := NewDaemon(cfg, os.Stdout, log)
+	d.SetReload(Reload{Signals: hup, Load: func() (config.Config, error) { return config.Load(path, os.Environ()) }, Level: level})
+	if err := d.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

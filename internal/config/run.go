@@ -14,6 +14,14 @@ type Run struct {
 	// Empty: the daemon does not detect, and writes the flows it reads to
 	// Output.
 	Model string `mapstructure:"model"`
+	// ModelCheckpoint is where the daemon writes the model with what its
+	// gated online updates taught (the known hosts and services), every
+	// ModelCheckpointInterval. Empty: run.model with ".learned" appended,
+	// so the trained model is not replaced unless this names it.
+	ModelCheckpoint string `mapstructure:"model_checkpoint"`
+	// ModelCheckpointInterval is how often the model checkpoint is
+	// written (when something was learned since); 0 turns it off.
+	ModelCheckpointInterval time.Duration `mapstructure:"model_checkpoint_interval"`
 	// Observer is the alerts' observer.name (the sensor); empty takes the
 	// host name.
 	Observer string `mapstructure:"observer"`
@@ -74,6 +82,8 @@ func defaultRun() Run {
 		HealthInterval: time.Minute,
 		StartAt:        StartAtBeginning,
 		MetricsListen:  "127.0.0.1:9464",
+
+		ModelCheckpointInterval: time.Hour,
 	}
 }
 
@@ -103,6 +113,16 @@ func (r *Run) validate() []error {
 	if r.HealthInterval < 0 {
 		errs = append(errs, fmt.Errorf("run.health_interval: %s must not be negative", r.HealthInterval))
 	}
+	if r.ModelCheckpointInterval < 0 {
+		errs = append(errs, fmt.Errorf("run.model_checkpoint_interval: %s must not be negative", r.ModelCheckpointInterval))
+	}
+	if cp := r.ModelCheckpoint; cp != "" {
+		for _, o := range []struct{ key, path string }{{"run.output", r.Output}, {"run.flows_output", r.FlowsOutput}, {"run.positions", r.Positions}} {
+			if cp == o.path {
+				errs = append(errs, fmt.Errorf("run.model_checkpoint: %q is %s too", cp, o.key))
+			}
+		}
+	}
 	if r.StatsInterval < 0 {
 		errs = append(errs, fmt.Errorf("run.stats_interval: %s must not be negative", r.StatsInterval))
 	}
@@ -110,6 +130,18 @@ func (r *Run) validate() []error {
 		errs = append(errs, fmt.Errorf("run.metrics_listen: %q %w (host:port, e.g. 127.0.0.1:9464; empty turns the server off)", r.MetricsListen, err))
 	}
 	return errs
+}
+
+// ModelCheckpointPath is where the model checkpoint goes: ModelCheckpoint,
+// or the model's path with ".learned" appended; "" without a model.
+func (r *Run) ModelCheckpointPath() string {
+	switch {
+	case r.ModelCheckpoint != "":
+		return r.ModelCheckpoint
+	case r.Model != "":
+		return r.Model + ".learned"
+	}
+	return ""
 }
 
 // validListen checks a listen address: empty, or host:port with a port

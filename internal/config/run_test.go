@@ -2,6 +2,7 @@ package config
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +51,22 @@ func TestRunValidate(t *testing.T) {
 				t.Errorf("err = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDiff names the changed keys by their dotted paths, nested sections
+// included, and nothing when the configurations are equal.
+func TestDiff(t *testing.T) {
+	a := Default()
+	if d := Diff(a, a); len(d) != 0 {
+		t.Errorf("Diff of equal configs: %v", d)
+	}
+	b := Default()
+	b.Run.Inputs = []string{"x"}
+	b.Log.Level = "debug"
+	b.Detect.Behavior.ScanWindow *= 2
+	want := []string{"log.level", "run.inputs", "detect.behavior.scan_window"}
+	if d := Diff(a, b); !slices.Equal(d, want) {
+		t.Errorf("Diff = %v, want %v", d, want)
 	}
 }

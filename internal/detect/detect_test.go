@@ -564,3 +564,55 @@ func TestTrainerReservoir(t *testing.T) {
 		t.Errorf("train flows %d, flows per day %.0f; want 5000 and about 5000", a.TrainFlows, a.FlowsPerDay)
 	}
 }
+
+// TestLearnGate: with GateUpdates, Score teaches nothing and Learn decides:
+// a flow teaches only when its verdict is clearly normal (p > 0.5) and
+// names no behaviour, and its host has not used its cap; the learned
+// model counts what was taught and the Scorer's model is unchanged.
+func TestLearnGate(t *testing.T) {
+	cfg := testConfig()
+	cfg.OnlineHostCap = 1
+	m, o := trainOffice(t, cfg, 22, 3000)
+	s := m.NewScorer(cfg)
+	s.GateUpdates()
+	var r flow.Record
+	var v Verdict
+	scan := []Finding{{Detector: "vertical_scan"}}
+	for _, tc := range []struct {
+		name   string
+		p      float64
+		beh    []Finding
+		taught bool
+	}{
+		{"alerting", 0.001, nil, false},
+		{"unusual", 0.5, nil, false},
+		{"part of a scan", 0.9, scan, false},
+		{"clearly normal", 0.9, nil, true},
+		{"its host's cap used", 0.9, nil, false},
+	} {
+		if tc.name != "its host's cap used" {
+			o.next(&r)
+		}
+		s.Score(&r, &v)
+		if st := s.Stats(); st.OnlineUpdates != 0 && tc.name == "alerting" {
+			t.Fatalf("Score taught %d times with the gate on", st.OnlineUpdates)
+		}
+		before := s.Stats().OnlineUpdates
+		v.PValue, v.Behaviors = tc.p, tc.beh
+		if got := s.Learn(&r, &v); got != tc.taught || (s.Stats().OnlineUpdates > before) != tc.taught {
+			t.Errorf("%s: Learn %v, want %v", tc.name, got, tc.taught)
+		}
+	}
+	if s.Stats().OnlineCapped != 1 {
+		t.Errorf("capped %d, want 1", s.Stats().OnlineCapped)
+	}
+	sum := func(xs []uint32) (n int) {
+		for _, x := range xs {
+			n += int(x)
+		}
+		return n
+	}
+	if l := s.Learned(); sum(l.KnownCounts) != sum(m.KnownCounts)+3 {
+		t.Errorf("learned model counts %d, trained %d; want the 3 entities of the flow that taught more", sum(l.KnownCounts), sum(m.KnownCounts))
+	}
+}

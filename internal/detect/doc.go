@@ -105,5 +105,10 @@
 // is not modified. Flows that scored clearly normal (p > 0.5) add their
 // hosts and service to the "seen" counts, at most Config.OnlineHostCap
 // times per originating host, so no single host can teach the model its
-// attack.
+// attack. With GateUpdates the caller decides, through Learn, after it has
+// added what Score cannot know: the daemon's pipeline lets no flow of a
+// behaviour (a scan, a flood, a beacon) teach. Learned returns the model
+// with what was taught, for a model checkpoint; MarshalState and
+// RestoreState carry the host statistics and online counts across a
+// restart (or to a new model).
 package detect

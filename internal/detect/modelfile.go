@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/mlads/mlads/internal/atomicfile"
 )
 
 // ModelVersion is the version of the model file this build writes and
@@ -128,20 +130,17 @@ func (m *Model) validate() error {
 	return nil
 }
 
-// WriteFile writes the model to path (through a temporary file and a
-// rename, so a crash never leaves a half-written model) and returns its
-// size in bytes.
+// WriteFile writes the model to path atomically and durably (package
+// atomicfile: a crash never leaves a half-written model, and a daemon that
+// watches the file sees the old model or the new one, whole) and returns
+// its size in bytes.
 func (m *Model) WriteFile(path string) (int, error) {
 	b, err := m.MarshalBinary()
 	if err != nil {
 		return 0, err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return 0, fmt.Errorf("detect: write model %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return 0, fmt.Errorf("detect: write model %s: %w", path, err)
+	if err := atomicfile.Write(path, b, 0o644); err != nil {
+		return 0, fmt.Errorf("detect: model: %w", err)
 	}
 	return len(b), nil
 }

@@ -2,13 +2,14 @@ package detect
 
 import (
 	"math"
+	"slices"
 
 	"github.com/mlads/mlads/internal/flow"
 )
 
-// clearlyNormal is the combined p-value above which a flow may teach the
+// ClearlyNormal is the combined p-value above which a flow may teach the
 // model (online updates).
-const clearlyNormal = 0.5
+const ClearlyNormal = 0.5
 
 // ScorerStats counts what a Scorer did and dropped.
 type ScorerStats struct {
@@ -43,6 +44,7 @@ type Scorer struct {
 	// online holds the known-table keys that online updates changed
 	// (bounded by the table): what MarshalState saves of the table.
 	online map[uint64]struct{}
+	gated  bool // the caller calls Learn (GateUpdates)
 }
 
 // NewScorer returns a Scorer for m. cfg supplies the host and known-table
@@ -129,19 +131,63 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 	if v.Alert || p < s.explain {
 		s.explainInto(ni, g, v)
 	}
-	if s.cfg.OnlineUpdates && p > clearlyNormal {
-		hs := s.f.hosts.get(r.OrigH)
-		if int(hs.learned) < s.cfg.OnlineHostCap {
-			hs.learned++
-			s.f.learn()
-			for _, k := range s.f.keys {
-				if _, ok := s.f.known.counts[k]; ok {
-					s.online[k] = struct{}{}
-				}
-			}
-			s.stats.OnlineUpdates++
-		} else {
-			s.stats.OnlineCapped++
+	if !s.gated {
+		s.Learn(r, v)
+	}
+}
+
+// GateUpdates makes the caller decide which flows teach the model: Score
+// no longer learns, and the caller calls Learn right after Score with the
+// verdict it completed (the daemon's pipeline adds the behaviours the flow
+// is part of first, so that the flows of a scan or a flood teach nothing).
+func (s *Scorer) GateUpdates() { s.gated = true }
+
+// Learn lets r, the flow Score saw last, teach the known-entity counts
+// (its originator, responder and service were seen once more) when online
+// updates are on and v says it is clearly normal: a combined p-value above
+// 0.5, and part of no behaviour. An originating host teaches at most
+// OnlineHostCap times. It reports whether r taught.
+func (s *Scorer) Learn(r *flow.Record, v *Verdict) bool {
+	if !s.cfg.OnlineUpdates || v.PValue <= ClearlyNormal || len(v.Behaviors) > 0 {
+		return false
+	}
+	hs := s.f.hosts.get(r.OrigH)
+	if int(hs.learned) >= s.cfg.OnlineHostCap {
+		s.stats.OnlineCapped++
+		return false
+	}
+	hs.learned++
+	s.f.learn()
+	for _, k := range s.f.keys {
+		if _, ok := s.f.known.counts[k]; ok {
+			s.online[k] = struct{}{}
 		}
 	}
+	s.stats.OnlineUpdates++
+	return true
+}
+
+// Learned returns a copy of the Scorer's model that holds what online
+// updates taught: its known-entity counts are the model's raised to the
+// Scorer's. Written as a model checkpoint, it starts the next run where
+// this one is; the Scorer's own model is not changed.
+func (s *Scorer) Learned() *Model {
+	c := *s.m
+	counts := make(map[uint64]uint32, len(s.m.KnownKeys)+len(s.online))
+	for i, k := range s.m.KnownKeys {
+		counts[k] = s.m.KnownCounts[i]
+	}
+	for k := range s.online {
+		counts[k] = max(counts[k], s.f.known.counts[k])
+	}
+	c.KnownKeys = make([]uint64, 0, len(counts))
+	for k := range counts {
+		c.KnownKeys = append(c.KnownKeys, k)
+	}
+	slices.Sort(c.KnownKeys)
+	c.KnownCounts = make([]uint32, len(c.KnownKeys))
+	for i, k := range c.KnownKeys {
+		c.KnownCounts[i] = counts[k]
+	}
+	return &c
 }

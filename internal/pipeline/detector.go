@@ -50,6 +50,23 @@ func (d *Detector) Alert(r *flow.Record, v *detect.Verdict) bool {
 	return true
 }
 
+// learn lets a flow that did not alert teach the model's online counts
+// (detect.Scorer.Learn) when it is clearly normal and, with the evidence
+// attached, part of no behaviour: the flows of a scan, a flood or a beacon
+// teach nothing, however ordinary each looks. Call it right after Alert,
+// with the same flow and verdict.
+func (d *Detector) learn(r *flow.Record, v *detect.Verdict) {
+	if v.PValue <= detect.ClearlyNormal {
+		return
+	}
+	d.ev.Attach(r, v)
+	d.sc.Learn(r, v)
+}
+
+// Learned returns the model with what online updates taught (see
+// detect.Scorer.Learned), for a model checkpoint.
+func (d *Detector) Learned() *detect.Model { return d.sc.Learned() }
+
 // Evidence returns the findings the Detector merges into verdicts; add to
 // it before scoring the flows they concern.
 func (d *Detector) Evidence() *behavior.Evidence { return d.ev }

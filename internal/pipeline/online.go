@@ -2,10 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/mlads/mlads/internal/alert"
-
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
@@ -36,9 +36,40 @@ const (
 
 // NewOnline returns the pipeline scoring with det and, unless eng is nil,
 // running the behavioural detectors of eng; alerts go to al.
+//
+// Online updates are gated here: a flow teaches the model's known-entity
+// counts only when it scored clearly normal and is part of no behaviour
+// held as evidence (see Detector.learn).
 func NewOnline(det *Detector, eng *behavior.Engine, al *Alerter) *Online {
+	det.sc.GateUpdates()
 	return &Online{det: det, eng: eng, al: al}
 }
+
+// SetModel switches to a new model without losing state: the host
+// statistics and online counts of the scorer, the evidence held and the
+// behavioural windows carry over, and the behaviours the new model knows
+// are no longer reported. cfg is as for NewDetector.
+func (o *Online) SetModel(m *detect.Model, cfg detect.Config) error {
+	d := NewDetector(m, cfg)
+	d.sc.GateUpdates()
+	b, err := o.det.sc.MarshalState()
+	if err != nil {
+		return fmt.Errorf("pipeline: switch model: %w", err)
+	}
+	if err := d.sc.RestoreState(b); err != nil {
+		return fmt.Errorf("pipeline: switch model: %w", err)
+	}
+	d.ev.Add(o.det.ev.Findings()...)
+	if o.eng != nil {
+		o.eng.SetKnown(m.KnownBehaviors)
+	}
+	o.det = d
+	return nil
+}
+
+// Learned returns the model with what the gated online updates taught,
+// for a model checkpoint (detect.Scorer.Learned).
+func (o *Online) Learned() *detect.Model { return o.det.Learned() }
 
 // SetFold names the alert.Fold in front of the Alerter's sink (the
 // daemon's live incident fold): its open incidents are then part of
@@ -68,6 +99,7 @@ func (o *Online) Flow(ctx context.Context, r *flow.Record) error {
 	if alerted {
 		return o.al.Flow(ctx, r, &o.v)
 	}
+	o.det.learn(r, &o.v)
 	return nil
 }
 

@@ -27,8 +27,9 @@ import (
 // open incidents are JSON documents), SHA-256 of the payload.
 
 // SnapshotVersion is the version of the snapshot this build writes and
-// reads; bump it when a component's state changes meaning.
-const SnapshotVersion = 1
+// reads; bump it when a component's state changes meaning. 2: the
+// scorer's host table is a packed byte string, no longer a gob list.
+const SnapshotVersion = 2
 
 // MaxSnapshotBytes bounds the snapshot Restore reads: far above what the
 // default limits make (about 100 k sources), far below what would hurt.

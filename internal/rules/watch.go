@@ -72,6 +72,14 @@ func (w *Watcher) Rules() *Set {
 	return w.set
 }
 
+// Reload makes the next Rules look at the files now, and sets the paths
+// it watches (the daemon's SIGHUP, with rules.paths read again).
+func (w *Watcher) Reload(paths []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.Paths, w.next = paths, time.Time{}
+}
+
 // Loads counts the sets loaded since the watcher was made.
 func (w *Watcher) Loads() int {
 	w.mu.Lock()

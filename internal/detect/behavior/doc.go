@@ -51,5 +51,8 @@
 // (exact, then a 4096-bit Bloom filter), damped baselines, the TRW walk,
 // up to 48 destinations seen once or twice, and beacon pairs from their
 // third connection (the last 32 connections each). Stats reports an
-// estimate of the bytes held per tracked host.
+// estimate of the bytes held per tracked host. MarshalState and
+// RestoreState carry all of it (and the flood victims) across a restart,
+// so a window open at a crash closes as if there had been none; a state
+// beyond the Engine's limits is refused.
 package behavior
