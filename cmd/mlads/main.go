@@ -49,11 +49,12 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (default: built-in defaults; see configs/mlads.yaml)")
-	root.PersistentFlags().BoolVarP(&g.ignoreChecksums, "ignore-checksums", "C", false, "analyse packets with bad checksums, like zeek -C (sets pcap.verify_checksums false)")
+	root.PersistentFlags().BoolVarP(&g.ignoreChecksums, "ignore-checksums", "C", false, "analyse packets with bad checksums, like zeek -C (sets pcap.verify_checksums to false)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newVersion(),
 		newFlows(g),
+		newCapture(g),
 		newEval(g),
 		newRun(g),
 		newTrain(g),
@@ -72,7 +73,7 @@ func newRoot() *cobra.Command {
 func (g *globals) reloadConfig() (config.Config, error) {
 	cfg, err := config.Load(g.configPath, os.Environ())
 	if err == nil && g.ignoreChecksums {
-		cfg.Pcap.VerifyChecksums = false
+		cfg.Pcap.VerifyChecksums = config.ChecksumsOff
 	}
 	return cfg, err
 }
@@ -84,7 +85,7 @@ func (g *globals) load() (config.Config, *slog.Logger, error) {
 		return cfg, nil, err
 	}
 	if g.ignoreChecksums {
-		cfg.Pcap.VerifyChecksums = false
+		cfg.Pcap.VerifyChecksums = config.ChecksumsOff
 	}
 	if err := g.level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
 		return cfg, nil, fmt.Errorf("config: log.level: %w", err)

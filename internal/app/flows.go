@@ -31,7 +31,8 @@ func PcapConfig(c config.Pcap) pcap.Config {
 	pc.Table.TCPInactivity = c.TCPInactivity
 	pc.Table.UDPInactivity = c.UDPInactivity
 	pc.Table.ICMPInactivity = c.ICMPInactivity
-	pc.VerifyChecksums = c.VerifyChecksums
+	pc.VerifyChecksums = c.VerifyChecksums != config.ChecksumsOff
+	pc.AutoChecksums = c.VerifyChecksums == config.ChecksumsAuto
 	pc.Shards = c.Shards
 	return pc
 }
@@ -63,11 +64,22 @@ func Flows(ctx context.Context, cfg config.Config, o FlowsOptions) error {
 	if werr == nil {
 		werr = bw.Flush()
 	}
-	fmt.Fprintln(o.Status, "mlads: "+inputSummary(&sum))
+	writeSummary(o.Status, &sum)
 	if werr != nil {
 		return fmt.Errorf("writing flows: %w", werr)
 	}
 	return readErr
+}
+
+// writeSummary writes the summary line of a run over inputs, after one
+// line for each capture whose checksums auto mode stopped verifying.
+func writeSummary(w io.Writer, s *input.Summary) {
+	for i := range s.Pcap {
+		for _, c := range s.Pcap[i].Checksums {
+			fmt.Fprintf(w, "mlads: %s: %s\n", c.File, c.ChecksumDecision)
+		}
+	}
+	fmt.Fprintln(w, "mlads: "+inputSummary(s))
 }
 
 // inputSummary is the one-line account of a run over inputs of any

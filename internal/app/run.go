@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/capture"
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/detect/behavior"
@@ -49,7 +50,9 @@ import (
 // lines handed over so far; a second goroutine only logs counters, and the
 // metrics server (run.metrics_listen, run_metrics.go) only reads them: the
 // atomics, and a snapshot of the rest that the tailer's goroutine publishes
-// at a Tick. When an
+// at a Tick. The interfaces of run.interfaces are captured on goroutines of
+// their own, whose flows the tailer's goroutine takes in at every Tick
+// (run_capture.go). When an
 // output is a file, its committed length is saved with the positions and
 // the output is cut back to it on start: a crash at any moment neither loses
 // nor repeats what was committed (see package tail). The detectors' own
@@ -80,6 +83,10 @@ type Daemon struct {
 	stdout  io.Writer
 	log     *slog.Logger
 	tailLog *slog.Logger
+
+	// openCapture opens run.interfaces; nil is capture.Open. Tests open
+	// them inside a network namespace.
+	openCapture func(capture.Config) (*capture.Capture, error)
 }
 
 // NewDaemon returns the daemon for cfg. stdout is where output "-" goes.
@@ -120,7 +127,15 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("run: %w", err)
 	}
 	defer stopMetrics()
+	var live *liveFlows
+	if len(d.cfg.Interfaces) > 0 {
+		if live, err = openLive(d.all, d.log, d.openCapture); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		s.live = live
+	}
 	t, err := tail.New(tail.Config{
+		NoInputsOK:     live != nil,
 		Inputs:         d.cfg.Inputs,
 		Positions:      d.cfg.Positions,
 		MaxLineBytes:   d.cfg.MaxLineBytes,
@@ -130,7 +145,22 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		Logger:         d.tailLog,
 	}, s.open)
 	if err != nil {
+		if live != nil {
+			live.c.Close()
+		}
 		return fmt.Errorf("run: %w", err)
+	}
+	if live != nil {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		live.start(ctx, cancel)
+		defer func() {
+			cancel(nil)
+			live.stop()
+			if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+				err = fmt.Errorf("run: %w", cause)
+			}
+		}()
 	}
 	s.inputs = func() int { return int(t.Stats().Files) }
 	registerMetrics(reg, t, s)
@@ -139,7 +169,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			err = fmt.Errorf("run: %w", cerr)
 		}
 	}()
-	d.log.Info("following", "inputs", d.cfg.Inputs, "output", d.cfg.Output, "flows_output", d.cfg.FlowsOutput,
+	d.log.Info("following", "inputs", d.cfg.Inputs, "interfaces", d.cfg.Interfaces, "output", d.cfg.Output, "flows_output", d.cfg.FlowsOutput,
 		"positions", d.cfg.Positions, "model", d.cfg.Model)
 
 	var wg sync.WaitGroup
@@ -227,6 +257,15 @@ func (d *Daemon) logStats(msg string, t *tail.Tailer, s *runSink) {
 		"long_lines", st.LongLines, "rotations", st.Rotations, "truncations", st.Truncations,
 		"lost_truncations", st.LostTruncations, "commits", st.Commits,
 		"state_bytes", s.stateBytes.Load(), "state_write_time", time.Duration(s.stateNanos.Load()).Round(time.Microsecond))
+	if s.live != nil {
+		cs, stalls := s.live.Stats()
+		for _, i := range cs.Interfaces {
+			d.log.Info(msg, "interface", i.Name, "engine", i.Engine, "sockets", i.Sockets, "received", i.Received,
+				"flows", i.Flows, "active", i.Active, "packets", i.Packets, "decode_errors", i.DecodeErrs,
+				"kernel_drops", i.KernelDrops, "ring_drops", i.RingDrops, "ring_freezes", i.RingFreezes,
+				"evicted", i.Evicted, "queue_stalls", stalls)
+		}
+	}
 }
 
 // checkpoint is what the daemon commits with the positions: the length of
@@ -273,6 +312,7 @@ type runSink struct {
 	buf      []byte
 
 	pairer *eve.Pairer // netflow halves of all EVE files, committed with the positions
+	live   *liveFlows  // the flows of run.interfaces; nil: none
 
 	eveLines      int64     // EVE lines handed over, for Tick
 	eveLinesSeen  int64     // eveLines at the last Tick that saw it change
@@ -501,6 +541,12 @@ func (s *runSink) write(r *flow.Record) error {
 // as a one-sided flow, when the daemon stops (tail.Drainer), and a last
 // health report with the final counts; the last commit flushes both.
 func (s *runSink) Drain() error {
+	if s.live != nil {
+		// the capture flushes its open flows when the context ends
+		if err := s.live.drain(s.write); err != nil {
+			return err
+		}
+	}
 	if err := s.pairer.Flush(s.write); err != nil {
 		return err
 	}
@@ -521,6 +567,11 @@ func (s *runSink) Tick(now time.Time) (wrote bool, err error) {
 	s.hangup()
 	s.watchModel(now)
 	s.checkpointModel(now, false)
+	if s.live != nil {
+		if wrote, err = s.live.take(s.write); err != nil {
+			return wrote, err
+		}
+	}
 	if s.model != nil && s.model.health != nil && s.cfg.HealthInterval > 0 && !now.Before(s.nextHealth) {
 		s.nextHealth = now.Add(s.cfg.HealthInterval)
 		if err := s.writeHealth(now); err != nil {
@@ -565,6 +616,14 @@ func (s *runSink) writeHealth(now time.Time) error {
 	}
 	if s.inputs != nil {
 		h.Inputs = s.inputs()
+	}
+	if s.live != nil {
+		// interfaces count as inputs; packets the kernel or a full ring
+		// dropped count with what the limits dropped
+		cs, _ := s.live.Stats()
+		t := cs.Total()
+		h.Inputs += len(cs.Interfaces)
+		h.Drops += t.KernelDrops + t.RingDrops
 	}
 	if !s.newest.IsZero() {
 		h.LagSeconds = max(0, now.Sub(s.newest).Seconds())

@@ -168,14 +168,8 @@ func TestRunDetectsEndToEnd(t *testing.T) {
 	}
 	dir := t.TempDir()
 	model, start := trainOffice(t, dir)
-	extra := fmt.Sprintf("  model: %q\n  observer: e2e\n", model)
-	var es *config.Config // with ES_URL, the alerts go to Elasticsearch too
-	if os.Getenv("ES_URL") != "" {
-		c := esConfig(t)
-		es = &c
-		extra += fmt.Sprintf("elasticsearch:\n  url: %q\n  namespace: %q\n  dead_letter: %q\n  spool:\n    dir: %q\n",
-			c.Elasticsearch.URL, c.Elasticsearch.Namespace, c.Elasticsearch.DeadLetter, c.Elasticsearch.Spool.Dir)
-	}
+	esExtra, es := esRunConfig(t) // with ES_URL, the alerts go to Elasticsearch too
+	extra := fmt.Sprintf("  model: %q\n  observer: e2e\n", model) + esExtra
 	conf := followConfig(t, dir, "conn.log*", extra)
 	out := filepath.Join(dir, "out.ndjson")
 	logPath := filepath.Join(dir, "logs", "conn.log")
@@ -260,4 +254,16 @@ func caughtUpWithin(t *testing.T, dir string, d time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// esRunConfig returns, when ES_URL names a node, the elasticsearch section
+// of a daemon configuration for it and the configuration; else "" and nil.
+func esRunConfig(t *testing.T) (string, *config.Config) {
+	t.Helper()
+	if os.Getenv("ES_URL") == "" {
+		return "", nil
+	}
+	c := esConfig(t)
+	return fmt.Sprintf("elasticsearch:\n  url: %q\n  namespace: %q\n  dead_letter: %q\n  spool:\n    dir: %q\n",
+		c.Elasticsearch.URL, c.Elasticsearch.Namespace, c.Elasticsearch.DeadLetter, c.Elasticsearch.Spool.Dir), &c
 }

@@ -254,11 +254,19 @@ func registerMetrics(reg *prometheus.Registry, t *tail.Tailer, s *runSink) {
 	if s.model != nil {
 		reg.MustRegister(notifyMetrics(s.model.notifier)...)
 	}
+	if s.live != nil {
+		reg.MustRegister(s.live.metrics()...)
+	}
 	reg.MustRegister(metrics.NewFunc("mlads_drops_total", "What the bounds dropped or forgot, by reason (see README, Metrics and health).",
 		counter, []string{"reason"}, func(emit metrics.Emit) {
 			st := t.Stats()
 			emit(float64(st.LongLines), "long_line")
 			emit(float64(st.LostTruncations), "lost_truncation")
+			if s.live != nil {
+				c := s.live.c.Stats().Total()
+				emit(float64(c.KernelDrops), "capture_kernel")
+				emit(float64(c.RingDrops), "capture_ring")
+			}
 			s.drops(emit)
 		}))
 }

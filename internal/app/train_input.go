@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -45,7 +44,7 @@ func (in Input) readFlows(ctx context.Context, paths []string, summary bool, emi
 	sum, err := input.ReadFiles(ctx, paths, opts, emit)
 	prog.Done()
 	if summary && in.Status != nil {
-		fmt.Fprintln(in.Status, "mlads: "+inputSummary(&sum))
+		writeSummary(in.Status, &sum)
 	}
 	return sum.Records, sum.Bad, err
 }

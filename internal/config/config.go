@@ -26,10 +26,11 @@ const EnvPrefix = "MLADS"
 
 // Config is the whole configuration.
 type Config struct {
-	Log    Log    `mapstructure:"log"`
-	Pcap   Pcap   `mapstructure:"pcap"`
-	Run    Run    `mapstructure:"run"`
-	Detect Detect `mapstructure:"detect"`
+	Log     Log     `mapstructure:"log"`
+	Pcap    Pcap    `mapstructure:"pcap"`
+	Capture Capture `mapstructure:"capture"`
+	Run     Run     `mapstructure:"run"`
+	Detect  Detect  `mapstructure:"detect"`
 
 	Elasticsearch Elastic `mapstructure:"elasticsearch"`
 	Kibana        Kibana  `mapstructure:"kibana"`
@@ -47,10 +48,11 @@ type Log struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Log:    Log{Level: "info", Format: "text"},
-		Pcap:   defaultPcap(),
-		Run:    defaultRun(),
-		Detect: defaultDetect(),
+		Log:     Log{Level: "info", Format: "text"},
+		Pcap:    defaultPcap(),
+		Capture: defaultCapture(),
+		Run:     defaultRun(),
+		Detect:  defaultDetect(),
 
 		Elasticsearch: defaultElastic(),
 		Kibana:        defaultKibana(),
@@ -74,6 +76,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.format: %q is not one of text, json", c.Log.Format))
 	}
 	errs = append(errs, c.Pcap.validate()...)
+	errs = append(errs, c.Capture.validate()...)
 	errs = append(errs, c.Run.validate()...)
 	errs = append(errs, c.Detect.validate()...)
 	errs = append(errs, c.Elasticsearch.validate()...)
@@ -83,6 +86,9 @@ func (c *Config) Validate() error {
 	if c.Kafka.Enabled() {
 		if c.Run.Model == "" {
 			errs = append(errs, fmt.Errorf("run.model: must be set when kafka.* is set (a consumer group detects; it does not copy flows)"))
+		}
+		if len(c.Run.Interfaces) > 0 {
+			errs = append(errs, fmt.Errorf("run.interfaces: %v are not captured when kafka.* is set (a consumer group reads its topics only); capture them with a daemon of their own", c.Run.Interfaces))
 		}
 	}
 	return errors.Join(errs...)
@@ -112,6 +118,7 @@ func Load(path string, env []string) (Config, error) {
 	err := v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		mapstructure.StringToTimeDurationHookFunc(),
 		mapstructure.StringToSliceHookFunc(","),
+		checksumsHook,
 	)))
 	if err != nil {
 		where := "defaults"

@@ -89,6 +89,9 @@ func TestBadConfigs(t *testing.T) {
 		"kafka-partial.bad.yaml":        `kafka.brokers: must list at least one host:port when kafka.topics or kafka.group is set`,
 		"kafka-sasl.bad.yaml":           `kafka.sasl.mechanism: "GSSAPI-ish" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (or empty)`,
 		"kafka-group.bad.yaml":          `kafka.group: "mlads/prod" must be letters, digits, '.', '_' or '-' (it names mlads's topics)`,
+		"checksums.bad.yaml":            `pcap.verify_checksums: "sometimes" must be auto, true or false`,
+		"capture-fanout.bad.yaml":       `capture.fanout: 0 must be in [1, 64]`,
+		"kafka-interfaces.bad.yaml":     `run.interfaces: [eth0] are not captured when kafka.* is set`,
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "config", "*.bad.yaml"))
 	if err != nil {
@@ -121,6 +124,41 @@ func TestMissingFile(t *testing.T) {
 	}
 	if _, statErr := os.Stat("nope.yaml"); statErr == nil {
 		t.Fatal("unexpected file")
+	}
+}
+
+// TestVerifyChecksums: pcap.verify_checksums takes YAML booleans, the word
+// auto, and the same from the environment.
+func TestVerifyChecksums(t *testing.T) {
+	for _, tc := range []struct {
+		yaml, env string
+		want      Checksums
+	}{
+		{want: ChecksumsAuto},
+		{yaml: "true", want: ChecksumsOn},
+		{yaml: "false", want: ChecksumsOff},
+		{yaml: "auto", want: ChecksumsAuto},
+		{yaml: "true", env: "auto", want: ChecksumsAuto},
+		{env: "false", want: ChecksumsOff},
+	} {
+		path := ""
+		if tc.yaml != "" {
+			path = filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(path, []byte("pcap:\n  verify_checksums: "+tc.yaml+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var env []string
+		if tc.env != "" {
+			env = []string{"MLADS_PCAP_VERIFY_CHECKSUMS=" + tc.env}
+		}
+		c, err := Load(path, env)
+		if err != nil {
+			t.Fatalf("yaml %q env %q: %v", tc.yaml, tc.env, err)
+		}
+		if c.Pcap.VerifyChecksums != tc.want {
+			t.Errorf("yaml %q env %q: got %q, want %q", tc.yaml, tc.env, c.Pcap.VerifyChecksums, tc.want)
+		}
 	}
 }
 

@@ -34,6 +34,9 @@ type Run struct {
 	// that a copytruncate rotation loses nothing and a restart finishes a
 	// file rotated while mlads was down.
 	Inputs []string `mapstructure:"inputs"`
+	// Interfaces are the network interfaces to capture (read as the
+	// capture section says), in any mix with Inputs.
+	Interfaces []string `mapstructure:"interfaces"`
 	// Output is the file the alert documents are written to as JSON lines
 	// (the flows, when there is no model); "-" is stdout. A file gets
 	// exactly-once output across crashes; stdout at least once.
@@ -97,6 +100,13 @@ func (r *Run) validate() []error {
 	}
 	if r.FlowsOutput != "" && r.FlowsOutput == r.Output {
 		errs = append(errs, fmt.Errorf("run.flows_output: %q is run.output too; flows and alerts need files of their own", r.FlowsOutput))
+	}
+	seen := map[string]bool{}
+	for _, i := range r.Interfaces {
+		if i == "" || seen[i] {
+			errs = append(errs, fmt.Errorf("run.interfaces: %q is empty or given twice", i))
+		}
+		seen[i] = true
 	}
 	if r.Positions == "" {
 		errs = append(errs, fmt.Errorf("run.positions: must not be empty"))

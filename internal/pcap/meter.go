@@ -18,6 +18,9 @@ type Config struct {
 	// VerifyChecksums verifies IP and transport checksums as Zeek does by
 	// default; false is Zeek's -C. It overrides Table.VerifyChecksums.
 	VerifyChecksums bool
+	// AutoChecksums decides VerifyChecksums for each file from its first
+	// packets (Options.AutoChecksums); VerifyChecksums is then ignored.
+	AutoChecksums bool
 	// Progress, when set, is called about every 64k packets and once at the
 	// end of each file. It runs on the goroutine that called ReadFiles (as
 	// emit does): keep it short. With several shards, reports may be
@@ -76,6 +79,16 @@ type Summary struct {
 
 	Decode DecodeStats // the decoder's counters, summed over files
 	Table  TableStats  // the flow table's counters
+
+	// Checksums holds, in auto checksum mode, each file's decision whose
+	// verification was switched off (the ones that kept it are not listed).
+	Checksums []FileChecksums
+}
+
+// FileChecksums is the auto checksum decision made for one file.
+type FileChecksums struct {
+	File string
+	ChecksumDecision
 }
 
 // progressEvery is how many packets pass between Progress calls and
@@ -114,7 +127,7 @@ func ReadFiles(ctx context.Context, paths []string, cfg Config, emit func(*flow.
 	}
 	var sum Summary
 	tc := cfg.Table
-	tc.VerifyChecksums = cfg.VerifyChecksums
+	tc.VerifyChecksums = cfg.VerifyChecksums || cfg.AutoChecksums
 	tab := NewTable(tc, emit)
 	var fm frameMeter
 	stop := false
@@ -146,6 +159,7 @@ func readFrames(ctx context.Context, paths []string, cfg Config, sum *Summary,
 	meter func([]Packet) bool, fill func(*Progress)) []error {
 	opt := DefaultOptions()
 	opt.VerifyChecksums = cfg.VerifyChecksums
+	opt.AutoChecksums = cfg.AutoChecksums
 	var errs []error
 	var bytesDone int64
 	pkts := make([]Packet, 0, maxFramePackets)
@@ -193,6 +207,9 @@ func readFrames(ctx context.Context, paths []string, cfg Config, sum *Summary,
 				progress(Progress{File: path, FileIndex: fi, Files: len(paths), FileRead: src.BytesRead(),
 					FileSize: src.Size(), BytesRead: bytesDone + src.BytesRead(), Packets: sum.Packets})
 			}
+		}
+		if d := src.Checksums(); d.Off {
+			sum.Checksums = append(sum.Checksums, FileChecksums{File: src.Name(), ChecksumDecision: d})
 		}
 		st := src.Stats()
 		sum.Decode.Add(st)

@@ -103,7 +103,7 @@ var errStopped = errors.New("stopped")
 // file.
 func readSharded(ctx context.Context, paths []string, cfg Config, n int, emit func(*flow.Record) error) (Summary, error) {
 	tc := cfg.Table
-	tc.VerifyChecksums = cfg.VerifyChecksums
+	tc.VerifyChecksums = cfg.VerifyChecksums || cfg.AutoChecksums
 	if tc.MaxFlows > 0 {
 		tc.MaxFlows = (tc.MaxFlows + n - 1) / n
 	}

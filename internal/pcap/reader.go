@@ -5,7 +5,10 @@
 //
 // The decoder half (reader.go, decode*.go, frag*.go, layers*.go) yields
 // Packets; the flow table half (table*.go and friends) consumes them. The
-// contract between the two is the Packet type in packet.go.
+// contract between the two is the Packet type in packet.go. Meter (live.go)
+// drives both for frames handed over one at a time, as a live capture
+// (internal/capture) does. Checksum verification's auto mode, Suricata's,
+// is in checksum_auto.go.
 package pcap
 
 import (
@@ -51,6 +54,13 @@ type Options struct {
 	// off, an IPv4 length of zero (TCP segmentation offload) is replaced by
 	// the captured length instead of dropping the packet, as zeek -C does.
 	VerifyChecksums bool
+	// AutoChecksums decides VerifyChecksums from the first packets, as
+	// Suricata's checksum-validation auto mode does (checksum_auto.go):
+	// checking is switched off when more than one in AutoChecksumRatio of
+	// them fail it (checksum offloading on the capturing host). The sample
+	// is held and decoded after the decision, so it is treated like the
+	// rest. VerifyChecksums is ignored when it is set.
+	AutoChecksums bool
 	// Frag bounds the fragment reassembly state.
 	Frag FragLimits
 }
@@ -72,8 +82,11 @@ type Source struct {
 	ng       *pcapgo.NgReader // pcapng: link type per interface
 	linkType layers.LinkType
 
-	frame uint64
-	dec   decoder
+	frame     uint64 // frames read
+	frameDone uint64 // the frame Next returned last
+	dec       decoder
+	auto      *checksumAuto // auto mode, until every held frame was decoded
+	sum       ChecksumDecision
 }
 
 // countingReader counts the bytes read from the file, for progress reports.
@@ -131,6 +144,9 @@ func NewSourceOptions(name string, r io.Reader, opt Options) (*Source, error) {
 func newSource(name string, r io.Reader, size int64, opt Options) (*Source, error) {
 	s := &Source{name: name, count: &countingReader{r: r}}
 	s.dec.init(opt)
+	if opt.AutoChecksums {
+		s.auto = newChecksumAuto(opt)
+	}
 	// Only for peeking at the magic: the readers below do large reads,
 	// which bufio passes straight through.
 	br := bufio.NewReaderSize(s.count, 4096)
@@ -229,26 +245,61 @@ func (s *Source) LinkType() layers.LinkType { return s.linkType }
 // valid only until the next call to Next.
 func (s *Source) Next(dst []Packet) ([]Packet, error) {
 	dst = dst[:0]
-	if s.pr != nil {
-		data, ts, wire, err := s.pr.next()
+	for {
+		if s.auto != nil && s.auto.decided {
+			pkts, frame, ok := s.auto.next(&s.dec, dst)
+			if ok {
+				s.frameDone = frame
+				return pkts, nil
+			}
+			s.sum, s.auto = s.auto.res, nil
+		}
+		data, ts, lt, wire, err := s.read()
 		if err != nil {
+			if errors.Is(err, io.EOF) && s.auto != nil {
+				s.auto.decide(&s.dec) // the input ended: decide on what was seen
+				continue
+			}
 			return dst, s.readErr(err)
 		}
 		s.frame++
-		return s.dec.decodeFrame(dst, s.frame, ts, s.linkType, data, wire), nil
+		if s.auto != nil {
+			if s.auto.hold(s.frame, ts, lt, data, wire) {
+				s.auto.decide(&s.dec)
+			}
+			continue
+		}
+		s.frameDone = s.frame
+		return s.dec.decodeFrame(dst, s.frame, ts, lt, data, wire), nil
+	}
+}
+
+// read reads the next frame of the file.
+func (s *Source) read() (data []byte, ts int64, lt layers.LinkType, wire int, err error) {
+	if s.pr != nil {
+		data, ts, wire, err = s.pr.next()
+		return data, ts, s.linkType, wire, err
 	}
 	data, ci, err := s.ng.ZeroCopyReadPacketData()
 	if err != nil {
-		return dst, s.readErr(err)
+		return nil, 0, 0, 0, err
 	}
-	s.frame++
-	lt := s.linkType
+	lt = s.linkType
 	if len(ci.AncillaryData) > 0 {
 		if l, ok := ci.AncillaryData[0].(layers.LinkType); ok {
 			lt = l
 		}
 	}
-	return s.dec.decodeFrame(dst, s.frame, ci.Timestamp.UnixNano(), lt, data, ci.Length), nil
+	return data, ci.Timestamp.UnixNano(), lt, ci.Length, nil
+}
+
+// Checksums returns what auto mode decided (Options.AutoChecksums), or a
+// decision with Auto false when the mode was not asked for.
+func (s *Source) Checksums() ChecksumDecision {
+	if s.auto != nil {
+		return s.auto.res
+	}
+	return s.sum
 }
 
 // readErr passes io.EOF through and wraps any other read error with the
@@ -260,8 +311,10 @@ func (s *Source) readErr(err error) error {
 	return fmt.Errorf("pcap: %s packet %d: %w", s.name, s.frame+1, err)
 }
 
-// Frame returns the 1-based number of the last frame read.
-func (s *Source) Frame() uint64 { return s.frame }
+// Frame returns the 1-based number of the last frame Next returned packets
+// for (in auto checksum mode, frames read ahead into the sample are not
+// counted until they are decoded).
+func (s *Source) Frame() uint64 { return s.frameDone }
 
 // BytesRead returns how many bytes have been read from the file so far
 // (compressed bytes for a gzip file), for progress reports.

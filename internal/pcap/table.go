@@ -38,6 +38,10 @@ type TableConfig struct {
 	// When false they are treated as good packets (Zeek's -C).
 	VerifyChecksums bool
 
+	// Source is what the records' source field says: flow.SourcePcap
+	// (the zero value means it too) or flow.SourceLive.
+	Source flow.Source
+
 	// UIDSeed makes the generated uids differ between runs that should not
 	// share them; the same seed and input give the same uids.
 	UIDSeed uint64
@@ -187,6 +191,9 @@ func NewTable(cfg TableConfig, emit func(*flow.Record) error) *Table {
 		if *d.v <= 0 {
 			*d.v = *d.def
 		}
+	}
+	if cfg.Source == flow.SourceUnknown {
+		cfg.Source = flow.SourcePcap
 	}
 	hint := min(cfg.MaxFlows, 4096) // grows on demand up to MaxFlows
 	t := &Table{

@@ -32,7 +32,7 @@ func (t *Table) fillRecord(f *conn) {
 		IPProto:  f.proto,
 		Duration: time.Duration(f.last - f.first),
 		VLAN:     f.vlan,
-		Source:   flow.SourcePcap,
+		Source:   t.cfg.Source,
 	}
 	r.InnerVLAN = f.inner
 	switch f.proto {

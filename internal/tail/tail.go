@@ -41,6 +41,10 @@ type Config struct {
 	// ForgetAfter is how long the position of a file that no glob matches
 	// any more is kept. Default 10m.
 	ForgetAfter time.Duration
+	// NoInputsOK lets Inputs be empty: the sink has a source of its own
+	// (the daemon's live capture), which it takes in at each Tick, and the
+	// tailer only commits and keeps time.
+	NoInputsOK bool
 	// StartAtEnd makes a first start (no positions saved yet) skip what
 	// the files found by the first scan already hold, as `tail -n0 -F`
 	// does: reading begins after their last complete line, with their
@@ -205,7 +209,7 @@ type state struct {
 // process on the same positions file gets an error from New.
 func New(cfg Config, open func(checkpoint []byte) (Sink, error)) (*Tailer, error) {
 	cfg.setDefaults()
-	if len(cfg.Inputs) == 0 {
+	if len(cfg.Inputs) == 0 && !cfg.NoInputsOK {
 		return nil, errors.New("tail: no inputs")
 	}
 	for _, in := range cfg.Inputs {
