@@ -2,9 +2,12 @@ package app
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -81,6 +84,21 @@ func TestKafkaBrokerRestart(t *testing.T) {
 	log, _ := os.ReadFile(child.log)
 	if !strings.Contains(string(log), "Kafka broker unreachable; waiting") {
 		t.Errorf("the member did not say the broker is away:\n%s", lastLines(string(log), 20))
+	}
+	// and its health check says so
+	if m := regexp.MustCompile(`serving /metrics and /healthz.* addr=(\S+)`).FindSubmatch(log); m == nil {
+		t.Errorf("no metrics address in the member's log")
+	} else {
+		resp, err := http.Get("http://" + string(m[1]) + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Logf("/healthz while the broker is away: %d %s", resp.StatusCode, body)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "kafka: broker unreachable since") {
+			t.Errorf("/healthz while the broker is away: %d %s", resp.StatusCode, body)
+		}
 	}
 	t0 = time.Now()
 	if _, err := node.run("start", "KAFKANODE_KEEP=1"); err != nil {

@@ -136,7 +136,9 @@ func startKafkaChild(t testing.TB, dir, name, broker, topic, group, model string
 	t.Helper()
 	c := &kafkaChild{output: filepath.Join(dir, name+".alerts.ndjson"), log: filepath.Join(dir, name+".log")}
 	cfg := filepath.Join(dir, name+".yaml")
-	yaml := fmt.Sprintf("run:\n  model: %s\n  output: %s\n  observer: kafka-test\n  stats_interval: 1s\n  metrics_listen: \"\"\n  positions: %s\n"+
+	// each child serves its metrics on a port of its own (the broker
+	// test reads its /healthz)
+	yaml := fmt.Sprintf("run:\n  model: %s\n  output: %s\n  observer: kafka-test\n  stats_interval: 1s\n  positions: %s\n  metrics_listen: 127.0.0.1:0\n"+
 		"kafka:\n  brokers: [%s]\n  topics: [%s]\n  group: %s\n  partitions: 6\n",
 		model, c.output, filepath.Join(dir, name+".positions"), broker, topic, group)
 	yaml += strings.ReplaceAll(kafkaChildExtra, "{child}", name) // a spool is one process's
@@ -183,13 +185,17 @@ func (c *kafkaChild) kill() {
 }
 
 // waitDrained waits until the detecting stage of group has scored want
-// flows (by the audit topic) and the flows topic holds want records.
+// flows (by the audit topic), the flows topic holds want records, and the
+// victims' detectors have seen every record of the victims topic.
 func waitDrained(t testing.TB, broker, group string, want int, children []*kafkaChild, limit time.Duration) audit {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
 		a := readAudit(t, broker, group)
-		if a.scored == int64(want) && countCommitted(t, broker, kafka.FlowsTopic(group)) == want {
+		// the victims' detectors too: stopping before they are done would
+		// lose their floods
+		if a.scored == int64(want) && countCommitted(t, broker, kafka.FlowsTopic(group)) == want &&
+			a.victims == int64(countCommitted(t, broker, kafka.VictimsTopic(group))) {
 			return a
 		}
 		if time.Now().After(deadline) || a.scored > int64(want) {
@@ -320,10 +326,15 @@ func alertIDs(t testing.TB, paths ...string) map[string]int {
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(nil, 16<<20)
+		var bad error
 		for sc.Scan() {
+			if bad != nil {
+				t.Fatalf("%s: %v", p, bad) // only a last line may be cut
+			}
 			var a alert.Alert
 			if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-				t.Fatalf("%s: %v", p, err)
+				bad = err // the partial last line of a killed process
+				continue
 			}
 			if !a.IsIncident() {
 				ids[a.ID()]++

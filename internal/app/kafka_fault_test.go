@@ -227,3 +227,61 @@ func analyzeStream(t testing.TB, model string, flows []flow.Record) map[string]b
 	}
 	return want
 }
+
+// TestKafkaModelSwitch: a new model file at run.model rolls out to a
+// running member without a stop: it says so, and every flow is still
+// scored once.
+func TestKafkaModelSwitch(t *testing.T) {
+	broker := kafkaBroker(t)
+	c := newKafkaCase(t)
+	model := filepath.Join(t.TempDir(), "live.model")
+	b, err := os.ReadFile(c.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(model, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := fmt.Sprintf("m%d", time.Now().UnixNano())
+	topic, group := run+".conn", run+".g"
+	child := startKafkaChild(t, t.TempDir(), "p0", broker, topic, group, model)
+	half := len(c.flows) / 2
+	if err := <-publishPaced(t, broker, topic, c.flows[:half], time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// the new model: trained on the first half of the stream itself
+	first := filepath.Join(t.TempDir(), "first.log")
+	var lines []byte
+	for i := range c.flows[:half] {
+		lines = append(flow.AppendJSON(lines, &c.flows[i]), '\n')
+	}
+	if err := os.WriteFile(first, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	next := model + ".next"
+	if _, err := Train(context.Background(), TrainOptions{Paths: []string{first}, Out: next, Detect: detect.DefaultConfig()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, model); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		log, _ := os.ReadFile(child.log)
+		if strings.Contains(string(log), "model switched") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no model switch in the member's log:\n%s", lastLines(string(log), 20))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := <-publishMore(t, broker, topic, c.flows[half:]); err != nil {
+		t.Fatal(err)
+	}
+	a := waitDrained(t, broker, group, len(c.flows), []*kafkaChild{child}, 2*time.Minute)
+	child.stop(t)
+	if a.scored != int64(len(c.flows)) || len(a.overlaps) > 0 {
+		t.Errorf("%d flows, %d scored, overlaps %v", len(c.flows), a.scored, a.overlaps)
+	}
+}

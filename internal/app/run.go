@@ -122,7 +122,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		d.log.Warn("no model (run.model): not detecting; the flows read are written to run.output", "output", d.cfg.Output)
 	}
 	reg := prometheus.NewRegistry()
-	stopMetrics, err := d.serveMetrics(ctx, reg, s.healthFunc())
+	stopMetrics, err := d.serveMetrics(ctx, reg, s)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}

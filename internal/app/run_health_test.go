@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mlads/mlads/internal/alert"
@@ -82,42 +84,42 @@ type flakySink struct{ err error }
 func (f *flakySink) Write(context.Context, []*alert.Alert) (bool, error) { return false, f.err }
 func (f *flakySink) Flush(context.Context) (bool, error)                 { return false, f.err }
 
-// TestKafkaMetricsAndHealth: the consumer's families read the group's
-// counters at scrape time, and /healthz is unhealthy while the brokers do
-// not answer.
+// TestKafkaMetricsAndHealth: a group member's families read its counters
+// at scrape time, the alerts by detector among them, and /healthz is
+// unhealthy while the brokers do not answer.
 func TestKafkaMetricsAndHealth(t *testing.T) {
 	st := &kafka.Stats{}
+	var alerts atomic.Int64
 	byRule := &ruleCounts{}
-	reg := kafkaMetrics(st, byRule, nil)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(kafkaMetrics(st, &alerts)...)
+	reg.MustRegister(byRule.family())
 	st.Records.Store(10)
-	st.Flows.Store(8)
 	st.Partitions.Store(3)
 	byRule.add("vertical_scan")
 	byRule.add("vertical_scan")
 	want := `# HELP mlads_alerts_total Alert documents made, by detector (rule.name); incident updates are not counted.
 # TYPE mlads_alerts_total counter
 mlads_alerts_total{detector="vertical_scan"} 2
-# HELP mlads_flows_total Flows read from the input topics and re-keyed into the flows topic.
-# TYPE mlads_flows_total counter
-mlads_flows_total 8
-# HELP mlads_kafka_partitions Partitions of the flows topic this process owns now.
+# HELP mlads_kafka_partitions Partitions of the keyed topics this process detects now.
 # TYPE mlads_kafka_partitions gauge
 mlads_kafka_partitions 3
-# HELP mlads_kafka_records_total Input records consumed and committed.
+# HELP mlads_kafka_records_total Input records consumed and committed by stage 1.
 # TYPE mlads_kafka_records_total counter
 mlads_kafka_records_total 10
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mlads_alerts_total", "mlads_flows_total",
-		"mlads_kafka_partitions", "mlads_kafka_records_total", "mlads_kafka_brokers_down_since_timestamp_seconds"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "mlads_alerts_total", "mlads_kafka_partitions", "mlads_kafka_records_total"); err != nil {
 		t.Error(err)
 	}
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	health := kafkaHealth(st, nil)
-	if why := health(now); len(why) != 0 {
+	health := kafkaHealth(st, fakeNotifier{})
+	channels := []string{"output notify: channel email failing since 0001-01-01T00:00:00Z", "output notify: channel sms failing since 0001-01-01T00:00:00Z"}
+	if why := health(now); !slices.Equal(why, channels) {
 		t.Errorf("brokers up: %q", why)
 	}
 	st.BrokerDownSince.Store(now.Add(-90 * time.Second).UnixNano())
-	if why := health(now); !slices.Equal(why, []string{"input kafka: the brokers have not answered since 2026-05-01T11:58:30Z (1m30s)"}) {
+	why := health(now)
+	if len(why) != 3 || !strings.HasPrefix(why[0], "kafka: broker unreachable since 2026-05-01T11:58:30Z") || !slices.Equal(why[1:], channels) {
 		t.Errorf("brokers down: %q", why)
 	}
 }

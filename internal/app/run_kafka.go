@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/detect"
 	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/kafka"
@@ -47,6 +48,9 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
+	if err := out.cutPartialLine(d.log); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	defer func() {
 		if cerr := out.close(); err == nil && cerr != nil {
 			err = fmt.Errorf("run: %w", cerr)
@@ -62,6 +66,11 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 	}
 	var alerts atomic.Int64
 	byRule := &ruleCounts{}
+	// the model every partition scores with; watchKafkaModel puts a new
+	// one here when run.model changes, and each partition switches to it
+	// at its next flow
+	var current atomic.Pointer[detect.Model]
+	current.Store(m.m)
 	newPartition := func(kind kafka.Kind, p int32, snap []byte) (kafka.Partition, error) {
 		eng := behavior.New(d.all.Detect.Behavior)
 		eng.SetKnown(m.m.KnownBehaviors)
@@ -83,14 +92,15 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 		// the per-victim findings are made in the victims partitions,
 		// which see every flow of a victim
 		sink = dropDetector{sink, behavior.SYNFlood}
-		on := pipeline.NewOnline(pipeline.NewDetector(m.m, m.dc), eng, pipeline.NewAlerter(sink, m.observer))
+		model := current.Load()
+		on := pipeline.NewOnline(pipeline.NewDetector(model, m.dc), eng, pipeline.NewAlerter(sink, m.observer))
 		on.SetFold(fold)
 		if snap != nil {
 			if err := on.Restore(bytes.NewReader(snap)); err != nil {
 				return nil, err
 			}
 		}
-		return kafkaPartition{on}, nil
+		return &kafkaPartition{on: on, current: &current, model: model, dc: m.dc}, nil
 	}
 
 	opts, err := kafkaOptions(d, os.Getenv)
@@ -110,7 +120,7 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 	}
 
 	stats := &kafka.Stats{}
-	stopMetrics, err := d.serveMetrics(ctx, kafkaMetrics(stats, byRule, m.notifier), kafkaHealth(stats, m.notifier))
+	stopMetrics, err := d.serveKafkaMetrics(ctx, stats, &alerts, byRule, m.notifier)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
@@ -128,6 +138,11 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.watchKafkaModel(ctx, &current)
+	}()
 	if d.cfg.StatsInterval > 0 {
 		wg.Add(1)
 		go func() {
@@ -152,6 +167,35 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 	return nil
 }
 
+// watchKafkaModel looks at run.model every modelLookEvery until ctx ends,
+// and puts a new model file, once it loads, in current. A file that does
+// not load is reported once per change; the running model stays.
+func (d *Daemon) watchKafkaModel(ctx context.Context, current *atomic.Pointer[detect.Model]) {
+	stamp, _ := stampModel(d.cfg.Model)
+	tick := time.NewTicker(modelLookEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		st, err := stampModel(d.cfg.Model)
+		if err != nil || st == stamp {
+			continue
+		}
+		stamp = st
+		nm, err := detect.ReadFile(d.cfg.Model)
+		if err != nil {
+			d.log.Error("new model file not loaded; the running model stays in force", "err", err)
+			continue
+		}
+		current.Store(nm)
+		d.log.Info("model switched; each partition takes it at its next flow, keeping its state", "model", d.cfg.Model,
+			"groups", len(nm.Nodes), "alpha", nm.Alpha)
+	}
+}
+
 func (d *Daemon) logKafkaStats(msg string, st *kafka.Stats, alerts *atomic.Int64) {
 	args := []any{"records", st.Records.Load(), "flows", st.Flows.Load(), "bad_records", st.BadRecords.Load(),
 		"skipped_records", st.Skipped.Load(), "scored", st.Scored.Load(), "alerts", alerts.Load(),
@@ -163,13 +207,29 @@ func (d *Daemon) logKafkaStats(msg string, st *kafka.Stats, alerts *atomic.Int64
 	d.log.Info(msg, args...)
 }
 
-// kafkaPartition is the detector of one partition of the flows topic.
-type kafkaPartition struct{ on *pipeline.Online }
+// kafkaPartition is the detector of one partition of the flows topic. It
+// switches to the model in current when that changes, keeping its state
+// (pipeline.Online.SetModel).
+type kafkaPartition struct {
+	on      *pipeline.Online
+	current *atomic.Pointer[detect.Model] // the member's model now
+	model   *detect.Model                 // the one on scores with
+	dc      detect.Config
+}
 
-func (p kafkaPartition) Flow(ctx context.Context, r *flow.Record) error { return p.on.Flow(ctx, r) }
-func (p kafkaPartition) Flush(ctx context.Context) error                { return p.on.Flush(ctx) }
+func (p *kafkaPartition) Flow(ctx context.Context, r *flow.Record) error {
+	if nm := p.current.Load(); nm != p.model {
+		if err := p.on.SetModel(nm, p.dc); err != nil {
+			return err
+		}
+		p.model = nm
+	}
+	return p.on.Flow(ctx, r)
+}
 
-func (p kafkaPartition) Snapshot() ([]byte, error) {
+func (p *kafkaPartition) Flush(ctx context.Context) error { return p.on.Flush(ctx) }
+
+func (p *kafkaPartition) Snapshot() ([]byte, error) {
 	var b bytes.Buffer
 	if err := p.on.Snapshot(&b); err != nil {
 		return nil, err

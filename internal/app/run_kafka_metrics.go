@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -11,47 +12,53 @@ import (
 	"github.com/mlads/mlads/internal/metrics"
 )
 
-// kafkaMetrics is the registry of the daemon as a Kafka consumer: the
-// group's counters (kafka.Stats, atomics any goroutine may read), the
-// alerts by detector and the notifier's families. The sinks' own counters
-// (the Elasticsearch spool) are not read here: the partitions' goroutines
-// own them.
-func kafkaMetrics(st *kafka.Stats, byRule *ruleCounts, n notifyStats) *prometheus.Registry {
-	a := func(v *atomic.Int64) func(metrics.Emit) {
-		return func(emit metrics.Emit) { emit(float64(v.Load())) }
-	}
+// serveKafkaMetrics serves /metrics and /healthz of a group member on
+// run.metrics_listen, unless that is empty. Everything it reads is atomic
+// or locked (kafka.Stats, the alert counts, the notifier's Stats), so a
+// scrape never touches the stages. /healthz is unhealthy while the brokers
+// do not answer (the member waits for them and loses nothing, but it does
+// no work either) and while a notification channel fails.
+func (d *Daemon) serveKafkaMetrics(ctx context.Context, st *kafka.Stats, alerts *atomic.Int64, byRule *ruleCounts, n notifyStats) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		metrics.NewFunc("mlads_kafka_records_total", "Input records consumed and committed.", counter, nil, a(&st.Records)),
-		metrics.NewFunc("mlads_kafka_bad_records_total", "Input records that did not parse.", counter, nil, a(&st.BadRecords)),
-		metrics.NewFunc("mlads_kafka_skipped_records_total", "Input records carrying no flow.", counter, nil, a(&st.Skipped)),
-		metrics.NewFunc("mlads_flows_total", "Flows read from the input topics and re-keyed into the flows topic.", counter, nil, a(&st.Flows)),
-		metrics.NewFunc("mlads_flows_scored_total", "Flows scored, in committed transactions.", counter, nil, a(&st.Scored)),
-		metrics.NewFunc("mlads_kafka_partitions", "Partitions of the flows topic this process owns now.", gauge, nil, a(&st.Partitions)),
-		metrics.NewFunc("mlads_kafka_restores_total", "Partition states read back from the state topic.", counter, nil, a(&st.Restores)),
-		metrics.NewFunc("mlads_kafka_state_bytes", "Size of the last partition snapshots written, summed.", gauge, nil, a(&st.StateBytes)),
-		metrics.NewFunc("mlads_kafka_aborted_transactions_total", "Transactions aborted (a rebalance or an error); their records are read again.", counter, nil, a(&st.Aborted)),
-		metrics.NewFunc("mlads_kafka_brokers_down_since_timestamp_seconds", "Since when the brokers have not answered (Unix time); absent while they answer.", gauge, nil,
-			func(emit metrics.Emit) {
-				if t := st.BrokerDown(); !t.IsZero() {
-					emit(float64(t.UnixNano()) / 1e9)
-				}
-			}),
-		byRule.family(),
-	)
+	reg.MustRegister(kafkaMetrics(st, alerts)...)
+	reg.MustRegister(byRule.family())
 	reg.MustRegister(notifyMetrics(n)...)
-	return reg
+	return d.startMetrics(ctx, reg, kafkaHealth(st, n))
 }
 
-// kafkaHealth is /healthz for the Kafka consumer: unhealthy while the
-// brokers do not answer, and while a notification channel fails.
+// kafkaHealth is a group member's /healthz judgement.
 func kafkaHealth(st *kafka.Stats, n notifyStats) metrics.HealthFunc {
-	return func(now time.Time) []string {
+	return func(time.Time) []string {
 		var why []string
 		if t := st.BrokerDown(); !t.IsZero() {
-			why = append(why, fmt.Sprintf("input kafka: the brokers have not answered since %s (%s)",
-				t.UTC().Format(time.RFC3339), now.Sub(t).Round(time.Second)))
+			why = append(why, fmt.Sprintf("kafka: broker unreachable since %s; waiting for it (uncommitted records are read again, nothing is lost)",
+				t.UTC().Format(time.RFC3339)))
 		}
 		return append(why, notifyHealth(n)...)
+	}
+}
+
+// kafkaMetrics are a group member's families.
+func kafkaMetrics(st *kafka.Stats, alerts *atomic.Int64) []prometheus.Collector {
+	f := func(name, help string, typ prometheus.ValueType, v func() float64) prometheus.Collector {
+		return metrics.NewFunc(name, help, typ, nil, func(emit metrics.Emit) { emit(v()) })
+	}
+	return []prometheus.Collector{
+		f("mlads_kafka_records_total", "Input records consumed and committed by stage 1.", counter, func() float64 { return float64(st.Records.Load()) }),
+		f("mlads_kafka_flows_rekeyed_total", "Flows stage 1 wrote to the flows topic, in committed transactions.", counter, func() float64 { return float64(st.Flows.Load()) }),
+		f("mlads_kafka_bad_records_total", "Input records that did not parse.", counter, func() float64 { return float64(st.BadRecords.Load()) }),
+		f("mlads_kafka_skipped_records_total", "Input records that carry no flow (other logs and events).", counter, func() float64 { return float64(st.Skipped.Load()) }),
+		f("mlads_kafka_flows_scored_total", "Flows stage 2 scored, in committed transactions.", counter, func() float64 { return float64(st.Scored.Load()) }),
+		f("mlads_kafka_transactions_aborted_total", "Transactions aborted (a rebalance or an error); their records are processed again.", counter, func() float64 { return float64(st.Aborted.Load()) }),
+		f("mlads_kafka_state_restores_total", "Partition states read back from the state topic.", counter, func() float64 { return float64(st.Restores.Load()) }),
+		f("mlads_kafka_partitions", "Partitions of the keyed topics this process detects now.", gauge, func() float64 { return float64(st.Partitions.Load()) }),
+		f("mlads_kafka_state_bytes", "Bytes of the snapshots written in the last transaction.", gauge, func() float64 { return float64(st.StateBytes.Load()) }),
+		f("mlads_kafka_broker_up", "1 while the brokers answer, 0 while they do not.", gauge, func() float64 {
+			if st.BrokerDown().IsZero() {
+				return 1
+			}
+			return 0
+		}),
+		f("mlads_alerts_written_total", "Alert documents written to the sinks (incident updates not counted).", counter, func() float64 { return float64(alerts.Load()) }),
 	}
 }

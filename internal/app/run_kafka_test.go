@@ -41,3 +41,37 @@ func TestKafkaOptions(t *testing.T) {
 		t.Errorf("bad CA file: err = %v", err)
 	}
 }
+
+// TestCutPartialLine: a group member's output loses the partial last line
+// a killed process left, and nothing else.
+func TestCutPartialLine(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"{\"a\":1}\n", "{\"a\":1}\n"},
+		{"{\"a\":1}\n{\"b\":", "{\"a\":1}\n"},
+		{"{\"b\":", ""},
+		{strings.Repeat("x", 70<<10) + "\n" + strings.Repeat("y", 70<<10), strings.Repeat("x", 70<<10) + "\n"},
+	} {
+		p := filepath.Join(t.TempDir(), "out.ndjson")
+		if err := os.WriteFile(p, []byte(c.in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		o, err := openOut(p, io.Discard, "", 0, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.cutPartialLine(slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.Write([]byte("{\"c\":3}\n")); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.close(); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(p)
+		if string(got) != c.want+"{\"c\":3}\n" {
+			t.Errorf("%.20q...: got %.40q...", c.in, got)
+		}
+	}
+}

@@ -182,9 +182,21 @@ func (s *runSink) health(now time.Time, notifier notifyStats) []string {
 // serveMetrics starts the server of reg's metrics and of health on
 // run.metrics_listen, unless that is empty; stop shuts it down and waits
 // for it. The address is bound before serveMetrics returns, so one in use
-// stops the daemon at start. The Go runtime, the process and the build
-// are added to reg.
-func (d *Daemon) serveMetrics(ctx context.Context, reg *prometheus.Registry, health metrics.HealthFunc) (stop func(), err error) {
+// stops the daemon at start.
+func (d *Daemon) serveMetrics(ctx context.Context, reg *prometheus.Registry, s *runSink) (stop func(), err error) {
+	return d.startMetrics(ctx, reg, func(now time.Time) []string {
+		var n notifyStats
+		if s.model != nil {
+			n = s.model.notifier
+		}
+		return s.health(now, n)
+	})
+}
+
+// startMetrics serves reg (with the Go, process and build families added)
+// and health on run.metrics_listen, unless that is empty, on a goroutine
+// of its own; stop shuts it down and waits for it.
+func (d *Daemon) startMetrics(ctx context.Context, reg *prometheus.Registry, health metrics.HealthFunc) (stop func(), err error) {
 	if d.cfg.MetricsListen == "" {
 		return func() {}, nil
 	}
@@ -205,15 +217,6 @@ func (d *Daemon) serveMetrics(ctx context.Context, reg *prometheus.Registry, hea
 		}
 	}()
 	return func() { cancel(); <-done }, nil
-}
-
-// healthFunc is s.health with the notifier, for the server.
-func (s *runSink) healthFunc() metrics.HealthFunc {
-	var n notifyStats
-	if s.model != nil {
-		n = s.model.notifier
-	}
-	return func(now time.Time) []string { return s.health(now, n) }
 }
 
 // ruleCounts counts alert documents by rule.name (the detector); safe for

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,7 +33,7 @@ func openOut(name string, stdout io.Writer, committedPath string, committedOff i
 	if err != nil {
 		return nil, fmt.Errorf("output %s: %w", name, err)
 	}
-	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644) // read too: cutPartialLine
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
@@ -99,5 +100,39 @@ func (o *outFile) close() error {
 	if err := o.f.Close(); err != nil {
 		return fmt.Errorf("output %s: %w", o.path, err)
 	}
+	return nil
+}
+
+// cutPartialLine cuts the file back to its last newline: a process killed
+// while writing leaves a partial last line, whose alert comes again with
+// the work that was not committed. A consumer group's output has no
+// committed length (its positions are Kafka's offsets), so this is how it
+// keeps its JSON lines whole.
+func (o *outFile) cutPartialLine(log *slog.Logger) error {
+	if o.f == nil || o.off == 0 {
+		return nil
+	}
+	buf := make([]byte, 64<<10)
+	end := o.off
+	for end > 0 {
+		start := max(0, end-int64(len(buf)))
+		n, err := o.f.ReadAt(buf[:end-start], start)
+		if err != nil {
+			return fmt.Errorf("output %s: %w", o.path, err)
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = start + int64(i) + 1
+			break
+		}
+		end = start
+	}
+	if end == o.off {
+		return nil
+	}
+	if err := o.f.Truncate(end); err != nil {
+		return fmt.Errorf("output %s: cut a partial last line: %w", o.path, err)
+	}
+	log.Info("output's partial last line cut (written by a process that was killed)", "output", o.path, "dropped_bytes", o.off-end)
+	o.off = end
 	return nil
 }

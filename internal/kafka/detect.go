@@ -161,6 +161,32 @@ func (d *Detect) session(ctx context.Context) error {
 	// a transaction begun goes to its end even when ctx ends meanwhile:
 	// only the poll stops at ctx
 	work := context.WithoutCancel(ctx)
+	// ensure returns the detector of a fetched partition, made from its
+	// committed snapshot when the partition is new here
+	ensure := func(ftp kgo.FetchTopicPartition) (*owned, error) {
+		key := tp{Hosts, ftp.Partition}
+		if ftp.Topic == d.opts.victimsTopic() {
+			key.kind = Victims
+		}
+		if o := parts[key]; o != nil {
+			return o, nil
+		}
+		snap, err := st.read(work, key)
+		if err != nil {
+			return nil, err
+		}
+		det, err := d.newP(key.kind, key.p, snap)
+		if err != nil {
+			return nil, &fatalError{fmt.Errorf("kafka: detect: %s partition %d: %w", key.kind, key.p, err)}
+		}
+		if snap != nil {
+			d.stats.Restores.Add(1)
+		}
+		d.log.Info("partition assigned", "topic", ftp.Topic, "partition", ftp.Partition, "state_bytes", len(snap), "from_offset", ftp.Records[0].Offset)
+		o := &owned{det: det, first: -1}
+		parts[key] = o
+		return o, nil
+	}
 	for {
 		fs := sess.PollFetches(ctx)
 		for _, p := range d.takeRevoked() {
@@ -176,6 +202,19 @@ func (d *Detect) session(ctx context.Context) error {
 			d.stats.Partitions.Store(int64(len(parts)))
 			continue
 		}
+		// the partitions new here are restored before the transaction
+		// begins: reading their state must not count against its timeout
+		fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			if failed == nil && len(ftp.Records) > 0 {
+				_, failed = ensure(ftp)
+			}
+		})
+		if failed != nil {
+			err := failed
+			failed = nil
+			clear(parts)
+			return err
+		}
 		if err := sess.Begin(); err != nil {
 			return fmt.Errorf("kafka: detect: begin: %w", err)
 		}
@@ -190,28 +229,10 @@ func (d *Detect) session(ctx context.Context) error {
 				if failed != nil || len(ftp.Records) == 0 {
 					return
 				}
-				key := tp{Hosts, ftp.Partition}
-				if ftp.Topic == d.opts.victimsTopic() {
-					key.kind = Victims
-				}
-				o := parts[key]
-				if o == nil {
-					snap, err := st.read(work, key)
-					if err != nil {
-						failed = err
-						return
-					}
-					det, err := d.newP(key.kind, key.p, snap)
-					if err != nil {
-						failed = &fatalError{fmt.Errorf("kafka: detect: %s partition %d: %w", key.kind, key.p, err)}
-						return
-					}
-					if snap != nil {
-						d.stats.Restores.Add(1)
-					}
-					d.log.Info("partition assigned", "topic", ftp.Topic, "partition", ftp.Partition, "state_bytes", len(snap), "from_offset", ftp.Records[0].Offset)
-					o = &owned{det: det, first: -1}
-					parts[key] = o
+				o, err := ensure(ftp)
+				if err != nil {
+					failed = err
+					return
 				}
 				for _, r := range ftp.Records {
 					if err := dec.Decode(r.Value, &rec); err != nil {
@@ -426,4 +447,4 @@ func (s *stateReader) scan(ctx context.Context, topic string, sp int32, start, e
 
 // stateIdle is how long a state read waits for more records before it
 // takes the end of the partition as reached.
-const stateIdle = 500 * time.Millisecond
+const stateIdle = 200 * time.Millisecond

@@ -108,9 +108,8 @@ func (k *Rekey) session(ctx context.Context) error {
 			flows++
 			return nil
 		}
-		var perr error
 		fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
-			if len(ftp.Records) == 0 || perr != nil {
+			if len(ftp.Records) == 0 {
 				return
 			}
 			before := flows
@@ -146,9 +145,6 @@ func (k *Rekey) session(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("kafka: rekey: end transaction: %w", err)
 		}
-		if perr != nil {
-			return perr
-		}
 		if !committed {
 			k.stats.Aborted.Add(1)
 			k.log.Info("transaction aborted (rebalance); its records are read again", "records", records)
@@ -181,7 +177,11 @@ func auditRecord(topic, stage, from string, partition int32, first, last, n int6
 // resumes from the group's committed offsets.
 func runSessions(ctx context.Context, log *slog.Logger, stats *Stats, session func(context.Context) error) error {
 	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		t0 := time.Now()
 		err := session(ctx)
+		if time.Since(t0) > 10*time.Minute {
+			wait = time.Second // it ran well for a while: this is a new failure, not the same one again
+		}
 		if ctx.Err() != nil {
 			return nil
 		}

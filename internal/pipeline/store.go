@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/mlads/mlads/internal/flow"
 )
@@ -117,64 +115,20 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// appendRecord appends r's spill form: a length, then varints and
-// length-prefixed strings in field order. Label is kept: eval reads it.
+// appendRecord appends r's spill form: its length, then r in
+// flow.AppendBinary's form. Label is kept: eval reads it.
 func appendRecord(b []byte, r *flow.Record) []byte {
 	start := len(b)
 	b = append(b, 0, 0, 0, 0) // record length, set at the end
-	b = binary.AppendVarint(b, r.TS.UnixNano())
-	b = appendString(b, r.UID)
-	b = appendAddr(b, r.OrigH)
-	b = binary.AppendUvarint(b, uint64(r.OrigP))
-	b = appendAddr(b, r.RespH)
-	b = binary.AppendUvarint(b, uint64(r.RespP))
-	b = appendString(b, r.Proto)
-	b = append(b, r.IPProto)
-	b = appendString(b, r.Service)
-	b = binary.AppendVarint(b, int64(r.Duration))
-	for _, n := range [...]uint64{r.OrigBytes, r.RespBytes, r.MissedBytes, r.OrigPkts, r.OrigIPBytes, r.RespPkts, r.RespIPBytes} {
-		b = binary.AppendUvarint(b, n)
-	}
-	b = appendString(b, r.ConnState)
-	b = appendString(b, r.History)
-	b = binary.AppendUvarint(b, uint64(len(r.TunnelParents)))
-	for _, t := range r.TunnelParents {
-		b = appendString(b, t)
-	}
-	b = appendString(b, r.CommunityID)
-	b = binary.AppendUvarint(b, uint64(r.VLAN))
-	b = binary.AppendUvarint(b, uint64(r.InnerVLAN))
-	b = append(b, byte(r.Source))
-	b = appendString(b, r.Label)
+	b = flow.AppendBinary(b, r)
 	binary.LittleEndian.PutUint32(b[start:], uint32(len(b)-start-4))
 	return b
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func appendAddr(b []byte, a netip.Addr) []byte {
-	switch {
-	case !a.IsValid():
-		return append(b, 0)
-	case a.Is4():
-		v := a.As4()
-		return append(append(b, 4), v[:]...)
-	}
-	v := a.As16()
-	b = append(append(b, 16), v[:]...)
-	return appendString(b, a.Zone())
-}
-
-// decoder reads spilled records back, interning the short strings that
-// repeat (proto, service, conn_state, history, labels).
+// decoder reads spilled records back.
 type decoder struct {
-	rec    []byte
-	p      []byte // what is left of rec
-	err    error
-	intern map[string]string
+	rec []byte
+	dec flow.BinaryDecoder
 }
 
 func (d *decoder) read(br *bufio.Reader, r *flow.Record) error {
@@ -187,130 +141,5 @@ func (d *decoder) read(br *bufio.Reader, r *flow.Record) error {
 	if _, err := io.ReadFull(br, d.rec); err != nil {
 		return fmt.Errorf("record of %d bytes: %w", size, err)
 	}
-	d.p, d.err = d.rec, nil
-	r.TS = time.Unix(0, d.varint())
-	r.UID = d.str(false)
-	r.OrigH = d.addr()
-	r.OrigP = uint16(d.uvarint())
-	r.RespH = d.addr()
-	r.RespP = uint16(d.uvarint())
-	r.Proto = d.str(true)
-	r.IPProto = d.byte()
-	r.Service = d.str(true)
-	r.Duration = time.Duration(d.varint())
-	for _, p := range [...]*uint64{&r.OrigBytes, &r.RespBytes, &r.MissedBytes, &r.OrigPkts, &r.OrigIPBytes, &r.RespPkts, &r.RespIPBytes} {
-		*p = d.uvarint()
-	}
-	r.ConnState = d.str(true)
-	r.History = d.str(true)
-	r.TunnelParents = nil
-	for range d.uvarint() {
-		if d.err != nil {
-			break
-		}
-		r.TunnelParents = append(r.TunnelParents, d.str(false))
-	}
-	r.CommunityID = d.str(false)
-	r.VLAN = uint16(d.uvarint())
-	r.InnerVLAN = uint16(d.uvarint())
-	r.Source = flow.Source(d.byte())
-	r.Label = d.str(true)
-	if d.err == nil && len(d.p) != 0 {
-		d.err = fmt.Errorf("%d bytes left over", len(d.p))
-	}
-	return d.err
-}
-
-var errShort = errors.New("record cut short")
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.p)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.p = d.p[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.p)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.p = d.p[n:]
-	return v
-}
-
-func (d *decoder) byte() byte {
-	if len(d.p) < 1 {
-		d.fail()
-		return 0
-	}
-	c := d.p[0]
-	d.p = d.p[1:]
-	return c
-}
-
-func (d *decoder) bytes(n int) []byte {
-	if n < 0 || len(d.p) < n {
-		d.fail()
-		return nil
-	}
-	b := d.p[:n]
-	d.p = d.p[n:]
-	return b
-}
-
-func (d *decoder) str(intern bool) string {
-	b := d.bytes(int(d.uvarint()))
-	if len(b) == 0 {
-		return ""
-	}
-	if !intern || len(b) > 64 {
-		return string(b)
-	}
-	if s, ok := d.intern[string(b)]; ok {
-		return s
-	}
-	if d.intern == nil {
-		d.intern = map[string]string{}
-	}
-	s := string(b)
-	if len(d.intern) < 4096 {
-		d.intern[s] = s
-	}
-	return s
-}
-
-func (d *decoder) addr() netip.Addr {
-	switch d.byte() {
-	case 0:
-		return netip.Addr{}
-	case 4:
-		if b := d.bytes(4); b != nil {
-			return netip.AddrFrom4([4]byte(b))
-		}
-	case 16:
-		b := d.bytes(16)
-		if b == nil {
-			return netip.Addr{}
-		}
-		a := netip.AddrFrom16([16]byte(b))
-		if z := d.str(true); z != "" {
-			a = a.WithZone(z)
-		}
-		return a
-	default:
-		d.fail()
-	}
-	return netip.Addr{}
-}
-
-func (d *decoder) fail() {
-	if d.err == nil {
-		d.err = errShort
-	}
-	d.p = nil
+	return d.dec.Decode(d.rec, r)
 }
