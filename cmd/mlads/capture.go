@@ -21,8 +21,8 @@ func newCapture(g *globals) *cobra.Command {
 		Long: `capture reads one or more network interfaces (AF_PACKET with a TPACKET_V3 ring on
 Linux) and writes each flow when it ends, as mlads flows does for a capture file. It
 runs until SIGINT/SIGTERM or --for has passed, then writes the flows still open and
-a summary with every drop counted (kernel, ring, decoder). It needs CAP_NET_RAW (and
-CAP_NET_ADMIN for promiscuous mode). Settings not given as flags come from the
+a summary with every drop counted (kernel, ring, decoder). It needs CAP_NET_RAW,
+promiscuous mode included. Settings not given as flags come from the
 capture and pcap sections of the configuration.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

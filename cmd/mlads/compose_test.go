@@ -117,7 +117,15 @@ func TestDockerCompose(t *testing.T) {
 			t.Errorf("%s: ports %v: want the metrics port %s published on 127.0.0.1 only", svc, s.Ports, port)
 		}
 	}
-	// capture on the host's network, only when asked, with NET_RAW
+	// capture on the host's network, only when asked, with NET_RAW: the
+	// interface of $CAPTURE_INTERFACE, no log
+	var env []string
+	for _, kv := range c.Services["mlads-capture"].Environment {
+		env = append(env, placeholder.ReplaceAllString(kv, "eth9"))
+	}
+	if cfg, err := config.Load("../../configs/mlads.yaml", env); err != nil || !slices.Equal(cfg.Run.Interfaces, []string{"eth9"}) || len(cfg.Run.Inputs) != 0 {
+		t.Errorf("mlads-capture: run.interfaces %q, run.inputs %q, %v: want $CAPTURE_INTERFACE and no log", cfg.Run.Interfaces, cfg.Run.Inputs, err)
+	}
 	cp := c.Services["mlads-capture"]
 	if !slices.Equal(cp.Profiles, []string{"capture"}) || cp.NetworkMode != "host" || !slices.Equal(cp.CapAdd, []string{"NET_RAW"}) {
 		t.Errorf("mlads-capture: profiles %v, network_mode %q, cap_add %v: want profile capture, the host's network, NET_RAW",

@@ -239,7 +239,7 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	s.model = &runModel{
 		m: m, dc: DetectConfig(d.all.Detect), bcfg: d.all.Detect.Behavior,
 		observer: observer, ctx: context.WithoutCancel(ctx), sinks: sinks, closeSinks: closeSinks, health: health, notifier: notifier, rules: rs, rulePaths: d.all.Rules.Paths,
-		elastic: es, byRule: map[string]uint64{},
+		elastic: es, byRule: &ruleCounts{},
 	}
 	if fi, err := os.Stat(d.cfg.Model); err == nil {
 		s.model.modelTime = fi.ModTime()
@@ -364,11 +364,11 @@ type runModel struct {
 	watch      *rules.Watcher
 
 	// for the metrics and /healthz
-	modelTime time.Time         // the model file's modification time
-	elastic   elasticStats      // the Elasticsearch sink; nil: none
-	fold      *alert.Fold       // the incident fold, set by open
-	byRule    map[string]uint64 // alert documents by rule.name
-	watched   []*watchedSink    // every alert sink, run.output first, set by open
+	modelTime time.Time      // the model file's modification time
+	elastic   elasticStats   // the Elasticsearch sink; nil: none
+	fold      *alert.Fold    // the incident fold, set by open
+	byRule    *ruleCounts    // alert documents by rule.name
+	watched   []*watchedSink // every alert sink, run.output first, set by open
 }
 
 // newRunSink returns the sink for cfg; open must be called before use.
@@ -449,12 +449,11 @@ func (s *runSink) newOnline() {
 }
 
 // countAlerts counts the alert documents (not incident updates) that
-// reach the sinks, in all and by rule.name (a map of the daemon's
-// goroutine).
+// reach the sinks, in all and, unless byRule is nil, by rule.name.
 type countAlerts struct {
 	alert.Sink
 	n      *atomic.Int64
-	byRule map[string]uint64
+	byRule *ruleCounts
 }
 
 func (c countAlerts) Write(ctx context.Context, docs []*alert.Alert) (bool, error) {
@@ -462,7 +461,7 @@ func (c countAlerts) Write(ctx context.Context, docs []*alert.Alert) (bool, erro
 		if !d.IsIncident() {
 			c.n.Add(1)
 			if c.byRule != nil {
-				c.byRule[d.Rule.Name]++
+				c.byRule.add(d.Rule.Name)
 			}
 		}
 	}

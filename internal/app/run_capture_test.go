@@ -349,6 +349,9 @@ func TestRunSIGTERMKeepsFlows(t *testing.T) {
 		if v, ok := sample(fams, "mlads_capture_drops_total", "interface", p.IfB, "where", where); !ok || v != 0 {
 			t.Errorf("mlads_capture_drops_total{where=%q} = %v (present %v), want 0", where, v, ok)
 		}
+		if v, ok := sample(fams, "mlads_drops_total", "reason", "capture_"+where); !ok || v != 0 {
+			t.Errorf("mlads_drops_total{reason=\"capture_%s\"} = %v (present %v), want 0", where, v, ok)
+		}
 	}
 	t.Logf("mlads_capture_packets_total: %v, then %v a second later", first, second)
 	stopped := time.Now()

@@ -65,6 +65,7 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 		watch = rules.NewWatcher(m.rules, m.rulePaths, func(err error) { d.log.Error("rules not reloaded; the last good set stays in force", "err", err) })
 	}
 	var alerts atomic.Int64
+	byRule := &ruleCounts{}
 	// the model every partition scores with; watchKafkaModel puts a new
 	// one here when run.model changes, and each partition switches to it
 	// at its next flow
@@ -78,7 +79,7 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 		if m.rules != nil {
 			sink = &rules.Mark{Rules: m.rules, Watch: watch, Next: sink}
 		}
-		sink = countAlerts{sink, &alerts, nil} // by rule: the metrics of the file daemon only (issue 13)
+		sink = countAlerts{sink, &alerts, byRule}
 		if kind == kafka.Victims {
 			vp := &victimPartition{eng: eng, fold: fold, al: pipeline.NewAlerter(sink, m.observer)}
 			if snap != nil {
@@ -119,7 +120,7 @@ func (d *Daemon) runKafka(ctx context.Context) (err error) {
 	}
 
 	stats := &kafka.Stats{}
-	stopMetrics, err := d.serveKafkaMetrics(ctx, stats, &alerts)
+	stopMetrics, err := d.serveKafkaMetrics(ctx, stats, &alerts, byRule, m.notifier)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}

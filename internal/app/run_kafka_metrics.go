@@ -14,19 +14,28 @@ import (
 
 // serveKafkaMetrics serves /metrics and /healthz of a group member on
 // run.metrics_listen, unless that is empty. Everything it reads is atomic
-// (kafka.Stats, the alert count), so a scrape never touches the stages.
-// /healthz is unhealthy while the brokers do not answer: the member waits
-// for them and loses nothing, but it does no work either.
-func (d *Daemon) serveKafkaMetrics(ctx context.Context, st *kafka.Stats, alerts *atomic.Int64) (stop func(), err error) {
+// or locked (kafka.Stats, the alert counts, the notifier's Stats), so a
+// scrape never touches the stages. /healthz is unhealthy while the brokers
+// do not answer (the member waits for them and loses nothing, but it does
+// no work either) and while a notification channel fails.
+func (d *Daemon) serveKafkaMetrics(ctx context.Context, st *kafka.Stats, alerts *atomic.Int64, byRule *ruleCounts, n notifyStats) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(kafkaMetrics(st, alerts)...)
-	return d.startMetrics(ctx, reg, func(time.Time) []string {
+	reg.MustRegister(byRule.family())
+	reg.MustRegister(notifyMetrics(n)...)
+	return d.startMetrics(ctx, reg, kafkaHealth(st, n))
+}
+
+// kafkaHealth is a group member's /healthz judgement.
+func kafkaHealth(st *kafka.Stats, n notifyStats) metrics.HealthFunc {
+	return func(time.Time) []string {
+		var why []string
 		if t := st.BrokerDown(); !t.IsZero() {
-			return []string{fmt.Sprintf("kafka: broker unreachable since %s; waiting for it (uncommitted records are read again, nothing is lost)",
-				t.UTC().Format(time.RFC3339))}
+			why = append(why, fmt.Sprintf("kafka: broker unreachable since %s; waiting for it (uncommitted records are read again, nothing is lost)",
+				t.UTC().Format(time.RFC3339)))
 		}
-		return nil
-	})
+		return append(why, notifyHealth(n)...)
+	}
 }
 
 // kafkaMetrics are a group member's families.

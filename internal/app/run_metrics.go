@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,11 +41,10 @@ const publishEvery = time.Second
 type runSnapshot struct {
 	Online    pipeline.OnlineStats
 	Incidents alert.IncidentStats
-	Elastic   *elastic.Stats    // nil: no Elasticsearch sink
-	Alerts    map[string]uint64 // alert documents by rule.name (the detector)
-	Outputs   []outputState     // one per alert sink, run.output's JSON lines first
-	Newest    time.Time         // end of the newest flow read
-	ModelTime time.Time         // modification time of the model file loaded
+	Elastic   *elastic.Stats // nil: no Elasticsearch sink
+	Outputs   []outputState  // one per alert sink, run.output's JSON lines first
+	Newest    time.Time      // end of the newest flow read
+	ModelTime time.Time      // modification time of the model file loaded
 }
 
 // outputState is what an alert sink's watch saw: its errors and, when its
@@ -116,7 +116,6 @@ func (s *runSink) publish() {
 			st := m.elastic.Stats()
 			snap.Elastic = &st
 		}
-		snap.Alerts = maps.Clone(m.byRule)
 		for _, w := range m.watched {
 			o := outputState{Name: w.name, Errors: w.errors}
 			if w.failing != nil {
@@ -177,16 +176,10 @@ func (s *runSink) health(now time.Time, notifier notifyStats) []string {
 		why = append(why, fmt.Sprintf("output elasticsearch: %d documents spooled in %s, not in the cluster (it does not answer or refuses them)",
 			e.Spool.Docs, e.Spool.Dir))
 	}
-	if notifier != nil {
-		failing := notifier.Stats().ChannelsFailing
-		for _, ch := range slices.Sorted(maps.Keys(failing)) {
-			why = append(why, fmt.Sprintf("output notify: channel %s failing since %s", ch, failing[ch].UTC().Format(time.RFC3339)))
-		}
-	}
-	return why
+	return append(why, notifyHealth(notifier)...)
 }
 
-// serveMetrics starts the server of reg's metrics and s's health on
+// serveMetrics starts the server of reg's metrics and of health on
 // run.metrics_listen, unless that is empty; stop shuts it down and waits
 // for it. The address is bound before serveMetrics returns, so one in use
 // stops the daemon at start.
@@ -226,12 +219,44 @@ func (d *Daemon) startMetrics(ctx context.Context, reg *prometheus.Registry, hea
 	return func() { cancel(); <-done }, nil
 }
 
+// ruleCounts counts alert documents by rule.name (the detector); safe for
+// concurrent use. Alerts are few, so a lock each costs nothing that
+// matters.
+type ruleCounts struct {
+	mu sync.Mutex
+	n  map[string]uint64
+}
+
+func (r *ruleCounts) add(rule string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]uint64{}
+	}
+	r.n[rule]++
+}
+
+// family is mlads_alerts_total, by detector.
+func (r *ruleCounts) family() prometheus.Collector {
+	return metrics.NewFunc("mlads_alerts_total", "Alert documents made, by detector (rule.name); incident updates are not counted.",
+		counter, []string{"detector"}, func(emit metrics.Emit) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for k, v := range r.n {
+				emit(float64(v), k)
+			}
+		})
+}
+
 // registerMetrics adds the daemon's families to reg: the inputs (t), and
 // the flows, scores, alerts, drops, queues and outputs of s. A new source
 // or sink adds its families here, in one line each.
 func registerMetrics(reg *prometheus.Registry, t *tail.Tailer, s *runSink) {
 	reg.MustRegister(tailMetrics(t)...)
 	reg.MustRegister(s.metrics()...)
+	if s.model != nil {
+		reg.MustRegister(notifyMetrics(s.model.notifier)...)
+	}
 	if s.live != nil {
 		reg.MustRegister(s.live.metrics()...)
 	}
@@ -240,6 +265,11 @@ func registerMetrics(reg *prometheus.Registry, t *tail.Tailer, s *runSink) {
 			st := t.Stats()
 			emit(float64(st.LongLines), "long_line")
 			emit(float64(st.LostTruncations), "lost_truncation")
+			if s.live != nil {
+				c := s.live.c.Stats().Total()
+				emit(float64(c.KernelDrops), "capture_kernel")
+				emit(float64(c.RingDrops), "capture_ring")
+			}
 			s.drops(emit)
 		}))
 }
@@ -336,12 +366,7 @@ func (s *runSink) metrics() []prometheus.Collector {
 			h := sn.Online.Scores
 			return metrics.Histogram{Bounds: pipeline.ScoreBounds[:], Counts: h.Counts[:], Count: h.Count, Sum: h.Sum}, true
 		}),
-		metrics.NewFunc("mlads_alerts_total", "Alert documents made, by detector (rule.name); incident updates are not counted.", counter, []string{"detector"},
-			snap(func(sn *runSnapshot, emit metrics.Emit) {
-				for _, k := range slices.Sorted(maps.Keys(sn.Alerts)) {
-					emit(float64(sn.Alerts[k]), k)
-				}
-			})),
+		s.model.byRule.family(),
 		metrics.NewFunc("mlads_findings_total", "Behavioural findings, by detector.", counter, []string{"detector"},
 			snap(func(sn *runSnapshot, emit metrics.Emit) {
 				for k, v := range sn.Online.Behavior.Findings {
@@ -412,27 +437,44 @@ func (s *runSink) metrics() []prometheus.Collector {
 					emit(float64(e.Spool.MaxBytes))
 				}
 			})),
+	)
+}
+
+// notifyMetrics are the notifier's families, read at scrape time from
+// its Stats (safe from any goroutine); none without a notifier.
+func notifyMetrics(n notifyStats) []prometheus.Collector {
+	if n == nil {
+		return nil
+	}
+	read := func(f func(notify.Stats, metrics.Emit)) func(metrics.Emit) {
+		return func(emit metrics.Emit) { f(n.Stats(), emit) }
+	}
+	return []prometheus.Collector{
 		metrics.NewFunc("mlads_notify_messages_total", "Notification messages, by result.", counter, []string{"result"},
-			s.notify(func(st notify.Stats, emit metrics.Emit) {
+			read(func(st notify.Stats, emit metrics.Emit) {
 				emit(float64(st.Queued), "queued")
 				emit(float64(st.Sent), "sent")
 				emit(float64(st.Failed), "failed")
 			})),
 		metrics.NewFunc("mlads_notify_outbox_messages", "Notification messages pending in the outbox.", gauge, nil,
-			s.notify(func(st notify.Stats, emit metrics.Emit) { emit(float64(st.Pending)) })),
+			read(func(st notify.Stats, emit metrics.Emit) { emit(float64(st.Pending)) })),
 		metrics.NewFunc("mlads_notify_channels_failing", "Notification channels whose last message failed.", gauge, nil,
-			s.notify(func(st notify.Stats, emit metrics.Emit) { emit(float64(len(st.ChannelsFailing))) })),
-	)
+			read(func(st notify.Stats, emit metrics.Emit) { emit(float64(len(st.ChannelsFailing))) })),
+	}
 }
 
-// notify reads the notifier's Stats (safe from any goroutine) at scrape
-// time, when there is a notifier.
-func (s *runSink) notify(read func(notify.Stats, metrics.Emit)) func(metrics.Emit) {
-	return func(emit metrics.Emit) {
-		if n := s.model.notifier; n != nil {
-			read(n.Stats(), emit)
-		}
+// notifyHealth is the reasons the notifier gives /healthz: one per channel
+// failing now.
+func notifyHealth(n notifyStats) []string {
+	if n == nil {
+		return nil
 	}
+	var why []string
+	failing := n.Stats().ChannelsFailing
+	for _, ch := range slices.Sorted(maps.Keys(failing)) {
+		why = append(why, fmt.Sprintf("output notify: channel %s failing since %s", ch, failing[ch].UTC().Format(time.RFC3339)))
+	}
+	return why
 }
 
 // drops emits the daemon's part of mlads_drops_total: the pipeline's,

@@ -96,7 +96,9 @@ func openAFPacket(cfg Config, name string, index int) ([]handle, error) {
 func afError(err error) error {
 	switch {
 	case errors.Is(err, os.ErrPermission):
-		return fmt.Errorf("%w (capture needs CAP_NET_RAW, and CAP_NET_ADMIN for promiscuous mode)", err)
+		// promiscuous mode is a PACKET_MR_PROMISC membership of the
+		// socket: CAP_NET_RAW covers it (configs/mlads.service)
+		return fmt.Errorf("%w (capture needs CAP_NET_RAW)", err)
 	case strings.Contains(err.Error(), "no such device"):
 		return fmt.Errorf("%w (no such interface)", err)
 	}
