@@ -29,6 +29,8 @@
 #   bench/capture/run.sh [CAPTURE]            default: ../shared/data/ndpi-pcaps/pcap/1kxun.pcap
 #   RATES="100000 400000 1000000 topspeed" SECONDS_PER_RATE=4 MLADS=/path/to/mlads bench/capture/run.sh
 #   SENDER=tcpreplay bench/capture/run.sh     the former sender (Debian: tcpreplay), 120-200 k packets/s here
+#   RX_ON_READER=1 bench/capture/run.sh       RPS moves the veth's receive path (and the copy into the ring)
+#                                             to CPU 0, the reader's core, as a NIC interrupt on that core would
 #
 # The machine is shared: the load average is printed before and after, and
 # the ratios (fanout 2 against 1, received against sent) are what carries
@@ -66,6 +68,10 @@ for ns in "$a" "$b"; do
   ip -n "$ns" link set lo up
 done
 ip -n "$a" link set "$va" up; ip -n "$b" link set "$vb" up
+if [ "${RX_ON_READER:-0}" = 1 ]; then
+  ip netns exec "$b" sh -c "echo 1 > /sys/class/net/$vb/queues/rx-0/rps_cpus"
+  echo "receive path: RPS to CPU 0 (the reader's core)"
+fi
 # a larger backlog, so that the kernel drops as little as it can
 sysctl -q -w net.core.netdev_max_backlog=65536 || true
 

@@ -51,8 +51,8 @@ func main() {
 	}
 	cfg.file = flag.Arg(0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	res, err := run(ctx, cfg)
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "blast:", err)
 		os.Exit(1)
@@ -99,7 +99,7 @@ func run(ctx context.Context, cfg config) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("AF_PACKET socket: %w", err)
 	}
-	defer unix.Close(fd)
+	defer func() { _ = unix.Close(fd) }()
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
 		return result{}, fmt.Errorf("bind to %s: %w", cfg.iface, err)
 	}
@@ -278,7 +278,7 @@ func load(name string) ([][]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var (
 		read func() ([]byte, error)
 		lt   layers.LinkType
@@ -292,7 +292,7 @@ func load(name string) ([][]byte, int, error) {
 		}
 		ng, nerr := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
 		if nerr != nil {
-			return nil, 0, fmt.Errorf("%s: neither pcap (%v) nor pcapng (%w)", name, err, nerr)
+			return nil, 0, fmt.Errorf("%s: neither pcap (%w) nor pcapng (%w)", name, err, nerr)
 		}
 		lt = ng.LinkType()
 		read = func() ([]byte, error) { d, _, err := ng.ReadPacketData(); return d, err }
