@@ -79,7 +79,7 @@ echo "capture: $pcap ($(stat -c %s "$pcap") bytes); mlads: $mlads; sender: $send
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc)"
 printf '%-7s %-9s %10s %10s %10s %9s %9s %9s %8s %12s\n' fanout rate sent sent/s received kernel ring pipeline cpu-s frames/cpu-s
 
-best1=0 best2=0 perbest=0 loss1="" loss2="" top1=0 top2=0
+best1=0 best2=0 any1=0 any2=0 perbest=0 loss1="" loss2="" top1=0 top2=0
 rxdrop() { ip netns exec "$b" cat /sys/class/net/"$vb"/statistics/rx_dropped; }
 for fanout in 1 2; do
   cpus=0; [ "$fanout" = 2 ] && cpus=0-1
@@ -115,8 +115,10 @@ for fanout in 1 2; do
     if [ "$fanout" = 1 ] && [ "$per" -gt "$perbest" ]; then perbest=$per; fi
     if [ "$kernel" = 0 ] && [ "$ring" = 0 ] && [ "$sent" -gt 0 ]; then
       r=${pps%.*}
-      if [ "$fanout" = 1 ] && [ "$r" -gt "$best1" ]; then best1=$r; fi
-      if [ "$fanout" = 2 ] && [ "$r" -gt "$best2" ]; then best2=$r; fi
+      if [ "$fanout" = 1 ] && [ -z "$loss1" ] && [ "$r" -gt "$best1" ]; then best1=$r; fi
+      if [ "$fanout" = 2 ] && [ -z "$loss2" ] && [ "$r" -gt "$best2" ]; then best2=$r; fi
+      if [ "$fanout" = 1 ] && [ "$r" -gt "$any1" ]; then any1=$r; fi
+      if [ "$fanout" = 2 ] && [ "$r" -gt "$any2" ]; then any2=$r; fi
     elif [ "$sent" -gt 0 ]; then
       what="at $rate (sent $(printf '%.0f' "${pps:-0}")/s): kernel $kernel, ring $ring"
       if [ "$fanout" = 1 ] && [ -z "$loss1" ]; then loss1=$what; fi
@@ -129,15 +131,20 @@ for fanout in 1 2; do
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "SUMMARY: highest zero-drop rate, one socket on one core: $best1 packets/s"
-echo "SUMMARY: highest zero-drop rate, fanout 2 on two cores:  $best2 packets/s"
+echo "SUMMARY: highest zero-drop rate below the first loss, one socket on one core: $best1 packets/s (any step: $any1)"
+echo "SUMMARY: highest zero-drop rate below the first loss, fanout 2 on two cores:  $best2 packets/s (any step: $any2)"
 if [ "$best1" -gt 0 ]; then
   echo "SUMMARY: fanout 2 / fanout 1 = $(awk -v a="$best2" -v b="$best1" 'BEGIN { printf "%.2f", a / b }')"
 fi
 echo "SUMMARY: first loss, one core: ${loss1:-none}"
 echo "SUMMARY: first loss, fanout 2:  ${loss2:-none}"
 echo "SUMMARY: sender ($sender, CPU 1, veth receive path on the same CPU) at top speed: $top1 packets/s (fanout 1 run), $top2 packets/s (fanout 2 run)"
-echo "SUMMARY: reader's CPU time (user+sys of mlads capture; the copy into its ring is the sender CPU's softirq, not counted):"
-echo "SUMMARY: at most $perbest frames per reader CPU-second on one core, the reader's projected one-core ceiling"
+if [ "${RX_ON_READER:-0}" = 1 ]; then
+  echo "SUMMARY: reader's CPU time (user+sys of mlads capture, with the receive softirq it was interrupted by, not the part"
+  echo "SUMMARY: that ran while it slept): at most $perbest frames per CPU-second on one core"
+else
+  echo "SUMMARY: reader's CPU time (user+sys of mlads capture; the copy into its ring is the sender CPU's softirq, not counted):"
+  echo "SUMMARY: at most $perbest frames per reader CPU-second on one core, the reader's projected one-core ceiling"
+fi
 echo "SUMMARY: a rate is zero-drop only when the sender reached it (see sent/s): with no loss at top speed, the sender and"
 echo "SUMMARY: the veth path, not the reader, set the limit"
