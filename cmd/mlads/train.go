@@ -29,8 +29,8 @@ func newTrain(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.ErrOrStderr(), "mlads: model %s: %d flows, %d bytes, %d traffic groups, threshold p < %.3g (read %s, fit %s)\n",
-				out, rep.Flows, rep.ModelBytes, rep.Groups, rep.Alpha, rep.ReadTime.Round(1e6), rep.FitTime.Round(1e6))
+			_, err = fmt.Fprintf(cmd.ErrOrStderr(), "mlads: model %s: %d flows, %d bytes, %d traffic groups, threshold p < %.3g, smallest reachable p %.3g (read %s, fit %s)\n",
+				out, rep.Flows, rep.ModelBytes, rep.Groups, rep.Alpha, rep.MinPValue, rep.ReadTime.Round(1e6), rep.FitTime.Round(1e6))
 			return err
 		},
 	}

@@ -85,6 +85,7 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 		}
 	}
 	rep.LoadTime = time.Since(t0)
+	logLimit(opts.Logger, "analyze", m)
 	rep.Findings, rep.Spilled = len(b.Findings()), b.Spilled()
 
 	// stdout gets one document per incident, in its final state (or every

@@ -69,7 +69,6 @@ func TestAnalyzeMarksSuppressedAlerts(t *testing.T) {
 		"vertical_scan 10.1.0.66": "critical pentest ",
 		"beacon 10.1.0.1":         "low  gateway-ntp",
 		"beacon 10.1.0.77":        "critical  ",
-		"flow_anomaly 10.1.0.24":  "low  ",
 	}
 	for k, w := range want {
 		if got[k] != w {

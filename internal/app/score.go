@@ -58,6 +58,7 @@ func Score(ctx context.Context, opts ScoreOptions) (ScoreReport, error) {
 		return rep, fmt.Errorf("score: %w", err)
 	}
 	rep.LoadTime = time.Since(t0)
+	logLimit(opts.Logger, "score", m)
 	det := pipeline.NewDetector(m, opts.Detect)
 	det.ExplainBelow(0.05) // reasons for the unusual flows; clearly normal ones get none
 	w := bufio.NewWriterSize(opts.Out, 1<<16)

@@ -44,6 +44,11 @@ type TrainReport struct {
 	Groups     int
 	Forests    int
 	Alpha      float64
+	// MinPValue is the smallest p-value any flow can get from the model,
+	// and Limit says, when it is not "", what the baseline is too small to
+	// alert on (detect.Model.AlertLimit).
+	MinPValue float64
+	Limit     string
 	// KnownBehaviors counts the keys of the behaviours the baseline had
 	// (behavior.Learner).
 	KnownBehaviors int
@@ -87,13 +92,23 @@ func Train(ctx context.Context, opts TrainOptions) (TrainReport, error) {
 	rep.ModelBytes = n
 	rep.Groups, rep.Forests = len(m.Nodes), len(m.Forests)
 	rep.Alpha = m.Alpha
+	rep.MinPValue, rep.Limit = m.MinPValue(), m.AlertLimit()
 	if opts.Logger != nil {
 		opts.Logger.Info("model written", "component", "train", "path", opts.Out, "flows", rep.Flows,
 			"bad_lines", rep.BadLines, "bytes", rep.ModelBytes, "groups", rep.Groups, "forests", rep.Forests, "known_behaviors", rep.KnownBehaviors,
-			"alpha", rep.Alpha, "read", rep.ReadTime.Round(time.Millisecond), "fit", rep.FitTime.Round(time.Millisecond))
+			"alpha", rep.Alpha, "min_p", rep.MinPValue, "read", rep.ReadTime.Round(time.Millisecond), "fit", rep.FitTime.Round(time.Millisecond))
 	}
+	logLimit(opts.Logger, "train", m)
 	if readErr != nil {
 		return rep, fmt.Errorf("train: model written from the inputs that could be read: %w", readErr)
 	}
 	return rep, nil
+}
+
+// logLimit warns when the model's baseline is too small to alert on what
+// the budget asks (detect.Model.AlertLimit).
+func logLimit(l *slog.Logger, cmd string, m *detect.Model) {
+	if lim := m.AlertLimit(); lim != "" && l != nil {
+		l.Warn("model: "+lim, "component", cmd, "alpha", m.Alpha, "min_p", m.MinPValue(), "calibration_flows", m.CalibFlows, "baseline_flows", m.TrainFlows)
+	}
 }

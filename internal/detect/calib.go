@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -14,13 +15,36 @@ const maxCalib = 16384
 // held-out flows: the share of calibration scores at least as high, and
 // beyond the top tail an exponential extrapolation fitted to the tail's
 // mean excess, so the most extreme flows still get distinct, ordered
-// p-values rather than all sharing 1/(n+1).
+// p-values rather than all sharing 1/(n+1). With a Floor
+// (newFlooredCalibrator) the extrapolation approaches it and never goes
+// below.
 type calibrator struct {
 	Scores []float64 // ascending
 	N      int       // reservoir size the scores stand for
 	Tail   int       // number of top scores the tail fit uses (counted in N units)
 	U      float64   // tail threshold: the Tail-th highest score
 	Beta   float64   // mean excess over U
+	// Floor is the smallest p-value the tail may give, 0 for none.
+	Floor float64
+}
+
+// newFlooredCalibrator is newCalibrator whose p-values never go below the
+// reservoir's resolution, 1/(n+1): a score above all n calibration scores
+// says only that it is rarer than every one of them, however far out it
+// is, so no detector can claim more evidence than its sample supports.
+// Without the floor, a traffic group that training never had (a discrete
+// score with tied top values, so a near-zero tail scale) was extrapolated
+// to p = 1e-96 and beyond and outweighed every other signal. The tail
+// approaches the floor instead of crossing it, so the most extreme scores
+// keep their order; evidence beyond one detector's resolution comes from
+// several detectors agreeing, through the combination and the final
+// calibration, whose input is then bounded too.
+func newFlooredCalibrator(scores []float64) calibrator {
+	c := newCalibrator(scores)
+	if c.N > 0 {
+		c.Floor = 1 / float64(c.N+1)
+	}
+	return c
 }
 
 func newCalibrator(scores []float64) calibrator {
@@ -64,7 +88,8 @@ func (c *calibrator) pvalue(x float64) float64 {
 		return 1
 	}
 	if x > c.U {
-		p := float64(c.Tail) / float64(c.N+1) * math.Exp(-(x-c.U)/c.Beta)
+		pt := float64(c.Tail) / float64(c.N+1)
+		p := c.Floor + (pt-c.Floor)*math.Exp(-(x-c.U)/c.Beta)
 		return max(p, 1e-300)
 	}
 	// number of kept scores >= x, rescaled to the reservoir size
@@ -120,4 +145,42 @@ func combineStat(method string, ps []float64) float64 {
 		t -= math.Log(max(p, 1e-300))
 	}
 	return t
+}
+
+// MinPValue returns the smallest p-value any flow can get from m: the
+// final calibration of a flow that is beyond every detector's calibration
+// sample at once. Each detector's p-value is floored at its reservoir's
+// resolution, so this is finite; when it is not below Alpha, the model
+// cannot alert at all (a baseline too small to say that anything is
+// rare at the budget).
+func (m *Model) MinPValue() float64 {
+	var ps [numDetectors]float64
+	for d := range ps {
+		ps[d] = max(m.Calib[d].Floor, 1e-300)
+	}
+	return m.Final.pvalue(combineStat(m.Combine, ps[:]))
+}
+
+// CanAlert reports whether some flow can reach the alert threshold.
+func (m *Model) CanAlert() bool { return m.MinPValue() < m.Alpha }
+
+// AlertLimit returns "" when a flow that one detector alone finds rarer
+// than its whole calibration sample can reach the alert threshold, and
+// otherwise a sentence that says what the baseline can alert on, with the
+// numbers: nothing at all, or only flows that several detectors find
+// unusual at once.
+func (m *Model) AlertLimit() string {
+	minP := m.MinPValue()
+	floor := m.Calib[0].Floor
+	switch {
+	case minP >= m.Alpha:
+		return fmt.Sprintf("this baseline cannot alert: its %d calibration flows (of %d) resolve a detector's p-value only down to %.3g, "+
+			"so the most unusual flow possible scores p = %.3g, not below the alert threshold %.3g; train on a larger baseline",
+			m.CalibFlows, m.TrainFlows, floor, minP, m.Alpha)
+	case floor >= m.Alpha:
+		return fmt.Sprintf("only flows that several detectors find unusual at once can alert: the %d calibration flows (of %d) resolve one detector's "+
+			"p-value down to %.3g, above the alert threshold %.3g (the smallest reachable p-value is %.3g); a larger baseline or budget lowers this",
+			m.CalibFlows, m.TrainFlows, floor, m.Alpha, minP)
+	}
+	return ""
 }

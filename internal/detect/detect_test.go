@@ -219,12 +219,20 @@ func TestBenignAlertRateWithinBudget(t *testing.T) {
 	}
 }
 
-func TestAttacksAlertWithExplanations(t *testing.T) {
+// officeScorer trains on 10 000 office flows with the given false-positive
+// rate and returns a Scorer warmed up on warm more of them.
+func officeScorer(tb testing.TB, fpr float64, seed uint64, warm int) (*Model, *Scorer, *office) {
+	tb.Helper()
 	cfg := testConfig()
-	cfg.FalsePositiveRate = 0.001
-	m, o := trainOffice(t, cfg, 5, 10000)
+	cfg.FalsePositiveRate = fpr
+	m, o := trainOffice(tb, cfg, seed, 10000)
 	s := m.NewScorer(cfg)
-	scoreOffice(t, s, o, 500)
+	scoreOffice(tb, s, o, warm)
+	return m, s, o
+}
+
+func TestAttacksAlertWithExplanations(t *testing.T) {
+	m, s, o := officeScorer(t, 0.001, 5, 500)
 	var r flow.Record
 	var v Verdict
 
@@ -562,6 +570,101 @@ func TestTrainerReservoir(t *testing.T) {
 	}
 	if a.TrainFlows != 5000 || math.Abs(a.FlowsPerDay-5000)/5000 > 0.05 {
 		t.Errorf("train flows %d, flows per day %.0f; want 5000 and about 5000", a.TrainFlows, a.FlowsPerDay)
+	}
+}
+
+// A flow of a traffic group training never had, far from anything in the
+// baseline, gets each detector's p-value no smaller than its calibration
+// reservoir resolves (1/(n+1)), and a final p-value no smaller than
+// MinPValue; it still alerts, and a more extreme flow of the same kind
+// still ranks higher (issue 12, finding 5: such flows scored p = 1e-300).
+func TestNoveltyBounded(t *testing.T) {
+	m, s, o := officeScorer(t, 0.001, 3, 200)
+	floor := 1 / float64(m.CalibFlows+1)
+	minP := m.MinPValue()
+	if !(minP > 1e-12 && minP < m.Alpha) {
+		t.Fatalf("MinPValue %g: want finite and below the threshold %g", minP, m.Alpha)
+	}
+	var prev float64
+	for i, size := range []uint64{1e4, 1e6, 1e9} {
+		var r flow.Record
+		var v Verdict
+		o.next(&r)
+		r.RespH = netip.MustParseAddr("198.51.100.200")
+		r.Proto, r.Service, r.RespP, r.ConnState, r.History = "sctp", "", 9899, "OTH", ""
+		r.Duration, r.OrigBytes, r.OrigPkts = 2*time.Hour, size, 1+size/1400
+		r.OrigIPBytes = r.OrigBytes + 40*r.OrigPkts
+		s.Score(&r, &v)
+		for _, h := range v.Hits {
+			if h.PValue < floor*(1-1e-9) {
+				t.Errorf("%d B: %s p = %g, below the reservoir's resolution 1/(%d+1) = %g", size, h.Detector, h.PValue, m.CalibFlows, floor)
+			}
+		}
+		if v.PValue < minP*(1-1e-9) || !v.Alert {
+			t.Errorf("%d B: p = %g alert %v; want alert with p >= MinPValue %g", size, v.PValue, v.Alert, minP)
+		}
+		if i > 0 && !(v.PValue < prev) {
+			t.Errorf("%d B: p = %g, not below the smaller flow's %g", size, v.PValue, prev)
+		}
+		prev = v.PValue
+	}
+}
+
+// A baseline too small to reach its threshold says so, with the numbers.
+func TestAlertLimit(t *testing.T) {
+	cfg := testConfig()
+	cfg.FalsePositiveRate = 0.001
+	small, _ := trainOffice(t, cfg, 4, 22)
+	msg := small.AlertLimit()
+	if small.CanAlert() || !strings.Contains(msg, "cannot alert") || !strings.Contains(msg, "7 calibration flows (of 22)") {
+		t.Errorf("22 flows: CanAlert %v, MinPValue %g, threshold %g, message %q", small.CanAlert(), small.MinPValue(), small.Alpha, msg)
+	}
+	large, _ := trainOffice(t, cfg, 4, 10000)
+	if !large.CanAlert() || large.AlertLimit() != "" {
+		t.Errorf("10000 flows: CanAlert %v, MinPValue %g, threshold %g, message %q", large.CanAlert(), large.MinPValue(), large.Alpha, large.AlertLimit())
+	}
+}
+
+// A host that scans keeps its host statistics on its scan flows, which
+// fail, but its ordinary DNS queries to the resolver it always used are
+// scored on their own merits (issue 12, finding 4: every benign flow of a
+// scanning host alerted on its failure rate, flow rate and bytes out).
+func TestHostContextStaysWithItsFlows(t *testing.T) {
+	_, s, o := officeScorer(t, 0.005, 6, 200)
+	scanner := netip.MustParseAddr("10.0.0.20")
+	var r flow.Record
+	var v Verdict
+	var dnsAlerts, dns, scanAlerts, scans int
+	for i := 0; i < 600; i++ {
+		o.next(&r)
+		r.OrigH = scanner
+		if i%20 == 0 { // its usual DNS query
+			r.RespH = netip.AddrFrom4([4]byte{10, 0, 0, 1})
+			r.RespP, r.Proto, r.Service, r.ConnState, r.History = 53, flow.ProtoUDP, "dns", "SF", "Dd"
+			r.Duration, r.OrigBytes, r.RespBytes, r.OrigPkts, r.RespPkts = 10*time.Millisecond, 40, 120, 1, 1
+			r.OrigIPBytes, r.RespIPBytes = 68, 148
+			s.Score(&r, &v)
+			dns++
+			if v.Alert {
+				dnsAlerts++
+			}
+			continue
+		}
+		r.RespH = netip.AddrFrom4([4]byte{10, 0, 1 + byte(i/250), byte(i % 250)})
+		r.RespP, r.Proto, r.Service, r.ConnState, r.History = 445, flow.ProtoTCP, "", "S0", "S"
+		r.Duration, r.OrigBytes, r.RespBytes, r.OrigPkts, r.RespPkts = 0, 0, 0, 1, 0
+		r.OrigIPBytes, r.RespIPBytes = 44, 0
+		s.Score(&r, &v)
+		scans++
+		if v.Alert {
+			scanAlerts++
+		}
+	}
+	if dnsAlerts > 0 {
+		t.Errorf("%d of the scanner's %d DNS queries alerted", dnsAlerts, dns)
+	}
+	if scanAlerts < scans*9/10 {
+		t.Errorf("%d of %d scan flows alerted", scanAlerts, scans)
 	}
 }
 

@@ -275,8 +275,9 @@ func b2i(b bool) int {
 // matrix is the training set in flat arrays: NumNumeric float32 and
 // NumCategorical uint16 per row.
 type matrix struct {
-	X []float32
-	C []uint16
+	X       []float32
+	C       []uint16
+	Carries []bool // Vector.Carries per row
 }
 
 func (m *matrix) x(i int32) *[NumNumeric]float32 {
@@ -294,4 +295,14 @@ func (m *matrix) add(v *Vector) {
 		m.X = append(m.X, float32(v.X[j]))
 	}
 	m.C = append(m.C, v.C[:]...)
+	m.Carries = append(m.Carries, v.Carries)
+}
+
+// typicalHost sets the host features of x and xf to n's medians, for a
+// flow that does not carry them (Vector.Carries).
+func (n *node) typicalHost(x *[NumNumeric]float64, xf *[NumNumeric]float32) {
+	for _, j := range hostFeatures {
+		x[j] = n.Median[j]
+		xf[j] = float32(n.Median[j])
+	}
 }

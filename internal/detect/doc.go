@@ -20,7 +20,13 @@
 //     to the same responder in that window (64 hashed saturating
 //     counters). The state is fixed-size (BytesPerHost, about 380 bytes)
 //     in a table bounded by
-//     Config.MaxHosts with CLOCK eviction, counted in ScorerStats;
+//     Config.MaxHosts with CLOCK eviction, counted in ScorerStats. The
+//     host statistics (not the pair's) are evidence only for the flows
+//     that make them up: a flow that failed, or went to a responder new
+//     to its host or to the baseline, carries them (Vector.Carries); any
+//     other flow is scored, and calibrated, with them at its group's
+//     medians, so a scanning host's ordinary flows do not inherit the
+//     scan's failure rate and volume;
 //   - "seen before": how often the baseline saw the originator, the
 //     responder and the responder's service (address, port, proto),
 //     capped at 16. In training the count is leave-one-out, so an entity
@@ -53,9 +59,14 @@
 //
 // Training holds out a random Config.CalibrationFraction of the baseline.
 // Each detector's raw score becomes a p-value against that reservoir: the
-// share of calibration scores at least as high, and beyond the top 5 % an
-// exponential tail fitted to their mean excess, so extreme flows keep
-// distinct, ordered p-values. The p-values are combined into one
+// share of calibration scores at least as high, and beyond the top 2 %
+// (at least 10 scores) an exponential tail fitted to their mean excess, so
+// extreme flows keep distinct, ordered p-values. The tail approaches the
+// reservoir's resolution, 1/(n+1), and never crosses it: a score beyond
+// every calibration score is rarer than all of them and no more can be
+// said. So a traffic group that training never had counts as one
+// detector at its floor, not as p = 1e-300 that outweighs everything
+// else; flows beyond the resolution rank by how many detectors agree. The p-values are combined into one
 // statistic, and that statistic is calibrated once more against the
 // reservoir, so a flow's final p-value is uniform on normal traffic
 // whatever the dependence between detectors. Config.Combine picks the
@@ -65,7 +76,10 @@
 // detector cannot cancel a loud one; it follows the strongest detector).
 // A flow alerts when its p-value is below Model.Alpha: the configured
 // false-positive rate, or alerts per day divided by the baseline's flows
-// per day.
+// per day. Model.MinPValue is the smallest p-value a flow can reach (every
+// detector at its floor); Model.AlertLimit says in words when a baseline
+// is too small to alert at all, or when one detector alone cannot reach
+// the threshold, and train, score and analyze log it.
 //
 // Training is robust to attacks in the baseline: it fits, drops the
 // Config.Trim most anomalous share of the fit set, and fits again. Its

@@ -115,7 +115,23 @@ type Vector struct {
 	Raw   [NumNumeric]float64
 	C     [NumCategorical]uint16
 	Group groupKey
+	// Carries is set when the flow is an instance of what its host's
+	// statistics count: it failed, or it went to a destination its host
+	// never contacted before or that the baseline never saw (see
+	// hostFeatures).
+	Carries bool
 }
+
+// hostFeatures are the originator's statistics. They are evidence about
+// the flows that make them up: the failed ones and the ones that reach
+// somewhere new, to the host or to the baseline. A flow that carries neither (Vector.Carries) is scored
+// with them at its group's medians, on its own merits: the successful NTP
+// poll of a host that is also scanning no longer inherits the scan's
+// failure rate, fan-out, flow rate and volume, while the scan's own
+// flows, which fail or reach new destinations, keep them. Calibration
+// scores its flows the same way, so p-values stay uniform on clean
+// traffic.
+var hostFeatures = [...]int{fHostRate, fHostFail, fHostDsts, fHostPorts, fHostNewDst, fHostBytesOut}
 
 // vocab maps strings of one categorical feature to small ids.
 type vocab struct {

@@ -135,8 +135,10 @@ func linearCount(bitmap []uint64) float64 {
 }
 
 // observe reads the host's statistics before this flow (into x and raw) and
-// then adds the flow. t is the flow's time in seconds.
-func (s *hostState) observe(t float64, resp netip.Addr, respP uint16, bytesOut float64, fail bool, x, raw *[NumNumeric]float64) {
+// then adds the flow. t is the flow's time in seconds. It reports whether
+// the host had never contacted resp before (as far as its bloom filter
+// knows).
+func (s *hostState) observe(t float64, resp netip.Addr, respP uint16, bytesOut float64, fail bool, x, raw *[NumNumeric]float64) (newDst bool) {
 	if t > s.last {
 		if s.last > 0 {
 			d := math.Exp2(-(t - s.last) / hostHalfLife)
@@ -184,9 +186,11 @@ func (s *hostState) observe(t float64, resp netip.Addr, respP uint16, bytesOut f
 	s.bytesOut += bytesOut
 	if !setBit(s.seen[:], hd) {
 		s.newDst++
+		newDst = true
 	}
 	setBit(s.dsts[:], hd>>11)
 	setBit(s.ports[:], uint64(respP)*0x9E3779B97F4A7C15>>7)
+	return newDst
 }
 
 // knownTable counts how often the baseline saw an entity (an originator, a

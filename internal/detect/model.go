@@ -218,14 +218,19 @@ func (m *Model) groupSurprisal(g groupKey) float64 {
 	return -math.Log((float64(c) + 0.5) / (float64(root.N) + 0.5*float64(len(m.GroupKeys)+1)))
 }
 
-// rawScores runs the detectors on one row.
-func (m *Model) rawScores(x *[NumNumeric]float32, c *[NumCategorical]uint16) [numDetectors]float64 {
+// rawScores runs the detectors on one row; carries is its Vector.Carries.
+func (m *Model) rawScores(x *[NumNumeric]float32, c *[NumCategorical]uint16, carries bool) [numDetectors]float64 {
 	var xf [NumNumeric]float64
 	for j := range xf {
 		xf[j] = float64(x[j])
 	}
 	g := groupOf(c)
 	n := m.nodeFor(g)
+	if !carries {
+		x32 := *x
+		x = &x32
+		n.typicalHost(&xf, x)
+	}
 	var s [numDetectors]float64
 	s[detRobustZ] = n.robustZ(&xf)
 	s[detHBOS] = n.hbos(&xf)

@@ -16,7 +16,7 @@ import (
 // ModelVersion is the version of the model file this build writes and
 // reads. Bump it whenever the Model layout or the meaning of a feature
 // changes: an old file must fail to load rather than score wrongly.
-const ModelVersion = 2
+const ModelVersion = 3
 
 // modelMagic opens every model file.
 var modelMagic = [8]byte{'M', 'L', 'A', 'D', 'S', 'M', 'D', 'L'}

@@ -98,6 +98,9 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 	g := s.vec.Group
 	ni := m.nodeIndex(g)
 	n := &m.Nodes[ni]
+	if !s.vec.Carries {
+		n.typicalHost(&s.vec.X, &s.xf)
+	}
 	var raw [numDetectors]float64
 	raw[detRobustZ] = n.robustZ(&s.vec.X)
 	raw[detHBOS] = n.hbos(&s.vec.X)

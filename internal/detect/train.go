@@ -107,7 +107,8 @@ func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, res
 	t := float64(r.TS.UnixNano()) / 1e9
 	fail := failed(r)
 	hs := f.hosts.get(r.OrigH)
-	hs.observe(t, r.RespH, r.RespP, float64(r.OrigIPBytes), fail, &v.X, &v.Raw)
+	newDst := hs.observe(t, r.RespH, r.RespP, float64(r.OrigIPBytes), fail, &v.X, &v.Raw)
+	v.Carries = fail || newDst
 
 	proto := f.vocabs[cProto].id(r.Proto, grow)
 	origAddr, respAddr = hash64(r.OrigH, 0), hash64(r.RespH, 0)
@@ -125,6 +126,9 @@ func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, res
 		for _, j := range [...]int{fOrigKnown, fRespKnown, fServiceKnown} {
 			v.X[j] = log1p(v.Raw[j])
 		}
+		// a responder the baseline never saw is somewhere new for the
+		// network, whatever this host did since (Fit does the same)
+		v.Carries = v.Carries || v.Raw[fRespKnown] == 0
 	}
 	for j := range v.X {
 		v.X[j] = float64(float32(v.X[j])) // the precision the model was fitted at
@@ -222,6 +226,7 @@ func (t *Trainer) Add(r *flow.Record) {
 		x[k] = float32(t.vec.X[k])
 	}
 	*t.m.c(int32(j)) = t.vec.C
+	t.m.Carries[j] = t.vec.Carries
 	t.keys[j], t.orig[j], t.resp[j], t.local[j] = t.f.keys, oh, rh, l
 }
 
@@ -297,6 +302,9 @@ func (t *Trainer) Fit() (*Model, error) {
 					c--
 				}
 				x[j] = float32(log1p(float64(min(c, knownCap))))
+				if j == fRespKnown && c == 0 {
+					t.m.Carries[i] = true // as Scorer: a responder new to the baseline
+				}
 			}
 		}
 	})
@@ -378,7 +386,7 @@ func (t *Trainer) Fit() (*Model, error) {
 		for k := range raw {
 			col[k] = raw[k][d]
 		}
-		m.Calib[d] = newCalibrator(col)
+		m.Calib[d] = newFlooredCalibrator(col)
 	}, nil)
 	col := make([]float64, len(calIdx))
 	forChunks(len(raw), func(lo, hi int) {
@@ -470,7 +478,7 @@ func (m *Model) rawScoresOf(mx *matrix, idx []int32) [][numDetectors]float64 {
 	forChunks(len(idx), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
 			i := idx[k]
-			raw[k] = m.rawScores(mx.x(i), mx.c(i))
+			raw[k] = m.rawScores(mx.x(i), mx.c(i), mx.Carries[i])
 		}
 	})
 	return raw

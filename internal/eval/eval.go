@@ -6,7 +6,10 @@
 // split when their script is given: scikit-learn's IsolationForest and
 // PyOD's KNN, LOF, HBOS, ECOD and COPOD (bench/eval/peers.py). Logs are read through the zeek package,
 // which knows the labelled Stratosphere and IoT-23 variants and keeps the
-// label in flow.Record.Label.
+// label in flow.Record.Label. WriteSynthetic writes generated sets where
+// the attacks are outbound from hosts that were benign in training
+// (beacons among timers, a slow FIN scan, a slow exfiltration), which the
+// shared sets lack.
 package eval
 
 import (

@@ -97,17 +97,22 @@ func TestMaliciousLabel(t *testing.T) {
 // entry is removed and the floor holds from then on. Do not add entries to
 // let a change through: fix the detector (issue 12).
 var knownFailures = map[string]map[string]struct{ roc, pr float64 }{
-	// Measured 2026-12-04 with scikit-learn 1.9.1 and PyOD 3.6.7.
+	// Measured 2026-12-04 with scikit-learn 1.9.1 and PyOD 3.6.7, with
+	// each detector's p-value floored at its reservoir's resolution and
+	// host statistics scored only on the flows that carry them.
 	"flow": {
 		// PR-AUC 0.8480 against KNN's 0.8892: one benign ICMP flow in a
-		// traffic group training never had ranks second, above 9 of the
-		// 10 malicious flows (issue 12, finding 5). ROC-AUC 0.9994
-		// against 0.9995 is within the slack.
+		// traffic group training never had ties with the malicious flows
+		// at three detectors' floors and ranks second, above 9 of the 10
+		// malicious flows (issue 12, finding 5); the order in that tie
+		// moves with any change (it was third with the floor alone).
+		// ROC-AUC 0.9994 against 0.9995 is within the slack.
 		"iot23-21-1": {roc: 0.0001, pr: 0.0412},
 	},
 	"behavior": {
-		// PR-AUC 0.8813 against KNN's 0.8892, better than the per-flow
-		// layer alone but still short. ROC-AUC 0.9995 ties KNN's.
+		// PR-AUC 0.8813 against KNN's 0.8892: the behavioural evidence
+		// lifts one more malicious flow above the ICMP flow. ROC-AUC
+		// 0.9995 ties KNN's.
 		"iot23-21-1": {roc: 0, pr: 0.0079},
 	},
 }
@@ -208,6 +213,43 @@ func checkSet(t *testing.T, r Result, known map[string]struct{ roc, pr float64 }
 				r.Set, rocGap, k.roc, prGap, k.pr)
 		} else {
 			t.Logf("%s: known failure (issue 12): %s", r.Set, why)
+		}
+	}
+}
+
+// TestSyntheticSets evaluates the generated sets (WriteSynthetic), where the
+// malicious traffic is outbound from hosts that were benign in training,
+// with the behavioural layer on, and checks what they measured when they
+// were added (2026-12-04): the FIN scan and the exfiltration ranked
+// perfectly, the beacons among timers at ROC-AUC 0.996 (0.968 while a
+// host's browsing made its NTP polls look unusual), and the benign alert
+// rate within 2× of the budget on every set. With the peers:
+// `go run ./testdata/evalgen -out DIR` and `mlads eval DIR/*.json`.
+func TestSyntheticSets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("evaluation skipped in -short mode")
+	}
+	sets, err := WriteSynthetic(t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bcfg := behavior.DefaultConfig()
+	res, err := Evaluate(context.Background(), sets, Options{Detect: detect.DefaultConfig(), Behavior: &bcfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	minROC := map[string]float64{"synth-beacons-among-timers": 0.99, "synth-stealth-scan": 0.999, "synth-slow-exfil": 0.999}
+	for _, r := range res {
+		t.Logf("%s: ROC-AUC %.4f PR-AUC %.4f benign alert rate %.4f (budget %.4f)", r.Set, r.MLADS.ROCAUC, r.MLADS.PRAUC, r.MLADS.BenignAlertRate, r.Alpha)
+		if r.Skipped != "" {
+			t.Errorf("%s skipped: %s", r.Set, r.Skipped)
+			continue
+		}
+		if r.MLADS.ROCAUC < minROC[r.Set] {
+			t.Errorf("%s: ROC-AUC %.4f, want at least %.3f", r.Set, r.MLADS.ROCAUC, minROC[r.Set])
+		}
+		if r.MLADS.BenignAlertRate > 2*r.Alpha {
+			t.Errorf("%s: benign alert rate %.4f, more than twice the budget %.4f", r.Set, r.MLADS.BenignAlertRate, r.Alpha)
 		}
 	}
 }

@@ -53,10 +53,11 @@ func (d *Detector) Alert(r *flow.Record, v *detect.Verdict) bool {
 // learn lets a flow that did not alert teach the model's online counts
 // (detect.Scorer.Learn) when it is clearly normal and, with the evidence
 // attached, part of no behaviour: the flows of a scan, a flood or a beacon
-// teach nothing, however ordinary each looks. Call it right after Alert,
+// teach nothing, however ordinary each looks, nor do the ones that follow
+// the finding (behavior.Evidence.Involves). Call it right after Alert,
 // with the same flow and verdict.
 func (d *Detector) learn(r *flow.Record, v *detect.Verdict) {
-	if v.PValue <= detect.ClearlyNormal {
+	if v.PValue <= detect.ClearlyNormal || d.ev.Involves(r) {
 		return
 	}
 	d.ev.Attach(r, v)

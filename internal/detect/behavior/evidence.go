@@ -177,6 +177,32 @@ func (e *Evidence) Attach(r *flow.Record, v *detect.Verdict) {
 	match(r.RespH, r.OrigH, true)
 }
 
+// Involves reports whether r belongs to a held finding as far as teaching
+// the model goes: its originator is the acting host of a finding (with r's
+// responder as the peer, when the finding names one), or its responder the
+// victim of a flood, and the finding started before r. Unlike Attach it
+// has no end: the flows of a beacon or a scan that come after the finding
+// was made are still part of it.
+func (e *Evidence) Involves(r *flow.Record) bool {
+	if e == nil {
+		return false
+	}
+	in := func(host, other netip.Addr, floods bool) bool {
+		for _, i := range e.byHost[host] {
+			f := &e.findings[i]
+			if IsFlood(f.Detector) != floods || r.TS.Before(f.Start) {
+				continue
+			}
+			if f.Peer != "" && f.Peer != other.String() {
+				continue
+			}
+			return true
+		}
+		return false
+	}
+	return in(r.OrigH, r.RespH, false) || in(r.RespH, r.OrigH, true)
+}
+
 // fisher2 combines two independent p-values by Fisher's method: the
 // chi-squared tail (four degrees of freedom) of -2 ln(p1 p2), which is
 // x (1 - ln x) for x = p1 p2.
