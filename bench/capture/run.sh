@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# Live capture throughput: a shared capture replayed by tcpreplay into a veth
-# at increasing rates while `mlads capture` reads the other end, with one
+# Live capture throughput: a shared capture sent into a veth by blast
+# (bench/capture/blast: frames held in memory, AF_PACKET sendmmsg batches,
+# qdisc bypassed) or by tcpreplay, at increasing rates while `mlads capture` reads the other end, with one
 # socket pinned to one core, then with fanout 2 on two cores. For each rate
 # it prints what was sent, what the sockets received, and where packets
 # were lost:
 #
-#   kernel   sent by tcpreplay, never reached the socket (veth/backlog drops:
-#            the receiving interface's rx_dropped, and what is otherwise
-#            missing between tcpreplay's count and the socket's)
+#   kernel   sent, never reached the socket (veth/backlog drops: the
+#            receiving interface's rx_dropped, and what is otherwise
+#            missing between the sender's count and the socket's)
 #   ring     reached the socket, dropped because its ring was full: the
 #            reader (decoder, flow table, output) fell behind
+#   cpu-s    user+sys seconds of `mlads capture` (GNU time); frames/cpu-s is
+#            received over it: the reader's one-core ceiling if the kernel
+#            could deliver more (the copy into the ring is not in it: it
+#            runs in the sender's softirq)
 #   pipeline flows the reader could not hand on; `mlads capture` writes to
 #            /dev/null, so 0 here: in the daemon a full queue shows as
 #            queue_stalls and then as ring drops
 #
-# Run as root (network namespaces), with tcpreplay (Debian: tcpreplay):
+# The sender runs on CPU 1 and the one-socket reader on CPU 0; the veth's
+# receive path (and the copy into the socket's ring) runs in the sender's
+# softirq, on CPU 1, so the sender's rate at top speed is the veth path's
+# ceiling on this machine.
+#
+# Run as root (network namespaces):
 #
 #   bench/capture/run.sh [CAPTURE]            default: ../shared/data/ndpi-pcaps/pcap/1kxun.pcap
 #   RATES="100000 400000 1000000 topspeed" SECONDS_PER_RATE=4 MLADS=/path/to/mlads bench/capture/run.sh
+#   SENDER=tcpreplay bench/capture/run.sh     the former sender (Debian: tcpreplay), 120-200 k packets/s here
+#   RX_ON_READER=1 bench/capture/run.sh       RPS moves the veth's receive path (and the copy into the ring)
+#                                             to CPU 0, the reader's core, as a NIC interrupt on that core would
 #
 # The machine is shared: the load average is printed before and after, and
 # the ratios (fanout 2 against 1, received against sent) are what carries
@@ -26,10 +39,15 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 pcap=${1:-$repo/../shared/data/ndpi-pcaps/pcap/1kxun.pcap}
-rates=${RATES:-"50000 100000 200000 400000 800000 topspeed"}
+rates=${RATES:-"100000 200000 400000 600000 800000 1000000 topspeed"}
 secs=${SECONDS_PER_RATE:-4}
+sender=${SENDER:-blast}
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)" >&2; exit 1; }
-command -v tcpreplay >/dev/null || { echo "needs tcpreplay (apt-get install tcpreplay)" >&2; exit 1; }
+case $sender in
+  blast) ;;
+  tcpreplay) command -v tcpreplay >/dev/null || { echo "needs tcpreplay (apt-get install tcpreplay)" >&2; exit 1; } ;;
+  *) echo "SENDER must be blast or tcpreplay, not $sender" >&2; exit 1 ;;
+esac
 [ -f "$pcap" ] || { echo "no capture $pcap" >&2; exit 1; }
 
 tmp=$(mktemp -d)
@@ -41,6 +59,7 @@ if [ -z "$mlads" ]; then
   (cd "$repo" && go build -o "$tmp/mlads" ./cmd/mlads)
   mlads=$tmp/mlads
 fi
+[ "$sender" = blast ] && (cd "$repo" && go build -o "$tmp/blast" ./bench/capture/blast)
 
 ip netns add "$a"; ip netns add "$b"
 ip link add "$va" netns "$a" type veth peer name "$vb" netns "$b"
@@ -49,48 +68,83 @@ for ns in "$a" "$b"; do
   ip -n "$ns" link set lo up
 done
 ip -n "$a" link set "$va" up; ip -n "$b" link set "$vb" up
+if [ "${RX_ON_READER:-0}" = 1 ]; then
+  ip netns exec "$b" sh -c "echo 1 > /sys/class/net/$vb/queues/rx-0/rps_cpus"
+  echo "receive path: RPS to CPU 0 (the reader's core)"
+fi
 # a larger backlog, so that the kernel drops as little as it can
 sysctl -q -w net.core.netdev_max_backlog=65536 || true
 
-echo "capture: $pcap ($(stat -c %s "$pcap") bytes); mlads: $mlads"
+echo "capture: $pcap ($(stat -c %s "$pcap") bytes); mlads: $mlads; sender: $sender on CPU 1"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc)"
-printf '%-7s %-9s %10s %10s %10s %9s %9s %9s\n' fanout rate sent sent/s received kernel ring pipeline
+printf '%-7s %-9s %10s %10s %10s %9s %9s %9s %8s %12s\n' fanout rate sent sent/s received kernel ring pipeline cpu-s frames/cpu-s
 
-best1=0 best2=0
+best1=0 best2=0 any1=0 any2=0 perbest=0 loss1="" loss2="" top1=0 top2=0
 rxdrop() { ip netns exec "$b" cat /sys/class/net/"$vb"/statistics/rx_dropped; }
 for fanout in 1 2; do
   cpus=0; [ "$fanout" = 2 ] && cpus=0-1
   for rate in $rates; do
     rx0=$(rxdrop)
-    ip netns exec "$b" env GOMAXPROCS="$fanout" taskset -c "$cpus" "$mlads" capture -i "$vb" --fanout "$fanout" \
+    ip netns exec "$b" env GOMAXPROCS="$fanout" taskset -c "$cpus" /usr/bin/time -f '%U %S' -o "$tmp/time" "$mlads" capture -i "$vb" --fanout "$fanout" \
       --for "$((secs + 2))s" > /dev/null 2> "$tmp/capture.err" &
     cap=$!
     sleep 1
-    if [ "$rate" = topspeed ]; then speed=(--topspeed); else speed=(--pps="$rate"); fi
-    ip netns exec "$a" taskset -c 1 tcpreplay -q -i "$va" "${speed[@]}" --loop=0 --duration="$secs" --preload-pcap "$pcap" \
-      > "$tmp/replay.out" 2>&1 || true
+    if [ "$sender" = blast ]; then
+      pace=(); [ "$rate" != topspeed ] && pace=(-pps "$rate")
+      ip netns exec "$a" taskset -c 1 "$tmp/blast" -i "$va" "${pace[@]}" -for "${secs}s" "$pcap" \
+        > "$tmp/replay.out" 2>&1 || { cat "$tmp/replay.out" >&2; exit 1; }
+      sent=$(sed -nE 's/^blast: sent ([0-9]+) packets.*/\1/p' "$tmp/replay.out")
+      pps=$(sed -nE 's/^blast: .*: ([0-9.]+) pps.*/\1/p' "$tmp/replay.out")
+    else
+      if [ "$rate" = topspeed ]; then speed=(--topspeed); else speed=(--pps="$rate"); fi
+      ip netns exec "$a" taskset -c 1 tcpreplay -q -i "$va" "${speed[@]}" --loop=0 --duration="$secs" --preload-pcap "$pcap" \
+        > "$tmp/replay.out" 2>&1 || true
+      sent=$(grep -oE 'Actual: [0-9]+ packets' "$tmp/replay.out" | grep -oE '[0-9]+' || echo 0)
+      pps=$(grep -oE 'Rated: [0-9.]+ Bps, [0-9.]+ Mbps, [0-9.]+ pps' "$tmp/replay.out" | grep -oE '[0-9.]+ pps' | cut -d' ' -f1 || echo 0)
+    fi
     wait "$cap" || { cat "$tmp/capture.err" >&2; exit 1; }
-    sent=$(grep -oE 'Actual: [0-9]+ packets' "$tmp/replay.out" | grep -oE '[0-9]+' || echo 0)
-    pps=$(grep -oE 'Rated: [0-9.]+ Bps, [0-9.]+ Mbps, [0-9.]+ pps' "$tmp/replay.out" | grep -oE '[0-9.]+ pps' | cut -d' ' -f1 || echo 0)
     line=$(grep -E "^mlads: $vb \(" "$tmp/capture.err")
     received=$(sed -E 's/.*: ([0-9]+) frames received.*/\1/' <<<"$line")
     ring=$(sed -E 's/.*ring ([0-9]+).*/\1/' <<<"$line")
     kernel=$(( $(rxdrop) - rx0 ))
     missing=$(( sent - received - ring ))
     [ "$missing" -gt "$kernel" ] && kernel=$missing
-    printf '%-7s %-9s %10s %10.0f %10s %9s %9s %9s\n' "$fanout" "$rate" "$sent" "${pps:-0}" "$received" "$kernel" "$ring" 0
+    cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$tmp/time")
+    per=$(awk -v r="$received" -v c="$cpu" 'BEGIN { printf "%.0f", (c > 0 ? r / c : 0) }')
+    printf '%-7s %-9s %10s %10.0f %10s %9s %9s %9s %8s %12s\n' "$fanout" "$rate" "$sent" "${pps:-0}" "$received" "$kernel" "$ring" 0 "$cpu" "$per"
+    if [ "$fanout" = 1 ] && [ "$per" -gt "$perbest" ]; then perbest=$per; fi
     if [ "$kernel" = 0 ] && [ "$ring" = 0 ] && [ "$sent" -gt 0 ]; then
       r=${pps%.*}
-      if [ "$fanout" = 1 ] && [ "$r" -gt "$best1" ]; then best1=$r; fi
-      if [ "$fanout" = 2 ] && [ "$r" -gt "$best2" ]; then best2=$r; fi
+      if [ "$fanout" = 1 ] && [ -z "$loss1" ] && [ "$r" -gt "$best1" ]; then best1=$r; fi
+      if [ "$fanout" = 2 ] && [ -z "$loss2" ] && [ "$r" -gt "$best2" ]; then best2=$r; fi
+      if [ "$fanout" = 1 ] && [ "$r" -gt "$any1" ]; then any1=$r; fi
+      if [ "$fanout" = 2 ] && [ "$r" -gt "$any2" ]; then any2=$r; fi
+    elif [ "$sent" -gt 0 ]; then
+      what="at $rate (sent $(printf '%.0f' "${pps:-0}")/s): kernel $kernel, ring $ring"
+      if [ "$fanout" = 1 ] && [ -z "$loss1" ]; then loss1=$what; fi
+      if [ "$fanout" = 2 ] && [ -z "$loss2" ]; then loss2=$what; fi
+    fi
+    if [ "$rate" = topspeed ]; then
+      if [ "$fanout" = 1 ]; then top1=$(printf '%.0f' "${pps:-0}"); else top2=$(printf '%.0f' "${pps:-0}"); fi
     fi
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "SUMMARY: highest zero-drop rate, one socket on one core: $best1 packets/s"
-echo "SUMMARY: highest zero-drop rate, fanout 2 on two cores:  $best2 packets/s"
+echo "SUMMARY: highest zero-drop rate below the first loss, one socket on one core: $best1 packets/s (any step: $any1)"
+echo "SUMMARY: highest zero-drop rate below the first loss, fanout 2 on two cores:  $best2 packets/s (any step: $any2)"
 if [ "$best1" -gt 0 ]; then
   echo "SUMMARY: fanout 2 / fanout 1 = $(awk -v a="$best2" -v b="$best1" 'BEGIN { printf "%.2f", a / b }')"
 fi
-echo "SUMMARY: a rate is zero-drop only when tcpreplay reached it: a sender slower than the reader caps the result (see sent/s)"
+echo "SUMMARY: first loss, one core: ${loss1:-none}"
+echo "SUMMARY: first loss, fanout 2:  ${loss2:-none}"
+echo "SUMMARY: sender ($sender, CPU 1, veth receive path on the same CPU) at top speed: $top1 packets/s (fanout 1 run), $top2 packets/s (fanout 2 run)"
+if [ "${RX_ON_READER:-0}" = 1 ]; then
+  echo "SUMMARY: reader's CPU time (user+sys of mlads capture, with the receive softirq it was interrupted by, not the part"
+  echo "SUMMARY: that ran while it slept): at most $perbest frames per CPU-second on one core"
+else
+  echo "SUMMARY: reader's CPU time (user+sys of mlads capture; the copy into its ring is the sender CPU's softirq, not counted):"
+  echo "SUMMARY: at most $perbest frames per reader CPU-second on one core, the reader's projected one-core ceiling"
+fi
+echo "SUMMARY: a rate is zero-drop only when the sender reached it (see sent/s): with no loss at top speed, the sender and"
+echo "SUMMARY: the veth path, not the reader, set the limit"
