@@ -216,7 +216,8 @@ func TestPanelsAgainstEngine(t *testing.T) {
 	}
 	for i := range 10 {
 		if _, err := s.WriteHealth(ctx, elastic.Health{Time: now.Add(-time.Duration(i) * time.Minute), Observer: "sensor-" + fmt.Sprint(i%2),
-			Inputs: 2, LagSeconds: float64(i), Flows: uint64(1000 * i), BadLines: uint64(i), Drops: 1}); err != nil {
+			Inputs: 2, LagSeconds: float64(i), Flows: uint64(1000 * i), BadLines: uint64(i), Drops: 1,
+			Capture: []elastic.CaptureHealth{{Interface: "eth1", Packets: uint64(5000 * i), KernelDrops: uint64(i / 5), RingDrops: uint64(i / 3), DecodeErrs: 1}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -88,7 +88,8 @@ func dashboards() []dashboard {
 		},
 	}, {
 		id: "mlads-health", file: "30-sensor-health.ndjson", title: "[mlads] Sensor and pipeline health",
-		description: "Input lag, drops, bad lines, output errors and the Elasticsearch spool of every sensor.",
+		description: "Input lag, drops, bad lines, output errors and the Elasticsearch spool of every sensor; " +
+			"packets, kernel and ring drops and decode errors of every captured interface (counters since the capture opened: a rising drop line means the sensor is blind to part of the traffic).",
 		panels: []panel{
 			{id: "mlads-health-lag", title: "Input lag (seconds)", vis: "line", view: viewHealth,
 				cols: []col{overTime, {op: "terms", field: "observer.name", size: 10}, {op: "max", field: "mlads.health.lag_seconds", label: "Lag"}}, w: 24, h: 12},
@@ -102,6 +103,16 @@ func dashboards() []dashboard {
 					{op: "max", field: "mlads.health.flows", label: "Flows"}, {op: "max", field: "mlads.health.dead_letters", label: "Dead letters"}}, w: 24, h: 12},
 			{id: "mlads-health-alert-rate", title: "Alerts per sensor", vis: "bar_stacked", view: viewAlerts,
 				cols: []col{overTime, {op: "terms", field: "observer.name", size: 10}, count}, w: 24, h: 12},
+			{id: "mlads-health-capture-packets", title: "Captured packets by interface", vis: "line", view: viewHealth,
+				cols: []col{overTime, {op: "terms", field: "observer.ingress.interface.name", size: 10}, {op: "max", field: "mlads.health.capture.packets", label: "Packets"}}, w: 24, h: 12},
+			{id: "mlads-health-capture-drops", title: "Capture drops by interface (kernel, ring)", vis: "line", view: viewHealth,
+				cols: []col{overTime, {op: "terms", field: "observer.ingress.interface.name", size: 10},
+					{op: "max", field: "mlads.health.capture.kernel_drops", label: "Kernel drops"}, {op: "max", field: "mlads.health.capture.ring_drops", label: "Ring drops"}}, w: 24, h: 12},
+			{id: "mlads-health-capture-interfaces", title: "Captured interfaces", vis: "table", view: viewHealth,
+				cols: []col{{op: "terms", field: "observer.name", size: 50}, {op: "terms", field: "observer.ingress.interface.name", size: 20},
+					{op: "max", field: "@timestamp", label: "Last report"}, {op: "max", field: "mlads.health.capture.packets", label: "Packets"},
+					{op: "max", field: "mlads.health.capture.kernel_drops", label: "Kernel drops"}, {op: "max", field: "mlads.health.capture.ring_drops", label: "Ring drops"},
+					{op: "max", field: "mlads.health.capture.decode_errors", label: "Decode errors"}}, w: 48, h: 12},
 		},
 	}}
 }

@@ -438,7 +438,7 @@ func (s *runSink) newOnline() {
 		sink = fan
 	}
 	m.fold = alert.NewFold(sink, time.Hour, 0, true)
-	sink = WatchDrops(m.fold, m.sinks, m.observer)
+	sink = WatchDrops(m.fold, m.sinks, m.observer, s.live.interfaceDrops()...)
 	if m.watch != nil {
 		sink = &rules.Mark{Rules: m.rules, Watch: m.watch, Next: sink}
 	}
@@ -604,8 +604,9 @@ type notifyStats interface {
 }
 
 // writeHealth sends a sensor-health report: inputs, lag behind the newest
-// flow, flows, bad lines, what the limits dropped and alerts made; the
-// sink adds its own output errors and spool.
+// flow, flows, bad lines, what the limits dropped and alerts made, and
+// each captured interface's packets, drops and decode errors; the sink
+// adds its own output errors and spool.
 func (s *runSink) writeHealth(now time.Time) error {
 	m := s.model
 	st := m.online.Stats()
@@ -624,6 +625,7 @@ func (s *runSink) writeHealth(now time.Time) error {
 		t := cs.Total()
 		h.Inputs += len(cs.Interfaces)
 		h.Drops += t.KernelDrops + t.RingDrops
+		h.Capture = captureHealth(cs)
 	}
 	if !s.newest.IsZero() {
 		h.LagSeconds = max(0, now.Sub(s.newest).Seconds())

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mlads/mlads/internal/capture"
 	"github.com/mlads/mlads/internal/config"
+	"github.com/mlads/mlads/internal/elastic"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/metrics"
 )
@@ -35,6 +37,7 @@ type liveFlows struct {
 	done   chan struct{} // closed when the capture's goroutine ended
 	err    error         // Run's, read after ch is closed
 	stalls atomic.Int64
+	drops  dropWatch // for /healthz; the daemon's goroutine only
 }
 
 // openLive opens the interfaces (run.interfaces), so that a missing one or
@@ -116,6 +119,91 @@ func (l *liveFlows) drain(write func(*flow.Record) error) error {
 // Stats returns the capture's counters, and how often a full queue made
 // the capture wait.
 func (l *liveFlows) Stats() (capture.Stats, int64) { return l.c.Stats(), l.stalls.Load() }
+
+// interfaceDrops are the interfaces' drop counters for the health alarm
+// (WatchDrops): the frames each lost by the kernel or in a full ring since
+// the capture opened. None when l is nil.
+func (l *liveFlows) interfaceDrops() []InterfaceDrops {
+	if l == nil {
+		return nil
+	}
+	var out []InterfaceDrops
+	for _, i := range l.c.Stats().Interfaces {
+		out = append(out, InterfaceDrops{Name: i.Name, Dropper: ifaceDropper{l.c, i.Name}})
+	}
+	return out
+}
+
+// ifaceDropper reads one interface's kernel and ring drops (alert.Dropper).
+type ifaceDropper struct {
+	c    *capture.Capture
+	name string
+}
+
+func (d ifaceDropper) Dropped() uint64 {
+	for _, i := range d.c.Stats().Interfaces {
+		if i.Name == d.name {
+			return i.KernelDrops + i.RingDrops
+		}
+	}
+	return 0
+}
+
+// captureHealth is the interfaces' part of a health report.
+func captureHealth(cs capture.Stats) []elastic.CaptureHealth {
+	out := make([]elastic.CaptureHealth, 0, len(cs.Interfaces))
+	for _, i := range cs.Interfaces {
+		out = append(out, elastic.CaptureHealth{Interface: i.Name, Packets: i.Received, KernelDrops: i.KernelDrops, RingDrops: i.RingDrops, DecodeErrs: i.DecodeErrs})
+	}
+	return out
+}
+
+// dropHold is how long /healthz goes on saying that a captured interface
+// loses frames after its last loss.
+const dropHold = time.Minute
+
+// captureLoss is an interface's current episode of lost frames, for
+// /healthz: a loss that follows dropHold without any starts a new one.
+type captureLoss struct {
+	Name         string
+	Kernel, Ring uint64    // frames lost in the episode, by where
+	Since, Last  time.Time // when its first and its last loss were seen
+}
+
+// dropWatch follows the interfaces' drop counters from one look to the
+// next (every publishEvery, by the daemon's goroutine only).
+type dropWatch struct {
+	seen  map[string][2]uint64 // kernel and ring totals at the last look
+	lossy map[string]*captureLoss
+}
+
+// look takes the counters of cs at now, and returns the interfaces that
+// lost frames within dropHold of now.
+func (w *dropWatch) look(now time.Time, cs capture.Stats) []captureLoss {
+	if w.seen == nil {
+		w.seen, w.lossy = map[string][2]uint64{}, map[string]*captureLoss{}
+	}
+	var out []captureLoss
+	for _, i := range cs.Interfaces {
+		was := w.seen[i.Name] // zero at the first look: the totals count from the capture's start
+		w.seen[i.Name] = [2]uint64{i.KernelDrops, i.RingDrops}
+		k, r := i.KernelDrops-min(was[0], i.KernelDrops), i.RingDrops-min(was[1], i.RingDrops)
+		e := w.lossy[i.Name]
+		if k+r > 0 {
+			if e == nil || now.Sub(e.Last) >= dropHold {
+				e = &captureLoss{Name: i.Name, Since: now}
+				w.lossy[i.Name] = e
+			}
+			e.Kernel += k
+			e.Ring += r
+			e.Last = now
+		}
+		if e != nil && now.Sub(e.Last) < dropHold {
+			out = append(out, *e)
+		}
+	}
+	return out
+}
 
 // metrics are the capture's families, by interface: frames the kernel
 // delivered, packets lost and where (kernel, ring), decode errors, flows,

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mlads/mlads/internal/alert"
+	"github.com/mlads/mlads/internal/capture"
 	"github.com/mlads/mlads/internal/config"
 	"github.com/mlads/mlads/internal/elastic"
 	"github.com/mlads/mlads/internal/kafka"
@@ -41,6 +42,10 @@ func TestHealthReasons(t *testing.T) {
 		{name: "spooled", beat: now, snap: &runSnapshot{Elastic: &elastic.Stats{Spool: elastic.SpoolStatus{Dir: "/var/lib/mlads/spool", Docs: 12}}},
 			want: []string{"output elasticsearch: 12 documents spooled in /var/lib/mlads/spool, not in the cluster (it does not answer or refuses them)"}},
 		{name: "spool empty", beat: now, snap: &runSnapshot{Elastic: &elastic.Stats{Spool: elastic.SpoolStatus{Dir: "/var/lib/mlads/spool"}}}},
+		{name: "capture losing frames", beat: now, snap: &runSnapshot{Lossy: []captureLoss{
+			{Name: "eth1", Kernel: 10, Ring: 5, Since: now.Add(-90 * time.Second), Last: now.Add(-3 * time.Second)},
+			{Name: "eth2", Ring: 1, Since: now.Add(-2 * time.Minute), Last: now.Add(-time.Minute)}}},
+			want: []string{"capture eth1: 15 frames lost since 2026-05-01T11:58:30Z (kernel 10, ring 5), the last 3s ago: the sensor does not see all the traffic"}},
 		{name: "channels failing", beat: now, snap: &runSnapshot{}, notifier: fakeNotifier{},
 			want: []string{"output notify: channel email failing since 0001-01-01T00:00:00Z", "output notify: channel sms failing since 0001-01-01T00:00:00Z"}},
 	}
@@ -121,5 +126,33 @@ mlads_kafka_records_total 10
 	why := health(now)
 	if len(why) != 3 || !strings.HasPrefix(why[0], "kafka: broker unreachable since 2026-05-01T11:58:30Z") || !slices.Equal(why[1:], channels) {
 		t.Errorf("brokers down: %q", why)
+	}
+}
+
+// TestDropWatch: an interface's losses since the capture opened make an
+// episode that /healthz reports until dropHold has passed without a loss;
+// a later loss starts a new episode.
+func TestDropWatch(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	stats := func(kernel, ring uint64) capture.Stats {
+		return capture.Stats{Interfaces: []capture.InterfaceStats{{Name: "eth0", KernelDrops: kernel, RingDrops: ring}, {Name: "eth1"}}}
+	}
+	var w dropWatch
+	steps := []struct {
+		at           time.Duration
+		kernel, ring uint64 // totals
+		want         []captureLoss
+	}{
+		{at: 0, kernel: 2, ring: 0, want: []captureLoss{{Name: "eth0", Kernel: 2, Since: t0, Last: t0}}}, // lost before the first look
+		{at: time.Second, kernel: 2, ring: 3, want: []captureLoss{{Name: "eth0", Kernel: 2, Ring: 3, Since: t0, Last: t0.Add(time.Second)}}},
+		{at: 30 * time.Second, kernel: 2, ring: 3, want: []captureLoss{{Name: "eth0", Kernel: 2, Ring: 3, Since: t0, Last: t0.Add(time.Second)}}},
+		{at: time.Second + dropHold, kernel: 2, ring: 3},
+		{at: 2 * dropHold, kernel: 2, ring: 4, want: []captureLoss{{Name: "eth0", Ring: 1, Since: t0.Add(2 * dropHold), Last: t0.Add(2 * dropHold)}}},
+	}
+	for _, st := range steps {
+		got := w.look(t0.Add(st.at), stats(st.kernel, st.ring))
+		if diff := cmp.Diff(st.want, got); diff != "" {
+			t.Errorf("at +%s (-want +got):\n%s", st.at, diff)
+		}
 	}
 }

@@ -45,6 +45,7 @@ type runSnapshot struct {
 	Outputs   []outputState  // one per alert sink, run.output's JSON lines first
 	Newest    time.Time      // end of the newest flow read
 	ModelTime time.Time      // modification time of the model file loaded
+	Lossy     []captureLoss  // the captured interfaces that lost frames within dropHold
 }
 
 // outputState is what an alert sink's watch saw: its errors and, when its
@@ -102,10 +103,14 @@ type elasticStats interface {
 	Stats() elastic.Stats
 }
 
-// publish copies the loop-owned counters into a new snapshot. Called by
-// the daemon's goroutine only.
-func (s *runSink) publish() {
+// publish copies the loop-owned counters into a new snapshot at now.
+// Called by the daemon's goroutine only.
+func (s *runSink) publish(now time.Time) {
 	snap := &runSnapshot{Newest: s.newest}
+	if s.live != nil {
+		cs, _ := s.live.Stats()
+		snap.Lossy = s.live.drops.look(now, cs)
+	}
 	if m := s.model; m != nil && m.online != nil {
 		snap.Online = m.online.Stats()
 		snap.ModelTime = m.modelTime
@@ -133,7 +138,7 @@ func (s *runSink) heartbeat(now time.Time) {
 	s.beat.Store(now.UnixNano())
 	if now.Sub(s.published) >= publishEvery {
 		s.published = now
-		s.publish()
+		s.publish(now)
 	}
 }
 
@@ -150,7 +155,9 @@ func stallAfter(commit time.Duration) time.Duration { return max(time.Minute, 3*
 //   - every alert sink's last Write and Flush succeeded;
 //   - the Elasticsearch spool is empty (documents in it are not in the
 //     cluster: it does not answer, or refuses them);
-//   - no notification channel is failing (its last message failed).
+//   - no notification channel is failing (its last message failed);
+//   - no captured interface lost frames (by the kernel, or in a full ring)
+//     within dropHold: the sensor does not see all the traffic.
 //
 // Quiet inputs are healthy: input_lag says how old the newest flow is.
 func (s *runSink) health(now time.Time, notifier notifyStats) []string {
@@ -170,6 +177,12 @@ func (s *runSink) health(now time.Time, notifier notifyStats) []string {
 	for _, o := range snap.Outputs {
 		if o.Failing != "" {
 			why = append(why, fmt.Sprintf("output %s: last write or flush failed: %s", o.Name, o.Failing))
+		}
+	}
+	for _, l := range snap.Lossy {
+		if now.Sub(l.Last) < dropHold {
+			why = append(why, fmt.Sprintf("capture %s: %d frames lost since %s (kernel %d, ring %d), the last %s ago: the sensor does not see all the traffic",
+				l.Name, l.Kernel+l.Ring, l.Since.UTC().Format(time.RFC3339), l.Kernel, l.Ring, now.Sub(l.Last).Round(time.Second)))
 		}
 	}
 	if e := snap.Elastic; e != nil && e.Spool.Docs > 0 {

@@ -53,9 +53,9 @@ func OutputSinks(cfg config.Config, log *slog.Logger) (sinks []alert.Sink, close
 
 // WatchDrops wraps sink, which writes to every output, in an
 // alert.DropAlarm watching those of outputs that may drop documents by
-// policy (the Elasticsearch spool): when one does, a health alert goes to
-// all of them.
-func WatchDrops(sink alert.Sink, outputs []alert.Sink, observer string) alert.Sink {
+// policy (the Elasticsearch spool), and the captured interfaces, which may
+// lose frames: when one does, a health alert goes to all of them.
+func WatchDrops(sink alert.Sink, outputs []alert.Sink, observer string, interfaces ...InterfaceDrops) alert.Sink {
 	watch := map[string]alert.Dropper{}
 	for _, s := range outputs {
 		switch d := s.(type) {
@@ -65,8 +65,19 @@ func WatchDrops(sink alert.Sink, outputs []alert.Sink, observer string) alert.Si
 			watch[fmt.Sprintf("%T", d)] = d
 		}
 	}
-	if len(watch) == 0 {
+	if len(watch) == 0 && len(interfaces) == 0 {
 		return sink
 	}
-	return alert.NewDropAlarm(sink, observer, nil, watch)
+	a := alert.NewDropAlarm(sink, observer, nil, watch)
+	for _, i := range interfaces {
+		a.WatchCapture(i.Name, i.Dropper)
+	}
+	return a
+}
+
+// InterfaceDrops counts the frames a captured interface lost before mlads
+// read them.
+type InterfaceDrops struct {
+	Name string
+	alert.Dropper
 }

@@ -6,7 +6,8 @@
 //	alerts           data stream logs-mlads.alert-<namespace>     op create, _id = Alert.ID()
 //	incidents        index mlads-incident-<namespace>-YYYY.MM      op index, _id = incident ID,
 //	                 (month of the incident's first_seen)          version = count (external_gte)
-//	sensor health    data stream metrics-mlads.health-<namespace>  op create
+//	sensor health    data stream metrics-mlads.health-<namespace>  op create, one document per
+//	                                                               sensor and one per captured interface
 //
 // Alerts are immutable, so they suit a data stream: `create` with the
 // content-derived ID makes a retried write harmless (409 means "already

@@ -9,8 +9,10 @@ import (
 // each template's _meta; Setup rolls a data stream over when the version
 // installed before is older, so new backing indices get the new mapping.
 // Version 2 maps mlads.suppressed_by and mlads.severity_override_by;
-// version 3 the notification fields of the health documents.
-const MappingVersion = 3
+// version 3 the notification fields of the health documents; version 4
+// the captured interfaces' health documents (observer.ingress.interface.name,
+// mlads.health.capture.*).
+const MappingVersion = 4
 
 // Template and policy names. They all start with "mlads" or hold
 // ".mlads" so that one look at the cluster shows whose they are.
@@ -105,14 +107,17 @@ func alertMappings() obj {
 // healthMappings are the fields of a sensor-health document (Health).
 func healthMappings() obj {
 	return obj{
-		"@timestamp":  date(),
-		"event":       props(obj{"kind": keyword(), "dataset": keyword(), "module": keyword()}),
-		"observer":    props(obj{"name": keyword(), "type": keyword(), "vendor": keyword(), "product": keyword()}),
+		"@timestamp": date(),
+		"event":      props(obj{"kind": keyword(), "dataset": keyword(), "module": keyword()}),
+		"observer": props(obj{"name": keyword(), "type": keyword(), "vendor": keyword(), "product": keyword(),
+			"ingress": props(obj{"interface": props(obj{"name": keyword()})})}),
 		"data_stream": props(obj{"type": keyword(), "dataset": keyword(), "namespace": keyword()}),
 		"mlads": props(obj{"health": props(obj{
 			"inputs": long(), "lag_seconds": double(), "flows": long(), "bad_lines": long(), "drops": long(),
 			"alerts": long(), "output_errors": long(), "spool_bytes": long(), "spool_docs": long(),
 			"spool_dropped": long(), "dead_letters": long(), "channels_failing": keyword(), "notify_pending": long(),
+			// a captured interface's document (WriteHealth)
+			"capture": props(obj{"packets": long(), "kernel_drops": long(), "ring_drops": long(), "decode_errors": long()}),
 		})}),
 	}
 }
