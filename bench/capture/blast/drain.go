@@ -40,8 +40,11 @@ const (
 // cpuTime is the CPU time the threads of process pid have run so far.
 func cpuTime(pid int) (time.Duration, error) {
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil || len(tasks) == 0 {
-		return 0, fmt.Errorf("process %d: no threads in /proc (%v)", pid, err)
+	if err != nil {
+		return 0, fmt.Errorf("process %d: %w", pid, err)
+	}
+	if len(tasks) == 0 {
+		return 0, fmt.Errorf("process %d: no threads in /proc (has it ended?)", pid)
 	}
 	var sum time.Duration
 	for _, p := range tasks {
