@@ -31,7 +31,8 @@
 #   SENDER=tcpreplay bench/capture/run.sh     the former sender (Debian: tcpreplay), 120-200 k packets/s here
 #   RX_ON_READER=1 bench/capture/run.sh       RPS moves the veth's receive path (and the copy into the ring)
 #                                             to CPU 0, the reader's core, as a NIC interrupt on that core would
-#   DRAIN_SECONDS=2 RING_MB=1024 DRAIN_RUNS=3 bench/capture/run.sh
+#   RING_MB=512 bench/capture/run.sh          ring per socket in the rate steps (default 64 MiB, mlads's own)
+#   DRAIN_SECONDS=2 DRAIN_RING_MB=1024 DRAIN_RUNS=3 bench/capture/run.sh
 #                                             the drain step after the rates (0: skip it): the ring of a
 #                                             stopped reader is filled for DRAIN_SECONDS, then the reader
 #                                             reads it empty alone on its core(s); frames/s of wall time,
@@ -90,13 +91,15 @@ for fanout in 1 2; do
   cpus=0; [ "$fanout" = 2 ] && cpus=0-1
   for rate in $rates; do
     rx0=$(rxdrop)
-    ip netns exec "$b" env GOMAXPROCS="$fanout" taskset -c "$cpus" /usr/bin/time -f '%U %S' -o "$tmp/time" "$mlads" capture -i "$vb" --fanout "$fanout" \
-      --for "$((secs + 2))s" > /dev/null 2> "$tmp/capture.err" &
+    ip netns exec "$b" env MLADS_CAPTURE_RING_MB="${RING_MB:-64}" GOMAXPROCS="$fanout" taskset -c "$cpus" /usr/bin/time -f '%U %S' -o "$tmp/time" "$mlads" capture -i "$vb" --fanout "$fanout" \
+      --for "$((secs + 2 + ${RING_MB:-64} / 128))s" > /dev/null 2> "$tmp/capture.err" &
     cap=$!
     sleep 1
     if [ "$sender" = blast ]; then
       pace=(); [ "$rate" != topspeed ] && pace=(-pps "$rate")
-      ip netns exec "$a" taskset -c 1 "$tmp/blast" -i "$va" "${pace[@]}" -for "${secs}s" "$pcap" \
+      # blast waits until the reader (time's child) is idle: its ring is allocated
+      reader=$(pgrep -P "$cap" || echo 0)
+      ip netns exec "$a" taskset -c 1 "$tmp/blast" -i "$va" "${pace[@]}" -for "${secs}s" -ready "$reader" "$pcap" \
         > "$tmp/replay.out" 2>&1 || { cat "$tmp/replay.out" >&2; exit 1; }
       sent=$(sed -nE 's/^blast: sent ([0-9]+) packets.*/\1/p' "$tmp/replay.out")
       pps=$(sed -nE 's/^blast: .*: ([0-9.]+) pps.*/\1/p' "$tmp/replay.out")
@@ -136,14 +139,14 @@ for fanout in 1 2; do
 done
 
 # Drain: the reader alone on its core(s). blast stops the reader, sends
-# DRAIN_SECONDS at top speed into its ring (RING_MB per socket: sized so
+# DRAIN_SECONDS at top speed into its ring (DRAIN_RING_MB per socket: sized so
 # that nothing is dropped), continues it and times how long it takes to
 # read the ring empty (bench/capture/blast/drain.go). No sender competes,
 # so this is the reader's own rate, end to end from a real AF_PACKET ring
 # through the decoder and the flow table: what it holds when the kernel
 # delivers faster than one spare core lets a sender send here.
 drain_secs=${DRAIN_SECONDS:-2}
-ring_mb=${RING_MB:-1024}
+ring_mb=${DRAIN_RING_MB:-1024}
 drain1=0 drain2=0 drain1cpu=0
 if [ "$drain_secs" != 0 ]; then
   echo
@@ -176,7 +179,7 @@ if [ "$drain_secs" != 0 ]; then
     percpu=$(awk -v r="$received" -v c="$cpu" 'BEGIN { printf "%.0f", (c > 0 ? r / c : 0) }')
     printf '%-7s %10s %10s %9s %9s %8s %8s %12s %12s\n' "$fanout" "$sent" "$received" "$kernel" "$ring" "$wall" "$cpu" "$rate" "$percpu"
     if [ "$kernel" != 0 ] || [ "$ring" != 0 ]; then
-      echo "drain: frames lost while the reader was stopped: raise RING_MB or lower DRAIN_SECONDS; the rate above is not valid" >&2
+      echo "drain: frames lost while the reader was stopped: raise DRAIN_RING_MB or lower DRAIN_SECONDS; the rate above is not valid" >&2
       rate=0 percpu=0
     fi
     # the best run: the one other processes on the shared machine took the

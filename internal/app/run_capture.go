@@ -218,7 +218,7 @@ func (l *liveFlows) metrics() []prometheus.Collector {
 	}
 	iface := []string{"interface"}
 	return []prometheus.Collector{
-		metrics.NewFunc("mlads_capture_packets_total", "Frames the kernel delivered to the capture sockets.", counter, iface,
+		metrics.NewFunc("mlads_capture_packets_total", "Frames that reached the capture sockets, those a full ring dropped included.", counter, iface,
 			each(func(i capture.InterfaceStats, emit metrics.Emit) { emit(float64(i.Received), i.Name) })),
 		metrics.NewFunc("mlads_capture_drops_total", "Frames lost before mlads read them: by the kernel before the socket, or in a full ring.",
 			counter, []string{"interface", "where"}, each(func(i capture.InterfaceStats, emit metrics.Emit) {

@@ -29,7 +29,7 @@ type InterfaceStats struct {
 	Name        string
 	Engine      string // afpacket or pcap
 	Sockets     int
-	Received    uint64 // frames the kernel delivered to the sockets
+	Received    uint64 // frames that reached the sockets, RingDrops included (the kernel's tp_packets)
 	RingDrops   uint64
 	RingFreezes uint64
 	KernelDrops uint64

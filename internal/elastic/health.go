@@ -32,9 +32,10 @@ type Health struct {
 }
 
 // CaptureHealth is one captured interface's counters, totals since the
-// capture opened: what the kernel delivered to mlads's sockets, what was
-// lost before mlads read it (by the kernel before any socket, or in a full
-// ring because the reader fell behind), and what the decoder dropped.
+// capture opened: the frames that reached mlads's sockets (those dropped in
+// a full ring included), what was lost before mlads read it (by the kernel
+// before any socket, or in a full ring because the reader fell behind),
+// and what the decoder dropped.
 type CaptureHealth struct {
 	Interface                                   string
 	Packets, KernelDrops, RingDrops, DecodeErrs uint64

@@ -8,7 +8,10 @@
 // the interface, by default with PACKET_QDISC_BYPASS (straight to the
 // driver, no qdisc).
 //
-//	blast -i veth0 [-pps 500000] [-for 4s] [-batch 256] [-qdisc] [-drain PID] capture.pcap
+//	blast -i veth0 [-pps 500000] [-for 4s] [-batch 256] [-qdisc] [-ready PID] [-drain PID] capture.pcap
+//
+// -ready PID waits until the reader PID is idle before sending: a large
+// ring takes the kernel a second or more to allocate.
 //
 // It prints one line on standard output:
 //
@@ -51,9 +54,10 @@ func main() {
 	flag.BoolVar(&cfg.qdisc, "qdisc", false, "go through the interface's qdisc (default: PACKET_QDISC_BYPASS)")
 	flag.BoolVar(&cfg.ring, "ring", false, "send through a PACKET_TX_RING instead of sendmmsg")
 	flag.IntVar(&cfg.drain, "drain", 0, "PID of the reader: stop it while sending, then time how long it takes to read its ring")
+	flag.IntVar(&cfg.ready, "ready", 0, "PID of the reader: wait until it is idle (its ring allocated) before sending")
 	flag.Parse()
 	if cfg.iface == "" || flag.NArg() != 1 || cfg.batch < 1 || cfg.pps < 0 {
-		fmt.Fprintln(os.Stderr, "usage: blast -i IFACE [-pps N] [-for D] [-batch N] [-qdisc] [-ring] [-drain PID] CAPTURE")
+		fmt.Fprintln(os.Stderr, "usage: blast -i IFACE [-pps N] [-for D] [-batch N] [-qdisc] [-ring] [-ready PID] [-drain PID] CAPTURE")
 		os.Exit(2)
 	}
 	cfg.file = flag.Arg(0)
@@ -80,6 +84,7 @@ type config struct {
 	qdisc    bool
 	ring     bool
 	drain    int // reader's PID (drain.go); 0: none
+	ready    int // reader's PID to wait for; 0: none
 }
 
 type result struct {
@@ -131,6 +136,11 @@ func run(ctx context.Context, cfg config) (result, error) {
 	}
 	defer send.close()
 
+	if cfg.ready > 0 {
+		if err := waitIdle(cfg.ready); err != nil {
+			return result{}, err
+		}
+	}
 	if cfg.drain > 0 {
 		if err := waitIdle(cfg.drain); err != nil {
 			return result{}, err
