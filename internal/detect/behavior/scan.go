@@ -41,6 +41,8 @@ type host struct {
 
 	pairs   map[netip.Addr]*beaconPair
 	pending []pendingPair
+
+	recon []reconnectRun // failed TCP attempts per target (reconnect.go)
 }
 
 // scanWindow holds the distinct targets of one source in one window: a
@@ -504,6 +506,7 @@ func (h *host) mem() int {
 		n += 512
 	}
 	n += cap(h.trwFailed)*24 + cap(h.trwUIDs)*16 + 20*len(h.trwUIDs)
+	n += reconnectMem(h.recon)
 	if sw := h.scan; sw != nil {
 		n += int(unsafe.Sizeof(*sw)) + cap(sw.targets)*int(unsafe.Sizeof(scanTarget{})) + len(sw.uids)*36
 		if sw.index != nil {

@@ -45,6 +45,15 @@ type hostData struct {
 	TRWUIDs            []string
 	Pairs              []pairData
 	Pending            []pendingData
+	Recon              []reconData // absent in states written before the reconnect detector
+}
+
+type reconData struct {
+	Dst         netip.Addr
+	Port        uint16
+	First, Last int64
+	N           uint32
+	Connected   bool
 }
 
 type ewmaData struct {
@@ -155,6 +164,9 @@ func (h *host) data() hostData {
 	}
 	for _, q := range h.pending {
 		d.Pending = append(d.Pending, pendingData{q.dst, q.first, q.last, q.s1, q.s2, q.n, q.repeat})
+	}
+	for _, x := range h.recon {
+		d.Recon = append(d.Recon, reconData{x.dst, x.port, x.first, x.last, x.n, x.connected})
 	}
 	return d
 }
@@ -273,6 +285,12 @@ func (e *Engine) hostFrom(d *hostData) (*host, error) {
 	}
 	for _, q := range d.Pending {
 		h.pending = append(h.pending, pendingPair{q.Dst, q.First, q.Last, q.S1, q.S2, q.N, q.Repeat})
+	}
+	if len(d.Recon) > maxReconnectRuns {
+		return nil, fmt.Errorf("%d reconnect runs, more than %d", len(d.Recon), maxReconnectRuns)
+	}
+	for _, x := range d.Recon {
+		h.recon = append(h.recon, reconnectRun{x.Dst, x.Port, x.First, x.Last, x.N, x.Connected})
 	}
 	return h, nil
 }
