@@ -159,7 +159,7 @@ func (h *host) data() hostData {
 		d.Scan = sd
 	}
 	for a, p := range h.pairs {
-		d.Pairs = append(d.Pairs, pairData{Dst: a, First: p.first, Last: p.last, TS: p.ts, Size: p.size, UIDs: p.uids,
+		d.Pairs = append(d.Pairs, pairData{Dst: a, First: p.first, Last: p.last, TS: p.ts, Size: p.size, UIDs: p.uidStrings(),
 			N: p.n, Next: p.next, Ports: p.ports, Head: p.head, UIDHead: p.uidHead, NPorts: p.nports, Reported: p.reported})
 	}
 	for _, q := range h.pending {
@@ -280,7 +280,7 @@ func (e *Engine) hostFrom(d *hostData) (*host, error) {
 		if h.pairs == nil {
 			h.pairs = make(map[netip.Addr]*beaconPair, len(d.Pairs))
 		}
-		h.pairs[p.Dst] = &beaconPair{first: p.First, last: p.Last, ts: p.TS, size: p.Size, uids: p.UIDs, n: p.N,
+		h.pairs[p.Dst] = &beaconPair{first: p.First, last: p.Last, ts: p.TS, size: p.Size, uids: uidBytes(p.UIDs), n: p.N,
 			next: p.Next, ports: p.Ports, head: p.Head, uidHead: p.UIDHead, nports: p.NPorts, reported: p.Reported}
 	}
 	for _, q := range d.Pending {
@@ -293,6 +293,18 @@ func (e *Engine) hostFrom(d *hostData) (*host, error) {
 		h.recon = append(h.recon, reconnectRun{x.Dst, x.Port, x.First, x.Last, x.N, x.Connected})
 	}
 	return h, nil
+}
+
+// uidBytes is beaconPair.uidStrings's inverse.
+func uidBytes(uids []string) [][]byte {
+	if len(uids) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(uids))
+	for i, u := range uids {
+		out[i] = []byte(u)
+	}
+	return out
 }
 
 // MarshalState encodes the findings held, in order, as JSON (their
