@@ -24,6 +24,7 @@ type host struct {
 	winLast time.Time
 	flows   uint32
 	bytes   uint64 // orig_bytes sent
+	top     [topFlows]topFlow // the window's largest flows by orig_bytes (volume names them)
 	newDst  uint32 // first contacts
 	scan    *scanWindow
 
@@ -137,6 +138,7 @@ func (e *Engine) observeWindow(h *host, r *flow.Record) {
 	}
 	h.flows++
 	h.bytes += r.OrigBytes
+	h.noteTop(r)
 
 	if isGroup(r.RespH) {
 		return
@@ -236,7 +238,7 @@ func (e *Engine) closeWindow(h *host, next time.Time) {
 	} else {
 		h.scan = nil
 	}
-	h.flows, h.bytes, h.newDst = 0, 0, 0
+	h.flows, h.bytes, h.newDst, h.top = 0, 0, 0, [topFlows]topFlow{}
 	h.win, h.winLast = next, next
 }
 
@@ -506,7 +508,7 @@ func (h *host) mem() int {
 		n += 512
 	}
 	n += cap(h.trwFailed)*24 + cap(h.trwUIDs)*16 + 20*len(h.trwUIDs)
-	n += reconnectMem(h.recon)
+	n += reconnectMem(h.recon) + topFlows*24 // the largest flows' uids
 	if sw := h.scan; sw != nil {
 		n += int(unsafe.Sizeof(*sw)) + cap(sw.targets)*int(unsafe.Sizeof(scanTarget{})) + len(sw.uids)*36
 		if sw.index != nil {

@@ -32,6 +32,7 @@ type hostData struct {
 	Last, Win, WinLast time.Time
 	Flows, NewDst      uint32
 	Bytes              uint64
+	Top                []topData // absent in states written before volume named its flows
 	Scan               *scanData
 	Base               [3]ewmaData
 	Small              []uint64
@@ -54,6 +55,11 @@ type reconData struct {
 	First, Last int64
 	N           uint32
 	Connected   bool
+}
+
+type topData struct {
+	UID   string
+	Bytes uint64
 }
 
 type ewmaData struct {
@@ -147,6 +153,11 @@ func (h *host) data() hostData {
 	}
 	for i, b := range h.base {
 		d.Base[i] = ewmaData{b.mean, b.vr, b.n}
+	}
+	for _, t := range h.top {
+		if t.uid != "" {
+			d.Top = append(d.Top, topData{t.uid, t.bytes})
+		}
 	}
 	if h.contacts.bloom != nil {
 		d.Bloom = h.contacts.bloom[:]
@@ -242,6 +253,8 @@ func (e *Engine) hostFrom(d *hostData) (*host, error) {
 		return nil, fmt.Errorf("%d beacon pairs, more than max_pairs_per_host %d", len(d.Pairs), c.MaxPairsPerHost)
 	case len(d.Pending) > maxPending:
 		return nil, fmt.Errorf("%d pending destinations, more than %d", len(d.Pending), maxPending)
+	case len(d.Top) > topFlows:
+		return nil, fmt.Errorf("%d largest flows, more than %d", len(d.Top), topFlows)
 	}
 	h := &host{
 		addr: d.Addr, last: d.Last, win: d.Win, winLast: d.WinLast, flows: d.Flows, newDst: d.NewDst, bytes: d.Bytes,
@@ -251,6 +264,9 @@ func (e *Engine) hostFrom(d *hostData) (*host, error) {
 	}
 	for i, b := range d.Base {
 		h.base[i] = ewma{b.Mean, b.Vr, b.N}
+	}
+	for i, t := range d.Top {
+		h.top[i] = topFlow{t.UID, t.Bytes}
 	}
 	if d.Bloom != nil {
 		h.contacts.bloom = (*[64]uint64)(d.Bloom)
