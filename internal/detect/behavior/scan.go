@@ -23,9 +23,9 @@ type host struct {
 	win     time.Time
 	winLast time.Time
 	flows   uint32
-	bytes   uint64 // orig_bytes sent
+	bytes   uint64            // orig_bytes sent
 	top     [topFlows]topFlow // the window's largest flows by orig_bytes (volume names them)
-	newDst  uint32 // first contacts
+	newDst  uint32            // first contacts
 	scan    *scanWindow
 
 	base [3]ewma // fan-out, volume, new destinations
