@@ -309,6 +309,7 @@ var ruleDescriptions = map[string]string{
 	"udp_flood":        "A host received a surge of unanswered UDP or ICMP flows",
 	"beacon":           "Connections between two hosts at regular intervals and sizes (RITA)",
 	"long_connection":  "A connection that lasted unusually long",
+	"reconnect":        "A host kept failing to connect to the same server and port (Slips: multiple reconnection attempts)",
 	"fan_out":          "A host contacted far more destinations than it usually does",
 	"volume":           "A host sent far more bytes than it usually does",
 	"new_destinations": "A host contacted far more new destinations than it usually does",

@@ -247,6 +247,26 @@ func TestIncidents(t *testing.T) {
 	}
 }
 
+// An alert that lasted hours (a long connection) does not move the
+// incidents' clock to its end: the alerts that follow within the hour of
+// the open incidents still fold into them.
+func TestIncidentsClockIsTheAlertStart(t *testing.T) {
+	inc := NewIncidents(time.Hour, 100)
+	inc.Add(FromFinding(scanFinding("10.0.0.5", t0), "s"))
+	long := scanFinding("10.0.0.6", t0.Add(time.Minute))
+	long.End = long.Start.Add(10 * time.Hour)
+	inc.Add(FromFinding(long, "s"))
+	for i := range 3 {
+		got, isNew := inc.Add(FromFinding(scanFinding("10.0.0.5", t0.Add(time.Duration(2+i)*time.Minute)), "s"))
+		if isNew || got.MLADS.Incident.Count != 2+i {
+			t.Fatalf("alert %d: isNew=%v count=%d, want it folded into the first incident", i, isNew, got.MLADS.Incident.Count)
+		}
+	}
+	if st := inc.Stats(); st.Expired != 0 || st.New != 2 {
+		t.Errorf("stats = %+v, want 2 incidents and none expired", st)
+	}
+}
+
 func TestIncidentsBounded(t *testing.T) {
 	inc := NewIncidents(time.Hour, 2)
 	for i := range 5 {

@@ -62,8 +62,12 @@ func (i *Incidents) Add(a *Alert) (inc *Alert, isNew bool) {
 	if a.Event.End.After(seen) {
 		seen = a.Event.End
 	}
-	if seen.After(i.now) {
-		i.now = seen
+	// The clock is the newest alert's start, not its end: a flow that
+	// lasted ten hours ends ten hours after it began, and letting its end
+	// move the clock would close every open incident at once and make
+	// each later alert of those hours an incident of its own.
+	if a.Timestamp.After(i.now) {
+		i.now = a.Timestamp
 	}
 	i.expire()
 

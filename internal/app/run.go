@@ -244,8 +244,10 @@ func (d *Daemon) detect(ctx context.Context, s *runSink) error {
 	if fi, err := os.Stat(d.cfg.Model); err == nil {
 		s.model.modelTime = fi.ModTime()
 	}
+	s.model.minP = m.MinPValue()
 	d.log.Info("model loaded", "model", d.cfg.Model, "load_time", time.Since(t0).Round(time.Millisecond),
 		"groups", len(m.Nodes), "alpha", m.Alpha, "known_behaviors", len(m.KnownBehaviors), "observer", observer)
+	logLimit(d.log, "run", m)
 	return nil
 }
 
@@ -365,6 +367,7 @@ type runModel struct {
 
 	// for the metrics and /healthz
 	modelTime time.Time      // the model file's modification time
+	minP      float64        // m.MinPValue(), for /metrics
 	elastic   elasticStats   // the Elasticsearch sink; nil: none
 	fold      *alert.Fold    // the incident fold, set by open
 	byRule    *ruleCounts    // alert documents by rule.name

@@ -46,6 +46,10 @@ type runSnapshot struct {
 	Newest    time.Time      // end of the newest flow read
 	ModelTime time.Time      // modification time of the model file loaded
 	Lossy     []captureLoss  // the captured interfaces that lost frames within dropHold
+	// ModelMinP is the smallest p-value the model can give a flow, and
+	// ModelAlpha its alert threshold: a baseline too small to alert has
+	// ModelMinP >= ModelAlpha (detect.Model.AlertLimit).
+	ModelMinP, ModelAlpha float64
 }
 
 // outputState is what an alert sink's watch saw: its errors and, when its
@@ -114,6 +118,7 @@ func (s *runSink) publish(now time.Time) {
 	if m := s.model; m != nil && m.online != nil {
 		snap.Online = m.online.Stats()
 		snap.ModelTime = m.modelTime
+		snap.ModelMinP, snap.ModelAlpha = m.minP, m.m.Alpha
 		if m.fold != nil {
 			snap.Incidents = m.fold.Stats()
 		}
@@ -413,6 +418,18 @@ func (s *runSink) metrics() []prometheus.Collector {
 			snap(func(sn *runSnapshot, emit metrics.Emit) {
 				if !sn.ModelTime.IsZero() {
 					emit(time.Since(sn.ModelTime).Seconds())
+				}
+			})),
+		metrics.NewFunc("mlads_model_min_p_value", "Smallest p-value the model can give a flow; at or above mlads_model_alert_threshold the baseline is too small to alert.", gauge, nil,
+			snap(func(sn *runSnapshot, emit metrics.Emit) {
+				if sn.ModelAlpha > 0 {
+					emit(sn.ModelMinP)
+				}
+			})),
+		metrics.NewFunc("mlads_model_alert_threshold", "Alert threshold on a flow's combined p-value (from the false-alarm budget).", gauge, nil,
+			snap(func(sn *runSnapshot, emit metrics.Emit) {
+				if sn.ModelAlpha > 0 {
+					emit(sn.ModelAlpha)
 				}
 			})),
 		metrics.NewFunc("mlads_elasticsearch_documents_total", "Documents the Elasticsearch sink handled, by result.", counter, []string{"result"},

@@ -194,6 +194,12 @@ elasticsearch:
 			t.Errorf("%s is missing", name)
 		}
 	}
+	// the model can alert: its smallest reachable p-value is below the threshold
+	minP, ok1 := sample(fams, "mlads_model_min_p_value")
+	alpha, ok2 := sample(fams, "mlads_model_alert_threshold")
+	if !ok1 || !ok2 || !(minP > 0 && minP < alpha) {
+		t.Errorf("mlads_model_min_p_value %v (%v), mlads_model_alert_threshold %v (%v): want 0 < min p < threshold", minP, ok1, alpha, ok2)
+	}
 
 	// An hour of traffic with a vertical scan.
 	one := connLines("one", 2, start.Add(4*time.Hour), time.Hour, 10*time.Minute, false)

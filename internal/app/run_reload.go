@@ -193,12 +193,13 @@ func (s *runSink) switchModel(nm *detect.Model, why string) {
 		s.log.Error("model not switched; the running one stays in force", "err", err)
 		return
 	}
-	m.m = nm
+	m.m, m.minP = nm, nm.MinPValue()
 	if fi, err := os.Stat(s.cfg.Model); err == nil {
 		m.modelTime = fi.ModTime()
 	}
 	s.log.Info("model switched", "why", why, "model", s.cfg.Model, "groups", len(nm.Nodes), "alpha", nm.Alpha,
 		"known_behaviors", len(nm.KnownBehaviors))
+	logLimit(s.log, "run", nm)
 }
 
 // checkpointModel writes the model with what the gated online updates

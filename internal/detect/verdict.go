@@ -47,7 +47,7 @@ type Feature struct {
 // Finding is a behaviour seen for a host or pair over a time window: a
 // scan, a flood, a beacon, a long connection, an unusual fan-out or volume.
 type Finding struct {
-	Detector string    // "horizontal_scan", "vertical_scan", "syn_flood", "beacon", "long_connection", "fan_out", "volume", "new_destinations"
+	Detector string    // "horizontal_scan", "vertical_scan", "syn_flood", "beacon", "long_connection", "reconnect", "fan_out", "volume", "new_destinations"
 	Host     string    // the acting host (scanner, beaconing client, flood victim for floods)
 	Peer     string    // the other side when there is one (beacon server, scanned host), else ""
 	Start    time.Time // window start (from flow timestamps)

@@ -27,7 +27,12 @@ import (
 //   - synth-stealth-scan: on the second day a busy client FIN-scans its
 //     subnet slowly, one probe every 5 s for two hours;
 //   - synth-slow-exfil: on the second day a client uploads 300 kB every 5
-//     minutes for six hours over TLS to a server it never used.
+//     minutes for six hours over TLS to a server it never used;
+//   - synth-cc-retries: on both days web requests fail now and then and
+//     are retried once or twice, and a client keeps retrying a dead
+//     printer; on the second day an infected client tries to reach its
+//     command-and-control server, which does not answer, in bursts of six
+//     attempts every 20 minutes.
 //
 // The sets are two days long, so the time-ordered split trains on the
 // first (benign only). The same seed gives the same flows.
@@ -38,6 +43,7 @@ var synthSets = []struct {
 	{"synth-beacons-among-timers", (*synthGen).beacons},
 	{"synth-stealth-scan", (*synthGen).finScan},
 	{"synth-slow-exfil", (*synthGen).exfil},
+	{"synth-cc-retries", (*synthGen).ccRetries},
 }
 
 // WriteSynthetic writes the synthetic labelled sets into dir as Zeek JSON
@@ -149,6 +155,39 @@ func (g *synthGen) exfil(day time.Time) {
 	drop := netip.AddrFrom4([4]byte{192, 0, 2, 77})
 	for t := day.Add(11 * time.Hour); t.Before(day.Add(17 * time.Hour)); t = t.Add(5*time.Minute + time.Duration(g.rng.IntN(20))*time.Second) {
 		g.add(t, g.client(22), drop, 443, flow.ProtoTCP, "ssl", "SF", "ShADadFf", 2*time.Second, 270000+uint64(g.rng.IntN(60000)), 4000, "Malicious/Exfiltration")
+	}
+}
+
+// ccRetries: benign failures on both days (a web request refused or
+// unanswered, then retried up to twice; client 3 retrying a dead printer
+// five times each hour), and on the second day client 8 trying its C&C
+// server on 443, six unanswered attempts 10 s apart every 20 minutes for
+// eight hours.
+func (g *synthGen) ccRetries(day time.Time) {
+	printer := netip.AddrFrom4([4]byte{10, 0, 0, 250})
+	for d := day.Add(-24 * time.Hour); d.Before(day.Add(24 * time.Hour)); d = d.Add(24 * time.Hour) {
+		for t := d.Add(8*time.Hour + time.Duration(g.rng.IntN(3600))*time.Second); t.Before(d.Add(18 * time.Hour)); t = t.Add(time.Duration(g.rng.ExpFloat64() * float64(5*time.Minute))) {
+			h := g.client(g.rng.IntN(synthClients))
+			web := netip.AddrFrom4([4]byte{93, 184, byte(g.rng.IntN(4)), byte(g.rng.IntN(50))})
+			state, history := "S0", "S"
+			if g.rng.IntN(2) == 0 {
+				state, history = "REJ", "Sr"
+			}
+			for k := range 1 + g.rng.IntN(2) {
+				g.add(t.Add(time.Duration(k)*3*time.Second), h, web, 443, flow.ProtoTCP, "", state, history, 0, 0, 0, "benign")
+			}
+		}
+		for t := d.Add(8 * time.Hour); t.Before(d.Add(18 * time.Hour)); t = t.Add(time.Hour) {
+			for k := range 5 {
+				g.add(t.Add(time.Duration(k)*20*time.Second), g.client(3), printer, 9100, flow.ProtoTCP, "", "S0", "S", 0, 0, 0, "benign")
+			}
+		}
+	}
+	cc := netip.AddrFrom4([4]byte{203, 0, 113, 99})
+	for t := day.Add(9 * time.Hour); t.Before(day.Add(17 * time.Hour)); t = t.Add(20 * time.Minute) {
+		for k := range 6 {
+			g.add(t.Add(time.Duration(k)*10*time.Second), g.client(8), cc, 443, flow.ProtoTCP, "", "S0", "S", 0, 0, 0, "Malicious/C&C-attempt")
+		}
 	}
 }
 

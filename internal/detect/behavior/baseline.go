@@ -1,11 +1,15 @@
 package behavior
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/flow"
 )
 
 // ewma is an exponentially damped mean and variance (West's update) of
@@ -31,6 +35,46 @@ func (w *ewma) update(x, alpha float64) {
 // deviation floored at minSD.
 func (w *ewma) z(x, minSD float64) float64 {
 	return (x - w.mean) / math.Max(math.Sqrt(w.vr), minSD)
+}
+
+// topFlows is the number of largest flows a source's window keeps, so that
+// a volume finding names the flows that made the volume.
+const topFlows = 3
+
+type topFlow struct {
+	uid   string
+	bytes uint64
+}
+
+// noteTop keeps r among the window's largest flows when it is one. A uid
+// is copied only when its flow enters the top, a few times a window.
+func (h *host) noteTop(r *flow.Record) {
+	if r.UID == "" || r.OrigBytes == 0 {
+		return
+	}
+	low := 0
+	for i := 1; i < topFlows; i++ {
+		if h.top[i].bytes < h.top[low].bytes {
+			low = i
+		}
+	}
+	if r.OrigBytes > h.top[low].bytes {
+		h.top[low] = topFlow{strings.Clone(r.UID), r.OrigBytes}
+	}
+}
+
+// volumeUIDs returns the uids of the window's largest flows that carry at
+// least a tenth of its bytes each, largest first.
+func (h *host) volumeUIDs() []string {
+	top := h.top
+	slices.SortFunc(top[:], func(a, b topFlow) int { return cmp.Compare(b.bytes, a.bytes) })
+	var uids []string
+	for _, t := range top {
+		if t.uid != "" && t.bytes*10 >= h.bytes {
+			uids = append(uids, t.uid)
+		}
+	}
+	return uids
 }
 
 // Baseline metrics, in the order of host.base.
@@ -59,7 +103,13 @@ func (e *Engine) judgeBaseline(h *host, start, end time.Time, fanOut int) {
 			if z := b.z(x, c.BaselineMinSD); z >= c.BaselineZ {
 				m := baselineMetrics[i]
 				typical := math.Expm1(b.mean)
+				var uids []string
+				if m.detector == Volume {
+					// the flows that made the volume carry its evidence
+					uids = h.volumeUIDs()
+				}
 				e.emit(detect.Finding{
+					UIDs:     uids,
 					Detector: m.detector,
 					Host:     h.addr.String(),
 					Start:    start,

@@ -5,7 +5,6 @@ import (
 	"math"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -20,7 +19,7 @@ type beaconPair struct {
 	first, last int64    // unix nanoseconds
 	ts          []uint32 // ring: start offsets from first, milliseconds
 	size        []uint16 // ring: orig_bytes, saturated at 65535 (RITA's smallness cut-off)
-	uids        []string // most recent uids, once the pair is a candidate
+	uids        [][]byte // most recent uids, once the pair is a candidate (bytes, rewritten in place: no allocation per flow)
 	n           uint32   // connections seen
 	next        uint32   // connection count of the next scoring
 	ports       [4]uint16
@@ -74,9 +73,10 @@ func (e *Engine) observeBeacon(h *host, r *flow.Record) {
 	// never become beacons.
 	if k := min(e.cfg.MaxUIDs, beaconUIDs); int(p.n)+k > e.cfg.BeaconMinConns && r.UID != "" {
 		if len(p.uids) < k {
-			p.uids = addUID(p.uids, r.UID, k)
+			p.uids = append(p.uids, []byte(r.UID))
 		} else {
-			p.uids[p.uidHead] = strings.Clone(r.UID) // the Record may be reused
+			// the Record may be reused: copy, into the slot's own bytes
+			p.uids[p.uidHead] = append(p.uids[p.uidHead][:0], r.UID...)
 			p.uidHead = uint8((int(p.uidHead) + 1) % len(p.uids))
 		}
 	}
@@ -236,7 +236,7 @@ func (e *Engine) scoreBeacon(h *host, dst netip.Addr, p *beaconPair) {
 			"score":               round3(b.score),
 			"ports":               ports,
 		},
-		UIDs: slices.Clone(p.uids),
+		UIDs: p.uidStrings(),
 	})
 }
 
@@ -293,6 +293,19 @@ func (e *Engine) beaconScore(p *beaconPair) beaconScore {
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
+// uidStrings returns the pair's uids as strings (for a finding or a
+// checkpoint).
+func (p *beaconPair) uidStrings() []string {
+	if len(p.uids) == 0 {
+		return nil
+	}
+	out := make([]string, len(p.uids))
+	for i, u := range p.uids {
+		out[i] = string(u)
+	}
+	return out
+}
+
 func (p *beaconPair) mem() int {
-	return int(unsafe.Sizeof(*p)) + cap(p.ts)*4 + cap(p.size)*2 + len(p.uids)*36
+	return int(unsafe.Sizeof(*p)) + cap(p.ts)*4 + cap(p.size)*2 + len(p.uids)*44
 }

@@ -61,6 +61,12 @@ type Config struct {
 	// Long connections.
 	LongDuration time.Duration `mapstructure:"long_duration"`
 
+	// Reconnection attempts: failed TCP connections from one source to one
+	// (destination, port) within a window.
+	ReconnectWindow       time.Duration `mapstructure:"reconnect_window"`
+	ReconnectAttempts     int           `mapstructure:"reconnect_attempts"`      // failed attempts to report (Slips: 5)
+	ReconnectNullAttempts float64       `mapstructure:"reconnect_null_attempts"` // null mean of failed attempts per target and window
+
 	// Per-host baselines (fan-out, bytes out, new destinations), updated
 	// once per scan window with exponentially damped mean and variance on
 	// log1p of the counts.
@@ -118,6 +124,10 @@ func DefaultConfig() Config {
 		MaxPairs:          200000,
 
 		LongDuration: time.Hour,
+
+		ReconnectWindow:       5 * time.Minute,
+		ReconnectAttempts:     5,
+		ReconnectNullAttempts: 1,
 
 		BaselineAlpha:      0.05,
 		BaselineMinWindows: 12,
@@ -188,6 +198,11 @@ func (c Config) Validate() error {
 	pos("max_pairs_per_host", float64(c.MaxPairsPerHost))
 	pos("max_pairs", float64(c.MaxPairs))
 	pos("long_duration", float64(c.LongDuration))
+	pos("reconnect_window", float64(c.ReconnectWindow))
+	if c.ReconnectAttempts < 2 {
+		errs = append(errs, fmt.Errorf("behavior.reconnect_attempts: must be at least 2, got %d", c.ReconnectAttempts))
+	}
+	pos("reconnect_null_attempts", c.ReconnectNullAttempts)
 	prob("baseline_alpha", c.BaselineAlpha)
 	pos("baseline_min_windows", float64(c.BaselineMinWindows))
 	pos("baseline_z", c.BaselineZ)

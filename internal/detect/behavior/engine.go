@@ -25,6 +25,7 @@ const (
 	FanOut          = "fan_out"
 	Volume          = "volume"
 	NewDestinations = "new_destinations"
+	Reconnect       = "reconnect"
 )
 
 // Engine runs the behavioural detectors over a stream of flows.
@@ -122,6 +123,7 @@ func (e *Engine) Observe(r *flow.Record) []detect.Finding {
 			e.observeWindow(h, r)
 			e.observeTRW(h, r)
 			e.observeBeacon(h, r)
+			e.observeReconnect(h, r)
 		}
 	}
 	return e.out
@@ -226,6 +228,7 @@ func (e *Engine) evictHosts() {
 
 func (e *Engine) dropHost(a netip.Addr, h *host) {
 	e.closeWindow(h, e.now)
+	e.closeReconnects(h, e.now, true)
 	for d, p := range h.pairs {
 		e.scoreBeacon(h, d, p)
 	}
@@ -251,6 +254,9 @@ func (e *Engine) sweep(all bool) {
 				e.closeWindow(h, e.now)
 			}
 		}
+		if h.recon != nil {
+			e.closeReconnects(h, e.now, all)
+		}
 		for d, p := range h.pairs {
 			if !pairs {
 				break
@@ -269,7 +275,7 @@ func (e *Engine) sweep(all bool) {
 				return e.now.UnixNano()-q.last >= int64(e.cfg.BeaconIdle)
 			})
 		}
-		if !all && len(h.pairs) == 0 && !e.now.Before(h.last.Add(e.cfg.HostIdle)) {
+		if !all && len(h.pairs) == 0 && h.recon == nil && !e.now.Before(h.last.Add(e.cfg.HostIdle)) {
 			delete(e.hosts, a)
 		}
 	}
@@ -405,6 +411,9 @@ func withDefaults(c Config) Config {
 	setI(&c.MaxPairsPerHost, d.MaxPairsPerHost)
 	setI(&c.MaxPairs, d.MaxPairs)
 	setD(&c.LongDuration, d.LongDuration)
+	setD(&c.ReconnectWindow, d.ReconnectWindow)
+	setI(&c.ReconnectAttempts, d.ReconnectAttempts)
+	setF(&c.ReconnectNullAttempts, d.ReconnectNullAttempts)
 	setF(&c.BaselineAlpha, d.BaselineAlpha)
 	setI(&c.BaselineMinWindows, d.BaselineMinWindows)
 	setF(&c.BaselineZ, d.BaselineZ)

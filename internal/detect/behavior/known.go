@@ -23,6 +23,8 @@ import (
 //	                  port): any client polling a server that clients polled
 //	                  in the baseline
 //	long_connection   the pair and the server's port
+//	reconnect         the pair and the server's port (a client of a dead
+//	                  service keeps failing the same way)
 //
 // A new server, even on a port the baseline used (a beacon to a new host
 // over 443), is not known. Scans, floods and the host baselines are never
@@ -40,7 +42,7 @@ func knownKeys(f *detect.Finding) []uint64 {
 			}
 		}
 		return keys
-	case LongConnection:
+	case LongConnection, Reconnect:
 		port, _ := f.Evidence["port"].(int)
 		return []uint64{knownKey(f.Detector, "pair", f.Host, f.Peer, strconv.Itoa(port))}
 	}

@@ -23,8 +23,9 @@ type host struct {
 	win     time.Time
 	winLast time.Time
 	flows   uint32
-	bytes   uint64 // orig_bytes sent
-	newDst  uint32 // first contacts
+	bytes   uint64            // orig_bytes sent
+	top     [topFlows]topFlow // the window's largest flows by orig_bytes (volume names them)
+	newDst  uint32            // first contacts
 	scan    *scanWindow
 
 	base [3]ewma // fan-out, volume, new destinations
@@ -41,6 +42,8 @@ type host struct {
 
 	pairs   map[netip.Addr]*beaconPair
 	pending []pendingPair
+
+	recon []reconnectRun // failed TCP attempts per target (reconnect.go)
 }
 
 // scanWindow holds the distinct targets of one source in one window: a
@@ -135,6 +138,7 @@ func (e *Engine) observeWindow(h *host, r *flow.Record) {
 	}
 	h.flows++
 	h.bytes += r.OrigBytes
+	h.noteTop(r)
 
 	if isGroup(r.RespH) {
 		return
@@ -234,7 +238,7 @@ func (e *Engine) closeWindow(h *host, next time.Time) {
 	} else {
 		h.scan = nil
 	}
-	h.flows, h.bytes, h.newDst = 0, 0, 0
+	h.flows, h.bytes, h.newDst, h.top = 0, 0, 0, [topFlows]topFlow{}
 	h.win, h.winLast = next, next
 }
 
@@ -504,6 +508,7 @@ func (h *host) mem() int {
 		n += 512
 	}
 	n += cap(h.trwFailed)*24 + cap(h.trwUIDs)*16 + 20*len(h.trwUIDs)
+	n += reconnectMem(h.recon) + topFlows*24 // the largest flows' uids
 	if sw := h.scan; sw != nil {
 		n += int(unsafe.Sizeof(*sw)) + cap(sw.targets)*int(unsafe.Sizeof(scanTarget{})) + len(sw.uids)*36
 		if sw.index != nil {

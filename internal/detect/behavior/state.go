@@ -32,6 +32,7 @@ type hostData struct {
 	Last, Win, WinLast time.Time
 	Flows, NewDst      uint32
 	Bytes              uint64
+	Top                []topData // absent in states written before volume named its flows
 	Scan               *scanData
 	Base               [3]ewmaData
 	Small              []uint64
@@ -45,6 +46,20 @@ type hostData struct {
 	TRWUIDs            []string
 	Pairs              []pairData
 	Pending            []pendingData
+	Recon              []reconData // absent in states written before the reconnect detector
+}
+
+type reconData struct {
+	Dst         netip.Addr
+	Port        uint16
+	First, Last int64
+	N           uint32
+	Connected   bool
+}
+
+type topData struct {
+	UID   string
+	Bytes uint64
 }
 
 type ewmaData struct {
@@ -139,6 +154,11 @@ func (h *host) data() hostData {
 	for i, b := range h.base {
 		d.Base[i] = ewmaData{b.mean, b.vr, b.n}
 	}
+	for _, t := range h.top {
+		if t.uid != "" {
+			d.Top = append(d.Top, topData{t.uid, t.bytes})
+		}
+	}
 	if h.contacts.bloom != nil {
 		d.Bloom = h.contacts.bloom[:]
 	}
@@ -150,11 +170,14 @@ func (h *host) data() hostData {
 		d.Scan = sd
 	}
 	for a, p := range h.pairs {
-		d.Pairs = append(d.Pairs, pairData{Dst: a, First: p.first, Last: p.last, TS: p.ts, Size: p.size, UIDs: p.uids,
+		d.Pairs = append(d.Pairs, pairData{Dst: a, First: p.first, Last: p.last, TS: p.ts, Size: p.size, UIDs: p.uidStrings(),
 			N: p.n, Next: p.next, Ports: p.ports, Head: p.head, UIDHead: p.uidHead, NPorts: p.nports, Reported: p.reported})
 	}
 	for _, q := range h.pending {
 		d.Pending = append(d.Pending, pendingData{q.dst, q.first, q.last, q.s1, q.s2, q.n, q.repeat})
+	}
+	for _, x := range h.recon {
+		d.Recon = append(d.Recon, reconData{x.dst, x.port, x.first, x.last, x.n, x.connected})
 	}
 	return d
 }
@@ -230,6 +253,8 @@ func (e *Engine) hostFrom(d *hostData) (*host, error) {
 		return nil, fmt.Errorf("%d beacon pairs, more than max_pairs_per_host %d", len(d.Pairs), c.MaxPairsPerHost)
 	case len(d.Pending) > maxPending:
 		return nil, fmt.Errorf("%d pending destinations, more than %d", len(d.Pending), maxPending)
+	case len(d.Top) > topFlows:
+		return nil, fmt.Errorf("%d largest flows, more than %d", len(d.Top), topFlows)
 	}
 	h := &host{
 		addr: d.Addr, last: d.Last, win: d.Win, winLast: d.WinLast, flows: d.Flows, newDst: d.NewDst, bytes: d.Bytes,
@@ -239,6 +264,9 @@ func (e *Engine) hostFrom(d *hostData) (*host, error) {
 	}
 	for i, b := range d.Base {
 		h.base[i] = ewma{b.Mean, b.Vr, b.N}
+	}
+	for i, t := range d.Top {
+		h.top[i] = topFlow{t.UID, t.Bytes}
 	}
 	if d.Bloom != nil {
 		h.contacts.bloom = (*[64]uint64)(d.Bloom)
@@ -268,13 +296,31 @@ func (e *Engine) hostFrom(d *hostData) (*host, error) {
 		if h.pairs == nil {
 			h.pairs = make(map[netip.Addr]*beaconPair, len(d.Pairs))
 		}
-		h.pairs[p.Dst] = &beaconPair{first: p.First, last: p.Last, ts: p.TS, size: p.Size, uids: p.UIDs, n: p.N,
+		h.pairs[p.Dst] = &beaconPair{first: p.First, last: p.Last, ts: p.TS, size: p.Size, uids: uidBytes(p.UIDs), n: p.N,
 			next: p.Next, ports: p.Ports, head: p.Head, uidHead: p.UIDHead, nports: p.NPorts, reported: p.Reported}
 	}
 	for _, q := range d.Pending {
 		h.pending = append(h.pending, pendingPair{q.Dst, q.First, q.Last, q.S1, q.S2, q.N, q.Repeat})
 	}
+	if len(d.Recon) > maxReconnectRuns {
+		return nil, fmt.Errorf("%d reconnect runs, more than %d", len(d.Recon), maxReconnectRuns)
+	}
+	for _, x := range d.Recon {
+		h.recon = append(h.recon, reconnectRun{x.Dst, x.Port, x.First, x.Last, x.N, x.Connected})
+	}
 	return h, nil
+}
+
+// uidBytes is beaconPair.uidStrings's inverse.
+func uidBytes(uids []string) [][]byte {
+	if len(uids) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(uids))
+	for i, u := range uids {
+		out[i] = []byte(u)
+	}
+	return out
 }
 
 // MarshalState encodes the findings held, in order, as JSON (their
