@@ -36,7 +36,8 @@
 //	long_connection   duration ≥ 1 h, marked still_open when not closed.
 //	                  p = 1 s / duration (Pareto tail, index 1).
 //	reconnect         one source, ≥ 5 failed TCP connections to one server
-//	                  and port within 5 minutes (Slips's "multiple
+//	                  and port within 5 minutes, a second or more apart
+//	                  (parallel attempts count once; Slips's "multiple
 //	                  reconnection attempts": malware retrying its C&C).
 //	                  p = Poisson tail of the attempts with a null mean of 1.
 //	fan_out, volume,  a window's distinct destinations, bytes sent or new

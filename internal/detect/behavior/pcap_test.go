@@ -106,6 +106,13 @@ func TestPcapBenign(t *testing.T) {
 				switch f.Detector {
 				case HorizontalScan, VerticalScan, TRWScan, SYNFlood, HalfOpenSurge, UDPFlood:
 					t.Errorf("false %s: %s", f.Detector, f.Summary)
+				case Reconnect:
+					// http_espn_fail is a browser retrying a server that
+					// never answers, ten times in 95 s: what the detector
+					// reports, and a defender may want to know of
+					if filepath.Base(file) != "http_espn_fail.pcapng" {
+						t.Errorf("false %s: %s", f.Detector, f.Summary)
+					}
 				}
 			}
 			t.Logf("%d flows, %d findings of other kinds", e.Stats().Flows, len(fs))

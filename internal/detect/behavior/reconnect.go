@@ -12,7 +12,8 @@ import (
 )
 
 // reconnectRun counts one source's failed TCP connection attempts to one
-// (destination, port) within ReconnectWindow of the first: a client that
+// (destination, port) within ReconnectWindow of the first, a second or
+// more apart: a client that
 // keeps retrying a server that refuses or ignores it. Malware retrying its
 // command-and-control server does this; so does a client of a dead
 // service, which a baseline that had it knows (known.go). Slips reports
@@ -56,6 +57,12 @@ func (e *Engine) observeReconnect(h *host, r *flow.Record) {
 	}
 	if i >= 0 {
 		x := &h.recon[i]
+		// Attempts within a second of the last one counted are made in
+		// parallel (a browser opening several connections at once), not
+		// retried: they count once.
+		if d := ts - x.last; d < int64(time.Second) && d > -int64(time.Second) {
+			return
+		}
 		x.n++
 		x.first, x.last = min(x.first, ts), max(x.last, ts)
 		return

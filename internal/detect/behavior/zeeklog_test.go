@@ -81,7 +81,7 @@ func TestZeekLogBenign(t *testing.T) {
 			fs, _ := run(t, DefaultConfig(), benign)
 			for _, f := range fs {
 				switch f.Detector {
-				case HorizontalScan, VerticalScan, TRWScan, SYNFlood, HalfOpenSurge, UDPFlood:
+				case HorizontalScan, VerticalScan, TRWScan, SYNFlood, HalfOpenSurge, UDPFlood, Reconnect:
 					t.Errorf("false %s on benign flows: %s", f.Detector, f.Summary)
 				}
 			}
