@@ -6,9 +6,13 @@
 # it prints what was sent, what the sockets received, and where packets
 # were lost:
 #
+#   received frames that reached the socket, the ring's drops included
+#            (the kernel's tp_packets)
 #   kernel   sent, never reached the socket (veth/backlog drops: the
 #            receiving interface's rx_dropped, and what is otherwise
-#            missing between the sender's count and the socket's)
+#            missing between the sender's count and the socket's); blast
+#            sends a frame the kernel refused again (its send errors), so
+#            with blast these are refusals, not frames missing downstream
 #   ring     reached the socket, dropped because its ring was full: the
 #            reader (decoder, flow table, output) fell behind
 #   cpu-s    user+sys seconds of `mlads capture` (GNU time); frames/cpu-s is
@@ -87,6 +91,18 @@ printf '%-7s %-9s %10s %10s %10s %9s %9s %9s %8s %12s\n' fanout rate sent sent/s
 
 best1=0 best2=0 any1=0 any2=0 perbest=0 loss1="" loss2="" top1=0 top2=0
 rxdrop() { ip netns exec "$b" cat /sys/class/net/"$vb"/statistics/rx_dropped; }
+# losses sets received and ring from the capture's summary, and kernel: the
+# interface's rx_dropped since rx0, or what else of sent never reached the
+# socket ("frames received" counts the ring's drops too: tp_packets).
+losses() {
+  local line missing
+  line=$(grep -E "^mlads: $vb \(" "$tmp/capture.err")
+  received=$(sed -E 's/.*: ([0-9]+) frames received.*/\1/' <<<"$line")
+  ring=$(sed -E 's/.*ring ([0-9]+).*/\1/' <<<"$line")
+  kernel=$(( $(rxdrop) - rx0 ))
+  missing=$(( sent - received ))
+  if [ "$missing" -gt "$kernel" ]; then kernel=$missing; fi
+}
 for fanout in 1 2; do
   cpus=0; [ "$fanout" = 2 ] && cpus=0-1
   for rate in $rates; do
@@ -111,12 +127,7 @@ for fanout in 1 2; do
       pps=$(grep -oE 'Rated: [0-9.]+ Bps, [0-9.]+ Mbps, [0-9.]+ pps' "$tmp/replay.out" | grep -oE '[0-9.]+ pps' | cut -d' ' -f1 || echo 0)
     fi
     wait "$cap" || { cat "$tmp/capture.err" >&2; exit 1; }
-    line=$(grep -E "^mlads: $vb \(" "$tmp/capture.err")
-    received=$(sed -E 's/.*: ([0-9]+) frames received.*/\1/' <<<"$line")
-    ring=$(sed -E 's/.*ring ([0-9]+).*/\1/' <<<"$line")
-    kernel=$(( $(rxdrop) - rx0 ))
-    missing=$(( sent - received - ring ))
-    [ "$missing" -gt "$kernel" ] && kernel=$missing
+    losses
     cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$tmp/time")
     per=$(awk -v r="$received" -v c="$cpu" 'BEGIN { printf "%.0f", (c > 0 ? r / c : 0) }')
     printf '%-7s %-9s %10s %10.0f %10s %9s %9s %9s %8s %12s\n' "$fanout" "$rate" "$sent" "${pps:-0}" "$received" "$kernel" "$ring" 0 "$cpu" "$per"
@@ -169,12 +180,7 @@ if [ "$drain_secs" != 0 ]; then
     sent=$(sed -nE 's/^blast: sent ([0-9]+) packets.*/\1/p' "$tmp/replay.out")
     wall=$(sed -nE 's/^blast: drained by [0-9]+ in ([0-9.]+)s of wall time.*/\1/p' "$tmp/replay.out")
     cpu=$(sed -nE 's/^blast: drained .*, ([0-9.]+)s of CPU time.*/\1/p' "$tmp/replay.out")
-    line=$(grep -E "^mlads: $vb \(" "$tmp/capture.err")
-    received=$(sed -E 's/.*: ([0-9]+) frames received.*/\1/' <<<"$line")
-    ring=$(sed -E 's/.*ring ([0-9]+).*/\1/' <<<"$line")
-    kernel=$(( $(rxdrop) - rx0 ))
-    missing=$(( sent - received - ring ))
-    [ "$missing" -gt "$kernel" ] && kernel=$missing
+    losses
     rate=$(awk -v r="$received" -v w="$wall" 'BEGIN { printf "%.0f", (w > 0 ? r / w : 0) }')
     percpu=$(awk -v r="$received" -v c="$cpu" 'BEGIN { printf "%.0f", (c > 0 ? r / c : 0) }')
     printf '%-7s %10s %10s %9s %9s %8s %8s %12s %12s\n' "$fanout" "$sent" "$received" "$kernel" "$ring" "$wall" "$cpu" "$rate" "$percpu"
