@@ -53,8 +53,9 @@ type Run struct {
 	CommitInterval time.Duration `mapstructure:"commit_interval"`
 	// StatsInterval is how often counters are logged; 0 turns that off.
 	StatsInterval time.Duration `mapstructure:"stats_interval"`
-	// HealthInterval is how often a sensor-health document goes to
-	// Elasticsearch (when elasticsearch.url is set); 0 turns that off.
+	// HealthInterval is how often the sensor-health documents (the
+	// sensor's, and one per captured interface) go to Elasticsearch (when
+	// elasticsearch.url is set); 0 turns that off.
 	HealthInterval time.Duration `mapstructure:"health_interval"`
 	// StartAt is where a first start (no positions saved yet) begins in
 	// the files already there: "beginning" reads them whole, "end" only
