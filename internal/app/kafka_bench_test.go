@@ -115,7 +115,7 @@ func BenchmarkKafkaStages(b *testing.B) {
 		eng := behavior.New(behavior.DefaultConfig())
 		eng.SetKnown(m.KnownBehaviors)
 		on := pipeline.NewOnline(pipeline.NewDetector(m, detect.DefaultConfig()), eng,
-			pipeline.NewAlerter(alert.NewFold(idSink{map[string]bool{}}, time.Hour, 0, true), "bench"))
+			pipeline.NewAlerter(alert.NewFold(idSink{ids: map[string]bool{}}, time.Hour, 0, true), "bench"))
 		stream := streamOf(c.flows, 20)
 		ctx := context.Background()
 		for i := 0; b.Loop(); i++ {

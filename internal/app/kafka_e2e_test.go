@@ -20,6 +20,7 @@ import (
 
 	"github.com/mlads/mlads/internal/alert"
 	"github.com/mlads/mlads/internal/detect"
+	"github.com/mlads/mlads/internal/detect/behavior"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/kafka"
 	"github.com/mlads/mlads/internal/shareddata"
@@ -42,18 +43,62 @@ type kafkaCase struct {
 	model string
 	flows []flow.Record
 	want  map[string]bool // alert _ids of analyze (incidents left out)
+	// the behaviour alerts of want that a daemon may still hold open when
+	// the stream ends (openAtEnd)
+	open map[string]bool
 }
 
-// idSink collects the IDs of the alert documents written to it.
-type idSink struct{ ids map[string]bool }
+// idSink collects the IDs of the alert documents written to it, and, when
+// starts is not nil, the start of each behaviour alert.
+type idSink struct {
+	ids    map[string]bool
+	starts map[string]time.Time
+}
 
 func (s idSink) Write(_ context.Context, docs []*alert.Alert) (bool, error) {
 	for _, d := range docs {
 		if !d.IsIncident() {
 			s.ids[d.ID()] = true
+			if s.starts != nil && d.Rule.Category == "behavior" {
+				s.starts[d.ID()] = d.Event.Start
+			}
 		}
 	}
 	return false, nil
+}
+
+// openAtEnd returns the behaviour alerts (of starts) that began within a
+// behaviour window and a sweep of the stream's last flow. analyze reports
+// them when its input ends (behavior.Engine.Flush); a daemon holds their
+// windows open until log time passes them, which a stream that stops
+// never does, so they are not expected of it.
+func openAtEnd(flows []flow.Record, starts map[string]time.Time) map[string]bool {
+	var last time.Time
+	for i := range flows {
+		if flows[i].TS.After(last) {
+			last = flows[i].TS
+		}
+	}
+	c := behavior.DefaultConfig()
+	tail := last.Add(-max(c.ScanWindow, c.FloodWindow, c.ReconnectWindow) - c.SweepEvery)
+	open := map[string]bool{}
+	for id, start := range starts {
+		if start.After(tail) {
+			open[id] = true
+		}
+	}
+	return open
+}
+
+// notOpen returns the IDs of missing that are not in open.
+func notOpen(missing []string, open map[string]bool) []string {
+	var out []string
+	for _, id := range missing {
+		if !open[id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 func (s idSink) Flush(context.Context) (bool, error) { return false, nil }
 
@@ -64,11 +109,12 @@ func newKafkaCase(t testing.TB) kafkaCase {
 	}
 	ctx := context.Background()
 	c := kafkaCase{model: filepath.Join(t.TempDir(), "m.model"), want: map[string]bool{}}
+	starts := map[string]time.Time{}
 	if _, err := Train(ctx, TrainOptions{Paths: []string{strat("011-zeek-mixed")}, Out: c.model, Detect: detect.DefaultConfig()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Analyze(ctx, AnalyzeOptions{Paths: []string{strat("012-zeek-mixed")}, Model: c.model, Detect: detect.DefaultConfig(),
-		Observer: "kafka-test", Out: discard{}, Sinks: []alert.Sink{idSink{c.want}}}); err != nil {
+		Observer: "kafka-test", Out: discard{}, Sinks: []alert.Sink{idSink{c.want, starts}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := (Input{}).readFlows(ctx, []string{strat("012-zeek-mixed")}, false, func(r *flow.Record) error {
@@ -77,6 +123,7 @@ func newKafkaCase(t testing.TB) kafkaCase {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	c.open = openAtEnd(c.flows, starts)
 	return c
 }
 
@@ -425,9 +472,13 @@ func TestKafkaSameAnswer(t *testing.T) {
 				other = append(other, s)
 			}
 		}
-		if len(missing) > 0 || len(other) > 0 || len(extra) > len(c.want)/100 {
+		// analyze's input ends, which closes every window; the daemon's
+		// stream only stops
+		lost := notOpen(missing, c.open)
+		t.Logf("%d processes: %d of the missing are behaviour windows still open at the stream's end", n, len(missing)-len(lost))
+		if len(lost) > 0 || len(other) > 0 || len(extra) > len(c.want)/100 {
 			t.Errorf("%d processes: %d alerts of analyze missing (first %v), %d not in analyze's (first %v), of which not syn_flood: %v",
-				n, len(missing), missing[:min(3, len(missing))], len(extra), extra[:min(3, len(extra))], other)
+				n, len(lost), lost[:min(3, len(lost))], len(extra), extra[:min(3, len(extra))], other)
 		}
 	}
 	_ = slog.Default
