@@ -116,6 +116,7 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 	var v detect.Verdict
 	err = b.Each(func(r *flow.Record) error {
 		if !det.Alert(r, &v) {
+			det.Learn(r, &v)
 			return nil
 		}
 		return aside.Flow(ctx, r, &v)

@@ -8,7 +8,9 @@ import (
 
 // Detector scores flows: the model's per-flow scorer, with the
 // behavioural evidence merged into each verdict (behavior.Evidence says
-// how). It is not safe for concurrent use.
+// how). Its online updates are gated (see Learn): every command that
+// scores (score, analyze, eval, run) lets the same flows teach the model.
+// It is not safe for concurrent use.
 type Detector struct {
 	sc    *detect.Scorer
 	ev    *behavior.Evidence
@@ -25,15 +27,21 @@ func NewDetector(m *detect.Model, cfg detect.Config) *Detector {
 	// nor than its detector's rate on the baseline
 	ev := behavior.NewEvidence()
 	ev.SetFloors(1/float64(m.CalibFlows+1), m.BehaviorRates)
-	return &Detector{sc: m.NewScorer(cfg), ev: ev, alpha: m.Alpha}
+	sc := m.NewScorer(cfg)
+	sc.GateUpdates()
+	return &Detector{sc: sc, ev: ev, alpha: m.Alpha}
 }
 
 // Score scores r into v, then combines it with the evidence of the
 // behaviours r is part of (behavior.Evidence.Attach): the flow's score for
-// ranking (mlads score, eval).
+// ranking (mlads score, eval). Then r teaches the model's online counts
+// when Learn would let it.
 func (d *Detector) Score(r *flow.Record, v *detect.Verdict) {
 	d.sc.Score(r, v)
 	d.ev.Attach(r, v)
+	if !d.ev.Involves(r) {
+		d.sc.Learn(r, v) // v has its evidence: Learn sees the combined p-value and the behaviours
+	}
 }
 
 // Alert scores r into v for alerting and reports whether r alerts. A flow
@@ -50,13 +58,13 @@ func (d *Detector) Alert(r *flow.Record, v *detect.Verdict) bool {
 	return true
 }
 
-// learn lets a flow that did not alert teach the model's online counts
+// Learn lets a flow that did not alert teach the model's online counts
 // (detect.Scorer.Learn) when it is clearly normal and, with the evidence
 // attached, part of no behaviour: the flows of a scan, a flood or a beacon
 // teach nothing, however ordinary each looks, nor do the ones that follow
-// the finding (behavior.Evidence.Involves). Call it right after Alert,
-// with the same flow and verdict.
-func (d *Detector) learn(r *flow.Record, v *detect.Verdict) {
+// the finding (behavior.Evidence.Involves). Call it right after Alert
+// returned false, with the same flow and verdict.
+func (d *Detector) Learn(r *flow.Record, v *detect.Verdict) {
 	if v.PValue <= detect.ClearlyNormal || d.ev.Involves(r) {
 		return
 	}

@@ -37,11 +37,10 @@ const (
 // NewOnline returns the pipeline scoring with det and, unless eng is nil,
 // running the behavioural detectors of eng; alerts go to al.
 //
-// Online updates are gated here: a flow teaches the model's known-entity
-// counts only when it scored clearly normal and is part of no behaviour
-// held as evidence (see Detector.learn).
+// A flow that does not alert teaches the model's known-entity counts only
+// when it scored clearly normal and is part of no behaviour held as
+// evidence so far (see Detector.Learn).
 func NewOnline(det *Detector, eng *behavior.Engine, al *Alerter) *Online {
-	det.sc.GateUpdates()
 	return &Online{det: det, eng: eng, al: al}
 }
 
@@ -51,7 +50,6 @@ func NewOnline(det *Detector, eng *behavior.Engine, al *Alerter) *Online {
 // are no longer reported. cfg is as for NewDetector.
 func (o *Online) SetModel(m *detect.Model, cfg detect.Config) error {
 	d := NewDetector(m, cfg)
-	d.sc.GateUpdates()
 	b, err := o.det.sc.MarshalState()
 	if err != nil {
 		return fmt.Errorf("pipeline: switch model: %w", err)
@@ -99,7 +97,7 @@ func (o *Online) Flow(ctx context.Context, r *flow.Record) error {
 	if alerted {
 		return o.al.Flow(ctx, r, &o.v)
 	}
-	o.det.learn(r, &o.v)
+	o.det.Learn(r, &o.v)
 	return nil
 }
 
