@@ -41,6 +41,14 @@
 #                                             stopped reader is filled for DRAIN_SECONDS, then the reader
 #                                             reads it empty alone on its core(s); frames/s of wall time,
 #                                             best of DRAIN_RUNS
+#   RATES=none DRAIN_RUNS=3 bench/capture/run.sh
+#                                             the drain step only
+#   PIN=0 bench/capture/run.sh                leave the reader threads to the scheduler; by default
+#                                             (PIN=1) socket i's reader is pinned to CPU i
+#                                             (capture.cpus: 0 for one socket, 0,1 for fanout 2), as
+#                                             the scheduler otherwise may run both readers on one core;
+#                                             in the rate steps the sender runs on CPU 1 too, so fanout
+#                                             2's second reader shares CPU 1 with it there
 #
 # The machine is shared: the load average is printed before and after, and
 # the ratios (fanout 2 against 1, received against sent) are what carries
@@ -52,6 +60,11 @@ pcap=${1:-$repo/../shared/data/ndpi-pcaps/pcap/1kxun.pcap}
 rates=${RATES:-"100000 200000 400000 600000 800000 1000000 topspeed"}
 secs=${SECONDS_PER_RATE:-4}
 sender=${SENDER:-blast}
+pin=${PIN:-1}
+[ "$rates" = none ] && rates=""
+case $pin in 0|1) ;; *) echo "PIN must be 0 or 1, not $pin" >&2; exit 1 ;; esac
+# pinned CPUs of a fanout (capture.cpus): socket i on CPU i; empty: none
+pincpus() { if [ "$pin" = 1 ]; then seq -s, 0 $(($1 - 1)); fi; }
 [ "$(id -u)" = 0 ] || { echo "run as root (network namespaces)" >&2; exit 1; }
 case $sender in
   blast) ;;
@@ -85,9 +98,9 @@ fi
 # a larger backlog, so that the kernel drops as little as it can
 sysctl -q -w net.core.netdev_max_backlog=65536 || true
 
-echo "capture: $pcap ($(stat -c %s "$pcap") bytes); mlads: $mlads; sender: $sender on CPU 1"
+echo "capture: $pcap ($(stat -c %s "$pcap") bytes); mlads: $mlads; sender: $sender on CPU 1; readers pinned (capture.cpus): $([ "$pin" = 1 ] && echo "yes, socket i on CPU i" || echo no)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc)"
-printf '%-7s %-9s %10s %10s %10s %9s %9s %9s %8s %12s\n' fanout rate sent sent/s received kernel ring pipeline cpu-s frames/cpu-s
+[ -n "$rates" ] && printf '%-7s %-9s %10s %10s %10s %9s %9s %9s %8s %12s\n' fanout rate sent sent/s received kernel ring pipeline cpu-s frames/cpu-s
 
 best1=0 best2=0 any1=0 any2=0 perbest=0 loss1="" loss2="" top1=0 top2=0
 rxdrop() { ip netns exec "$b" cat /sys/class/net/"$vb"/statistics/rx_dropped; }
@@ -107,7 +120,7 @@ for fanout in 1 2; do
   cpus=0; [ "$fanout" = 2 ] && cpus=0-1
   for rate in $rates; do
     rx0=$(rxdrop)
-    ip netns exec "$b" env MLADS_CAPTURE_RING_MB="${RING_MB:-64}" GOMAXPROCS="$fanout" taskset -c "$cpus" /usr/bin/time -f '%U %S' -o "$tmp/time" "$mlads" capture -i "$vb" --fanout "$fanout" \
+    ip netns exec "$b" env MLADS_CAPTURE_RING_MB="${RING_MB:-64}" MLADS_CAPTURE_CPUS="$(pincpus "$fanout")" GOMAXPROCS="$fanout" taskset -c "$cpus" /usr/bin/time -f '%U %S' -o "$tmp/time" "$mlads" capture -i "$vb" --fanout "$fanout" \
       --for "$((secs + 2 + ${RING_MB:-64} / 128))s" > /dev/null 2> "$tmp/capture.err" &
     cap=$!
     sleep 1
@@ -167,7 +180,7 @@ if [ "$drain_secs" != 0 ]; then
   for fanout in 1 2; do
     cpus=0; [ "$fanout" = 2 ] && cpus=0-1
     rx0=$(rxdrop)
-    ip netns exec "$b" env MLADS_CAPTURE_RING_MB="$ring_mb" GOMAXPROCS="$fanout" taskset -c "$cpus" "$mlads" capture -i "$vb" --fanout "$fanout" \
+    ip netns exec "$b" env MLADS_CAPTURE_RING_MB="$ring_mb" MLADS_CAPTURE_CPUS="$(pincpus "$fanout")" GOMAXPROCS="$fanout" taskset -c "$cpus" "$mlads" capture -i "$vb" --fanout "$fanout" \
       --for 120s > /dev/null 2> "$tmp/capture.err" &
     cap=$!
     # ip netns exec, env and taskset exec one another: $cap becomes mlads
@@ -202,24 +215,26 @@ fi
 
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "SUMMARY: highest zero-drop rate below the first loss, one socket on one core: $best1 packets/s (any step: $any1)"
-echo "SUMMARY: highest zero-drop rate below the first loss, fanout 2 on two cores:  $best2 packets/s (any step: $any2)"
-if [ "$best1" -gt 0 ]; then
-  echo "SUMMARY: fanout 2 / fanout 1 = $(awk -v a="$best2" -v b="$best1" 'BEGIN { printf "%.2f", a / b }')"
+if [ -n "$rates" ]; then
+  echo "SUMMARY: highest zero-drop rate below the first loss, one socket on one core: $best1 packets/s (any step: $any1)"
+  echo "SUMMARY: highest zero-drop rate below the first loss, fanout 2 on two cores:  $best2 packets/s (any step: $any2)"
+  if [ "$best1" -gt 0 ]; then
+    echo "SUMMARY: fanout 2 / fanout 1 = $(awk -v a="$best2" -v b="$best1" 'BEGIN { printf "%.2f", a / b }')"
+  fi
+  echo "SUMMARY: first loss, one core: ${loss1:-none}"
+  echo "SUMMARY: first loss, fanout 2:  ${loss2:-none}"
+  echo "SUMMARY: sender ($sender, CPU 1, veth receive path on the same CPU) at top speed: $top1 packets/s (fanout 1 run), $top2 packets/s (fanout 2 run)"
+  if [ "${RX_ON_READER:-0}" = 1 ]; then
+    echo "SUMMARY: reader's CPU time (user+sys of mlads capture, with the receive softirq it was interrupted by, not the part"
+    echo "SUMMARY: that ran while it slept): at most $perbest frames per CPU-second on one core"
+  else
+    echo "SUMMARY: reader's CPU time (user+sys of mlads capture; the copy into its ring is the sender CPU's softirq, not counted):"
+    echo "SUMMARY: at most $perbest frames per reader CPU-second on one core, the reader's projected one-core ceiling"
+  fi
+  echo "SUMMARY: a rate is zero-drop only when the sender reached it (see sent/s): with no loss at top speed, the sender and"
+  echo "SUMMARY: the veth path, not the reader, set the limit"
 fi
-echo "SUMMARY: first loss, one core: ${loss1:-none}"
-echo "SUMMARY: first loss, fanout 2:  ${loss2:-none}"
-echo "SUMMARY: sender ($sender, CPU 1, veth receive path on the same CPU) at top speed: $top1 packets/s (fanout 1 run), $top2 packets/s (fanout 2 run)"
-if [ "${RX_ON_READER:-0}" = 1 ]; then
-  echo "SUMMARY: reader's CPU time (user+sys of mlads capture, with the receive softirq it was interrupted by, not the part"
-  echo "SUMMARY: that ran while it slept): at most $perbest frames per CPU-second on one core"
-else
-  echo "SUMMARY: reader's CPU time (user+sys of mlads capture; the copy into its ring is the sender CPU's softirq, not counted):"
-  echo "SUMMARY: at most $perbest frames per reader CPU-second on one core, the reader's projected one-core ceiling"
-fi
-echo "SUMMARY: a rate is zero-drop only when the sender reached it (see sent/s): with no loss at top speed, the sender and"
-echo "SUMMARY: the veth path, not the reader, set the limit"
 if [ "$drain_secs" != 0 ]; then
-  echo "SUMMARY: drain (reader alone, ring filled while it was stopped, no frame lost; best of ${DRAIN_RUNS:-3}): one socket on one core"
+  echo "SUMMARY: drain (reader alone, ring filled while it was stopped, no frame lost; best of ${DRAIN_RUNS:-3}; readers pinned: $([ "$pin" = 1 ] && echo yes || echo no)): one socket on one core"
   echo "SUMMARY: $drain1 frames/s of wall time ($drain1cpu per reader CPU-second), fanout 2 on two cores $drain2 frames/s$( [ "$drain1" -gt 0 ] && awk -v a="$drain2" -v b="$drain1" 'BEGIN { printf " (ratio %.2f)", a / b }')"
 fi

@@ -13,6 +13,7 @@ func newCapture(g *globals) *cobra.Command {
 	var (
 		o       app.CaptureOptions
 		fanout  int
+		cpus    []int
 		snaplen int
 	)
 	cmd := &cobra.Command{
@@ -42,6 +43,9 @@ capture and pcap sections of the configuration.`,
 			if cmd.Flags().Changed("fanout") {
 				cfg.Capture.Fanout = fanout
 			}
+			if cmd.Flags().Changed("cpus") {
+				cfg.Capture.CPUs = cpus
+			}
 			if cmd.Flags().Changed("snaplen") {
 				cfg.Capture.Snaplen = snaplen
 			}
@@ -59,6 +63,7 @@ capture and pcap sections of the configuration.`,
 	f.StringVar(&o.Format, "format", flow.FormatJSON, "output format: json (JSON lines) or zeek (conn.log TSV)")
 	f.StringVar(&o.Write, "write", "", "also write the packets to this pcap file")
 	f.IntVar(&fanout, "fanout", 1, "sockets sharing each interface, one core each (default: capture.fanout)")
+	f.IntSliceVar(&cpus, "cpus", nil, "pin socket i's reader thread to CPU cpus[i % len], e.g. 0,1 (default: capture.cpus; none: unpinned)")
 	f.IntVar(&snaplen, "snaplen", 262144, "bytes kept of each frame (default: capture.snaplen)")
 	return cmd
 }

@@ -18,6 +18,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"flows", "--format", "xml", "x.pcap"}, true, `--format "xml"`},
 		{[]string{"flows", "--no-such-flag", "x.pcap"}, true, "unknown flag"},
 		{[]string{"flows", "/nonexistent/x.pcap"}, false, "/nonexistent/x.pcap"},
+		{[]string{"capture", "-i", "lo", "--cpus", "9999"}, true, "capture.cpus: [9999]: CPU 9999 is not one this process may run on"},
+		{[]string{"capture", "-i", "lo", "--cpus", "zero"}, true, `invalid argument "zero" for "--cpus"`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -35,6 +35,7 @@ func CaptureConfig(cfg config.Config, ifaces []string, log *slog.Logger) capture
 	cc := cfg.Capture
 	c.Filter, c.Snaplen, c.Promiscuous, c.Fanout = cc.Filter, cc.Snaplen, cc.Promiscuous, cc.Fanout
 	c.RingBytes, c.Engine, c.Idle = cc.RingMB<<20, cc.Engine, cc.Idle
+	c.CPUs = cc.CPUs
 	c.Meter = PcapConfig(cfg.Pcap)
 	c.Log = log
 	return c

@@ -14,6 +14,9 @@
 //
 // Every socket runs on a goroutine of its own: like pcap.ReadFiles with
 // shards, this is parallelism inside one stage, invisible to the caller.
+// With Config.CPUs, each of those goroutines is locked to a thread pinned to
+// one CPU (internal/affinity), so that the scheduler cannot put two readers
+// on one core while another is idle.
 // Run calls emit from one goroutine at a time, and flushes every open flow
 // before it returns.
 //
@@ -37,6 +40,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
+	"github.com/mlads/mlads/internal/affinity"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/pcap"
 )
@@ -55,6 +59,7 @@ type Config struct {
 	Snaplen     int           // bytes kept of each frame
 	Promiscuous bool          // also frames not addressed to the interface
 	Fanout      int           // sockets per interface sharing its traffic (AF_PACKET fanout); 1: one
+	CPUs        []int         // socket i (over all interfaces, in order) reads on CPUs[i%len(CPUs)] only; empty: unpinned
 	RingBytes   int           // ring size per socket
 	Engine      string        // EngineAuto, EngineAFPacket or EngineLibpcap
 	Idle        time.Duration // a quiet interface moves the flow clock on after this
@@ -131,6 +136,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Fanout < 1 || c.Fanout > MaxFanout {
 		errs = append(errs, fmt.Errorf("fanout %d must be in [1, %d]", c.Fanout, MaxFanout))
+	}
+	if err := affinity.Check(c.CPUs); err != nil {
+		errs = append(errs, fmt.Errorf("cpus %v: %w", c.CPUs, err))
 	}
 	if c.RingBytes < minRing {
 		errs = append(errs, fmt.Errorf("ring size %d must be at least %d bytes", c.RingBytes, minRing))
@@ -314,7 +322,7 @@ func (c *Capture) Run(ctx context.Context, emit func(*flow.Record) error) error 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = w.run(ctx, send)
+			errs[i] = c.pinned(i, func() error { return w.run(ctx, send) })
 			if errs[i] != nil {
 				cancel()
 			}
@@ -328,6 +336,22 @@ func (c *Capture) Run(ctx context.Context, emit func(*flow.Record) error) error 
 		}
 	}
 	return errors.Join(out...)
+}
+
+// pinned runs socket i's reader, on its CPU when Config.CPUs lists some.
+// It must be called on the reader's own goroutine: the goroutine is locked
+// to its thread while run runs.
+func (c *Capture) pinned(i int, run func() error) error {
+	if len(c.cfg.CPUs) == 0 {
+		return run()
+	}
+	cpu := c.cfg.CPUs[i%len(c.cfg.CPUs)]
+	undo, err := affinity.Pin(cpu)
+	if err != nil {
+		return fmt.Errorf("capture: %s, socket %d: %w", c.workers[i].ifc.name, i, err)
+	}
+	defer undo()
+	return run()
 }
 
 // errEmitStopped is what the other sockets' tables see once emit failed.

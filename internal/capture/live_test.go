@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mlads/mlads/internal/affinity"
 	"github.com/mlads/mlads/internal/flow"
 	"github.com/mlads/mlads/internal/netns"
 	"github.com/mlads/mlads/internal/pcap"
@@ -78,30 +81,40 @@ func captureIn(t *testing.T, p *netns.Pair, cfg Config) (c *Capture, stop func()
 // written with WritePackets give the same flows when read back as a file,
 // and so does an independent capture by tcpdump. It runs with one
 // AF_PACKET socket, with fanout 2 (both directions of each connection
-// reach the same socket), and through libpcap in builds that have it.
+// reach the same socket), with fanout 2 and its readers pinned to CPUs,
+// and through libpcap in builds that have it.
 func TestExactFlowsFromWire(t *testing.T) {
 	type variant struct {
 		engine string
 		fanout int
+		pin    bool
 	}
-	vs := []variant{{EngineAFPacket, 1}, {EngineAFPacket, 2}}
+	vs := []variant{{EngineAFPacket, 1, false}, {EngineAFPacket, 2, false}, {EngineAFPacket, 2, true}}
 	if libpcapBuilt {
-		vs = append(vs, variant{EngineLibpcap, 1})
+		vs = append(vs, variant{EngineLibpcap, 1, false})
 	}
 	for i, v := range vs {
-		t.Run(fmt.Sprintf("%s-fanout%d", v.engine, v.fanout), func(t *testing.T) {
+		name := fmt.Sprintf("%s-fanout%d", v.engine, v.fanout)
+		if v.pin {
+			name += "-pinned"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			exactFlows(t, i+1, v.engine, v.fanout)
+			var cpus []int
+			if v.pin {
+				cpus = allowedCPUs(t)
+			}
+			exactFlows(t, i+1, v.engine, v.fanout, cpus)
 		})
 	}
 }
 
-func exactFlows(t *testing.T, subnet int, engine string, fanout int) {
+func exactFlows(t *testing.T, subnet int, engine string, fanout int, cpus []int) {
 	p := netns.ServedPair(t, subnet)
 	cfg := DefaultConfig(p.IfB)
 	cfg.Meter.AutoChecksums = true
 	cfg.RingBytes = 4 << 20
-	cfg.Engine, cfg.Fanout = engine, fanout
+	cfg.Engine, cfg.Fanout, cfg.CPUs = engine, fanout, cpus
 	written := filepath.Join(t.TempDir(), "written.pcap")
 	f, err := os.Create(written)
 	if err != nil {
@@ -124,6 +137,9 @@ func exactFlows(t *testing.T, subnet int, engine string, fanout int) {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
+	if len(cpus) > 1 {
+		assertPinned(t, cpus[:min(fanout, len(cpus))])
+	}
 	recs := stop()
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
@@ -233,4 +249,51 @@ func jsonFlows(t *testing.T, recs []flow.Record, noTimes bool) []string {
 
 func sortFlows(fs []wireFlow) {
 	slices.SortFunc(fs, func(a, b wireFlow) int { return strings.Compare(a.String(), b.String()) })
+}
+
+// allowedCPUs returns the CPUs the test may pin to.
+func allowedCPUs(t *testing.T) []int {
+	t.Helper()
+	cpus, err := affinity.Allowed()
+	if err != nil {
+		t.Skip(err)
+	}
+	return cpus
+}
+
+// assertPinned checks that, for each of cpus, some thread of the process
+// may run on that CPU only: the pinned readers (with more than one CPU
+// allowed, an unpinned thread may run on several).
+func assertPinned(t *testing.T, cpus []int) {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/self/task/*/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := map[string]bool{}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+				pinned[strings.TrimSpace(v)] = true
+			}
+		}
+	}
+	for _, c := range cpus {
+		if !pinned[strconv.Itoa(c)] {
+			t.Errorf("no thread is pinned to CPU %d; the threads may run on %v", c, slices.Sorted(maps.Keys(pinned)))
+		}
+	}
+}
+
+func TestValidateCPUs(t *testing.T) {
+	cfg := DefaultConfig("eth0")
+	cfg.CPUs = []int{9999}
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "capture: cpus [9999]: CPU 9999 is not one this process may run on") {
+		t.Errorf("Validate with CPU 9999: %v", err)
+	}
 }

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/mlads/mlads/internal/affinity"
 )
 
 // Capture configures how live interfaces are read, by `mlads capture` and
@@ -17,6 +19,10 @@ type Capture struct {
 	// Fanout is how many sockets (one core each) share an interface's
 	// traffic, by a hash of the host pair (AF_PACKET only).
 	Fanout int `mapstructure:"fanout"`
+	// CPUs pins the sockets' reader threads: socket i (counted over every
+	// interface, in order) runs on CPUs[i % len(CPUs)] only. Empty leaves
+	// the threads to the scheduler, which may put two readers on one core.
+	CPUs []int `mapstructure:"cpus"`
 	// RingMB is the size of each socket's ring, in MiB.
 	RingMB int `mapstructure:"ring_mb"`
 	// Engine is auto (AF_PACKET where there is one, else libpcap),
@@ -45,6 +51,9 @@ func (c *Capture) validate() []error {
 	}
 	if c.Fanout < 1 || c.Fanout > maxFanout {
 		errs = append(errs, fmt.Errorf("capture.fanout: %d must be in [1, %d]", c.Fanout, maxFanout))
+	}
+	if err := affinity.Check(c.CPUs); err != nil {
+		errs = append(errs, fmt.Errorf("capture.cpus: %v: %w", c.CPUs, err))
 	}
 	if c.RingMB < 1 || c.RingMB > 4096 {
 		errs = append(errs, fmt.Errorf("capture.ring_mb: %d must be in [1, 4096]", c.RingMB))

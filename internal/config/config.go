@@ -117,7 +117,9 @@ func Load(path string, env []string) (Config, error) {
 	var c Config
 	err := v.UnmarshalExact(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		mapstructure.StringToTimeDurationHookFunc(),
-		mapstructure.StringToSliceHookFunc(","),
+		// a list from the environment ("0,1") is split for every list,
+		// numbers too (the plain hook splits into []string only)
+		mapstructure.StringToWeakSliceHookFunc(","),
 		checksumsHook,
 	)))
 	if err != nil {

@@ -91,6 +91,7 @@ func TestBadConfigs(t *testing.T) {
 		"kafka-group.bad.yaml":          `kafka.group: "mlads/prod" must be letters, digits, '.', '_' or '-' (it names mlads's topics)`,
 		"checksums.bad.yaml":            `pcap.verify_checksums: "sometimes" must be auto, true or false`,
 		"capture-fanout.bad.yaml":       `capture.fanout: 0 must be in [1, 64]`,
+		"capture-cpus.bad.yaml":         `capture.cpus: [0 9999]: CPU 9999 is not one this process may run on (allowed: `,
 		"kafka-interfaces.bad.yaml":     `run.interfaces: [eth0] are not captured when kafka.* is set`,
 	}
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "config", "*.bad.yaml"))
@@ -198,5 +199,28 @@ func TestKafkaExampleIsDefault(t *testing.T) {
 	if got.Group != want.Group || got.Partitions != want.Partitions || got.Replication != want.Replication ||
 		got.StateInterval != want.StateInterval || got.TLS != want.TLS || got.SASL != want.SASL {
 		t.Errorf("kafka in the example:\n%+v\nwant the defaults\n%+v", got, want)
+	}
+}
+
+// TestCaptureCPUsEnv: a list-valued key set from the environment is split
+// at commas, for lists of numbers as for lists of strings. The CPUs are
+// checked against the machine, so the test asks for CPU 0, which every
+// machine has, and CPU 9999, which none lets a process use: the error names
+// both, so the value was split.
+func TestCaptureCPUsEnv(t *testing.T) {
+	c, err := Load("", []string{"MLADS_CAPTURE_CPUS=0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Capture.CPUs) != 1 || c.Capture.CPUs[0] != 0 {
+		t.Errorf("capture.cpus = %v, want [0]", c.Capture.CPUs)
+	}
+	_, err = Load("", []string{"MLADS_CAPTURE_CPUS=0,9999"})
+	if err == nil || !strings.Contains(err.Error(), "capture.cpus: [0 9999]: CPU 9999 is not one this process may run on") {
+		t.Errorf("MLADS_CAPTURE_CPUS=0,9999: err = %v", err)
+	}
+	c, err = Load("", []string{"MLADS_CAPTURE_CPUS="})
+	if err != nil || len(c.Capture.CPUs) != 0 {
+		t.Errorf("MLADS_CAPTURE_CPUS empty: cpus %v, err %v; want none", c.Capture.CPUs, err)
 	}
 }
