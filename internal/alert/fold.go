@@ -26,8 +26,10 @@ type Fold struct {
 	inc  *Incidents
 	live bool
 
-	order   []string          // incident IDs with a version to write, in the order they opened
-	pending map[string]*Alert // their latest versions
+	order []string // incident IDs with a version to write, in the order they opened
+	// pending holds their latest versions: in live mode snapshots, in
+	// batch mode the incidents' own documents, copied only when written
+	pending map[string]*Alert
 	buf     []*Alert
 }
 
@@ -42,7 +44,13 @@ func NewFold(next Sink, window time.Duration, maxOpen int, live bool) *Fold {
 func (f *Fold) Write(ctx context.Context, docs []*Alert) (bool, error) {
 	f.buf = f.buf[:0]
 	for _, a := range docs {
-		snap, isNew := f.inc.Add(a)
+		var snap *Alert
+		isNew := false
+		if f.live {
+			snap, isNew = f.inc.Add(a)
+		} else {
+			snap, _ = f.inc.fold(a)
+		}
 		id := snap.ID()
 		if f.live {
 			f.buf = append(f.buf, a)
@@ -69,6 +77,9 @@ func (f *Fold) Flush(ctx context.Context) (bool, error) {
 		docs := make([]*Alert, len(f.order))
 		for i, id := range f.order {
 			docs[i] = f.pending[id]
+			if !f.live {
+				docs[i] = snapshot(docs[i]) // the incident may change after this Flush
+			}
 		}
 		if retry, err := f.next.Write(ctx, docs); err != nil {
 			return retry, err
