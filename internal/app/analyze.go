@@ -110,16 +110,11 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 			return rep, fmt.Errorf("analyze: write: %w", err)
 		}
 	}
-	// the flows' alert documents are made and written on a core of their
-	// own while the flows are scored
+	// the flows are scored on two cores (Detector.AlertEach), and their
+	// alert documents made and written on a goroutine of their own
 	aside := newAlertAside(ctx, al)
-	var v detect.Verdict
-	err = b.Each(func(r *flow.Record) error {
-		if !det.Alert(r, &v) {
-			det.Learn(r, &v)
-			return nil
-		}
-		return aside.Flow(ctx, r, &v)
+	err = det.AlertEach(b.Each, func(r *flow.Record, v *detect.Verdict) error {
+		return aside.Flow(ctx, r, v)
 	})
 	// what was found is written even when an input failed
 	if ferr := aside.Flush(ctx); err == nil {
