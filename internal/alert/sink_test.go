@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"math"
+	"runtime"
 	"testing"
 	"time"
 
@@ -177,4 +180,71 @@ func TestJSONLinesWritesOneDocumentALineAndSyncs(t *testing.T) {
 	if err := json.Unmarshal(lines[1], &a); err != nil || a.MLADS.Host != "10.0.0.2" {
 		t.Fatalf("line 2: %v %+v", err, a.MLADS)
 	}
+}
+
+// TestJSONLinesLargeBatchInOrder: a batch large enough to be encoded on
+// several cores is written as one document after the other would be; a
+// document that does not encode stops the write after the ones before it.
+func TestJSONLinesLargeBatchInOrder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	r, v := benchFlow()
+	docs := make([]*Alert, 3*encodeRound+77)
+	var want bytes.Buffer
+	for i := range docs {
+		r.OrigP = uint16(i)
+		docs[i] = FromFlow(r, v, "sensor-1")
+		b, err := Encode(docs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Write(append(b, '\n'))
+	}
+	ctx := context.Background()
+	var got bytes.Buffer
+	j := NewJSONLines(&got, "test", nil)
+	if _, err := j.Write(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("%d bytes written, want the %d of the documents in order", got.Len(), want.Len())
+	}
+
+	bad := *docs[encodeRound+300]
+	bad.MLADS.Evidence = map[string]any{"x": math.NaN()}
+	docs[encodeRound+300] = &bad
+	got.Reset()
+	j = NewJSONLines(&got, "test", nil)
+	if _, err := j.Write(ctx, docs); err == nil {
+		t.Fatal("no error for a document that does not encode")
+	}
+	if _, err := j.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(got.Bytes(), []byte("\n")); n != encodeRound+300 || !bytes.HasPrefix(want.Bytes(), got.Bytes()) {
+		t.Errorf("%d documents written before the failed one; want the %d before it", n, encodeRound+300)
+	}
+}
+
+// BenchmarkJSONLinesLargeBatch writes 10,000 flow alerts in one batch (a
+// batch Fold's Flush) to io.Discard; run it with -cpu 1,2 to compare one
+// core with two.
+func BenchmarkJSONLinesLargeBatch(b *testing.B) {
+	r, v := benchFlow()
+	docs := make([]*Alert, 10_000)
+	for i := range docs {
+		r.OrigP = uint16(i)
+		docs[i] = FromFlow(r, v, "sensor-1")
+	}
+	j := NewJSONLines(io.Discard, "bench", nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := j.Write(ctx, docs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(docs)), "ns/doc")
 }
