@@ -128,6 +128,12 @@ func (i *Incidents) fold(a *Alert) (cur *Alert, isNew bool) {
 	return c, true
 }
 
+// isOpen reports whether inc, an incident document fold returned, is still
+// open: later alerts may still change it.
+func (i *Incidents) isOpen(inc *Alert) bool {
+	return i.open[incidentKey{inc.Rule.ID, inc.MLADS.Host}] == inc
+}
+
 // Stats returns the counters.
 func (i *Incidents) Stats() IncidentStats {
 	s := i.st
