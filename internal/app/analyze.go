@@ -44,8 +44,9 @@ type AnalyzeOptions struct {
 // and behavioural findings, as JSON lines: alert documents (ECS, with the
 // explanation under mlads.*; see package alert). Repeats of the same rule
 // and host within an hour are folded into one incident document (its
-// count, first and last seen), written when the input ends, in the order
-// the incidents opened; EveryAlert writes each alert as it comes instead.
+// count, first and last seen), written once it is final (its window
+// closed, or the input ended), in the order the incidents opened;
+// EveryAlert writes each alert as it comes instead.
 //
 // The inputs are read once (pipeline.Batch): the flows are kept, the model
 // is learned from them when none is given, and then they are scored.

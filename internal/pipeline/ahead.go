@@ -124,9 +124,10 @@ func (d *Detector) AlertEach(each func(fn func(*flow.Record) error) error, fn fu
 			return one(r)
 		}
 		c := &cur.rs[cur.n]
-		parents := c.TunnelParents
+		parents := c.TunnelParents[:0]
 		*c = *r
-		c.TunnelParents = append(parents[:0], r.TunnelParents...) // r's backing array may be reused
+		parents = append(parents, r.TunnelParents...) // r's backing array may be reused
+		c.TunnelParents = parents
 		d.sc.Featurize(c, &cur.ps[cur.n])
 		cur.n++
 		if cur.n < aheadBlock {
