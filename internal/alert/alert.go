@@ -7,12 +7,10 @@ package alert
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"math"
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mlads/mlads/internal/detect"
@@ -190,10 +188,29 @@ const (
 	categoryBeh  = "behavior"
 )
 
+// flowDoc is a flow alert with the parts every flow alert has, allocated
+// as one object: a flow alert costs a handful of allocations, not forty,
+// and analyze makes one for every other flow of some captures.
+type flowDoc struct {
+	a        Alert
+	src, dst Endpoint
+	net      Network
+	kinds    [3]string // Event.Category, then Event.Type
+	related  [2]string
+	uid      [1]string
+	hits     [flowHits]Hit
+}
+
+// flowHits is the number of per-flow detectors (detect's), the hits a
+// flowDoc holds without an allocation of their own.
+const flowHits = 5
+
 // FromFlow builds the alert for a flow the per-flow layer scored as
 // anomalous. r and v are read, not retained.
 func FromFlow(r *flow.Record, v *detect.Verdict, observer string) *Alert {
-	a := newAlert(observer)
+	fd := &flowDoc{}
+	a := &fd.a
+	initAlert(a, &fd.kinds, observer)
 	a.Timestamp = r.TS.UTC()
 	a.Event.Start, a.Event.End = r.TS.UTC(), r.End().UTC()
 	a.Event.Duration = int64(r.Duration)
@@ -201,33 +218,39 @@ func FromFlow(r *flow.Record, v *detect.Verdict, observer string) *Alert {
 		ID: "mlads." + categoryFlow + ".anomaly", Name: FlowAnomaly, Category: categoryFlow, Ruleset: ruleset,
 		Description: "A flow unlike the learned normal traffic of its group",
 	}
-	a.Source = &Endpoint{IP: addr(r.OrigH), Port: int(r.OrigP), Bytes: r.OrigIPBytes, Packets: r.OrigPkts}
-	a.Destination = &Endpoint{IP: addr(r.RespH), Port: int(r.RespP), Bytes: r.RespIPBytes, Packets: r.RespPkts}
-	a.Network = &Network{
+	orig, resp := addr(r.OrigH), addr(r.RespH)
+	fd.src = Endpoint{IP: orig, Port: int(r.OrigP), Bytes: r.OrigIPBytes, Packets: r.OrigPkts}
+	fd.dst = Endpoint{IP: resp, Port: int(r.RespP), Bytes: r.RespIPBytes, Packets: r.RespPkts}
+	a.Source, a.Destination = &fd.src, &fd.dst
+	fd.net = Network{
 		Transport: r.Proto, Protocol: r.Service, CommunityID: r.CommunityIDOrDerived(),
 		Bytes: r.OrigIPBytes + r.RespIPBytes, Packets: r.OrigPkts + r.RespPkts,
 	}
+	a.Network = &fd.net
 	if r.IPProto != 0 {
 		a.Network.IANANumber = strconv.Itoa(int(r.IPProto))
 	}
 	if r.VLAN != 0 {
 		a.Network.VLAN = &VLAN{ID: strconv.Itoa(int(r.VLAN))}
 	}
-	a.Related.IP = related(a.Source.IP, a.Destination.IP)
+	a.Related.IP = relatedPair(&fd.related, orig, resp)
 
 	m := &a.MLADS
-	m.Detector, m.Host = FlowAnomaly, addr(r.OrigH)
+	m.Detector, m.Host = FlowAnomaly, orig
 	m.PValue, m.Score = v.PValue, v.Score
 	m.Source = r.Source.String()
 	if r.UID != "" {
-		m.FlowUIDs = []string{r.UID}
+		fd.uid[0] = r.UID
+		m.FlowUIDs = fd.uid[:]
 	}
-	var fired []string
+	if len(v.Hits) <= flowHits {
+		m.Hits = fd.hits[:0:len(v.Hits)]
+	}
 	for _, h := range v.Hits {
 		m.Hits = append(m.Hits, Hit{Detector: h.Detector, PValue: h.PValue, Fired: h.Fired})
-		if h.Fired {
-			fired = append(fired, h.Detector)
-		}
+	}
+	if len(v.Features) > 0 {
+		m.Features = make([]Feature, 0, len(v.Features))
 	}
 	for _, f := range v.Features {
 		m.Features = append(m.Features, Feature{
@@ -241,14 +264,36 @@ func FromFlow(r *flow.Record, v *detect.Verdict, observer string) *Alert {
 			PValue: b.PValue, Summary: b.Summary, Evidence: b.Evidence, FlowUIDs: slices.Clone(b.UIDs),
 		})
 	}
-	why := "unusual flow"
+	// "tcp 10.0.0.1:51000 → 192.0.2.9:443: <why> (<fired detectors>)"
+	var buf [256]byte
+	sum := append(buf[:0], r.Proto...)
+	sum = append(sum, ' ')
+	sum = strconv.AppendUint(append(append(sum, orig...), ':'), uint64(r.OrigP), 10)
+	sum = append(sum, " → "...)
+	sum = strconv.AppendUint(append(append(sum, resp...), ':'), uint64(r.RespP), 10)
+	sum = append(sum, ": "...)
 	if len(v.Features) > 0 && v.Features[0].Text != "" {
-		why = v.Features[0].Text
+		sum = append(sum, v.Features[0].Text...)
+	} else {
+		sum = append(sum, "unusual flow"...)
 	}
-	if len(fired) > 0 {
-		why += " (" + strings.Join(fired, ", ") + ")"
+	fired := 0
+	for _, h := range v.Hits {
+		if !h.Fired {
+			continue
+		}
+		if fired == 0 {
+			sum = append(sum, " ("...)
+		} else {
+			sum = append(sum, ", "...)
+		}
+		sum = append(sum, h.Detector...)
+		fired++
 	}
-	m.Summary = fmt.Sprintf("%s %s:%d → %s:%d: %s", r.Proto, addr(r.OrigH), r.OrigP, addr(r.RespH), r.RespP, why)
+	if fired > 0 {
+		sum = append(sum, ')')
+	}
+	m.Summary = string(sum)
 	a.finish()
 	return a
 }
@@ -316,13 +361,17 @@ var ruleDescriptions = map[string]string{
 }
 
 func newAlert(observer string) *Alert {
-	return &Alert{
-		Event: Event{
-			Kind: "alert", Category: []string{"network", "intrusion_detection"}, Type: []string{"info"},
-			Dataset: "mlads.alert", Module: "mlads",
-		},
-		Observer: Observer{Name: observer, Type: "ids", Vendor: "mlads", Product: "mlads"},
-	}
+	a := &Alert{}
+	initAlert(a, new([3]string), observer)
+	return a
+}
+
+// initAlert sets what every alert has; kinds holds the event's category
+// and type.
+func initAlert(a *Alert, kinds *[3]string, observer string) {
+	*kinds = [3]string{"network", "intrusion_detection", "info"}
+	a.Event = Event{Kind: "alert", Category: kinds[0:2:2], Type: kinds[2:3:3], Dataset: "mlads.alert", Module: "mlads"}
+	a.Observer = Observer{Name: observer, Type: "ids", Vendor: "mlads", Product: "mlads"}
 }
 
 // finish derives severity, message and ID once the content is set.
@@ -389,24 +438,32 @@ func (a *Alert) ID() string {
 }
 
 func (a *Alert) contentID() string {
-	h := sha256.New()
-	ep := func(e *Endpoint) string {
+	ep := func(b []byte, e *Endpoint) []byte {
 		if e == nil {
-			return "-"
+			return append(b, '-', 0)
 		}
-		return e.IP + "/" + strconv.Itoa(e.Port)
+		return append(strconv.AppendInt(append(append(b, e.IP...), '/'), int64(e.Port), 10), 0)
 	}
 	transport := ""
 	if a.Network != nil {
 		transport = a.Network.Transport
 	}
-	h.Write(fmt.Appendf(nil, "mlads-alert-v1\x00%s\x00%s\x00%s\x00%s\x00%s\x00%d\x00",
-		a.Rule.ID, a.MLADS.Host, ep(a.Source), ep(a.Destination), transport, a.Timestamp.Unix()))
+	// "mlads-alert-v1\0rule\0host\0ip/port\0ip/port\0transport\0unix\0", then each uid and \0
+	var buf [256]byte
+	b := append(buf[:0], "mlads-alert-v1\x00"...)
+	b = append(append(b, a.Rule.ID...), 0)
+	b = append(append(b, a.MLADS.Host...), 0)
+	b = ep(b, a.Source)
+	b = ep(b, a.Destination)
+	b = append(append(b, transport...), 0)
+	b = append(strconv.AppendInt(b, a.Timestamp.Unix(), 10), 0)
 	for _, u := range a.MLADS.FlowUIDs {
-		h.Write([]byte(u))
-		h.Write([]byte{0})
+		b = append(append(b, u...), 0)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	var id [32]byte
+	hex.Encode(id[:], sum[:16])
+	return string(id[:])
 }
 
 func addr(a netip.Addr) string {
@@ -414,6 +471,22 @@ func addr(a netip.Addr) string {
 		return ""
 	}
 	return a.String()
+}
+
+// relatedPair is related(x, y) in pair's storage.
+func relatedPair(pair *[2]string, x, y string) []string {
+	if x > y {
+		x, y = y, x
+	}
+	switch {
+	case x == "" && y == "":
+		return nil
+	case x == "" || x == y:
+		pair[0] = y
+		return pair[:1:1]
+	}
+	*pair = [2]string{x, y}
+	return pair[:2:2]
 }
 
 // related lists the distinct non-empty IPs, sorted.

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -293,4 +294,56 @@ func TestIncidentSnapshot(t *testing.T) {
 	if first.MLADS.Incident.Count != 1 || !reflect.DeepEqual(first.MLADS.FlowUIDs, keepUIDs) || first.Event.End != keep.Event.End {
 		t.Errorf("a returned incident changed after a later Add: %+v", first.MLADS.Incident)
 	}
+}
+
+// benchFlow is a flow alert as analyze makes them: five detector hits, two
+// of them fired, three explained features, no community ID in the record.
+func benchFlow() (*flow.Record, *detect.Verdict) {
+	r := &flow.Record{TS: t0, Duration: time.Second, UID: "CAbc1", Proto: "tcp", IPProto: 6, Service: "ssl",
+		OrigH: netip.MustParseAddr("10.0.0.1"), RespH: netip.MustParseAddr("192.0.2.9"), OrigP: 51000, RespP: 443,
+		OrigIPBytes: 1 << 20, RespIPBytes: 4000, OrigPkts: 900, RespPkts: 40, Source: flow.SourcePcap}
+	v := &detect.Verdict{PValue: 1e-8, Score: 8, Alert: true}
+	for i, d := range []string{"hbos", "robust_z", "iforest", "rarity", "group"} {
+		v.Hits = append(v.Hits, detect.Hit{Detector: d, PValue: float64(i) * 1e-3, Fired: i < 2})
+	}
+	for i := range 3 {
+		v.Features = append(v.Features, detect.Feature{Name: "orig_bytes", Value: 1 << 20, Median: 2000, Spread: 900, Z: 9 - float64(i),
+			Text: "orig_bytes 1 MB, typical 2 KB ± 900 B"})
+	}
+	return r, v
+}
+
+// BenchmarkFromFlow: the cost of one flow alert document, before encoding.
+func BenchmarkFromFlow(b *testing.B) {
+	r, v := benchFlow()
+	b.ReportAllocs()
+	for b.Loop() {
+		FromFlow(r, v, "sensor-1")
+	}
+}
+
+// BenchmarkFoldBatch folds flow alerts of 1,000 hosts (a document each,
+// made beforehand) in analyze's batch mode and flushes: the cost an alert
+// of folding, before encoding.
+func BenchmarkFoldBatch(b *testing.B) {
+	r, v := benchFlow()
+	docs := make([]*Alert, 10_000)
+	for i := range docs {
+		r.OrigH = netip.AddrFrom4([4]byte{10, 0, byte(i % 1000 >> 8), byte(i % 1000)})
+		r.TS = t0.Add(time.Duration(i) * time.Second)
+		docs[i] = FromFlow(r, v, "sensor-1")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		f := NewFold(Discard{}, time.Hour, 0, false)
+		for i := 0; i < len(docs); i += 256 {
+			if _, err := f.Write(context.Background(), docs[i:min(i+256, len(docs))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := f.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(docs)), "ns/alert")
 }

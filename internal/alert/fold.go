@@ -9,10 +9,14 @@ import (
 // host and rule into incidents (see Incidents). It has two modes:
 //
 //   - batch (NewFold with live false), for analyze: alerts are folded and
-//     nothing is written until Flush, which writes each incident once, in
-//     its final state, in the order the incidents opened. A batch command
-//     has no index to update in place, so one document an incident reads
-//     best.
+//     each incident is written once, in its final state, in the order the
+//     incidents opened. A batch command has no index to update in place,
+//     so one document an incident reads best. An incident is final once
+//     closed (its window over, or evicted): the closed incidents are
+//     written during Write as soon as closedBatch of them lead the order
+//     (every incident opened before them is closed too), the rest at
+//     Flush, so their encoding overlaps the scoring and they are not held
+//     to the end.
 //   - live (live true), for the daemon: every alert is passed on as it
 //     comes (alerts are immutable), followed by its incident document when
 //     it opened a new incident. Incidents that later alerts changed are
@@ -26,8 +30,10 @@ type Fold struct {
 	inc  *Incidents
 	live bool
 
-	order   []string          // incident IDs with a version to write, in the order they opened
-	pending map[string]*Alert // their latest versions
+	order []string // incident IDs with a version to write, in the order they opened
+	// pending holds their latest versions: in live mode snapshots, in
+	// batch mode the incidents' own documents, copied only when written
+	pending map[string]*Alert
 	buf     []*Alert
 }
 
@@ -42,7 +48,13 @@ func NewFold(next Sink, window time.Duration, maxOpen int, live bool) *Fold {
 func (f *Fold) Write(ctx context.Context, docs []*Alert) (bool, error) {
 	f.buf = f.buf[:0]
 	for _, a := range docs {
-		snap, isNew := f.inc.Add(a)
+		var snap *Alert
+		isNew := false
+		if f.live {
+			snap, isNew = f.inc.Add(a)
+		} else {
+			snap, _ = f.inc.fold(a)
+		}
 		id := snap.ID()
 		if f.live {
 			f.buf = append(f.buf, a)
@@ -56,10 +68,41 @@ func (f *Fold) Write(ctx context.Context, docs []*Alert) (bool, error) {
 		}
 		f.pending[id] = snap
 	}
+	if !f.live {
+		return f.writeClosed(ctx)
+	}
 	if len(f.buf) == 0 {
 		return false, nil
 	}
 	return f.next.Write(ctx, f.buf)
+}
+
+// closedBatch is how many closed incidents a batch Fold writes at once.
+const closedBatch = 256
+
+// writeClosed writes the closed incidents at the head of the order, when
+// there are closedBatch of them (batch mode). Closed, they no longer
+// change: they are written as they are, and forgotten once written.
+func (f *Fold) writeClosed(ctx context.Context) (bool, error) {
+	k := 0
+	for k < len(f.order) && !f.inc.isOpen(f.pending[f.order[k]]) {
+		k++
+	}
+	if k < closedBatch {
+		return false, nil
+	}
+	docs := make([]*Alert, k)
+	for i, id := range f.order[:k] {
+		docs[i] = f.pending[id]
+	}
+	if retry, err := f.next.Write(ctx, docs); err != nil {
+		return retry, err
+	}
+	for _, id := range f.order[:k] {
+		delete(f.pending, id)
+	}
+	f.order = append(f.order[:0], f.order[k:]...)
+	return false, nil
 }
 
 // Flush writes the incidents with a version not yet written, then flushes
@@ -69,6 +112,9 @@ func (f *Fold) Flush(ctx context.Context) (bool, error) {
 		docs := make([]*Alert, len(f.order))
 		for i, id := range f.order {
 			docs[i] = f.pending[id]
+			if !f.live {
+				docs[i] = snapshot(docs[i]) // the incident may change after this Flush
+			}
 		}
 		if retry, err := f.next.Write(ctx, docs); err != nil {
 			return retry, err

@@ -58,6 +58,13 @@ func NewIncidents(window time.Duration, maxOpen int) *Incidents {
 // (to be written under inc.ID(), replacing the earlier version) and
 // whether a opened a new incident. a is not retained or modified.
 func (i *Incidents) Add(a *Alert) (inc *Alert, isNew bool) {
+	cur, isNew := i.fold(a)
+	return snapshot(cur), isNew
+}
+
+// fold is Add without the snapshot: it returns the incident's own
+// document, which later alerts of the incident change.
+func (i *Incidents) fold(a *Alert) (cur *Alert, isNew bool) {
 	seen := a.Timestamp
 	if a.Event.End.After(seen) {
 		seen = a.Event.End
@@ -104,7 +111,7 @@ func (i *Incidents) Add(a *Alert) (inc *Alert, isNew bool) {
 		cur.MLADS.Summary = a.MLADS.Summary
 		cur.Message, cur.Event.Reason = a.Message, a.Event.Reason
 		cur.MLADS.Evidence = a.MLADS.Evidence
-		return snapshot(cur), false
+		return cur, false
 	} else if ok {
 		i.st.Expired++ // its window ended; this alert starts the next incident
 		delete(i.open, k)
@@ -118,7 +125,13 @@ func (i *Incidents) Add(a *Alert) (inc *Alert, isNew bool) {
 	i.open[k] = c
 	i.order = append(i.order, queued{k, a.Timestamp})
 	i.st.New++
-	return snapshot(c), true
+	return c, true
+}
+
+// isOpen reports whether inc, an incident document fold returned, is still
+// open: later alerts may still change it.
+func (i *Incidents) isOpen(inc *Alert) bool {
+	return i.open[incidentKey{inc.Rule.ID, inc.MLADS.Host}] == inc
 }
 
 // Stats returns the counters.

@@ -5,6 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -178,3 +183,138 @@ func TestJSONLinesWritesOneDocumentALineAndSyncs(t *testing.T) {
 		t.Fatalf("line 2: %v %+v", err, a.MLADS)
 	}
 }
+
+// TestJSONLinesLargeBatchInOrder: a batch large enough to be encoded on
+// several cores is written as one document after the other would be; a
+// document that does not encode stops the write after the ones before it.
+func TestJSONLinesLargeBatchInOrder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	r, v := benchFlow()
+	docs := make([]*Alert, 3*encodeRound+77)
+	var want bytes.Buffer
+	for i := range docs {
+		r.OrigP = uint16(i)
+		docs[i] = FromFlow(r, v, "sensor-1")
+		b, err := Encode(docs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Write(append(b, '\n'))
+	}
+	ctx := context.Background()
+	var got bytes.Buffer
+	j := NewJSONLines(&got, "test", nil)
+	if _, err := j.Write(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("%d bytes written, want the %d of the documents in order", got.Len(), want.Len())
+	}
+
+	bad := *docs[encodeRound+300]
+	bad.MLADS.Evidence = map[string]any{"x": math.NaN()}
+	docs[encodeRound+300] = &bad
+	got.Reset()
+	j = NewJSONLines(&got, "test", nil)
+	if _, err := j.Write(ctx, docs); err == nil {
+		t.Fatal("no error for a document that does not encode")
+	}
+	if _, err := j.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(got.Bytes(), []byte("\n")); n != encodeRound+300 || !bytes.HasPrefix(want.Bytes(), got.Bytes()) {
+		t.Errorf("%d documents written before the failed one; want the %d before it", n, encodeRound+300)
+	}
+}
+
+// BenchmarkJSONLinesLargeBatch writes 10,000 flow alerts in one batch (a
+// batch Fold's Flush) to io.Discard; run it with -cpu 1,2 to compare one
+// core with two.
+func BenchmarkJSONLinesLargeBatch(b *testing.B) {
+	r, v := benchFlow()
+	docs := make([]*Alert, 10_000)
+	for i := range docs {
+		r.OrigP = uint16(i)
+		docs[i] = FromFlow(r, v, "sensor-1")
+	}
+	j := NewJSONLines(io.Discard, "bench", nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := j.Write(ctx, docs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(docs)), "ns/doc")
+}
+
+// TestFoldBatchWritesClosedIncidentsEarly: over hours of alerts from many
+// hosts, a batch Fold writes the incidents whose window closed before
+// Flush, and what it writes in all is each incident once, in its final
+// state, in the order the incidents opened: what Incidents says.
+func TestFoldBatchWritesClosedIncidentsEarly(t *testing.T) {
+	r, v := benchFlow()
+	var docs []*Alert
+	for i := range 20_000 {
+		r.OrigH = netip.AddrFrom4([4]byte{10, 0, byte(i % 700 >> 8), byte(i % 700)})
+		r.TS = t0.Add(time.Duration(i) * time.Second)
+		r.UID = fmt.Sprintf("C%d", i)
+		docs = append(docs, FromFlow(r, v, "sensor-1"))
+	}
+	inc := NewIncidents(time.Hour, 0)
+	var order []string
+	final := map[string]*Alert{}
+	for _, a := range docs {
+		snap, _ := inc.Add(a)
+		if _, ok := final[snap.ID()]; !ok {
+			order = append(order, snap.ID())
+		}
+		final[snap.ID()] = snap
+	}
+	var want bytes.Buffer
+	for _, id := range order {
+		b, err := Encode(final[id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Write(append(b, '\n'))
+	}
+
+	ctx := context.Background()
+	var got bytes.Buffer
+	j := NewJSONLines(&got, "test", nil) // encodes in Write: a document changed after it was written shows
+	count := &countSink{next: j}
+	f := NewFold(count, time.Hour, 0, false)
+	for i := 0; i < len(docs); i += 256 {
+		if _, err := f.Write(ctx, docs[i:min(i+256, len(docs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	early := count.n
+	if _, err := f.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Errorf("%d incidents written, want %d, or not the same", count.n, len(order))
+	}
+	if early == 0 || early == len(order) {
+		t.Errorf("%d of %d incidents written before Flush; want some, not all", early, len(order))
+	}
+	t.Logf("%d alerts, %d incidents, %d written before Flush", len(docs), len(order), early)
+}
+
+// countSink counts the documents written through it.
+type countSink struct {
+	next Sink
+	n    int
+}
+
+func (c *countSink) Write(ctx context.Context, docs []*Alert) (bool, error) {
+	c.n += len(docs)
+	return c.next.Write(ctx, docs)
+}
+
+func (c *countSink) Flush(ctx context.Context) (bool, error) { return c.next.Flush(ctx) }

@@ -44,8 +44,9 @@ type AnalyzeOptions struct {
 // and behavioural findings, as JSON lines: alert documents (ECS, with the
 // explanation under mlads.*; see package alert). Repeats of the same rule
 // and host within an hour are folded into one incident document (its
-// count, first and last seen), written when the input ends, in the order
-// the incidents opened; EveryAlert writes each alert as it comes instead.
+// count, first and last seen), written once it is final (its window
+// closed, or the input ended), in the order the incidents opened;
+// EveryAlert writes each alert as it comes instead.
 //
 // The inputs are read once (pipeline.Batch): the flows are kept, the model
 // is learned from them when none is given, and then they are scored.
@@ -110,16 +111,11 @@ func Analyze(ctx context.Context, opts AnalyzeOptions) (rep ScoreReport, err err
 			return rep, fmt.Errorf("analyze: write: %w", err)
 		}
 	}
-	// the flows' alert documents are made and written on a core of their
-	// own while the flows are scored
+	// the flows are scored on two cores (Detector.AlertEach), and their
+	// alert documents made and written on a goroutine of their own
 	aside := newAlertAside(ctx, al)
-	var v detect.Verdict
-	err = b.Each(func(r *flow.Record) error {
-		if !det.Alert(r, &v) {
-			det.Learn(r, &v)
-			return nil
-		}
-		return aside.Flow(ctx, r, &v)
+	err = det.AlertEach(b.Each, func(r *flow.Record, v *detect.Verdict) error {
+		return aside.Flow(ctx, r, v)
 	})
 	// what was found is written even when an input failed
 	if ferr := aside.Flush(ctx); err == nil {

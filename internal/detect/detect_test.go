@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -718,4 +719,57 @@ func TestLearnGate(t *testing.T) {
 	if l := s.Learned(); sum(l.KnownCounts) != sum(m.KnownCounts)+3 {
 		t.Errorf("learned model counts %d, trained %d; want the 3 entities of the flow that taught more", sum(l.KnownCounts), sum(m.KnownCounts))
 	}
+}
+
+// TestFinishIsScore: flows featurized a block ahead (Featurize), scored
+// out of order (Pending.Score) and finished in order (Finish, then Learn)
+// get the verdicts, explanations, online updates and counters of Score
+// and Learn one flow at a time, also when a flow's known counts changed
+// through an earlier flow of its block (a small baseline keeps the
+// counts below their cap, so online updates move them).
+func TestFinishIsScore(t *testing.T) {
+	cfg := testConfig()
+	m, o := trainOffice(t, cfg, 31, 400)
+	one, ahead := m.NewScorer(cfg), m.NewScorer(cfg)
+	one.GateUpdates()
+	ahead.GateUpdates()
+	one.ExplainBelow(0.05)
+	ahead.ExplainBelow(0.05)
+	const block = 64
+	rs := make([]flow.Record, block)
+	ps := make([]Pending, block)
+	var want, got Verdict
+	for b := range 40 {
+		if !ahead.Ahead(block) {
+			t.Fatal("the host table is full")
+		}
+		for i := range rs {
+			o.next(&rs[i])
+			ahead.Featurize(&rs[i], &ps[i])
+		}
+		for i := len(ps) - 1; i >= 0; i-- {
+			ps[i].Score(ahead)
+		}
+		for i := range rs {
+			one.Score(&rs[i], &want)
+			ahead.Finish(&rs[i], &ps[i], &got)
+			if !reflect.DeepEqual(want, got) {
+				t.Fatalf("block %d flow %d:\nScore  %+v\nFinish %+v", b, i, want, got)
+			}
+			if want.PValue > ClearlyNormal {
+				one.Learn(&rs[i], &want)
+				ahead.Learn(&rs[i], &got)
+			}
+		}
+	}
+	if ws, gs := one.Stats(), ahead.Stats(); ws != gs {
+		t.Errorf("stats: Score %+v, Finish %+v", ws, gs)
+	}
+	if !reflect.DeepEqual(one.Learned(), ahead.Learned()) {
+		t.Error("the learned models differ")
+	}
+	if ahead.rescored == 0 {
+		t.Error("no flow was scored again: the test does not test Finish's check")
+	}
+	t.Logf("%d flows, %d scored again, %d online updates", 40*block, ahead.rescored, ahead.Stats().OnlineUpdates)
 }

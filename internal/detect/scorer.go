@@ -31,9 +31,8 @@ type Scorer struct {
 	m       *Model
 	cfg     Config
 	f       *featurizer
-	vec     Vector
-	xf      [NumNumeric]float32
-	ps      [numDetectors]float64
+	cur     Pending // the flow Score scores
+	vec     Vector  // the features explainInto explains
 	explain float64 // explain flows with a p-value below this (alerts always)
 	text    []byte  // scratch for the explanations' sentences
 	// typical caches, per node and numeric feature, the parts of an
@@ -45,6 +44,8 @@ type Scorer struct {
 	// (bounded by the table): what MarshalState saves of the table.
 	online map[uint64]struct{}
 	gated  bool // the caller calls Learn (GateUpdates)
+	// rescored counts the flows Finish scored again (for the tests)
+	rescored uint64
 }
 
 // NewScorer returns a Scorer for m. cfg supplies the host and known-table
@@ -90,34 +91,117 @@ func (s *Scorer) Stats() ScorerStats {
 // Verdict.Features is filled for alerts (and for the flows ExplainBelow
 // asks for); Verdict.Behaviors is left as it was for the caller.
 func (s *Scorer) Score(r *flow.Record, v *Verdict) {
-	m := s.m
-	s.f.vector(r, false, &s.vec)
-	for j := range s.xf {
-		s.xf[j] = float32(s.vec.X[j])
+	s.featurize(r, &s.cur)
+	s.cur.score(s.m)
+	s.complete(r, &s.cur, v)
+}
+
+// Pending is a flow featurized ahead of its scoring (see Featurize): what
+// Score does in the flows' order, the host statistics, is done; what
+// depends only on the model and the features, the detectors, can run on
+// any goroutine (Pending.Score); Finish completes the verdict in order.
+type Pending struct {
+	vec     Vector // as featurized: the host statistics as observed
+	keys    [3]uint64
+	carries bool // Vector.Carries before the known counts: the flow failed or reached a new destination
+	// what Score computed from vec
+	x  [NumNumeric]float64 // vec.X as scored (a flow that carries nothing: its host at the group's medians)
+	ps [numDetectors]float64
+	p  float64
+	ni int32
+}
+
+// Ahead reports whether n more flows can be featurized before the flows
+// already featurized are finished without the host table evicting a
+// host: only then do Featurize, Pending.Score and Finish give each flow
+// the verdict Score would, in the same order. Call it before each run of
+// n Featurize calls; when it reports false, finish what is pending and
+// go on with Score.
+func (s *Scorer) Ahead(n int) bool { return s.f.hosts.Len()+n <= s.f.hosts.max }
+
+// Featurize updates the host statistics with r, in the flows' order, and
+// keeps r's features in p for Pending.Score and Finish.
+func (s *Scorer) Featurize(r *flow.Record, p *Pending) { s.featurize(r, p) }
+
+// Score runs the detectors on p's features. It reads only the model: calls
+// for different flows may run on several goroutines at once.
+func (p *Pending) Score(s *Scorer) { p.score(s.m) }
+
+// Finish completes r's verdict into v, as Score would have: it is called
+// for the flows in the order they were featurized, each after its
+// Pending.Score, and Learn for r may follow. When online updates since r
+// was featurized changed the known counts r reads, the flow is scored
+// again with the counts as they are now.
+func (s *Scorer) Finish(r *flow.Record, p *Pending, v *Verdict) {
+	if s.readKnown(p) {
+		s.rescored++
+		p.score(s.m)
 	}
-	g := s.vec.Group
-	ni := m.nodeIndex(g)
-	n := &m.Nodes[ni]
-	if !s.vec.Carries {
-		n.typicalHost(&s.vec.X, &s.xf)
+	s.complete(r, p, v)
+}
+
+func (s *Scorer) featurize(r *flow.Record, p *Pending) {
+	s.f.vector(r, false, &p.vec)
+	p.keys = s.f.keys
+	p.carries = s.f.hostCarries
+}
+
+// readKnown reads p's known counts again and, when they changed since p
+// was featurized, updates its features; it reports whether they changed.
+func (s *Scorer) readKnown(p *Pending) bool {
+	var raw [3]float64
+	for i, k := range p.keys {
+		raw[i] = float64(min(s.f.known.get(k), knownCap))
+	}
+	v := &p.vec
+	if raw[0] == v.Raw[fOrigKnown] && raw[1] == v.Raw[fRespKnown] && raw[2] == v.Raw[fServiceKnown] {
+		return false
+	}
+	for i, j := range [...]int{fOrigKnown, fRespKnown, fServiceKnown} {
+		v.Raw[j] = raw[i]
+		v.X[j] = float64(float32(log1p(raw[i])))
+	}
+	v.Carries = p.carries || v.Raw[fRespKnown] == 0
+	return true
+}
+
+// score runs the detectors on p.vec into p. It reads only m.
+func (p *Pending) score(m *Model) {
+	p.x = p.vec.X
+	var xf [NumNumeric]float32
+	for j := range xf {
+		xf[j] = float32(p.x[j])
+	}
+	g := p.vec.Group
+	p.ni = m.nodeIndex(g)
+	n := &m.Nodes[p.ni]
+	if !p.vec.Carries {
+		n.typicalHost(&p.x, &xf)
 	}
 	var raw [numDetectors]float64
-	raw[detRobustZ] = n.robustZ(&s.vec.X)
-	raw[detHBOS] = n.hbos(&s.vec.X)
-	raw[detRarity] = n.rarity(&s.vec.C)
+	raw[detRobustZ] = n.robustZ(&p.x)
+	raw[detHBOS] = n.hbos(&p.x)
+	raw[detRarity] = n.rarity(&p.vec.C)
 	raw[detGroup] = m.groupSurprisal(g)
-	raw[detIForest] = m.Forests[n.Forest].score(&s.xf)
+	raw[detIForest] = m.Forests[n.Forest].score(&xf)
 	for d := range raw {
-		s.ps[d] = m.Calib[d].pvalue(raw[d])
+		p.ps[d] = m.Calib[d].pvalue(raw[d])
 	}
-	p := m.Final.pvalue(combineStat(m.Combine, s.ps[:]))
-	v.PValue = p
-	v.Score = -math.Log10(p)
-	v.Alert = p < m.Alpha
+	p.p = m.Final.pvalue(combineStat(m.Combine, p.ps[:]))
+}
+
+// complete fills v from p's scores, in the flows' order: the counters, the
+// explanation and, when Score learns by itself, the online update.
+func (s *Scorer) complete(r *flow.Record, p *Pending, v *Verdict) {
+	m := s.m
+	s.f.keys = p.keys // what Learn adds: r's
+	v.PValue = p.p
+	v.Score = -math.Log10(p.p)
+	v.Alert = p.p < m.Alpha
 	v.Hits = v.Hits[:0]
 	share := m.Alpha / numDetectors
-	for d := range raw {
-		v.Hits = append(v.Hits, Hit{Detector: detectorNames[d], PValue: s.ps[d], Fired: s.ps[d] < share})
+	for d := range p.ps {
+		v.Hits = append(v.Hits, Hit{Detector: detectorNames[d], PValue: p.ps[d], Fired: p.ps[d] < share})
 	}
 	// most significant first (insertion sort: four items, no allocation)
 	for i := 1; i < len(v.Hits); i++ {
@@ -131,8 +215,10 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 	if v.Alert {
 		s.stats.Alerts++
 	}
-	if v.Alert || p < s.explain {
-		s.explainInto(ni, g, v)
+	if v.Alert || p.p < s.explain {
+		s.vec = p.vec
+		s.vec.X = p.x
+		s.explainInto(p.ni, p.vec.Group, v)
 	}
 	if !s.gated {
 		s.Learn(r, v)

@@ -63,6 +63,9 @@ type featurizer struct {
 	home   map[uint64]struct{}
 	dirIDs [4]uint16 // out, in, internal, external
 	keys   [3]uint64 // known-table keys of the last flow: originator, responder, service
+	// hostCarries is the last flow's Vector.Carries before the known
+	// counts: it failed or went somewhere new to its host
+	hostCarries bool
 }
 
 func newFeaturizer(maxHosts, maxKnown int) *featurizer {
@@ -109,6 +112,7 @@ func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, res
 	hs := f.hosts.get(r.OrigH)
 	newDst := hs.observe(t, r.RespH, r.RespP, float64(r.OrigIPBytes), fail, &v.X, &v.Raw)
 	v.Carries = fail || newDst
+	f.hostCarries = v.Carries
 
 	proto := f.vocabs[cProto].id(r.Proto, grow)
 	origAddr, respAddr = hash64(r.OrigH, 0), hash64(r.RespH, 0)

@@ -15,7 +15,8 @@
 //     feeds the trainer. After the pass the model is fitted, every finding
 //     is known, and the kept flows are scored: each flow's verdict carries
 //     every behaviour it is part of, even one that became certain later in
-//     the input. The inputs are read and decoded once.
+//     the input. The inputs are read and decoded once. Detector.AlertEach
+//     scores them on two cores, with the verdicts of one flow at a time.
 //   - Online, for the daemon: each flow goes through the behavioural
 //     detectors and is scored as it arrives, with windows driven by the
 //     flows' own timestamps. A flow's verdict carries the behaviours that
@@ -31,5 +32,7 @@
 // changelog.
 //
 // Stages are plain types called from one goroutine; the daemon's wiring in
-// package app owns the goroutines.
+// package app owns the goroutines. Detector.AlertEach is the one exception:
+// it runs the detectors of the next block on a goroutine of its own, which
+// ends before it returns.
 package pipeline

@@ -18,8 +18,13 @@ import (
 // memory; later ones go to a spill file in a compact binary form (about a
 // third of a record's size in memory), in a temporary folder, removed by
 // Close. Each returns them in the order they were added.
+//
+// In memory the flows are kept in chunks of chunkFlows: a growing slice
+// would copy every record kept each time it doubled, and leave the old
+// copies to the collector.
 type Store struct {
-	mem      []flow.Record
+	mem      [][]flow.Record // full chunks, then the one being filled
+	n        int             // flows in mem
 	memFlows int
 	dir      string // where the spill file goes; "" is os.TempDir
 
@@ -33,6 +38,9 @@ type Store struct {
 // about 100 MB of records.
 const DefaultMemFlows = 1 << 18
 
+// chunkFlows is how many records one chunk of a Store's memory holds.
+const chunkFlows = 4096
+
 // NewStore returns an empty Store keeping memFlows flows in memory (≤ 0:
 // DefaultMemFlows) and spilling the rest into a file in dir ("" for the
 // system's temporary folder).
@@ -45,10 +53,15 @@ func NewStore(memFlows int, dir string) *Store {
 
 // Add keeps a copy of r.
 func (s *Store) Add(r *flow.Record) error {
-	if len(s.mem) < s.memFlows {
-		c := *r
+	if s.n < s.memFlows {
+		if len(s.mem) == 0 || len(s.mem[len(s.mem)-1]) == chunkFlows {
+			s.mem = append(s.mem, make([]flow.Record, 0, min(chunkFlows, s.memFlows-s.n)))
+		}
+		last := &s.mem[len(s.mem)-1]
+		*last = append(*last, *r)
+		c := &(*last)[len(*last)-1]
 		c.TunnelParents = slices.Clone(r.TunnelParents) // the parser may reuse its backing array
-		s.mem = append(s.mem, c)
+		s.n++
 		return nil
 	}
 	if s.spill == nil {
@@ -67,7 +80,7 @@ func (s *Store) Add(r *flow.Record) error {
 }
 
 // Len returns the number of flows kept.
-func (s *Store) Len() int { return len(s.mem) + s.spilled }
+func (s *Store) Len() int { return s.n + s.spilled }
 
 // Spilled returns how many of the flows kept are in the spill file.
 func (s *Store) Spilled() int { return s.spilled }
@@ -75,9 +88,11 @@ func (s *Store) Spilled() int { return s.spilled }
 // Each calls fn with every flow kept, in order, until fn fails. The record
 // is reused between calls: fn copies what it keeps.
 func (s *Store) Each(fn func(r *flow.Record) error) error {
-	for i := range s.mem {
-		if err := fn(&s.mem[i]); err != nil {
-			return err
+	for _, chunk := range s.mem {
+		for i := range chunk {
+			if err := fn(&chunk[i]); err != nil {
+				return err
+			}
 		}
 	}
 	if s.spill == nil {
@@ -102,7 +117,7 @@ func (s *Store) Each(fn func(r *flow.Record) error) error {
 
 // Close removes the spill file, if any.
 func (s *Store) Close() error {
-	s.mem = nil
+	s.mem, s.n = nil, 0
 	if s.spill == nil {
 		return nil
 	}
