@@ -106,8 +106,9 @@ run:
 	return p
 }
 
-// TestRunCapturesScans: nmap's port scan and each of its stealth scan types
-// (-sF, -sN, -sX, -sA, -sW) and a UDP scan, each from a host of its own,
+// TestRunCapturesScans: every one of nmap's scan types, each from a host of
+// its own: SYN (-sS), connect (-sT), FIN, NULL, Xmas, ACK, window and
+// Maimon (-sF, -sN, -sX, -sA, -sW, -sM), UDP (-sU) and IP protocol (-sO),
 // are captured by `mlads run` on the target's interfaces (one per scanner,
 // all in one daemon) and become scan alerts about that host in the JSON
 // lines, with a model loaded. The daemon is stopped as SIGTERM does, with
@@ -122,7 +123,8 @@ func TestRunCapturesScans(t *testing.T) {
 		t.Skip("needs nmap (Debian: apt-get install nmap)")
 	}
 	scans := [][]string{{"-sS", "-p", "1-200"}, {"-sF", "-p", "1-200"}, {"-sN", "-p", "1-200"}, {"-sX", "-p", "1-200"},
-		{"-sA", "-p", "1-200"}, {"-sW", "-p", "1-200"}, {"-sU", "-p", "1-60"}}
+		{"-sA", "-p", "1-200"}, {"-sW", "-p", "1-200"}, {"-sU", "-p", "1-60"},
+		{"-sT", "-p", "1-200"}, {"-sM", "-p", "1-200"}, {"-sO", "-p", "1-200"}}
 	pairs := netns.NewStar(t, 20, len(scans))
 	for _, p := range pairs {
 		if err := p.DisableIPv6(); err != nil {
