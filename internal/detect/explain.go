@@ -139,9 +139,11 @@ func (s *Scorer) typicalOf(ni int32, j int) *typicalText {
 	}
 	u := numericUnit[j]
 	var b []byte
-	if constantBaseline(t.median, t.spread, u) {
-		// A spread of a few thousandths of a byte says nothing to an
-		// analyst; what the baseline flows had does.
+	// A spread of a few thousandths of a byte, or one the detectors'
+	// floor (minSpread) set because the baseline had less, says nothing
+	// to an analyst; what the baseline flows had does.
+	constant, floored := constantBaseline(t.median, t.spread, u), sp <= minSpread
+	if constant || floored {
 		b = append(b, "; the "...)
 		b = strconv.AppendUint(b, uint64(n.N), 10)
 		b = append(b, " baseline flows"...)
@@ -149,8 +151,14 @@ func (s *Scorer) typicalOf(ni int32, j int) *typicalText {
 			b = append(b, " of "...)
 			b = append(b, s.groupName(n.Key, n)...)
 		}
-		b = append(b, " typically had exactly "...)
-		b = appendHuman(b, roundCount(t.median, u), u)
+		if constant {
+			b = append(b, " typically had exactly "...)
+			b = appendHuman(b, roundCount(t.median, u), u)
+		} else {
+			b = append(b, " typically had "...)
+			b = appendHuman(b, roundCount(t.median, u), u)
+			b = append(b, ", with little spread"...)
+		}
 		b = append(b, " (z "...)
 	} else {
 		b = append(b, ", typical "...)
@@ -276,11 +284,17 @@ func (s *Scorer) groupName(g groupKey, n *node) string {
 	return strings.Join([]string{name(cProto, g.Proto), sp, name(cDirection, g.Dir)}, "/")
 }
 
+// tinyValue is where a shown value becomes 0: no feature means anything
+// below a millionth of its unit (a microsecond, a millionth of a byte or
+// of a share); the damped rates and medians that decay there are none.
+const tinyValue = 1e-6
+
 // appendHuman appends a value in its unit with an SI prefix: 48 MB,
-// 2.1 kB, 0.3 s. It writes what fmt's "%.3g" and "%.3g UNIT" would.
+// 2.1 kB, 0.3 s. It writes what fmt's "%.3g" and "%.3g UNIT" would, with
+// values under tinyValue written as 0.
 func appendHuman(b []byte, x float64, unit string) []byte {
-	if x == 0 {
-		x = 0 // no "-0"
+	if math.Abs(x) < tinyValue {
+		x = 0 // a damped rate decayed to 5e-27 is none; and no "-0"
 	}
 	switch unit {
 	case "B":

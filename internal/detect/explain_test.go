@@ -10,11 +10,11 @@ import (
 
 // The explanations' sentences are built with strconv, not fmt (they are
 // written for every alert); they must read exactly as the fmt verbs they
-// replace.
+// replace (with values under tinyValue shown as 0).
 func TestExplainTextMatchesFmt(t *testing.T) {
 	// human as it was written with fmt
 	human := func(x float64, unit string) string {
-		if x == 0 {
+		if math.Abs(x) < 1e-6 {
 			x = 0
 		}
 		switch unit {
@@ -52,6 +52,40 @@ func TestExplainTextMatchesFmt(t *testing.T) {
 		}
 		if got, want := string(strconv.AppendFloat(nil, x, 'g', 2, 64)), fmt.Sprintf("%.2g", x); got != want {
 			t.Errorf("AppendFloat(%v, 'g', 2) = %q, want %%.2g's %q", x, got, want)
+		}
+	}
+}
+
+// TestExplainFlatAndTinyBaselines: a baseline whose spread the detectors
+// floored (it had less) or that is constant is described by what its
+// flows had, not by a spread the analyst cannot use, and a median that a
+// damped rate decayed to 5.82e-13 reads as 0 (issue 12, finding 8:
+// "host_bytes_out_rate 3.04 kB, typical 5.27e-27 B").
+func TestExplainFlatAndTinyBaselines(t *testing.T) {
+	m := &Model{Nodes: []node{{N: 412}}}
+	n := &m.Nodes[0]
+	n.Key.Proto = anyGroup // the root: no group to name
+	for j := range n.Spread {
+		n.Median[j], n.Spread[j] = 1, 0.5
+	}
+	n.Median[fHostFail], n.Spread[fHostFail] = 5.82e-13, minSpread             // a share, floored
+	n.Median[fRespIPBytes], n.Spread[fRespIPBytes] = math.Log1p(76), minSpread // 76 B, floored
+	n.Median[fOrigBytes], n.Spread[fOrigBytes] = math.Log1p(48), 0.001         // constant: 48 B
+	n.Median[fDuration], n.Spread[fDuration] = math.Log1p(2), 0.7              // a real spread
+	n.Median[fHostBytesOut], n.Spread[fHostBytesOut] = math.Log1p(5.27e-27), 0.5
+	s := &Scorer{m: m}
+	for _, tc := range []struct {
+		j    int
+		want string
+	}{
+		{fHostFail, "; the 412 baseline flows typically had 0, with little spread (z "},
+		{fRespIPBytes, "; the 412 baseline flows typically had 76 B, with little spread (z "},
+		{fOrigBytes, "; the 412 baseline flows typically had exactly 48 B (z "},
+		{fDuration, ", typical 2 s ± 2.28 s (z "},
+		{fHostBytesOut, "; the 412 baseline flows typically had exactly 0 B (z "},
+	} {
+		if got := s.typicalOf(0, tc.j).typical; got != tc.want {
+			t.Errorf("%s: %q, want %q", numericNames[tc.j], got, tc.want)
 		}
 	}
 }
