@@ -773,3 +773,55 @@ func TestFinishIsScore(t *testing.T) {
 	}
 	t.Logf("%d flows, %d scored again, %d online updates", 40*block, ahead.rescored, ahead.Stats().OnlineUpdates)
 }
+
+// TestFailureRateStaysWithFailedFlows: a scanning host's successful query
+// to a resolver it never used carries the host's fan-out (it is a new
+// destination) but not its failure rate, which is evidence about failed
+// flows only; the scan's own flows carry everything, and its usual
+// resolver's queries nothing.
+func TestFailureRateStaysWithFailedFlows(t *testing.T) {
+	m, s, o := officeScorer(t, 0.005, 6, 200)
+	scanner := netip.MustParseAddr("10.0.0.20")
+	var r flow.Record
+	var v Verdict
+	dns := func(resolver netip.Addr) {
+		o.next(&r)
+		r.OrigH, r.RespH = scanner, resolver
+		r.RespP, r.Proto, r.Service, r.ConnState, r.History = 53, flow.ProtoUDP, "dns", "SF", "Dd"
+		r.Duration, r.OrigBytes, r.RespBytes, r.OrigPkts, r.RespPkts = 10*time.Millisecond, 40, 120, 1, 1
+		r.OrigIPBytes, r.RespIPBytes = 68, 148
+		s.Score(&r, &v)
+	}
+	usual := netip.AddrFrom4([4]byte{10, 0, 0, 1}) // the resolver every office host uses
+	dns(usual)                                     // the host's first contact with it is new to the host
+	for i := range 100 {
+		o.next(&r)
+		r.OrigH, r.RespH = scanner, netip.AddrFrom4([4]byte{10, 0, 1, byte(i)})
+		r.RespP, r.Proto, r.Service, r.ConnState, r.History = 445, flow.ProtoTCP, "", "S0", "S"
+		r.Duration, r.OrigBytes, r.RespBytes, r.OrigPkts, r.RespPkts = 0, 0, 0, 1, 0
+		r.OrigIPBytes, r.RespIPBytes = 44, 0
+		s.Score(&r, &v)
+		if s.cur.vec.Carries != CarryAll || s.cur.x[fHostFail] != s.cur.vec.X[fHostFail] {
+			t.Fatalf("scan flow %d: carries %d, failure rate scored %g of %g", i, s.cur.vec.Carries, s.cur.x[fHostFail], s.cur.vec.X[fHostFail])
+		}
+	}
+	dns(usual)
+	n := &m.Nodes[s.cur.ni]
+	if c := s.cur.vec.Carries; c != CarryNone || s.cur.x[fHostFail] != n.Median[fHostFail] || s.cur.x[fHostRate] != n.Median[fHostRate] {
+		t.Errorf("usual resolver: carries %d, failure rate %g, flow rate %g; want none, at the group's medians", c, s.cur.x[fHostFail], s.cur.x[fHostRate])
+	}
+	dns(netip.AddrFrom4([4]byte{10, 0, 9, 53})) // one it never used
+	n = &m.Nodes[s.cur.ni]
+	x, raw := s.cur.x, s.cur.vec.X
+	if c := s.cur.vec.Carries; c != CarryNew {
+		t.Fatalf("new resolver: carries %d, want CarryNew", c)
+	}
+	if raw[fHostFail] <= n.Median[fHostFail] || x[fHostFail] != n.Median[fHostFail] {
+		t.Errorf("new resolver: failure rate %g observed, %g scored; want the group's median %g", raw[fHostFail], x[fHostFail], n.Median[fHostFail])
+	}
+	for _, j := range []int{fHostRate, fHostDsts, fHostNewDst} {
+		if x[j] != raw[j] {
+			t.Errorf("new resolver: %s scored %g, observed %g; want it carried", numericNames[j], x[j], raw[j])
+		}
+	}
+}

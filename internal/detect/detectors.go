@@ -277,7 +277,7 @@ func b2i(b bool) int {
 type matrix struct {
 	X       []float32
 	C       []uint16
-	Carries []bool // Vector.Carries per row
+	Carries []Carry // Vector.Carries per row
 }
 
 func (m *matrix) x(i int32) *[NumNumeric]float32 {
@@ -298,10 +298,13 @@ func (m *matrix) add(v *Vector) {
 	m.Carries = append(m.Carries, v.Carries)
 }
 
-// typicalHost sets the host features of x and xf to n's medians, for a
-// flow that does not carry them (Vector.Carries).
-func (n *node) typicalHost(x *[NumNumeric]float64, xf *[NumNumeric]float32) {
+// typicalHost sets the host features of x and xf that a flow does not
+// carry (c) to n's medians.
+func (n *node) typicalHost(x *[NumNumeric]float64, xf *[NumNumeric]float32, c Carry) {
 	for _, j := range hostFeatures {
+		if c == CarryAll || (c == CarryNew && j != fHostFail) {
+			continue
+		}
 		x[j] = n.Median[j]
 		xf[j] = float32(n.Median[j])
 	}

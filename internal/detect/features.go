@@ -115,12 +115,28 @@ type Vector struct {
 	Raw   [NumNumeric]float64
 	C     [NumCategorical]uint16
 	Group groupKey
-	// Carries is set when the flow is an instance of what its host's
-	// statistics count: it failed, or it went to a destination its host
-	// never contacted before or that the baseline never saw (see
-	// hostFeatures).
-	Carries bool
+	// Carries says which of its host's statistics the flow is an
+	// instance of (see hostFeatures).
+	Carries Carry
 }
+
+// Carry says which of its host's statistics (hostFeatures) a flow
+// carries, that is, is scored with as they are; the others are set to
+// its group's medians.
+type Carry uint8
+
+const (
+	// CarryNone is a successful flow to a destination its host and the
+	// baseline knew. It carries none of them.
+	CarryNone Carry = iota
+	// CarryNew is a successful flow to a destination its host never
+	// contacted before or that the baseline never saw. It is part of the
+	// host's fan-out, rate and volume, not of its failures: it carries
+	// all but the failure rate.
+	CarryNew
+	// CarryAll is a failed flow. It carries all of them.
+	CarryAll
+)
 
 // hostFeatures are the originator's statistics. They are evidence about
 // the flows that make them up: the failed ones and the ones that reach
@@ -128,7 +144,10 @@ type Vector struct {
 // with them at its group's medians, on its own merits: the successful NTP
 // poll of a host that is also scanning no longer inherits the scan's
 // failure rate, fan-out, flow rate and volume, while the scan's own
-// flows, which fail or reach new destinations, keep them. Calibration
+// flows, which fail or reach new destinations, keep them. A successful
+// flow to somewhere new carries all but the failure rate (CarryNew): the
+// first poll of a new pool server is part of its host's fan-out, not of
+// the scan's failures. Calibration
 // scores its flows the same way, so p-values stay uniform on clean
 // traffic.
 var hostFeatures = [...]int{fHostRate, fHostFail, fHostDsts, fHostPorts, fHostNewDst, fHostBytesOut}

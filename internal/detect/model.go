@@ -219,17 +219,17 @@ func (m *Model) groupSurprisal(g groupKey) float64 {
 }
 
 // rawScores runs the detectors on one row; carries is its Vector.Carries.
-func (m *Model) rawScores(x *[NumNumeric]float32, c *[NumCategorical]uint16, carries bool) [numDetectors]float64 {
+func (m *Model) rawScores(x *[NumNumeric]float32, c *[NumCategorical]uint16, carries Carry) [numDetectors]float64 {
 	var xf [NumNumeric]float64
 	for j := range xf {
 		xf[j] = float64(x[j])
 	}
 	g := groupOf(c)
 	n := m.nodeFor(g)
-	if !carries {
+	if carries != CarryAll {
 		x32 := *x
 		x = &x32
-		n.typicalHost(&xf, x)
+		n.typicalHost(&xf, x, carries)
 	}
 	var s [numDetectors]float64
 	s[detRobustZ] = n.robustZ(&xf)

@@ -103,7 +103,7 @@ func (s *Scorer) Score(r *flow.Record, v *Verdict) {
 type Pending struct {
 	vec     Vector // as featurized: the host statistics as observed
 	keys    [3]uint64
-	carries bool // Vector.Carries before the known counts: the flow failed or reached a new destination
+	carries Carry // Vector.Carries before the known counts: whether the flow failed or reached a new destination
 	// what Score computed from vec
 	x  [NumNumeric]float64 // vec.X as scored (a flow that carries nothing: its host at the group's medians)
 	ps [numDetectors]float64
@@ -161,7 +161,10 @@ func (s *Scorer) readKnown(p *Pending) bool {
 		v.Raw[j] = raw[i]
 		v.X[j] = float64(float32(log1p(raw[i])))
 	}
-	v.Carries = p.carries || v.Raw[fRespKnown] == 0
+	v.Carries = p.carries
+	if v.Raw[fRespKnown] == 0 {
+		v.Carries = max(v.Carries, CarryNew)
+	}
 	return true
 }
 
@@ -175,9 +178,7 @@ func (p *Pending) score(m *Model) {
 	g := p.vec.Group
 	p.ni = m.nodeIndex(g)
 	n := &m.Nodes[p.ni]
-	if !p.vec.Carries {
-		n.typicalHost(&p.x, &xf)
-	}
+	n.typicalHost(&p.x, &xf, p.vec.Carries)
 	var raw [numDetectors]float64
 	raw[detRobustZ] = n.robustZ(&p.x)
 	raw[detHBOS] = n.hbos(&p.x)

@@ -64,8 +64,8 @@ type featurizer struct {
 	dirIDs [4]uint16 // out, in, internal, external
 	keys   [3]uint64 // known-table keys of the last flow: originator, responder, service
 	// hostCarries is the last flow's Vector.Carries before the known
-	// counts: it failed or went somewhere new to its host
-	hostCarries bool
+	// counts: whether it failed or went somewhere new to its host
+	hostCarries Carry
 }
 
 func newFeaturizer(maxHosts, maxKnown int) *featurizer {
@@ -111,7 +111,14 @@ func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, res
 	fail := failed(r)
 	hs := f.hosts.get(r.OrigH)
 	newDst := hs.observe(t, r.RespH, r.RespP, float64(r.OrigIPBytes), fail, &v.X, &v.Raw)
-	v.Carries = fail || newDst
+	switch {
+	case fail:
+		v.Carries = CarryAll
+	case newDst:
+		v.Carries = CarryNew
+	default:
+		v.Carries = CarryNone
+	}
 	f.hostCarries = v.Carries
 
 	proto := f.vocabs[cProto].id(r.Proto, grow)
@@ -132,7 +139,9 @@ func (f *featurizer) vector(r *flow.Record, grow bool, v *Vector) (origAddr, res
 		}
 		// a responder the baseline never saw is somewhere new for the
 		// network, whatever this host did since (Fit does the same)
-		v.Carries = v.Carries || v.Raw[fRespKnown] == 0
+		if v.Raw[fRespKnown] == 0 {
+			v.Carries = max(v.Carries, CarryNew)
+		}
 	}
 	for j := range v.X {
 		v.X[j] = float64(float32(v.X[j])) // the precision the model was fitted at
@@ -307,7 +316,7 @@ func (t *Trainer) Fit() (*Model, error) {
 				}
 				x[j] = float32(log1p(float64(min(c, knownCap))))
 				if j == fRespKnown && c == 0 {
-					t.m.Carries[i] = true // as Scorer: a responder new to the baseline
+					t.m.Carries[i] = max(t.m.Carries[i], CarryNew) // as Scorer: a responder new to the baseline
 				}
 			}
 		}
