@@ -54,16 +54,15 @@ func (s *Scorer) explainInto(ni int32, g groupKey, v *Verdict) {
 	}
 	if c := m.groupIdx[g]; float64(c) < 0.005*float64(m.Nodes[0].N) {
 		b := s.text[:0]
-		b = append(b, "traffic group "...)
-		b = append(b, s.groupName(g, &m.Nodes[0])...)
+		b = append(b, s.groupWords(g, &m.Nodes[0])...)
 		if c > 0 {
-			b = append(b, " rare: "...)
+			b = append(b, ", rare: "...)
 			b = strconv.AppendUint(b, uint64(c), 10)
-			b = append(b, " of "...)
+			b = append(b, " of the "...)
 			b = strconv.AppendInt(b, int64(m.Nodes[0].N), 10)
 			b = append(b, " baseline flows"...)
 		} else {
-			b = append(b, " never seen in the "...)
+			b = append(b, ", never seen in the "...)
 			b = strconv.AppendInt(b, int64(m.Nodes[0].N), 10)
 			b = append(b, " baseline flows"...)
 		}
@@ -149,7 +148,7 @@ func (s *Scorer) typicalOf(ni int32, j int) *typicalText {
 		b = append(b, " baseline flows"...)
 		if n.Key.Proto != anyGroup { // the root holds every flow: no group to name
 			b = append(b, " of "...)
-			b = append(b, s.groupName(n.Key, n)...)
+			b = append(b, s.groupWords(n.Key, n)...)
 		}
 		if constant {
 			b = append(b, " typically had exactly "...)
@@ -257,9 +256,16 @@ func (s *Scorer) catFeature(n *node, j int) Feature {
 	return Feature{Name: name, Value: share, Category: true, Text: string(b)}
 }
 
-// groupName names a traffic group: "tcp/web/out" or "udp/*/in" for the
-// coarser fallbacks.
-func (s *Scorer) groupName(g groupKey, n *node) string {
+// groupParts are the names of a traffic group's parts as the model's
+// vocabularies spell them: protocol, service or port class (class set for
+// a port class; "*" for a group that does not split by either) and
+// direction. any is set for the root, which holds every flow.
+type groupParts struct {
+	proto, sp, dir string
+	class, any     bool
+}
+
+func (s *Scorer) groupParts(g groupKey, n *node) groupParts {
 	m := s.m
 	name := func(j int, id uint16) string {
 		if int(id) < len(m.Vocab[j]) && id != catEmpty {
@@ -267,21 +273,90 @@ func (s *Scorer) groupName(g groupKey, n *node) string {
 		}
 		return "-"
 	}
-	sp := "*"
+	gp := groupParts{sp: "*"}
 	if n == &m.Nodes[0] && g.SP != anyGroup {
 		n = &node{Key: g}
 	}
 	if n.Key.SP != anyGroup {
 		if g.SP >= portClassBase {
-			sp = name(cPortClass, g.SP-portClassBase)
+			gp.sp, gp.class = name(cPortClass, g.SP-portClassBase), true
 		} else {
-			sp = name(cService, g.SP)
+			gp.sp = name(cService, g.SP)
 		}
 	}
 	if n.Key.Proto == anyGroup {
+		gp.any = true
+		return gp
+	}
+	gp.proto, gp.dir = name(cProto, g.Proto), name(cDirection, g.Dir)
+	return gp
+}
+
+// groupName names a traffic group: "tcp/web/out" or "udp/*/in" for the
+// coarser fallbacks (Verdict.Group).
+func (s *Scorer) groupName(g groupKey, n *node) string {
+	gp := s.groupParts(g, n)
+	if gp.any {
 		return "*"
 	}
-	return strings.Join([]string{name(cProto, g.Proto), sp, name(cDirection, g.Dir)}, "/")
+	return strings.Join([]string{gp.proto, gp.sp, gp.dir}, "/")
+}
+
+// dirWords are the directions in words, relative to the local network.
+var dirWords = map[string]string{dirOut: "outbound", dirIn: "inbound", dirInternal: "internal", dirExternal: "external"}
+
+// serviceWords spell the services and port classes that read better
+// otherwise than upper-cased ("ssl" is "TLS").
+var serviceWords = map[string]string{
+	"ssl": "TLS", "icmp_echo": "ICMP echo", "icmp_unreachable": "ICMP unreachable",
+	"icmp_time_exceeded": "ICMP time exceeded", "icmp_other": "ICMP", "remote_desktop": "remote desktop",
+	"windows": "Windows", "web": "web", "mail": "mail", "directory": "directory", "database": "database",
+	"system": "system", "registered": "registered", "dynamic": "dynamic",
+}
+
+// groupWords names a traffic group for an analyst: "outbound NTP over
+// UDP", "inbound TCP to registered ports", "internal ICMP echo",
+// "outbound TCP to a service the baseline never had".
+func (s *Scorer) groupWords(g groupKey, n *node) string {
+	gp := s.groupParts(g, n)
+	if gp.any {
+		return "all traffic"
+	}
+	proto := strings.ToUpper(gp.proto)
+	b := make([]byte, 0, 48)
+	if d, ok := dirWords[gp.dir]; ok {
+		b = append(b, d...)
+		b = append(b, ' ')
+	}
+	if gp.proto == "(unseen)" || gp.proto == "-" {
+		return string(append(b, "traffic of a protocol the baseline never had"...))
+	}
+	w, ok := serviceWords[gp.sp]
+	if !ok {
+		w = strings.ToUpper(gp.sp)
+	}
+	switch {
+	case gp.sp == "*":
+		b = append(b, proto...)
+	case gp.sp == "(unseen)" || gp.sp == "-":
+		b = append(b, proto...)
+		b = append(b, " to a service the baseline never had"...)
+	case strings.HasPrefix(gp.sp, "icmp_"):
+		b = append(b, w...)
+	case gp.class && gp.sp == "zero":
+		b = append(b, proto...)
+		b = append(b, " to port 0"...)
+	case gp.class:
+		b = append(b, proto...)
+		b = append(b, " to "...)
+		b = append(b, w...)
+		b = append(b, " ports"...)
+	default:
+		b = append(b, w...)
+		b = append(b, " over "...)
+		b = append(b, proto...)
+	}
+	return string(b)
 }
 
 // tinyValue is where a shown value becomes 0: no feature means anything

@@ -89,3 +89,39 @@ func TestExplainFlatAndTinyBaselines(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupWords: explanations name traffic groups in words an analyst
+// reads ("outbound NTP over UDP"), while Verdict.Group keeps the
+// machine-readable form ("udp/ntp/out").
+func TestGroupWords(t *testing.T) {
+	m := &Model{Nodes: []node{{}}, Vocab: [NumCategorical][]string{}}
+	m.Nodes[0].Key = groupKey{Proto: anyGroup, SP: anyGroup, Dir: anyGroup}
+	m.Vocab[cProto] = []string{"", "(unseen)", "tcp", "udp", "icmp"}
+	m.Vocab[cService] = []string{"", "(unseen)", "ntp", "ssl"}
+	m.Vocab[cPortClass] = []string{"", "(unseen)", "registered", "icmp_echo", "zero"}
+	m.Vocab[cDirection] = []string{"", "(unseen)", dirOut, dirIn, dirInternal, dirExternal}
+	s := &Scorer{m: m}
+	for _, tc := range []struct {
+		g           groupKey
+		name, words string
+	}{
+		{groupKey{Proto: 3, SP: 2, Dir: 2}, "udp/ntp/out", "outbound NTP over UDP"},
+		{groupKey{Proto: 2, SP: 3, Dir: 3}, "tcp/ssl/in", "inbound TLS over TCP"},
+		{groupKey{Proto: 2, SP: portClassBase + 2, Dir: 2}, "tcp/registered/out", "outbound TCP to registered ports"},
+		{groupKey{Proto: 4, SP: portClassBase + 3, Dir: 4}, "icmp/icmp_echo/internal", "internal ICMP echo"},
+		{groupKey{Proto: 2, SP: portClassBase + 4, Dir: 5}, "tcp/zero/external", "external TCP to port 0"},
+		{groupKey{Proto: 2, SP: 1, Dir: 2}, "tcp/(unseen)/out", "outbound TCP to a service the baseline never had"},
+		{groupKey{Proto: 1, SP: portClassBase + 1, Dir: 4}, "(unseen)/(unseen)/internal", "internal traffic of a protocol the baseline never had"},
+	} {
+		n := &node{Key: tc.g}
+		if got := s.groupName(tc.g, n); got != tc.name {
+			t.Errorf("groupName = %q, want %q", got, tc.name)
+		}
+		if got := s.groupWords(tc.g, n); got != tc.words {
+			t.Errorf("%s: groupWords = %q, want %q", tc.name, got, tc.words)
+		}
+	}
+	if got := s.groupWords(m.Nodes[0].Key, &m.Nodes[0]); got != "all traffic" {
+		t.Errorf("root: %q", got)
+	}
+}
