@@ -389,6 +389,42 @@ func TestTableAdvanceEndsIdleConnections(t *testing.T) {
 	}
 }
 
+// A UDP connection whose only packets failed their checksum waits out its
+// inactivity timeout like any other (Zeek arms the timer when it makes the
+// connection); it used to end at the clock's next tick, so a live capture
+// reported it before connections that had begun earlier.
+func TestTableBadChecksumUDPWaitsItsTimeout(t *testing.T) {
+	cfg := DefaultTableConfig()
+	cfg.VerifyChecksums = true
+	var got []string
+	tab := NewTable(cfg, func(r *flow.Record) error { got = append(got, summary(*r)); return nil })
+	early := tp{from: "10.0.0.1:40000", to: "10.0.0.2:80", flags: "S"}.packet(t)
+	bad := tp{ms: 2000, from: "10.0.0.1:5000", to: "10.0.0.2:53", proto: ipProtoUDP, n: 5}.packet(t)
+	bad.BadChecksum = true
+	for _, p := range []*Packet{&early, &bad} {
+		if _, err := tab.Add(p, FlowRef{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tab.Advance(bad.TS + int64(time.Second)); err != nil || len(got) != 0 {
+		t.Fatalf("1 s after the bad packet: %q, err %v; want nothing ended", got, err)
+	}
+	if err := tab.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !strings.HasPrefix(got[0], "tcp") || !strings.Contains(got[1], " OTH C ") {
+		t.Fatalf("flushed %q; want the TCP attempt, then the UDP connection with history C", got)
+	}
+	tab = NewTable(cfg, func(r *flow.Record) error { got = append(got, summary(*r)); return nil })
+	got = nil
+	if _, err := tab.Add(&bad, FlowRef{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Advance(bad.TS + int64(61*time.Second)); err != nil || len(got) != 1 {
+		t.Fatalf("61 s after the bad packet: %q, err %v; want the UDP connection ended", got, err)
+	}
+}
+
 func TestParseFTPAnnouncements(t *testing.T) {
 	a, p, ok := parseFTPHostPort([]byte("Entering Passive Mode (10,0,0,1,4,1)\r\n"), true)
 	if !ok || a != v4mapped(10, 0, 0, 1) || p != 1025 {

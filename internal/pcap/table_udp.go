@@ -15,6 +15,12 @@ func (t *Table) udpPacket(f *conn, p *Packet, isOrig bool) {
 		} else {
 			f.scaledHistory('c', &s.chkCnt)
 		}
+		// The inactivity timer runs from the last good packet, or from
+		// the first packet when none was good: Zeek arms it when the
+		// connection is made. Left unset, a connection made by a bad
+		// packet would end at the next tick of the clock, before the
+		// connections that started earlier.
+		f.deadline = f.last + int64(t.cfg.UDPInactivity)
 		return
 	}
 	f.last = p.TS
